@@ -1,0 +1,98 @@
+"""Fused attention for DeBERTa-v1 when its relative attention is off (deepvk/USER-base's case).
+
+transformers implements DeBERTa with eager attention only: a (B, H, L, L) score tensor, a masked
+fill and a softmax in separate kernels. With ``relative_attention=False`` and no talking heads the
+layer is plain scaled dot-product attention with a q/v bias, so it can run through
+``torch.nn.functional.scaled_dot_product_attention``, which fuses those steps (flash or
+memory-efficient kernels on GPU, a fused kernel on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def can_use_sdpa(model: nn.Module) -> bool:
+    """SDPA is exact only for DeBERTa layers without relative attention and talking heads."""
+    attentions = list(_deberta_attentions(model))
+    return bool(attentions) and all(
+        not a.relative_attention and a.head_logits_proj is None and a.head_weights_proj is None
+        for a in attentions
+    )
+
+
+def enable_sdpa(model: nn.Module) -> int:
+    """Route every eligible DeBERTa attention through SDPA; return how many layers were switched."""
+    if not can_use_sdpa(model):
+        return 0
+    count = 0
+    for attention in _deberta_attentions(model):
+        attention.forward = types.MethodType(_sdpa_forward, attention)
+        count += 1
+    encoder = getattr(model, "encoder", None)
+    if encoder is not None and hasattr(encoder, "get_attention_mask"):
+        encoder.get_attention_mask = types.MethodType(_key_padding_mask, encoder)
+    layer_norms_to_fused(model)
+    return count
+
+
+def layer_norms_to_fused(model: nn.Module) -> None:
+    """DebertaLayerNorm computes LayerNorm in five kernels; F.layer_norm is the same formula in one."""
+    for module in model.modules():
+        if type(module).__name__ == "DebertaLayerNorm":
+            module.forward = types.MethodType(_fused_layer_norm, module)
+
+
+def _deberta_attentions(model: nn.Module):
+    for module in model.modules():
+        if type(module).__name__ == "DisentangledSelfAttention":
+            yield module
+
+
+def _key_padding_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
+    # The eager code builds an L x L mask whose padded query rows are fully masked; SDPA would
+    # turn those rows into NaN that then leaks through later layers' values. Masking keys only
+    # leaves every real token's result unchanged, and padded rows are never pooled.
+    if attention_mask.dim() <= 2:
+        return attention_mask[:, None, None, :].bool()
+    if attention_mask.dim() == 3:
+        return attention_mask[:, None, :, :].bool()
+    return attention_mask.bool()
+
+
+def _sdpa_forward(
+    self,
+    hidden_states: torch.Tensor,
+    attention_mask: torch.Tensor,
+    output_attentions: bool = False,
+    query_states: torch.Tensor | None = None,
+    relative_pos: torch.Tensor | None = None,
+    rel_embeddings: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, None]:
+    if output_attentions or query_states is not None:
+        raise NotImplementedError("the SDPA path serves inference without attention maps or z-steps")
+    batch, length, _ = hidden_states.shape
+    heads = self.num_attention_heads
+    qkv = self.in_proj(hidden_states).view(batch, length, heads, -1).transpose(1, 2)
+    query, key, value = qkv.chunk(3, dim=-1)
+    head_size = query.shape[-1]
+    query = query + self.q_bias.view(1, heads, 1, head_size).to(query.dtype)
+    value = value + self.v_bias.view(1, heads, 1, head_size).to(value.dtype)
+    scale_factor = 1 + len(self.pos_att_type)
+    mask = attention_mask if attention_mask.dtype == torch.bool else attention_mask.bool()
+    context = F.scaled_dot_product_attention(
+        query, key, value, attn_mask=mask, dropout_p=0.0, scale=1.0 / math.sqrt(head_size * scale_factor)
+    )
+    return context.transpose(1, 2).reshape(batch, length, heads * head_size), None
+
+
+def _fused_layer_norm(self, hidden_states: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(
+        hidden_states, hidden_states.shape[-1:], self.weight.to(hidden_states.dtype),
+        self.bias.to(hidden_states.dtype), self.variance_epsilon,
+    )

