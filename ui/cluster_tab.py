@@ -1,0 +1,218 @@
+"""Tab 2: cluster a corpus, draw it on a UMAP map, name the clusters, judge texts."""
+
+import html
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from core.clustering import CLUSTERERS
+from core.corpus import extract_texts, label_candidates, load_sample, load_table, text_columns
+from core.feedback import csv_safe
+from core.studio import ClusterResult, Studio
+from core.text import split_lines
+from ui import common
+from ui.plots import cluster_map, empty_figure
+
+NO_LABEL = "(none)"
+SOURCES = [("Sample corpus (360 sentences, 9 topics)", "sample"), ("Uploaded file", "upload"),
+           ("Pasted texts", "paste")]
+
+
+def corpus_frame(studio: Studio, source: str, path: str | None, pasted: str) -> tuple[pd.DataFrame, list[str]]:
+    if source == "sample":
+        return load_sample(), []
+    if source == "paste":
+        lines = split_lines(pasted)
+        if not lines:
+            raise ValueError("paste at least one text, one per line")
+        return pd.DataFrame({"text": lines}), []
+    if not path:
+        raise ValueError("upload a CSV, TSV, TXT, XLSX or Parquet file first")
+    loaded = load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=studio.limits.max_corpus)
+    return loaded.frame, loaded.warnings
+
+
+def describe_columns(studio: Studio, source: str, path: str | None, pasted: str):
+    """After an upload: offer the text columns and the label columns."""
+    frame, warnings = corpus_frame(studio, source, path, pasted)
+    texts = text_columns(frame) or [str(c) for c in frame.columns]
+    labels = [NO_LABEL] + [c for c in label_candidates(frame) if c != texts[0]]
+    note = f"{len(frame):,} rows, columns: {', '.join(html.escape(str(c)) for c in frame.columns)}"
+    return (gr.update(choices=texts, value=texts[0]),
+            gr.update(choices=labels, value=labels[1] if len(labels) > 1 else NO_LABEL),
+            " · ".join([note] + [html.escape(w) for w in warnings]))
+
+
+def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: str | None = None,
+                text_column: str | None = None, label_column: str | None = None, method: str = "k-means",
+                k: float | None = 0, min_cluster_size: float = 5, n_neighbors: float = 15, min_dist: float = 0.1,
+                metric: str = "cosine", seed: float | None = 42, colour_by: str = "cluster",
+                with_embeddings: bool = False, progress=None):
+    frame, warnings = corpus_frame(studio, source, path, pasted)
+    columns = [str(c) for c in frame.columns]
+    text_column = text_column if text_column in columns else (text_columns(frame) or columns)[0]
+    if label_column in (None, "", NO_LABEL):
+        label_column = "topic" if source == "sample" else None
+    texts, labels, skipped = extract_texts(frame, text_column, label_column)
+    if skipped:
+        warnings.append(f"skipped {skipped} empty row(s)")
+    result = studio.cluster(
+        texts, labels, method=method, k=int(k) if k else None, min_cluster_size=int(min_cluster_size),
+        n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
+        seed=int(seed) if seed not in (None, "") else None, progress=progress,
+    )
+    warnings += result.warnings
+    points = result.points()
+    by = "label" if colour_by == "label" and result.labels is not None else "cluster"
+    n_clusters = len(set(result.clusters.tolist()) - {-1})
+    title = f"{len(texts):,} texts · {n_clusters} clusters ({method}" + (
+        f", k={result.chosen_k} by silhouette)" if method != "HDBSCAN" and not k else ")")
+    figure = cluster_map(points, by, title)
+    summary = [f"**{n_clusters} clusters** from {len(texts):,} texts"]
+    if result.metrics:
+        summary.append(f"against `{html.escape(str(label_column))}`: **ARI {result.metrics['ari']:.3f}**, "
+                       f"**NMI {result.metrics['nmi']:.3f}**")
+    summary += [f"⚠️ {html.escape(w)}" for w in warnings]
+    csv_path, parquet_path = export_points(result, with_embeddings)
+    shown = points[["text", "cluster"] + (["label"] if "label" in points else [])]
+    return figure, result.table, " · ".join(summary), csv_path, parquet_path, shown, result
+
+
+def export_points(result: ClusterResult, with_embeddings: bool) -> tuple[str, str]:
+    folder = Path(tempfile.mkdtemp(prefix="user-studio-"))
+    points = result.points(with_embeddings)
+    csv_points = points.copy()
+    if with_embeddings:
+        csv_points["embedding"] = [" ".join(f"{v:.6f}" for v in row) for row in points["embedding"]]
+    csv_points["text"] = csv_points["text"].map(csv_safe)
+    csv_points.to_csv(folder / "clusters.csv", index=False)
+    points.to_parquet(folder / "clusters.parquet", index=False)
+    return str(folder / "clusters.csv"), str(folder / "clusters.parquet")
+
+
+def build(studio: Studio) -> None:
+    with gr.Tab("Clustering", id="clustering"):
+        gr.Markdown("Cluster a corpus with the `query: ` prefix (the card's advice for clustering), then read "
+                    "the map, the clusters' keywords and, with a label column, how well they match it.")
+        with gr.Row():
+            with gr.Column(scale=2):
+                source = gr.Radio(SOURCES, value="sample", label="Corpus", elem_id="cl-source")
+                upload = gr.File(label="CSV, TSV, TXT, XLSX or Parquet (5 MB at most)", height=90,
+                                 file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
+                pasted = gr.Textbox("", label="Pasted texts, one per line", lines=4, elem_id="cl-pasted")
+                with gr.Row():
+                    text_column = gr.Dropdown(["text"], value="text", label="Text column", allow_custom_value=True)
+                    label_column = gr.Dropdown([NO_LABEL, "topic"], value=NO_LABEL, label="Label column (optional)",
+                                               allow_custom_value=True)
+            with gr.Column(scale=1):
+                method = gr.Dropdown(list(CLUSTERERS), value="k-means", label="Clustering")
+                k = gr.Number(0, label="k clusters (0 = choose by silhouette)", precision=0, minimum=0, maximum=100)
+                min_cluster_size = gr.Number(5, label="HDBSCAN min cluster size", precision=0, minimum=2)
+                with gr.Accordion("Map (PCA → UMAP)", open=False):
+                    n_neighbors = gr.Slider(2, 100, value=15, step=1, label="n_neighbors")
+                    min_dist = gr.Slider(0.0, 1.0, value=0.1, step=0.05, label="min_dist")
+                    metric = gr.Dropdown(["cosine", "euclidean"], value="cosine", label="metric")
+                    seed = gr.Number(42, label="seed (empty = faster, not reproducible)", precision=0)
+                colour_by = gr.Radio(["cluster", "label"], value="cluster", label="Colour by")
+                with_embeddings = gr.Checkbox(False, label="Include embeddings in the export")
+                run = gr.Button("Cluster", variant="primary", elem_id="cl-run")
+        summary = gr.Markdown(elem_id="cl-summary")
+        plot = gr.Plot(empty_figure("Pick a corpus, then Cluster"), elem_id="cl-plot")
+        table = gr.Dataframe(label="Clusters", interactive=False, wrap=True, elem_id="cl-table")
+        with gr.Row():
+            csv_file = gr.File(label="Export CSV")
+            parquet_file = gr.File(label="Export Parquet")
+        result_state = gr.State(None)
+
+        with gr.Accordion("Judge texts", open=True):
+            gr.Markdown("Select a row: it becomes text A, the next selection text B.")
+            points = gr.Dataframe(interactive=False, wrap=True, max_height=300, elem_id="cl-points")
+            picked = gr.State({"a": None, "b": None, "next": "a"})
+            picked_view = gr.Markdown("A: – · B: –", elem_id="cl-picked")
+            with gr.Row():
+                misplaced = gr.Button("A does not belong to its cluster", size="sm", elem_id="cl-misplaced")
+                similar = gr.Button("A and B are similar", size="sm")
+                dissimilar = gr.Button("A and B are not similar", size="sm")
+            with gr.Row():
+                topic = gr.Textbox(label="Topic label for A", lines=1, scale=3)
+                save_topic = gr.Button("Save label", size="sm", scale=1)
+            comment = gr.Textbox(label="Comment (optional)", lines=1)
+            with gr.Row():
+                flag_status = gr.Markdown(elem_id="cl-flag-status")
+                undo = gr.Button("Undo", size="sm")
+            last_id = gr.State(None)
+
+        upload.upload(common.user_errors(lambda p: describe_columns(studio, "upload", p, "")), upload,
+                      [text_column, label_column, summary], api_visibility="private").then(
+            lambda: "upload", None, source, api_visibility="private")
+
+        @common.user_errors
+        def cluster(source: str = "sample", texts: str = "", file: str | None = None, text_column: str = "text",
+                    label_column: str = NO_LABEL, method: str = "k-means", k: float = 0,
+                    min_cluster_size: float = 5, n_neighbors: float = 15, min_dist: float = 0.1,
+                    metric: str = "cosine", seed: float | None = 42, colour_by: str = "cluster",
+                    with_embeddings: bool = False, progress=gr.Progress()):  # noqa: B008 (gradio injects it)
+            """Cluster the sample corpus, pasted texts (source="paste") or an uploaded file; map, table, exports."""
+            return run_cluster(studio, source, texts, file, text_column, label_column, method, k, min_cluster_size,
+                               n_neighbors, min_dist, metric, seed, colour_by, with_embeddings,
+                               progress=lambda fraction, desc: progress(fraction, desc=desc))
+
+        run.click(cluster, [source, pasted, upload, text_column, label_column, method, k, min_cluster_size,
+                            n_neighbors, min_dist, metric, seed, colour_by, with_embeddings],
+                  [plot, table, summary, csv_file, parquet_file, points, result_state], api_name="cluster")
+
+        def recolour(result: ClusterResult | None, by: str):
+            if result is None:
+                return gr.update()
+            by = "label" if by == "label" and result.labels is not None else "cluster"
+            return cluster_map(result.points(), by, f"{len(result.texts):,} texts coloured by {by}")
+
+        colour_by.change(recolour, [result_state, colour_by], plot, api_visibility="private")
+
+        def pick(result: ClusterResult | None, state: dict, event: gr.SelectData):
+            if result is None or event.index is None:
+                return state, gr.update()
+            i = int(event.index[0])
+            state = dict(state)
+            state[state["next"]] = i
+            state["next"] = "b" if state["next"] == "a" else "a"
+
+            def show(j):
+                return "–" if j is None else f"#{j + 1} (cluster {result.clusters[j]}) {html.escape(result.texts[j][:120])}"
+
+            return state, f"**A:** {show(state['a'])}<br>**B:** {show(state['b'])}"
+
+        points.select(pick, [result_state, picked], [picked, picked_view], api_visibility="private")
+
+        def judge(kind: str):
+            @common.user_errors
+            def save(result: ClusterResult | None, state: dict, label: str, note: str, request: gr.Request,
+                     profile: gr.OAuthProfile | None):
+                if result is None or state.get("a") is None:
+                    raise ValueError("select a text in the table first")
+                a = result.texts[state["a"]]
+                kwargs: dict = {"anchor": a}
+                if kind in ("similar", "dissimilar"):
+                    if state.get("b") is None or state["b"] == state["a"]:
+                        raise ValueError("select a second, different text as B")
+                    kwargs["positive"] = result.texts[state["b"]]
+                elif kind == "misplaced":
+                    kwargs["label"] = f"cluster {result.clusters[state['a']]}"
+                else:
+                    kwargs["label"] = (label or "").strip()
+                    if not kwargs["label"]:
+                        raise ValueError("type a topic label first")
+                # Clustering is a symmetric task: both texts were encoded with the query prefix.
+                prefix = "query: " if studio.encoder.uses_prefixes else ""
+                record = common.flag(studio, request, profile, kind=kind, comment=note, tab="clustering",
+                                     query_prefix=prefix, passage_prefix=prefix, **kwargs)
+                return common.judgment_status(record, kind.replace("_", " ")), record, ""
+            return save
+
+        for button, kind in ((misplaced, "misplaced"), (similar, "similar"), (dissimilar, "dissimilar"),
+                             (save_topic, "label")):
+            button.click(judge(kind), [result_state, picked, topic, comment], [flag_status, last_id, comment],
+                         api_visibility="private")
+        undo.click(common.undo_handler(studio), last_id, [flag_status, last_id], api_visibility="private")

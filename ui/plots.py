@@ -1,0 +1,137 @@
+"""Plotly figures for the tabs. User text is HTML-escaped before it reaches a hover or a label:
+plotly renders a subset of HTML in those, and a corpus is untrusted input."""
+
+from __future__ import annotations
+
+import html
+import textwrap
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
+           "#9D755D", "#BAB0AC", "#1F77B4", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
+           "#7F7F7F", "#BCBD22", "#17BECF", "#AEC7E8"]
+NOISE_COLOUR = "#C8C8C8"
+
+
+def hover_text(text: str, width: int = 60, max_chars: int = 400) -> str:
+    """Escaped, wrapped, shortened: safe and readable inside a plotly hover box."""
+    short = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+    lines = textwrap.wrap(short, width=width) or [""]
+    return "<br>".join(html.escape(line, quote=True) for line in lines)
+
+
+def short_label(text: str, max_chars: int = 40) -> str:
+    short = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+    return html.escape(short.replace("\n", " "), quote=True)
+
+
+def empty_figure(message: str = "") -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=300, template="plotly_white",
+                      annotations=[dict(text=html.escape(message), showarrow=False, font_size=14)])
+    return fig
+
+
+def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[str]) -> go.Figure:
+    """Cosine x 100 with queries as rows, like the model card's score matrix."""
+    y = [f"q{i + 1}: {short_label(t)}" for i, t in enumerate(queries)]
+    x = [f"p{j + 1}: {short_label(t)}" for j, t in enumerate(passages)]
+    hover = [[f"<b>query</b> {hover_text(q)}<br><b>passage</b> {hover_text(p)}<br><b>score</b> {scores[i, j]:.2f}"
+              for j, p in enumerate(passages)] for i, q in enumerate(queries)]
+    fig = go.Figure(go.Heatmap(
+        z=np.round(scores, 2), x=x, y=y, text=np.round(scores, 2), texttemplate="%{text:.2f}",
+        hovertext=hover, hoverinfo="text", colorscale="Blues", colorbar_title="cos×100",
+    ))
+    fig.update_layout(
+        template="plotly_white", height=max(260, 80 + 44 * len(queries)), margin=dict(l=10, r=10, t=30, b=10),
+        yaxis_autorange="reversed", title="Query–passage similarity (cosine × 100)",
+    )
+    return fig
+
+
+def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "") -> go.Figure:
+    """WebGL scatter of (x, y); one trace per group so the legend toggles groups."""
+    fig = go.Figure()
+    groups = points[colour_by].astype(str) if colour_by in points else points["cluster"].astype(str)
+    order = sorted(groups.unique(), key=lambda g: (g == "-1", _natural(g)))
+    for i, group in enumerate(order):
+        part = points[groups == group]
+        name = "noise" if colour_by == "cluster" and group == "-1" else group
+        hovers = [
+            f"{hover_text(t)}<br><b>cluster</b> {c}" + (f"<br><b>label</b> {html.escape(str(lab))}" if has else "")
+            for t, c, lab, has in zip(part["text"], part["cluster"], part.get("label", [""] * len(part)),
+                                      ["label" in part] * len(part), strict=True)
+        ]
+        fig.add_trace(go.Scattergl(
+            x=part["x"], y=part["y"], mode="markers", name=html.escape(name),
+            marker=dict(size=7, opacity=0.8,
+                        color=NOISE_COLOUR if name == "noise" else PALETTE[i % len(PALETTE)]),
+            hovertext=hovers, hoverinfo="text",
+        ))
+    fig.update_layout(
+        template="plotly_white", height=560, margin=dict(l=10, r=10, t=40, b=10), title=html.escape(title),
+        xaxis=dict(showticklabels=False, title=None), yaxis=dict(showticklabels=False, title=None),
+        legend=dict(title=colour_by, itemsizing="constant"), hoverlabel=dict(align="left"),
+    )
+    return fig
+
+
+def matrices_figure(matrices: dict[str, np.ndarray], texts: list[str]) -> go.Figure:
+    """The variants' similarity matrices side by side, then their differences."""
+    names = list(matrices)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[html.escape(n) for n in names],
+                        horizontal_spacing=0.04)
+    labels = [f"{i + 1}" for i in range(len(texts))]
+    for col, name in enumerate(names, start=1):
+        diff = " - " in name or "−" in name
+        matrix = np.asarray(matrices[name])
+        fig.add_trace(go.Heatmap(
+            z=np.round(matrix, 3), x=labels, y=labels, coloraxis="coloraxis2" if diff else "coloraxis",
+            hovertemplate="text %{y} × text %{x}: %{z:.3f}<extra>" + html.escape(name) + "</extra>",
+        ), row=1, col=col)
+        fig.update_yaxes(autorange="reversed", row=1, col=col, showticklabels=col == 1)
+    fig.update_layout(
+        template="plotly_white", height=380, margin=dict(l=10, r=10, t=40, b=10),
+        coloraxis=dict(colorscale="Blues", colorbar=dict(x=1.0, len=0.45, y=0.75, title="cos")),
+        coloraxis2=dict(colorscale="RdBu", cmid=0, colorbar=dict(x=1.0, len=0.45, y=0.22, title="Δ")),
+    )
+    return fig
+
+
+def prefix_map(map_points: pd.DataFrame, texts: list[str], reference: str = "none") -> go.Figure:
+    """Each text's points under every variant, with a line from the unprefixed point to each prefixed one."""
+    fig = go.Figure()
+    colours = {"none": "#7F7F7F", "query": "#4C78A8", "passage": "#F58518"}
+    ref = map_points[map_points["variant"] == reference].set_index("text_index")
+    for variant in [v for v in map_points["variant"].unique() if v != reference]:
+        part = map_points[map_points["variant"] == variant].set_index("text_index")
+        xs, ys = [], []
+        for idx, row in part.iterrows():
+            if idx in ref.index:
+                xs += [ref.at[idx, "x"], row["x"], None]
+                ys += [ref.at[idx, "y"], row["y"], None]
+        fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line=dict(width=1, color=colours.get(variant, "#999")),
+                                   opacity=0.45, hoverinfo="skip", showlegend=False))
+    for variant in map_points["variant"].unique():
+        part = map_points[map_points["variant"] == variant]
+        fig.add_trace(go.Scattergl(
+            x=part["x"], y=part["y"], mode="markers", name="no prefix" if variant == "none" else f"{variant}: ",
+            marker=dict(size=8, color=colours.get(variant, "#999"), symbol="circle" if variant == reference else "diamond"),
+            hovertext=[f"<b>{html.escape(variant)}</b> #{i + 1}<br>{hover_text(texts[i])}" for i in part["text_index"]],
+            hoverinfo="text",
+        ))
+    fig.update_layout(template="plotly_white", height=520, margin=dict(l=10, r=10, t=40, b=10),
+                      title="Where each text moves when a prefix is added",
+                      xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
+    return fig
+
+
+def _natural(value: str):
+    try:
+        return (0, int(value), "")
+    except ValueError:
+        return (1, 0, value)
