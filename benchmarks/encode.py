@@ -34,14 +34,14 @@ BF16_PEAK_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 31
                     "A10G": 125.0, "L4": 121.0, "T4": 65.0}
 
 
-def real_sentences() -> list[str]:
+def real_sentences(folder: Path = SHARED) -> list[str]:
     import pandas as pd
 
-    if not SHARED.is_dir():
-        sys.exit(f"{SHARED} is absent: the benchmark needs the real Russian data beside the repo")
-    sts = pd.read_csv(SHARED / "stsb_dev.csv")
-    para = pd.read_csv(SHARED / "para_gold.csv")
-    intents = pd.read_csv(SHARED / "intents_ru.csv")
+    if not folder.is_dir():
+        sys.exit(f"{folder} is absent: the benchmark needs the real Russian data (../shared/data)")
+    sts = pd.read_csv(folder / "stsb_dev.csv")
+    para = pd.read_csv(folder / "para_gold.csv")
+    intents = pd.read_csv(folder / "intents_ru.csv")
     pool = list(sts["sentence1"]) + list(sts["sentence2"]) + list(para["text_1"]) + list(intents["text"])
     return [s for s in dict.fromkeys(str(x).strip() for x in pool) if s]
 
@@ -88,6 +88,7 @@ def timed(fn, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data-dir", type=Path, default=SHARED, help="folder with the shared Russian CSVs")
     parser.add_argument("--texts", type=int, default=480)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per side; the best counts")
@@ -98,7 +99,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from sentence_transformers import SentenceTransformer
 
-    sentences = real_sentences()
+    sentences = real_sentences(args.data_dir)
     texts = mixed_texts(sentences, args.texts)
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_deberta(Path(tmp) / "user-base-shape", full_size=True, corpus=sentences[:3000],
