@@ -193,14 +193,14 @@ class Studio:
         if not self.encoder.uses_prefixes:
             raise ValueError(f"{self.encoder.model_id} takes no prefixes, so there is nothing to compare")
         variants = {name: self.encoder.encode(texts, name) for name in ("query", "passage", "none")}
-        neighbours = pc.neighbour_shifts(variants, list(texts), k=k, reference="none")
+        matrices = pc.similarity_matrices(variants)
         return PrefixComparison(
             texts=list(texts),
             variants=variants,
-            cosines=pc.variant_cosines(variants),
-            matrices=pc.similarity_matrices(variants),
-            neighbours=neighbours,
-            overlap=pc.overlap_summary(neighbours) if hasattr(pc, "overlap_summary") else pd.DataFrame(),
+            cosines=pc.variant_cosines(variants, texts=list(texts)).reset_index(),
+            matrices={**matrices, **pc.similarity_differences(matrices, reference="none")},
+            neighbours=pc.neighbour_shifts(variants, list(texts), k=k, reference="none"),
+            overlap=pc.overlap_summary(variants, k, reference="none"),
             map_points=pc.paired_map(variants, reference="none", n_neighbors=n_neighbors, seed=seed),
             k=min(k, max(len(texts) - 1, 0)),
         )
