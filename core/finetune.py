@@ -7,6 +7,7 @@ app pays for them only when someone actually trains.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,3 +172,34 @@ def _train(dataset: Any, prompts: dict[str, str], model_path: Any, out_dir: Path
     model.save(str(out_dir))
     return FineTuneResult(out_dir=out_dir, rows=len(dataset), steps=int(output.global_step),
                           training_loss=float(output.training_loss), prompts=prompts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.finetune --data FILE_OR_DB --model PATH --kind pairs --out DIR``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m core.finetune",
+                                     description="Fine-tune a sentence-transformers model on USER Studio judgments")
+    parser.add_argument("--data", required=True, help="an export (JSONL, Parquet, CSV) or a feedback.sqlite store")
+    parser.add_argument("--model", required=True, help="a local model folder or a hub id")
+    parser.add_argument("--kind", required=True, choices=EXPORT_KINDS)
+    parser.add_argument("--out", required=True, help="folder for the fine-tuned model")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
+    parser.add_argument("--max-steps", type=int)
+    args = parser.parse_args(argv)
+    data: Any = FeedbackStore(args.data, create=False) if str(args.data).endswith(".sqlite") else args.data
+    try:
+        result = fine_tune(data, args.model, args.out, args.kind, args.epochs, batch_size=args.batch_size,
+                           learning_rate=args.learning_rate, max_steps=args.max_steps)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"trained on {result.rows} rows for {result.steps} steps (loss {result.training_loss:.4f}); "
+          f"saved to {result.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -343,3 +343,15 @@ def test_fine_tune_rejects_bad_requests(store, tmp_path):
 
     with pytest.raises(ValueError, match="lacks"):
         prepare_dataset(Dataset.from_list([{"anchor": "a", "positive": "b"}]), "triplets")
+
+
+def test_fine_tune_command_line(store, tmp_path, tiny_model_dir, capsys):
+    from core.finetune import main
+
+    out = tmp_path / "cli-tuned"
+    assert main(["--data", str(store.path), "--model", str(tiny_model_dir), "--kind", "pairs", "--out", str(out),
+                 "--batch-size", "2", "--max-steps", "1"]) == 0
+    assert "trained on" in capsys.readouterr().out and (out / "modules.json").is_file()
+    assert main(["--data", str(tmp_path / "nope.jsonl"), "--model", str(tiny_model_dir), "--kind", "pairs",
+                 "--out", str(out)]) == 2
+    assert "error:" in capsys.readouterr().err
