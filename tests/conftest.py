@@ -27,3 +27,21 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from tests.model_factory import build_deberta
 
     return build_deberta(tmp_path_factory.mktemp("tiny-user"), sentence_transformers_layout=True)
+
+
+@pytest.fixture(scope="session")
+def live_app(tiny_model_dir, tmp_path_factory):
+    """The real app (tiny model, feedback store in a temp folder) served on a free local port."""
+    from tests.app_server import start_app, stop_app
+
+    live = start_app(tiny_model_dir, tmp_path_factory.mktemp("studio-data"))
+    yield live
+    stop_app(live)
+
+
+@pytest.fixture(scope="session")
+def api_client(live_app):
+    """A gradio_client Client on the live app (one session, so one anonymous user id)."""
+    from gradio_client import Client
+
+    return Client(live_app.url, verbose=False, download_files=str(live_app.data_dir / "downloads"))

@@ -32,7 +32,8 @@ def user_errors(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except (ValueError, KeyError, PermissionError, RuntimeError) as error:
-            raise gr.Error(html.escape(str(error).strip("'\"")), print_exception=False) from None
+            # Escape markup (the UI renders error HTML) but keep quotes readable for API clients.
+            raise gr.Error(html.escape(str(error).strip("'\""), quote=False), print_exception=False) from None
         except MemoryError:
             raise gr.Error("out of memory: send fewer or shorter texts", print_exception=False) from None
 

@@ -17,8 +17,10 @@ SHOWN = ["id", "created_at", "user", "tab", "kind", "anchor", "positive", "score
 
 def review(studio: Studio, kind: str = ALL, user: str = "", tab: str = ALL, limit: int = 500):
     store = studio.store
-    frame = store.records(kind=None if kind == ALL else kind, user=user.strip() or None,
-                          tab=None if tab == ALL else tab, limit=int(limit) or None, newest_first=True)
+    # On page load an empty Textbox can arrive as None.
+    frame = store.records(kind=None if kind in (ALL, None) else kind, user=(user or "").strip() or None,
+                          tab=None if tab in (ALL, None) else tab, limit=int(limit or 0) or None,
+                          newest_first=True)
     counts = store.counts()
 
     def table(name: str) -> pd.DataFrame:

@@ -1,0 +1,85 @@
+"""Start the real USER Studio app in-process, on a free port, for the API and browser tests.
+
+The encoder is the tiny random DeBERTa from ``tests.model_factory`` (USER-base's layout and prompts,
+32 dimensions), so every endpoint runs end to end in a second or two on a CPU. Judgments go to a
+SQLite file in a temporary folder, never into the repository.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the usual bind-to-0 trick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveApp:
+    """A running app: where it listens, the Studio behind it, and the gr.Blocks to close."""
+
+    url: str
+    studio: Any
+    app: Any
+    data_dir: Path
+
+    @property
+    def store(self):
+        return self.studio.store
+
+
+def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "config", timeout=5) as response:  # noqa: S310 (local URL)
+                if response.status == 200:
+                    return
+        except Exception as error:  # not listening yet
+            last = error
+        time.sleep(0.1)
+    raise RuntimeError(f"the app at {url} did not answer within {timeout_s:g} s: {last}")
+
+
+def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True) -> LiveApp:
+    """Build the Studio on ``model_dir`` and launch the app exactly as ``app.main`` does, minus auth."""
+    from core.encoder import Encoder
+    from core.feedback import FeedbackStore
+    from core.studio import Studio
+    from ui.app import CSS, build_app
+
+    if warm_projection:
+        # numba compiles UMAP once (seconds; a disk cache makes later runs fast), not inside a test's timeout.
+        from core.projection import warm_up
+
+        warm_up(background=False, large=False)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    encoder = Encoder(str(model_dir), device="cpu", dtype="float32")
+    studio = Studio(encoder, store=FeedbackStore(data_dir / "feedback.sqlite"))
+    app = build_app(studio)
+    port = free_port()
+    app.queue().launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, quiet=True,
+        enable_monitoring=False, max_file_size=studio.limits.upload_bytes, css=CSS, show_error=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    wait_until_up(url)
+    return LiveApp(url=url, studio=studio, app=app, data_dir=data_dir)
+
+
+def stop_app(live: LiveApp) -> None:
+    live.app.close()
+    if live.studio.store is not None:
+        live.studio.store.close()

