@@ -213,6 +213,7 @@ def test_hostile_text_is_never_rendered_as_markup(page):
     assert "&lt;img src=x onerror=alert(1)&gt;" in hovers and "<img" not in hovers
 
     # Hover the hostile point itself: plotly draws its label, which must show the markup as text.
+    page.evaluate("document.querySelector('#cl-plot').scrollIntoView({block: 'center'})")
     point = page.evaluate(
         """() => {
             const gd = document.querySelector('#cl-plot .js-plotly-plot');

@@ -76,7 +76,7 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
                        f"**NMI {result.metrics['nmi']:.3f}**")
     summary += [f"⚠️ {html.escape(w)}" for w in warnings]
     csv_path, parquet_path = export_points(result, with_embeddings)
-    shown = points[["text", "cluster"] + (["label"] if "label" in points else [])]
+    shown = points.assign(label=points.get("label", ""))[["text", "cluster", "label"]]
     return figure, result.table, " · ".join(summary), csv_path, parquet_path, shown, result
 
 
@@ -99,7 +99,7 @@ def build(studio: Studio) -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 source = gr.Radio(SOURCES, value="sample", label="Corpus", elem_id="cl-source")
-                upload = gr.File(label="CSV, TSV, TXT, XLSX or Parquet (5 MB at most)", height=90,
+                upload = gr.File(label="CSV, TSV, TXT, XLSX or Parquet (5 MB at most)",
                                  file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
                 pasted = gr.Textbox("", label="Pasted texts, one per line", lines=4, elem_id="cl-pasted")
                 with gr.Row():
@@ -120,7 +120,8 @@ def build(studio: Studio) -> None:
                 run = gr.Button("Cluster", variant="primary", elem_id="cl-run")
         summary = gr.Markdown(elem_id="cl-summary")
         plot = gr.Plot(empty_figure("Pick a corpus, then Cluster"), elem_id="cl-plot")
-        table = gr.Dataframe(label="Clusters", interactive=False, wrap=True, elem_id="cl-table")
+        table = gr.Dataframe(label="Clusters", interactive=False, wrap=True, elem_id="cl-table",
+                             column_widths=["80px", "70px", "28%", "60%"])
         with gr.Row():
             csv_file = gr.File(label="Export CSV")
             parquet_file = gr.File(label="Export Parquet")
@@ -128,7 +129,8 @@ def build(studio: Studio) -> None:
 
         with gr.Accordion("Judge texts", open=True):
             gr.Markdown("Select a row: it becomes text A, the next selection text B.")
-            points = gr.Dataframe(interactive=False, wrap=True, max_height=300, elem_id="cl-points")
+            points = gr.Dataframe(interactive=False, wrap=True, max_height=300, elem_id="cl-points",
+                                  column_widths=["70%", "80px", "25%"])
             picked = gr.State({"a": None, "b": None, "next": "a"})
             picked_view = gr.Markdown("A: – · B: –", elem_id="cl-picked")
             with gr.Row():

@@ -3,6 +3,7 @@
 import html
 
 import gradio as gr
+import pandas as pd
 
 from core.studio import PrefixComparison, Studio
 from core.text import PREFIX_HELP, split_lines
@@ -28,9 +29,19 @@ def run_compare(studio: Studio, texts: str, k: float = 5):
     result = studio.compare_prefixes(split_lines(texts), int(k))
     summary = f"{len(result.texts)} texts, top-{result.k} neighbours under each variant"
     options = [(f"{i + 1}. {t[:80]}", i) for i, t in enumerate(result.texts)]
-    return (result.cosines, matrices_figure(result.matrices, result.texts), result.neighbours, result.overlap,
+    return (readable(result.cosines), matrices_figure(result.matrices, result.texts), readable(result.neighbours),
+            readable(result.overlap),
             prefix_map(result.map_points, result.texts), html.escape(summary),
             gr.update(choices=options, value=0 if options else None), result)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Three decimals and texts counted from 1, as in the other tabs."""
+    frame = frame.round(3)
+    for column in ("text_index", "neighbour_index"):
+        if column in frame:
+            frame[column] = frame[column] + 1
+    return frame.rename(columns={"text_index": "#", "neighbour_index": "neighbour #"})
 
 
 def build(studio: Studio) -> None:
@@ -52,7 +63,7 @@ def build(studio: Studio) -> None:
         pmap = gr.Plot(empty_figure(""), elem_id="px-map")
         result_state = gr.State(None)
 
-        with gr.Group():
+        with gr.Column(variant="panel"):
             gr.Markdown("**Judge:** which variant gives this text the better neighbours?")
             with gr.Row():
                 which = gr.Dropdown([], label="Text", scale=3)

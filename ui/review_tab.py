@@ -48,7 +48,9 @@ def build(studio: Studio) -> None:
             limit = gr.Number(500, label="Rows", precision=0, minimum=1, maximum=100_000)
             refresh = gr.Button("Refresh", variant="primary", elem_id="rv-refresh")
         summary = gr.Markdown(elem_id="rv-summary")
-        records = gr.Dataframe(interactive=False, wrap=True, max_height=420, elem_id="rv-records")
+        records = gr.Dataframe(interactive=False, wrap=True, max_height=420, elem_id="rv-records",
+                               column_widths=["60px", "150px", "120px", "90px", "100px", "22%", "22%", "60px",
+                                              "100px", "140px", "90px", "90px", "140px"])
         with gr.Row():
             by_kind = gr.Dataframe(label="By kind", interactive=False)
             by_user = gr.Dataframe(label="By user", interactive=False)

@@ -63,7 +63,7 @@ def build(studio: Studio) -> None:
                 passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label="Passage prefix",
                                              allow_custom_value=True)
         with gr.Row():
-            table = gr.File(label="…or upload a table with query / passage columns", height=90,
+            table = gr.File(label="…or upload a table with query / passage columns",
                             file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
             with gr.Column():
                 example = gr.Button("Model card example", elem_id="sim-example")
@@ -71,12 +71,13 @@ def build(studio: Studio) -> None:
         status = gr.Markdown(elem_id="sim-status")
         heatmap = gr.Plot(empty_figure("Enter queries and passages, then Compare"), elem_id="sim-plot")
         ranking = gr.Dataframe(label="Passages ranked per query (select a row to judge it)", interactive=False,
-                               wrap=True, elem_id="sim-ranking")
+                               wrap=True, elem_id="sim-ranking", max_height=480,
+                               column_widths=["70px", "36%", "60px", "80px", "44%", "80px"])
         with gr.Accordion("Tokens per text", open=False):
-            tokens = gr.Dataframe(interactive=False, wrap=True)
+            tokens = gr.Dataframe(interactive=False, wrap=True, column_widths=["90px", "50px", "70%", "80px", "110px"])
         result_state = gr.State(None)
 
-        with gr.Group():
+        with gr.Column(variant="panel"):
             selected = gr.Markdown("**Judge a pair:** select a row of the ranking.", elem_id="sim-selected")
             pair = gr.State(None)
             with gr.Row():
