@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.projection import warm_up
     from ui.app import CSS, build_app
 
-    warm_up(background=True)  # numba compiles UMAP now, not on the first map
+    # numba compiles UMAP now, not on the first map. Inputs stay under the exact-kNN limit (10,000
+    # points), so the nearest-neighbour-descent path that needs a second compile is never used.
+    warm_up(background=True, large=False)
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
     app = build_app(studio, login=login)
     auth = tuple(args.auth.split(":", 1)) if args.auth and ":" in args.auth else None
