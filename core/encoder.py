@@ -54,7 +54,7 @@ class Encoder:
         *,
         attention: str = "auto",
         batch_tokens: int | None = None,
-        max_batch_size: int = 256,
+        max_batch_size: int | None = None,
         max_texts: int = DEFAULT_MAX_TEXTS,
         max_chars: int = DEFAULT_MAX_CHARS,
         cache_size: int = 50_000,
@@ -63,7 +63,6 @@ class Encoder:
             raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
         self.max_texts = max_texts
         self.max_chars = max_chars
-        self.max_batch_size = max_batch_size
         if model == USEM3:
             from core.backends import USEBackend
 
@@ -76,8 +75,11 @@ class Encoder:
             device = pick_device(device)
             self.backend = TransformerBackend(files, device, pick_dtype(dtype, device), attention)
             self.model_id, self.revision = files.model_id, files.revision
+        # H100 sweep over 8,000 texts: 131k-token batches ran 1.6x faster than 32k and 2.8x faster
+        # than 16k (shorter texts need big batches to fill the GPU). On CPU, 4k tokens is enough.
         on_gpu = self.device.startswith("cuda")
-        self.batch_tokens = batch_tokens or (32_768 if on_gpu else 4_096)
+        self.batch_tokens = batch_tokens or (131_072 if on_gpu else 4_096)
+        self.max_batch_size = max_batch_size or (1_024 if on_gpu else 256)
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, int, bool]] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
