@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.encoder import Encoder, Encoding
-from core.text import resolve_prefix
+from core.text import clean_texts, resolve_prefix
 
 Progress = Callable[[float, str], None]
 
@@ -36,8 +36,8 @@ class Limits:
         for i, text in enumerate(texts):
             if len(text) > self.max_chars:
                 raise ValueError(
-                    f"{what[:-1] if what.endswith('s') else what} {i + 1} has {len(text):,} characters, "
-                    f"more than the limit of {self.max_chars:,}"
+                    f"line {i + 1} of the {what} has {len(text):,} characters, more than the limit of "
+                    f"{self.max_chars:,}"
                 )
 
 
@@ -114,6 +114,8 @@ class Studio:
                    passage_prefix: str = "passage") -> SimilarityResult:
         self.limits.check_texts(queries, self.limits.max_queries, "queries")
         self.limits.check_texts(passages, self.limits.max_passages, "passages")
+        # Cleaned once here, so judgments store exactly the texts the model saw.
+        queries, passages = clean_texts(queries), clean_texts(passages)
         q = self.encoder.encode_detailed(queries, query_prefix)
         p = self.encoder.encode_detailed(passages, passage_prefix)
         scores = (q.embeddings @ p.embeddings.T) * 100
