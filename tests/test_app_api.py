@@ -180,6 +180,28 @@ def test_cluster_pasted_texts_escapes_hover_and_exports_without_embeddings(api_c
     assert "&lt;img src=x onerror=alert(1)&gt;" in hovers and "<img" not in hovers
 
 
+def test_cluster_an_uploaded_table_with_its_columns(api_client, tmp_path):
+    from gradio_client import handle_file
+
+    table = pd.DataFrame({"id": range(12), "body": [f"{t} ({i})" for i, t in enumerate(PASTED[:6] * 2)],
+                          "kind": ["нефть", "нефть", "борщ", "борщ", "погода", "погода"] * 2})
+    path = tmp_path / "corpus.xlsx"
+    table.to_excel(path, index=False)
+    figure, clusters, summary, _, parquet_path, points = cluster(
+        api_client, source="upload", file=handle_file(str(path)), text_column="body", label_column="kind", k=3)
+    assert "12 texts" in summary and "ARI" in summary and "`kind`" in summary
+    assert list(pd.read_parquet(parquet_path)["text"]) == list(table["body"])
+
+
+def test_cluster_refuses_a_file_that_is_not_a_table(api_client, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "corpus.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    message = error_of(lambda: cluster(api_client, source="upload", file=handle_file(str(path))))
+    assert "CSV" in message and "Traceback" not in message
+
+
 def test_cluster_refuses_an_empty_paste(api_client):
     assert "paste at least one text" in error_of(lambda: cluster(api_client, source="paste", texts="  \n"))
 
@@ -187,12 +209,7 @@ def test_cluster_refuses_an_empty_paste(api_client):
 # -- /compare_prefixes -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def prefix_compare_ready():
-    pytest.importorskip("core.prefix_compare", reason="core/prefix_compare.py is not written yet")
-
-
-def test_compare_prefixes(api_client, prefix_compare_ready):
+def test_compare_prefixes(api_client):
     texts = PASTED[:6]
     cosines, matrices, neighbours, overlap, pmap, summary, _which = api_client.predict(
         "\n".join(texts), 3, api_name="/compare_prefixes")
@@ -217,7 +234,7 @@ def test_compare_prefixes(api_client, prefix_compare_ready):
     assert len(summary_rows) == 3 and summary_rows["mean_overlap"].between(0, 1).all()
 
 
-def test_compare_prefixes_caps_k_below_the_number_of_texts(api_client, prefix_compare_ready):
+def test_compare_prefixes_caps_k_below_the_number_of_texts(api_client):
     *_, summary, _ = api_client.predict("один\nдва\nтри", 20, api_name="/compare_prefixes")
     assert "3 texts" in summary and "top-2" in summary
 
