@@ -99,7 +99,7 @@ def build(studio: Studio) -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 source = gr.Radio(SOURCES, value="sample", label="Corpus", elem_id="cl-source")
-                upload = gr.File(label="CSV, TSV, TXT, XLSX or Parquet (5 MB at most)",
+                upload = gr.File(label="CSV, TSV, TXT, XLSX or Parquet (5 MB at most)", height=150,
                                  file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
                 pasted = gr.Textbox("", label="Pasted texts, one per line", lines=4, elem_id="cl-pasted")
                 with gr.Row():

@@ -63,7 +63,7 @@ def build(studio: Studio) -> None:
                 passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label="Passage prefix",
                                              allow_custom_value=True)
         with gr.Row():
-            table = gr.File(label="…or upload a table with query / passage columns",
+            table = gr.File(label="…or upload a table with query / passage columns", height=150,
                             file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
             with gr.Column():
                 example = gr.Button("Model card example", elem_id="sim-example")
