@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from core.text import clean_text
+
 __all__ = [
     "FORMATS",
     "LoadedCorpus",
@@ -336,8 +338,7 @@ def label_candidates(frame: pd.DataFrame, max_labels: int = 100) -> list[str]:
 def _clean_text(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return ""
-    # NFC: the same word typed with combining accents ("й" as и + ◌̆) must embed and count alike.
-    return unicodedata.normalize("NFC", str(value)).strip()
+    return clean_text(str(value))
 
 
 def _label_text(value: Any) -> str:
