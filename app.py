@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from core.projection import warm_up
-    from ui.app import CSS, build_app
+    from ui.app import build_app
 
     # numba compiles UMAP now, not on the first map. Inputs stay under the exact-kNN limit (10,000
     # points), so the nearest-neighbour-descent path that needs a second compile is never used.
@@ -89,17 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     app = build_app(studio, login=login)
     auth = tuple(args.auth.split(":", 1)) if args.auth and ":" in args.auth else None
     app.queue(default_concurrency_limit=2).launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=False,
-        auth=auth,
-        max_file_size=int(args.max_upload_mb * 1_000_000),
-        enable_monitoring=False,
-        css=CSS,
-        footer_links=["api"],
-        show_error=True,
-    )
+        **launch_settings(studio.limits.upload_bytes), server_name=args.host, server_port=args.port, auth=auth)
     return 0
+
+
+def launch_settings(upload_bytes: int) -> dict[str, object]:
+    """Safe by default: no share link, no monitoring, uploads capped (analytics are off above)."""
+    from ui.app import CSS
+
+    return {"share": False, "enable_monitoring": False, "max_file_size": upload_bytes, "css": CSS,
+            "footer_links": ["api"], "show_error": True}
 
 
 if __name__ == "__main__":

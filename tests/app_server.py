@@ -55,10 +55,11 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
 
 def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True) -> LiveApp:
     """Build the Studio on ``model_dir`` and launch the app exactly as ``app.main`` does, minus auth."""
+    from app import launch_settings
     from core.encoder import Encoder
     from core.feedback import FeedbackStore
     from core.studio import Studio
-    from ui.app import CSS, build_app
+    from ui.app import build_app
 
     if warm_projection:
         # numba compiles UMAP once (seconds; a disk cache makes later runs fast), not inside a test's timeout.
@@ -70,10 +71,8 @@ def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True) 
     studio = Studio(encoder, store=FeedbackStore(data_dir / "feedback.sqlite"))
     app = build_app(studio)
     port = free_port()
-    app.queue().launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, quiet=True,
-        enable_monitoring=False, max_file_size=studio.limits.upload_bytes, css=CSS, show_error=True,
-    )
+    app.queue().launch(**launch_settings(studio.limits.upload_bytes), server_name="127.0.0.1", server_port=port,
+                       prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     wait_until_up(url)
     return LiveApp(url=url, studio=studio, app=app, data_dir=data_dir)

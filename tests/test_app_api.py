@@ -301,3 +301,14 @@ def test_review_view_tolerates_the_empty_inputs_sent_on_page_load(live_app):
     records, by_kind, by_user, by_tab, summary = review(live_app.studio, "(all)", None, "(all)", 500)
     assert len(records) == live_app.store.count() and "judgments" in summary
     assert len(review(live_app.studio, None, "", None, None)[0]) == live_app.store.count()
+
+
+def test_uploads_over_the_cap_are_refused(api_client, live_app, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "big.csv"
+    path.write_text("text\n" + "слово " * 1_000_000, encoding="utf-8")  # about 13 MB
+    assert path.stat().st_size > live_app.studio.limits.upload_bytes
+    with pytest.raises(Exception) as caught:
+        cluster(api_client, source="upload", file=handle_file(str(path)))
+    assert "exceeds the maximum file size of 5000000 bytes" in str(caught.value)

@@ -127,3 +127,14 @@ def test_create_studio_uses_the_data_dir_and_upload_limit(clean_env, tiny_model_
         assert studio.fallback_reason is None and studio.encoder.model_id == str(tiny_model_dir)
     finally:
         studio.store.close()
+
+
+def test_launch_is_safe_by_default():
+    import os
+
+    import app
+
+    settings = app.launch_settings(5_000_000)
+    assert settings["share"] is False and settings["enable_monitoring"] is False
+    assert settings["max_file_size"] == 5_000_000
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
