@@ -173,8 +173,42 @@ def test_clustering_sample_corpus(page):
     assert error_toasts(page) == []
 
 
-def test_prefix_comparison(page):
-    pytest.importorskip("core.prefix_compare", reason="core/prefix_compare.py is not written yet")
+def saved_record(page, live_app, status_id: str, click: str) -> dict:
+    """Click a judgment button, wait for a new confirmation, and return the stored record."""
+    before = page.inner_text(f"#{status_id}")
+    page.click(click)
+    page.wait_for_function(
+        "([id, before]) => { const t = document.querySelector('#' + id).innerText;"
+        " return t.includes('Saved judgment') && t !== before; }", arg=[status_id, before])
+    record_id = int(re.search(r"#(\d+)", page.inner_text(f"#{status_id}")).group(1))
+    return live_app.store.get(record_id)
+
+
+def test_clustering_judgments(page, live_app):
+    page.locator("#cl-points [data-testid='cell-0-0']").click()
+    page.locator("#cl-points [data-testid='cell-1-0']").click()
+    page.wait_for_function("document.querySelector('#cl-picked').innerText.includes('#2')")
+    first = page.inner_text("#cl-points [data-testid='cell-0-0']").strip()
+    second = page.inner_text("#cl-points [data-testid='cell-1-0']").strip()
+
+    record = saved_record(page, live_app, "cl-flag-status", "#cl-similar")
+    assert (record["kind"], record["anchor"], record["positive"]) == ("similar", first, second)
+    assert record["tab"] == "clustering" and record["query_prefix"] == record["passage_prefix"] == "query: "
+
+    record = saved_record(page, live_app, "cl-flag-status", "#cl-misplaced")
+    assert record["kind"] == "misplaced" and record["anchor"] == first and record["label"].startswith("cluster ")
+
+    page.fill("#cl-topic textarea", "финансы")
+    record = saved_record(page, live_app, "cl-flag-status", "#cl-save-topic")
+    assert (record["kind"], record["label"]) == ("label", "финансы")
+
+    page.click("#cl-undo")
+    page.wait_for_function("document.querySelector('#cl-flag-status').innerText.includes('removed')")
+    assert live_app.store.get(record["id"]) is None
+    assert error_toasts(page) == []
+
+
+def test_prefix_comparison(page, live_app):
     open_tab(page, "Prefixes")
     page.click("#px-run")
     page.wait_for_function("document.querySelector('#px-summary').innerText.includes('texts')")
@@ -184,6 +218,11 @@ def test_prefix_comparison(page):
     assert page.locator("#px-cosines [role=gridcell]").count() > 0
     screenshot(page, "3-prefixes")
     assert error_toasts(page) == []
+
+    page.get_by_role("radio", name="passage: is better").check()
+    record = saved_record(page, live_app, "px-flag-status", "#px-save")
+    assert (record["kind"], record["label"], record["tab"]) == ("prefer", "passage", "prefixes")
+    assert record["anchor"] == page.input_value("#px-texts textarea").splitlines()[0]
 
 
 def test_review_shows_the_judgment(page, live_app):

@@ -135,15 +135,15 @@ def build(studio: Studio) -> None:
             picked_view = gr.Markdown("A: – · B: –", elem_id="cl-picked")
             with gr.Row():
                 misplaced = gr.Button("A does not belong to its cluster", size="sm", elem_id="cl-misplaced")
-                similar = gr.Button("A and B are similar", size="sm")
-                dissimilar = gr.Button("A and B are not similar", size="sm")
+                similar = gr.Button("A and B are similar", size="sm", elem_id="cl-similar")
+                dissimilar = gr.Button("A and B are not similar", size="sm", elem_id="cl-dissimilar")
             with gr.Row():
-                topic = gr.Textbox(label="Topic label for A", lines=1, scale=3)
-                save_topic = gr.Button("Save label", size="sm", scale=1)
+                topic = gr.Textbox(label="Topic label for A", lines=1, scale=3, elem_id="cl-topic")
+                save_topic = gr.Button("Save label", size="sm", scale=1, elem_id="cl-save-topic")
             comment = gr.Textbox(label="Comment (optional)", lines=1)
             with gr.Row():
                 flag_status = gr.Markdown(elem_id="cl-flag-status")
-                undo = gr.Button("Undo", size="sm")
+                undo = gr.Button("Undo", size="sm", elem_id="cl-undo")
             last_id = gr.State(None)
 
         upload.upload(common.user_errors(lambda p: describe_columns(studio, "upload", p, "")), upload,
