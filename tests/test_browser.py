@@ -198,6 +198,16 @@ def test_clustering_judgments(page, live_app):
     record = saved_record(page, live_app, "cl-flag-status", "#cl-misplaced")
     assert record["kind"] == "misplaced" and record["anchor"] == first and record["label"].startswith("cluster ")
 
+    # Bad input in the UI: a clear message, nothing stored.
+    count = live_app.store.count()
+    page.fill("#cl-topic textarea", "   ")
+    page.click("#cl-save-topic")
+    page.wait_for_selector("[data-testid='toast-text']")
+    assert any("type a topic label first" in t for t in error_toasts(page))
+    assert live_app.store.count() == count
+    page.locator("[data-testid='toast-close']").first.click()
+    page.wait_for_function("document.querySelectorAll(\"[data-testid='toast-text']\").length === 0")
+
     page.fill("#cl-topic textarea", "финансы")
     record = saved_record(page, live_app, "cl-flag-status", "#cl-save-topic")
     assert (record["kind"], record["label"]) == ("label", "финансы")
