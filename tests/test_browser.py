@@ -175,12 +175,14 @@ def test_clustering_sample_corpus(page):
 
 def saved_record(page, live_app, status_id: str, click: str) -> dict:
     """Click a judgment button, wait for a new confirmation, and return the stored record."""
-    before = page.inner_text(f"#{status_id}")
+    # Compare record ids, not whole texts: while a request runs, Gradio adds a timer to the old text.
+    previous = re.search(r"Saved judgment #(\d+)", page.inner_text(f"#{status_id}"))
+    previous_id = previous.group(1) if previous else ""
     page.click(click)
     page.wait_for_function(
-        "([id, before]) => { const t = document.querySelector('#' + id).innerText;"
-        " return t.includes('Saved judgment') && t !== before; }", arg=[status_id, before])
-    record_id = int(re.search(r"#(\d+)", page.inner_text(f"#{status_id}")).group(1))
+        "([id, previous]) => { const m = document.querySelector('#' + id).innerText"
+        ".match(/Saved judgment #(\\d+)/); return m !== null && m[1] !== previous; }", arg=[status_id, previous_id])
+    record_id = int(re.search(r"Saved judgment #(\d+)", page.inner_text(f"#{status_id}")).group(1))
     return live_app.store.get(record_id)
 
 
