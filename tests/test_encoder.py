@@ -134,8 +134,10 @@ def test_sdpa_refused_for_non_deberta():
 def test_bf16_stays_close_to_fp32(tiny_model_dir, tiny):
     bf16 = Encoder(str(tiny_model_dir), device="cpu", dtype="bfloat16")
     assert bf16.dtype == "bfloat16"
-    cosines = np.sum(bf16.encode(TEXTS) * tiny.encode(TEXTS), axis=1)
-    assert cosines.min() > 0.99
+    half, full = bf16.encode(TEXTS), tiny.encode(TEXTS)
+    assert next(bf16.backend.model.parameters()).dtype == torch.bfloat16
+    assert not np.array_equal(half, full), "bf16 must really run in bf16"
+    assert np.sum(half * full, axis=1).min() > 0.99
 
 
 def test_auto_dtype_follows_the_hardware(monkeypatch):
