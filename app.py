@@ -88,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
     app = build_app(studio, login=login)
     auth = tuple(args.auth.split(":", 1)) if args.auth and ":" in args.auth else None
-    app.queue(default_concurrency_limit=2).launch(
+    app.queue(**queue_settings()).launch(
         **launch_settings(studio.limits.upload_bytes), server_name=args.host, server_port=args.port, auth=auth)
     return 0
+
+
+def queue_settings() -> dict[str, object]:
+    """How the app queues requests; the test server and benchmarks/load.py use the same."""
+    return {"default_concurrency_limit": 2}
 
 
 def launch_settings(upload_bytes: int) -> dict[str, object]:

@@ -55,7 +55,7 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
 
 def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True) -> LiveApp:
     """Build the Studio on ``model_dir`` and launch the app exactly as ``app.main`` does, minus auth."""
-    from app import launch_settings
+    from app import launch_settings, queue_settings
     from core.encoder import Encoder
     from core.feedback import FeedbackStore
     from core.studio import Studio
@@ -71,7 +71,7 @@ def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True) 
     studio = Studio(encoder, store=FeedbackStore(data_dir / "feedback.sqlite"))
     app = build_app(studio)
     port = free_port()
-    app.queue().launch(**launch_settings(studio.limits.upload_bytes), server_name="127.0.0.1", server_port=port,
+    app.queue(**queue_settings()).launch(**launch_settings(studio.limits.upload_bytes), server_name="127.0.0.1", server_port=port,
                        prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     wait_until_up(url)
