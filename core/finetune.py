@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.feedback import (
+from core.judgments import (
     EXPORT_COLUMNS,
     EXPORT_KINDS,
     PASSAGE_PREFIX_COLUMN,
     PROMPT_COLUMNS,
     QUERY_PREFIX_COLUMN,
-    FeedbackStore,
+    JudgmentStore,
     export,
     training_prompts,
-    with_prefix,
 )
+from core.text import add_prefix
 
 # The loss each export kind is made for.
 LOSSES: dict[str, str] = {
@@ -93,7 +93,7 @@ def prepare_dataset(dataset: Any, kind: str) -> tuple[Any, dict[str, str]]:
 
 
 def _apply_row_prefixes(row: dict[str, Any], kind: str) -> dict[str, Any]:
-    return {column: with_prefix(row[column], row.get(prefix_column) or "")
+    return {column: add_prefix(row[column], row.get(prefix_column) or "")
             for column, prefix_column in PROMPT_COLUMNS[kind].items()}
 
 
@@ -104,14 +104,14 @@ def make_loss(model: Any, kind: str) -> Any:
     return getattr(losses, LOSSES[kind])(model)
 
 
-def fine_tune(export_path: str | os.PathLike[str] | FeedbackStore, model_path: str | os.PathLike[str],
+def fine_tune(export_path: str | os.PathLike[str] | JudgmentStore, model_path: str | os.PathLike[str],
               out_dir: str | os.PathLike[str], kind: str, epochs: int = 1, *, batch_size: int = 16,
               learning_rate: float = 2e-5, max_steps: int | None = None, warmup: float = 0.1,
               seed: int = 0, prefixes: str = "apply", use_cpu: bool | None = None) -> FineTuneResult:
     """Train ``model_path`` on an export (or straight from a store) and save the result to ``out_dir``.
 
     ``kind`` is the export's kind (pairs, triplets, scores, labels); the loss is :data:`LOSSES`'s.
-    Given a :class:`FeedbackStore`, the judgments are exported to a temporary JSONL first with
+    Given a :class:`JudgmentStore`, the judgments are exported to a temporary JSONL first with
     ``prefixes``. ``max_steps`` caps training (handy for a quick check); ``use_cpu`` defaults to
     True when no CUDA device is present.
     """
@@ -123,7 +123,7 @@ def fine_tune(export_path: str | os.PathLike[str] | FeedbackStore, model_path: s
         raise ValueError("MultipleNegativesRankingLoss needs batch_size >= 2 (in-batch negatives)")
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="user-studio-finetune-") as tmp:
-        if isinstance(export_path, FeedbackStore):
+        if isinstance(export_path, JudgmentStore):
             path = Path(tmp) / f"{kind}.jsonl"
             export(export_path, "jsonl", path, kind=kind, prefixes=prefixes)
         else:
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--max-steps", type=int)
     args = parser.parse_args(argv)
-    data: Any = FeedbackStore(args.data, create=False) if str(args.data).endswith(".sqlite") else args.data
+    data: Any = JudgmentStore(args.data, create=False) if str(args.data).endswith(".sqlite") else args.data
     try:
         result = fine_tune(data, args.model, args.out, args.kind, args.epochs, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, max_steps=args.max_steps)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.feedback import FeedbackStore, ImportResult, utc_now
+from core.judgments import ImportResult, Judgment, JudgmentStore, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _default_scheduler_factory(**kwargs: Any) -> Any:
 
 
 class HubSync:
-    """Mirrors new judgments of a :class:`FeedbackStore` to a dataset repo via a ``CommitScheduler``.
+    """Mirrors new judgments of a :class:`JudgmentStore` to a dataset repo via a ``CommitScheduler``.
 
     ``api`` is an ``HfApi``-like object (``create_repo``, ``create_commit``, ``run_as_future``,
     ``list_repo_files``, ``hf_hub_download``); ``scheduler_factory(**kwargs)`` builds the scheduler
@@ -115,7 +115,7 @@ class HubSync:
     ``trigger() -> Future`` and ``stop()``.
     """
 
-    def __init__(self, store: FeedbackStore, repo_id: str, token: str | None = None, *,
+    def __init__(self, store: JudgmentStore, repo_id: str, token: str | None = None, *,
                  api: Any = None, scheduler_factory: Callable[..., Any] | None = None,
                  every: float = DEFAULT_EVERY_MINUTES, folder: str | os.PathLike[str] | None = None,
                  replica: str | None = None, path_in_repo: str = DEFAULT_PATH_IN_REPO,
@@ -251,7 +251,8 @@ class HubSync:
 
     # -- mirroring -------------------------------------------------------------------------------
 
-    def _on_change(self, event: str, record: dict[str, Any]) -> None:
+    def _on_change(self, event: str, judgment: Judgment) -> None:
+        record = judgment.to_record()
         if event == "add":
             line = {"op": "add", **{k: v for k, v in record.items() if k != "id"}, "replica": self.replica}
         elif event == "delete":
@@ -330,7 +331,7 @@ def live_records(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [event for _, event in latest.values() if event.get("op", "add") == "add"]
 
 
-def start_from_env(store: FeedbackStore, env: dict[str, str] | None = None, *, reload: bool = True,
+def start_from_env(store: JudgmentStore, env: dict[str, str] | None = None, *, reload: bool = True,
                    signal_handlers: bool = True, **kwargs: Any) -> HubSync | None:
     """Start a :class:`HubSync` when the environment configures one, else log why not and return None.
 

@@ -26,6 +26,10 @@ DEFAULT_MAX_CHARS = 100_000
 # Control characters (Unicode category Cc) except newline and tab; they carry no meaning for the
 # model and some (NUL) break storage and rendering downstream.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Characters that draw nothing: zero-width space/joiners, word joiner and invisible operators,
+# directional marks and isolates, the BOM, the soft hyphen, the Mongolian vowel separator. They stay
+# inside a text (a joiner can matter), but a text made only of them and spaces is empty.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def resolve_prefix(prefix: str | None) -> str:
@@ -49,9 +53,18 @@ def add_prefix(text: str, prefix: str) -> str:
     return prefix + text
 
 
+def is_blank(text: str) -> bool:
+    """True when nothing visible is left once spaces and invisible characters are removed."""
+    return not _INVISIBLE.sub("", text).strip()
+
+
 def clean_text(text: str) -> str:
-    """NFC-normalise and drop control characters other than newline and tab, then strip."""
-    return _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+    """NFC-normalise and drop control characters other than newline and tab, then strip.
+
+    A text with nothing visible (only spaces and zero-width characters) cleans to "".
+    """
+    cleaned = _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
+    return "" if is_blank(cleaned) else cleaned
 
 
 def clean_texts(
@@ -82,7 +95,7 @@ def clean_texts(
             )
         text = clean_text(text)
         if not text:
-            raise ValueError(f"text at position {i} is empty or whitespace only")
+            raise ValueError(f"text at position {i} is empty (only spaces or invisible characters)")
         cleaned.append(text)
     return cleaned
 

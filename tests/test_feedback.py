@@ -1,4 +1,4 @@
-"""FeedbackStore: records, validation, deduplication, deletion, counts."""
+"""JudgmentStore: records, validation, deduplication, deletion, counts."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from core import __version__
-from core.feedback import (
+from core.judgments import (
     ANONYMOUS,
     COLUMNS,
     KINDS,
-    FeedbackStore,
+    Judgment,
+    JudgmentStore,
     NotOwnerError,
     content_hash,
     default_data_dir,
@@ -34,12 +35,12 @@ META = dict(tab="search", query_prefix="query: ", passage_prefix="passage: ",
 
 @pytest.fixture
 def store(tmp_path):
-    with FeedbackStore(tmp_path / "feedback.sqlite") as s:
+    with JudgmentStore(tmp_path / "feedback.sqlite") as s:
         yield s
 
 
 def test_add_keeps_every_field(store):
-    rid = store.add("relevant", Q, P, user="alice", comment="точно", **META)
+    rid = store.add(Judgment("relevant", Q, P, user="alice", comment="точно", **META))
     assert isinstance(rid, int)
     assert store.count() == 1
     rec = store.get(rid)
@@ -55,10 +56,10 @@ def test_add_keeps_every_field(store):
 
 
 def test_store_uses_wal_and_full_sync(store):
-    conn = store._conn()
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    with store._connection() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
 
 
 @pytest.mark.parametrize(("kind", "kwargs"), [
@@ -73,19 +74,19 @@ def test_store_uses_wal_and_full_sync(store):
     ("prefer", dict(label="passage")),
 ])
 def test_every_kind_is_accepted(store, kind, kwargs):
-    rid = store.add(kind, Q, **kwargs)
+    rid = store.add(Judgment(kind, Q, **kwargs))
     assert store.get(rid)["kind"] == kind
 
 
 def test_same_judgment_twice_is_one_record(store):
-    first = store.add("score", Q, P, score=4, user="alice", **META)
-    again = store.add("score", Q, P, score=4.0, user="alice", comment="retry", **META)
+    first = store.add(Judgment("score", Q, P, score=4, user="alice", **META))
+    again = store.add(Judgment("score", Q, P, score=4.0, user="alice", comment="retry", **META))
     assert again == first and store.count() == 1
     # Another user, score, prefix or model is another judgment.
-    assert store.add("score", Q, P, score=4, user="bob", **META) != first
-    assert store.add("score", Q, P, score=3, user="alice", **META) != first
-    assert store.add("score", Q, P, score=4, user="alice", **{**META, "query_prefix": ""}) != first
-    assert store.add("score", Q, P, score=4, user="alice", **{**META, "model_id": "other"}) != first
+    assert store.add(Judgment("score", Q, P, score=4, user="bob", **META)) != first
+    assert store.add(Judgment("score", Q, P, score=3, user="alice", **META)) != first
+    assert store.add(Judgment("score", Q, P, score=4, user="alice", **{**META, "query_prefix": ""})) != first
+    assert store.add(Judgment("score", Q, P, score=4, user="alice", **{**META, "model_id": "other"})) != first
     assert store.count() == 5
 
 
@@ -105,7 +106,7 @@ def test_content_hash_covers_identifying_fields():
 
 def test_unknown_kind_lists_valid_ones(store):
     with pytest.raises(ValueError, match="unknown kind 'thumbs_up'") as info:
-        store.add("thumbs_up", Q, P)
+        store.add(Judgment("thumbs_up", Q, P))
     for kind in KINDS:
         assert kind in str(info.value)
 
@@ -123,25 +124,26 @@ def test_unknown_kind_lists_valid_ones(store):
 ])
 def test_per_kind_requirements(store, kind, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        store.add(kind, Q, **kwargs)
+        store.add(Judgment(kind, Q, **kwargs))
 
 
 @pytest.mark.parametrize("score", [float("nan"), float("inf"), -1, 6, 5.0001, "abc", "3", True, [3]])
 def test_invalid_scores(store, score):
     with pytest.raises(ValueError, match="score must be"):
-        store.add("score", Q, P, score=score)
+        store.add(Judgment("score", Q, P, score=score))
 
 
 @pytest.mark.parametrize("score", [0, 0.0, 2.5, 5, 5.0])
 def test_score_bounds_are_inclusive(store, score):
-    assert store.get(store.add("score", Q, P, score=score))["score"] == float(score)
+    assert store.get(store.add(Judgment("score", Q, P, score=score)))["score"] == float(score)
 
 
 @pytest.mark.parametrize(("anchor", "positive", "message"), [
     ("", P, "anchor text is empty"),
     ("   \n\t", P, "anchor text is empty"),
     (Q, " ", "positive text is empty"),
-    (Q, "a\x00b", "NUL"),
+    (Q, "\u200b\u2060\ufeff \u200d", "positive text is empty"),  # zero-width characters only
+    ("\x00\x07\x1b", P, "anchor text is empty"),  # control characters only
     ("x" * 1_000_000, P, r"anchor text is too long: 1,000,000 characters, the limit is 20,000"),
     (Q, "x" * 20_001, "positive text is too long"),
     (None, P, "needs the anchor text"),
@@ -149,48 +151,48 @@ def test_score_bounds_are_inclusive(store, score):
 ])
 def test_bad_texts(store, anchor, positive, message):
     with pytest.raises(ValueError, match=message):
-        store.add("relevant", anchor, positive)
+        store.add(Judgment("relevant", anchor, positive))
 
 
 def test_text_cap_is_configurable(tmp_path):
-    with FeedbackStore(tmp_path / "f.sqlite", max_text_chars=10, max_comment_chars=5) as s:
-        s.add("relevant", "x" * 10, "y")
+    with JudgmentStore(tmp_path / "f.sqlite", max_text_chars=10, max_comment_chars=5) as s:
+        s.add(Judgment("relevant", "x" * 10, "y"))
         with pytest.raises(ValueError, match="the limit is 10"):
-            s.add("relevant", "x" * 11, "y")
+            s.add(Judgment("relevant", "x" * 11, "y"))
         with pytest.raises(ValueError, match="comment is too long"):
-            s.add("relevant", "a", "b", comment="123456")
+            s.add(Judgment("relevant", "a", "b", comment="123456"))
 
 
 def test_comment_and_fields_are_checked(store):
     with pytest.raises(ValueError, match="comment is too long: 2,001 characters"):
-        store.add("relevant", Q, P, comment="c" * 2001)
-    with pytest.raises(ValueError, match="comment contains a NUL"):
-        store.add("relevant", Q, P, comment="a\x00")
-    with pytest.raises(ValueError, match="user contains a NUL"):
-        store.add("relevant", Q, P, user="a\x00")
-    with pytest.raises(ValueError, match="label contains a NUL"):
-        store.add("label", Q, label="a\x00")
+        store.add(Judgment("relevant", Q, P, comment="c" * 2001))
+    # Texts, comments and labels are cleaned as the encoder cleans its input (control characters go);
+    # metadata fields such as the user are refused instead, since they must match exactly.
+    rec = store.get(store.add(Judgment("label", Q, label="a\x00b\x1b", comment="c\x07d")))
+    assert rec["label"] == "ab" and rec["comment"] == "cd"
+    with pytest.raises(ValueError, match="user contains a control character"):
+        store.add(Judgment("relevant", Q, P, user="a\x00"))
     with pytest.raises(ValueError, match="tab is too long"):
-        store.add("relevant", Q, P, tab="t" * 500)
+        store.add(Judgment("relevant", Q, P, tab="t" * 500))
     # Blank comments and users are "not given".
-    rec = store.get(store.add("relevant", Q, P, comment="  ", user=""))
+    rec = store.get(store.add(Judgment("relevant", Q, P, comment="  ", user="")))
     assert rec["comment"] is None and rec["user"] == ANONYMOUS
 
 
 def test_bad_input_loses_nothing(store):
-    ids = [store.add("relevant", Q, P, user="alice"), store.add("score", Q, N, score=1, user="bob"),
-           store.add("label", P, label="нефть")]
+    ids = [store.add(Judgment("relevant", Q, P, user="alice")), store.add(Judgment("score", Q, N, score=1, user="bob")),
+           store.add(Judgment("label", P, label="нефть"))]
     before = store.rows()
     bad_calls = [
-        lambda: store.add("relevant", "", P),
-        lambda: store.add("relevant", "x" * 1_000_000, P),
-        lambda: store.add("relevant", Q, "nul\x00byte"),
-        lambda: store.add("score", Q, P, score=float("nan")),
-        lambda: store.add("score", Q, P, score=-1),
-        lambda: store.add("score", Q, P, score=6),
-        lambda: store.add("score", Q, P, score="abc"),
-        lambda: store.add("nope", Q, P),
-        lambda: store.add("prefer", Q, label="maybe"),
+        lambda: store.add(Judgment("relevant", "", P)),
+        lambda: store.add(Judgment("relevant", "x" * 1_000_000, P)),
+        lambda: store.add(Judgment("relevant", Q, "\u200b\x00 \ufeff")),
+        lambda: store.add(Judgment("score", Q, P, score=float("nan"))),
+        lambda: store.add(Judgment("score", Q, P, score=-1)),
+        lambda: store.add(Judgment("score", Q, P, score=6)),
+        lambda: store.add(Judgment("score", Q, P, score="abc")),
+        lambda: store.add(Judgment("nope", Q, P)),
+        lambda: store.add(Judgment("prefer", Q, label="maybe")),
     ]
     for call in bad_calls:
         with pytest.raises(ValueError):
@@ -201,32 +203,32 @@ def test_bad_input_loses_nothing(store):
 
 
 def test_delete_only_own_records(store):
-    mine = store.add("relevant", Q, P, user="alice")
-    theirs = store.add("relevant", Q, N, user="bob")
-    with pytest.raises(NotOwnerError, match="belongs to another user"):
+    mine = store.add(Judgment("relevant", Q, P, user="alice"))
+    theirs = store.add(Judgment("relevant", Q, N, user="bob"))
+    with pytest.raises(NotOwnerError, match="is not yours, so you cannot delete it"):
         store.delete(theirs, "alice")
-    assert isinstance(NotOwnerError("x"), ValueError)
+    assert isinstance(NotOwnerError("x"), PermissionError)
     assert store.delete(mine, "alice") is True
     assert store.delete(mine, "alice") is False  # undo twice: already gone
     assert store.get(mine) is None and store.get(theirs) is not None
     # Ids are never reused, so a stale undo cannot hit a newer record.
-    assert store.add("relevant", Q, P, user="alice") > theirs
+    assert store.add(Judgment("relevant", Q, P, user="alice")) > theirs
 
 
 def test_delete_user(store):
     for text in (P, N):
-        store.add("relevant", Q, text, user="alice")
-    store.add("relevant", Q, P, user="bob")
+        store.add(Judgment("relevant", Q, text, user="alice"))
+    store.add(Judgment("relevant", Q, P, user="bob"))
     assert store.delete_user("alice") == 2
     assert store.count() == 1 and store.count(user="alice") == 0
     assert store.delete_user("nobody") == 0
 
 
 def test_records_and_counts(store):
-    store.add("relevant", Q, P, user="alice", tab="search")
-    store.add("not_relevant", Q, N, user="alice", tab="search")
-    store.add("similar", P, Q, user="bob", tab="similarity")
-    store.add("label", P, label="нефть")
+    store.add(Judgment("relevant", Q, P, user="alice", tab="search"))
+    store.add(Judgment("not_relevant", Q, N, user="alice", tab="search"))
+    store.add(Judgment("similar", P, Q, user="bob", tab="similarity"))
+    store.add(Judgment("label", P, label="нефть"))
     df = store.records()
     assert list(df.columns) == list(COLUMNS) and len(df) == 4
     assert len(store.records(kind="relevant")) == 1
@@ -240,35 +242,38 @@ def test_records_and_counts(store):
         store.records(kind="bogus")
     assert store.counts() == {
         "total": 4,
+        "users": 3,
         "by_kind": {"label": 1, "not_relevant": 1, "relevant": 1, "similar": 1},
         "by_user": {"alice": 2, ANONYMOUS: 1, "bob": 1},
         "by_tab": {"search": 2, "": 1, "similarity": 1},
     }
     assert store.count(kind="relevant", user="alice") == 1
+    aggregate = store.counts(by_user=False)  # what a non-admin sees: no user names
+    assert "by_user" not in aggregate and aggregate["users"] == 3 and aggregate["total"] == 4
 
 
 def test_listeners_see_new_records_only(store):
     events = []
-    unsubscribe = store.subscribe(lambda event, rec: events.append((event, rec["id"])))
-    rid = store.add("relevant", Q, P, user="u")
-    store.add("relevant", Q, P, user="u")  # duplicate: no event
+    unsubscribe = store.subscribe(lambda event, judgment: events.append((event, judgment.id)))
+    rid = store.add(Judgment("relevant", Q, P, user="u"))
+    store.add(Judgment("relevant", Q, P, user="u"))  # duplicate: no event
     store.delete(rid, "u")
 
     def broken(event, rec):
         raise RuntimeError("listener bug")
 
     store.subscribe(broken)
-    rid2 = store.add("relevant", Q, N)  # a failing listener does not fail the add
+    rid2 = store.add(Judgment("relevant", Q, N))  # a failing listener does not fail the add
     unsubscribe()
-    store.add("relevant", Q, "третий текст")
+    store.add(Judgment("relevant", Q, "третий текст"))
     assert events == [("add", rid), ("delete", rid), ("add", rid2)]
     assert store.count() == 2
 
 
 def test_import_records_dedups_and_keeps_metadata(store, tmp_path):
-    store.add("relevant", Q, P, user="alice", **META)
+    store.add(Judgment("relevant", Q, P, user="alice", **META))
     exported = store.rows()
-    with FeedbackStore(tmp_path / "other.sqlite") as other:
+    with JudgmentStore(tmp_path / "other.sqlite") as other:
         result = other.import_records(exported + [{"kind": "score", "anchor": Q, "positive": P, "score": 9}])
         assert (result.added, result.duplicates, result.rejected) == (1, 0, 1)
         again = other.import_records(exported)
@@ -282,23 +287,23 @@ def test_default_data_dir(tmp_path, monkeypatch):
     assert default_data_dir({"USER_STUDIO_DATA_DIR": str(tmp_path)}) == tmp_path
     assert default_store_path({"USER_STUDIO_DATA_DIR": str(tmp_path)}) == tmp_path / "feedback.sqlite"
     volume = tmp_path / "data"
-    monkeypatch.setattr("core.feedback.SPACE_VOLUME", volume)
+    monkeypatch.setattr("core.judgments.paths.SPACE_VOLUME", volume)
     assert default_data_dir({}) == Path("data")  # no /data volume
     volume.mkdir()
     assert default_data_dir({}) == volume / "user-studio"
     # A read-only /data (checked with os.access, which root would pass anyway) falls back to ./data.
-    monkeypatch.setattr("core.feedback.os.access", lambda path, mode: False)
+    monkeypatch.setattr("core.judgments.paths.os.access", lambda path, mode: False)
     assert default_data_dir({}) == Path("data")
     assert default_data_dir({"USER_STUDIO_DATA_DIR": str(tmp_path)}) == tmp_path
 
 
 def test_import_is_light():
-    code = ("import sys, core.feedback; heavy = [m for m in ('torch', 'pandas', 'numpy', 'gradio', "
+    code = ("import sys, core.judgments; heavy = [m for m in ('torch', 'pandas', 'numpy', 'gradio', "
             "'datasets', 'sentence_transformers') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_score_stored_as_float(store):
-    rec = store.get(store.add("score", Q, P, score=3))
+    rec = store.get(store.add(Judgment("score", Q, P, score=3)))
     assert isinstance(rec["score"], float) and math.isclose(rec["score"], 3.0)

@@ -1,4 +1,4 @@
-"""FeedbackStore under concurrency, kill -9 and damaged files. Each test prints its figures (-s shows them)."""
+"""JudgmentStore under concurrency, kill -9 and damaged files. Each test prints its figures (-s shows them)."""
 
 from __future__ import annotations
 
@@ -14,19 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.feedback import FeedbackStore, FeedbackStoreError
+from core.judgments import Judgment, JudgmentStore, JudgmentStoreError
 from tests.conftest import ROOT
 
-# Children import only core.feedback (stdlib + sqlite3), so each starts in well under 100 ms.
+# Children import only core.judgments (stdlib + sqlite3), so each starts in well under 100 ms.
 WRITER = """
 import sys
-from core.feedback import FeedbackStore
-store = FeedbackStore(sys.argv[1])
+from core.judgments import Judgment, JudgmentStore
+store = JudgmentStore(sys.argv[1])
 start, n = int(sys.argv[2]), int(sys.argv[3])
 i = start
 while n < 0 or i < start + n:
-    rid = store.add("relevant", f"запрос {i}", f"ответ {i} " + "текст " * 40, user=f"u{start}",
-                    query_prefix="query: ", passage_prefix="passage: ")
+    rid = store.add(Judgment("relevant", f"запрос {i}", f"ответ {i} " + "текст " * 40, user=f"u{start}",
+                    query_prefix="query: ", passage_prefix="passage: "))
     sys.stdout.write(f"{rid} {i}\\n")
     sys.stdout.flush()
     i += 1
@@ -50,12 +50,12 @@ def _acknowledged(output: bytes) -> dict[int, int]:
 @pytest.mark.slow
 def test_32_threads_x_100_adds(tmp_path):
     threads, per_thread = 32, 100
-    store = FeedbackStore(tmp_path / "f.sqlite")
+    store = JudgmentStore(tmp_path / "f.sqlite")
     barrier = threading.Barrier(threads)
 
     def work(t: int) -> list[int]:
         barrier.wait()
-        return [store.add("relevant", f"запрос {t}-{i}", f"ответ {t}-{i}", user=f"t{t}")
+        return [store.add(Judgment("relevant", f"запрос {t}-{i}", f"ответ {t}-{i}", user=f"t{t}"))
                 for i in range(per_thread)]
 
     began = time.perf_counter()
@@ -75,12 +75,12 @@ def test_32_threads_x_100_adds(tmp_path):
 
 
 def test_same_judgment_from_many_threads_is_one_record(tmp_path):
-    store = FeedbackStore(tmp_path / "f.sqlite")
+    store = JudgmentStore(tmp_path / "f.sqlite")
     barrier = threading.Barrier(16)
 
     def click(_: int) -> int:
         barrier.wait()
-        return store.add("score", "запрос", "ответ", score=5, user="alice")
+        return store.add(Judgment("score", "запрос", "ответ", score=5, user="alice"))
 
     with ThreadPoolExecutor(16) as pool:
         ids = list(pool.map(click, range(16)))
@@ -92,7 +92,7 @@ def test_same_judgment_from_many_threads_is_one_record(tmp_path):
 def test_4_processes_x_250_adds(tmp_path):
     processes, per_process = 4, 250
     db = tmp_path / "f.sqlite"
-    FeedbackStore(db).close()
+    JudgmentStore(db).close()
     began = time.perf_counter()
     children = [_child(db, p * 1_000_000, per_process) for p in range(processes)]
     acked: dict[int, int] = {}
@@ -102,7 +102,7 @@ def test_4_processes_x_250_adds(tmp_path):
         assert b"locked" not in err
         acked.update(_acknowledged(out))
     elapsed = time.perf_counter() - began
-    with FeedbackStore(db) as store:
+    with JudgmentStore(db) as store:
         rows = store.rows()
         print(f"\n[processes] {processes} processes x {per_process} adds: {len(acked)} ids, {len(rows)} rows, "
               f"{elapsed:.1f} s")
@@ -132,14 +132,14 @@ def test_kill_9_mid_write_loses_no_acknowledged_add(tmp_path):
         cut_lines += not output.endswith(b"\n")
         acked = _acknowledged(output)
         acked_total += len(acked)
-        with FeedbackStore(db) as store:
+        with JudgmentStore(db) as store:
             assert store.integrity_check() == "ok"
             for rid, i in acked.items():
                 rec = store.get(rid)
                 assert rec is not None, f"trial {trial}: acknowledged id {rid} is missing"
                 assert rec["anchor"] == f"запрос {i}"
     elapsed = time.perf_counter() - began
-    with FeedbackStore(db) as store:
+    with JudgmentStore(db) as store:
         rows = store.count()
     conn = sqlite3.connect(db)
     integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -152,8 +152,8 @@ def test_kill_9_mid_write_loses_no_acknowledged_add(tmp_path):
 
 
 def _assert_refused_untouched(path, content: bytes) -> None:
-    with pytest.raises(FeedbackStoreError) as info:
-        FeedbackStore(path)
+    with pytest.raises(JudgmentStoreError) as info:
+        JudgmentStore(path)
     assert str(path) in str(info.value)
     assert isinstance(info.value, ValueError)
     assert path.read_bytes() == content
@@ -183,23 +183,24 @@ def test_sqlite_header_with_garbage_body_is_refused_and_untouched(tmp_path):
 
 def test_damaged_pages_are_reported(tmp_path):
     path = tmp_path / "feedback.sqlite"
-    with FeedbackStore(path) as store:
+    with JudgmentStore(path) as store:
         store.import_records({"kind": "relevant", "anchor": f"запрос {i}", "positive": "ответ " * 30}
                              for i in range(300))
-        store._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with store._connection() as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(path.read_bytes())
     page = 4096
     data[2 * page:2 * page + 512] = random.Random(2).randbytes(512)  # smash a b-tree page header
     path.write_bytes(bytes(data))
-    with pytest.raises(FeedbackStoreError, match=str(path)):
-        FeedbackStore(path)
+    with pytest.raises(JudgmentStoreError, match=str(path)):
+        JudgmentStore(path)
 
 
 def test_directory_and_missing_store(tmp_path):
-    with pytest.raises(FeedbackStoreError, match="is a directory"):
-        FeedbackStore(tmp_path)
-    with pytest.raises(FeedbackStoreError, match="no feedback store at"):
-        FeedbackStore(tmp_path / "missing.sqlite", create=False)
+    with pytest.raises(JudgmentStoreError, match="is a directory"):
+        JudgmentStore(tmp_path)
+    with pytest.raises(JudgmentStoreError, match="no feedback store at"):
+        JudgmentStore(tmp_path / "missing.sqlite", create=False)
     assert not (tmp_path / "missing.sqlite").exists()
 
 
@@ -210,6 +211,6 @@ def test_foreign_sqlite_table_is_refused(tmp_path):
     conn.commit()
     conn.close()
     content = path.read_bytes()
-    with pytest.raises(FeedbackStoreError, match="not a USER Studio store"):
-        FeedbackStore(path)
+    with pytest.raises(JudgmentStoreError, match="not a USER Studio store"):
+        JudgmentStore(path)
     assert path.read_bytes() == content

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from core.feedback import (
-    FeedbackStore,
+from core.judgments import (
+    Judgment,
+    JudgmentStore,
     csv_safe,
     export,
-    main,
     training_prompts,
-    with_prefix,
 )
+from core.judgments.cli import main
+from core.text import add_prefix
 from tests.conftest import ROOT
 
 QP, PP = "query: ", "passage: "
@@ -32,30 +33,30 @@ RAIN = "Сегодня в Санкт-Петербурге идёт дождь, �
 MOSCOW = "Москва — столица России, крупнейший по численности населения город страны."
 
 
-def fill(store: FeedbackStore) -> None:
+def fill(store: JudgmentStore) -> None:
     meta = dict(query_prefix=QP, passage_prefix=PP, model_id="deepvk/USER-base", tab="search")
-    store.add("relevant", Q1, OIL, user="alice", **meta)
-    store.add("relevant", Q1, OIL2, user="alice", **meta)
-    store.add("not_relevant", Q1, CAT, user="alice", **meta)
-    store.add("relevant", Q1, OIL, user="bob", **meta)  # same pair, another judge
-    store.add("relevant", Q2, SHIP, user="bob", **meta)
-    store.add("not_relevant", Q2, RAIN, user="bob", **meta)
-    store.add("relevant", Q2, MOSCOW, user="bob", **meta)
-    store.add("not_relevant", Q2, MOSCOW, user="carol", **meta)  # judges disagree on MOSCOW
+    store.add(Judgment("relevant", Q1, OIL, user="alice", **meta))
+    store.add(Judgment("relevant", Q1, OIL2, user="alice", **meta))
+    store.add(Judgment("not_relevant", Q1, CAT, user="alice", **meta))
+    store.add(Judgment("relevant", Q1, OIL, user="bob", **meta))  # same pair, another judge
+    store.add(Judgment("relevant", Q2, SHIP, user="bob", **meta))
+    store.add(Judgment("not_relevant", Q2, RAIN, user="bob", **meta))
+    store.add(Judgment("relevant", Q2, MOSCOW, user="bob", **meta))
+    store.add(Judgment("not_relevant", Q2, MOSCOW, user="carol", **meta))  # judges disagree on MOSCOW
     sim = dict(query_prefix=QP, passage_prefix=QP, tab="similarity")
-    store.add("score", OIL, OIL2, score=4, **sim)
-    store.add("score", CAT, RAIN, score=0.5, **sim)
-    store.add("similar", Q1, "Добывают ли нефть в Удмуртии?", **sim)
-    store.add("dissimilar", CAT, SHIP, **sim)
-    store.add("label", OIL, label="нефть", query_prefix=QP)
-    store.add("label", CAT, label="животные", query_prefix=QP)
-    store.add("misplaced", RAIN, label="нефть")
-    store.add("prefer", Q1, label="query")
+    store.add(Judgment("score", OIL, OIL2, score=4, **sim))
+    store.add(Judgment("score", CAT, RAIN, score=0.5, **sim))
+    store.add(Judgment("similar", Q1, "Добывают ли нефть в Удмуртии?", **sim))
+    store.add(Judgment("dissimilar", CAT, SHIP, **sim))
+    store.add(Judgment("label", OIL, label="нефть", query_prefix=QP))
+    store.add(Judgment("label", CAT, label="животные", query_prefix=QP))
+    store.add(Judgment("misplaced", RAIN, label="нефть"))
+    store.add(Judgment("prefer", Q1, label="query"))
 
 
 @pytest.fixture
 def store(tmp_path):
-    with FeedbackStore(tmp_path / "feedback.sqlite") as s:
+    with JudgmentStore(tmp_path / "feedback.sqlite") as s:
         fill(s)
         yield s
 
@@ -64,10 +65,10 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_with_prefix_never_doubles():
-    assert with_prefix("текст", QP) == "query: текст"
-    assert with_prefix("query: текст", QP) == "query: текст"
-    assert with_prefix("текст", "") == "текст" and with_prefix("текст", None) == "текст"
+def test_add_prefix_never_doubles():
+    assert add_prefix("текст", QP) == "query: текст"
+    assert add_prefix("query: текст", QP) == "query: текст"
+    assert add_prefix("текст", "") == "текст"
 
 
 def test_pairs(store, tmp_path):
@@ -92,10 +93,10 @@ def test_triplets_group_by_anchor_and_skip_disputed_texts(store, tmp_path):
 
 
 def test_explicit_negative_and_similar_dissimilar_make_triplets(tmp_path):
-    with FeedbackStore(tmp_path / "f.sqlite") as s:
-        s.add("relevant", "a", "b", negative="c")
-        s.add("similar", "x", "y")
-        s.add("dissimilar", "x", "z")
+    with JudgmentStore(tmp_path / "f.sqlite") as s:
+        s.add(Judgment("relevant", "a", "b", negative="c"))
+        s.add(Judgment("similar", "x", "y"))
+        s.add(Judgment("dissimilar", "x", "z"))
         export(s, "jsonl", tmp_path / "t.jsonl", kind="triplets")
     assert read_jsonl(tmp_path / "t.jsonl") == [
         {"anchor": "a", "positive": "b", "negative": "c"},
@@ -132,8 +133,8 @@ def test_prefixes_as_columns_keep_texts_raw(store, tmp_path):
 
 
 def test_already_prefixed_text_is_not_prefixed_again(tmp_path):
-    with FeedbackStore(tmp_path / "f.sqlite") as s:
-        s.add("relevant", QP + "вопрос", PP + "ответ", query_prefix=QP, passage_prefix=PP)
+    with JudgmentStore(tmp_path / "f.sqlite") as s:
+        s.add(Judgment("relevant", QP + "вопрос", PP + "ответ", query_prefix=QP, passage_prefix=PP))
         export(s, "jsonl", tmp_path / "p.jsonl")
     assert read_jsonl(tmp_path / "p.jsonl") == [{"anchor": QP + "вопрос", "positive": PP + "ответ"}]
 
@@ -164,11 +165,12 @@ def test_export_accepts_records_and_dataframes(store, tmp_path):
 
 
 def test_csv_formula_injection_is_escaped(tmp_path):
-    nasty = ["=SUM(A1:A9)", "+7 999 123-45-67", "-1", "@cmd|' /C calc'!A0", "\tвкладка", "\rвозврат"]
-    with FeedbackStore(tmp_path / "f.sqlite") as s:
+    # (A leading tab or CR is stripped when a judgment is stored, like any outer whitespace.)
+    nasty = ["=SUM(A1:A9)", "+7 999 123-45-67", "-1", "@cmd|' /C calc'!A0"]
+    with JudgmentStore(tmp_path / "f.sqlite") as s:
         for text in nasty:
-            s.add("relevant", text, "безопасный текст")
-        s.add("label", "обычный текст", label="=HYPERLINK(\"http://evil\")")
+            s.add(Judgment("relevant", text, "безопасный текст"))
+        s.add(Judgment("label", "обычный текст", label="=HYPERLINK(\"http://evil\")"))
         export(s, "csv", tmp_path / "p.csv", kind="pairs", prefixes="columns")
         export(s, "csv", tmp_path / "l.csv", kind="labels")
         export(s, "jsonl", tmp_path / "p.jsonl", kind="pairs", prefixes="columns")
@@ -183,7 +185,7 @@ def test_csv_formula_injection_is_escaped(tmp_path):
 
 
 def test_bad_export_requests(store, tmp_path):
-    with FeedbackStore(tmp_path / "empty.sqlite") as empty:
+    with JudgmentStore(tmp_path / "empty.sqlite") as empty:
         for kind in ("pairs", "triplets", "scores", "labels"):
             with pytest.raises(ValueError, match=f"nothing to export as {kind}"):
                 export(empty, "jsonl", tmp_path / "x.jsonl", kind=kind)
@@ -220,8 +222,8 @@ def test_cli(store, tmp_path, capsys):
     garbage.write_bytes(b"\x89PNG not a database at all")
     assert main(["count", "--db", str(garbage)]) == 1
     assert "is not a SQLite database" in capsys.readouterr().err
-    with FeedbackStore(tmp_path / "only-labels.sqlite") as s:
-        s.add("label", "текст", label="x")
+    with JudgmentStore(tmp_path / "only-labels.sqlite") as s:
+        s.add(Judgment("label", "текст", label="x"))
     assert main(["export", "--db", str(s.path), "--kind", "pairs", "--out", str(tmp_path / "e.jsonl")]) == 1
     assert "nothing to export as pairs" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -231,7 +233,7 @@ def test_cli(store, tmp_path, capsys):
 def test_cli_as_module(store, tmp_path):
     out = tmp_path / "m.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "core.feedback", "export", "--db", str(store.path), "--kind", "scores",
+        [sys.executable, "-m", "core.judgments", "export", "--db", str(store.path), "--kind", "scores",
          "--format", "csv", "--out", str(out), "--prefixes", "columns"],
         cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.feedback import FeedbackStore
 from core.hub_sync import HubSync, HubSyncSettings, live_records, replica_id, start_from_env
+from core.judgments import Judgment, JudgmentStore
 
 REPO = "tester/user-studio-feedback"
 
@@ -64,7 +64,7 @@ class FakeHub:
 
 @pytest.fixture
 def store(tmp_path):
-    with FeedbackStore(tmp_path / "data" / "feedback.sqlite") as s:
+    with JudgmentStore(tmp_path / "data" / "feedback.sqlite") as s:
         yield s
 
 
@@ -74,7 +74,7 @@ def make_sync(store):
     made = []
     previous = signal.getsignal(signal.SIGTERM)
 
-    def make(hub: FakeHub, target: FeedbackStore | None = None, **kwargs) -> HubSync:
+    def make(hub: FakeHub, target: JudgmentStore | None = None, **kwargs) -> HubSync:
         kwargs.setdefault("replica", f"test-{len(made)}")
         sync = HubSync(target or store, REPO, "hf_secret", api=hub, **kwargs)
         made.append(sync)
@@ -86,9 +86,9 @@ def make_sync(store):
     signal.signal(signal.SIGTERM, previous)
 
 
-def add_some(store: FeedbackStore, n: int = 3, user: str = "alice") -> list[int]:
-    return [store.add("relevant", f"запрос {i}", f"ответ {i}", user=user, tab="search",
-                      query_prefix="query: ", passage_prefix="passage: ", model_id="deepvk/USER-base")
+def add_some(store: JudgmentStore, n: int = 3, user: str = "alice") -> list[int]:
+    return [store.add(Judgment("relevant", f"запрос {i}", f"ответ {i}", user=user, tab="search",
+                      query_prefix="query: ", passage_prefix="passage: ", model_id="deepvk/USER-base"))
             for i in range(n)]
 
 
@@ -97,8 +97,8 @@ def test_new_records_land_in_the_replica_jsonl(store, make_sync):
     sync = make_sync(hub).start(signal_handlers=False)
     assert hub.created == [dict(repo_id=REPO, private=True, repo_type="dataset", exist_ok=True)]
     ids = add_some(store)
-    store.add("relevant", "запрос 0", "ответ 0", user="alice", tab="search", query_prefix="query: ",
-              passage_prefix="passage: ", model_id="deepvk/USER-base")  # a double click: no new line
+    store.add(Judgment("relevant", "запрос 0", "ответ 0", user="alice", tab="search", query_prefix="query: ",
+              passage_prefix="passage: ", model_id="deepvk/USER-base"))  # a double click: no new line
     assert sync.jsonl_path.name == "feedback-test-0.jsonl"
     lines = [json.loads(line) for line in sync.jsonl_path.read_text(encoding="utf-8").splitlines()]
     assert [line["op"] for line in lines] == ["add"] * 3
@@ -170,7 +170,7 @@ def test_stop_pushes_and_stops_mirroring(store, make_sync):
     add_some(store, 1)
     sync.stop()
     assert len(hub.lines("feedback/feedback-test-0.jsonl")) == 1
-    store.add("label", "текст", label="x")
+    store.add(Judgment("label", "текст", label="x"))
     assert len(sync.jsonl_path.read_text(encoding="utf-8").splitlines()) == 1
     with pytest.raises(RuntimeError, match="not running"):
         sync.push()
@@ -190,7 +190,7 @@ def test_delete_writes_a_tombstone_without_texts(store, make_sync):
 def _replica_file(store_path: Path, n: int, user: str) -> bytes:
     """A JSONL file as another replica would have pushed it."""
     lines = []
-    with FeedbackStore(store_path) as other:
+    with JudgmentStore(store_path) as other:
         sync = HubSync(other, REPO, api=FakeHub(), replica="other")
         unsubscribe = other.subscribe(sync._on_change)
         add_some(other, n, user=user)
