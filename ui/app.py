@@ -1,9 +1,13 @@
-"""The gr.Blocks app: a header, a banner when running on the fallback model, four tabs, and /flag."""
+"""The gr.Blocks app: a header, a banner when running on the fallback model, four tabs, and the API."""
+
+from __future__ import annotations
 
 import gradio as gr
 
+from core.judgments import Judgment
 from core.studio import Studio
 from ui import cluster_tab, common, prefix_tab, review_tab, similarity_tab
+from ui.sessions import SessionJanitor
 
 CSS = """
 #banner {background: #fff4e5; border: 1px solid #f0b429; border-radius: 8px; padding: 4px 12px;}
@@ -11,8 +15,12 @@ CSS = """
 """
 
 
-def build_app(studio: Studio, *, login: bool = False) -> gr.Blocks:
-    with gr.Blocks(title="USER Studio") as app:
+def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | None = None) -> gr.Blocks:
+    files_ttl = int(studio.files.ttl_s)
+    # Gradio copies every file it serves into its cache; delete_cache removes those copies once they
+    # are as old as our own exports' TTL, checked every minute (or every TTL, if shorter).
+    with gr.Blocks(title="USER Studio", delete_cache=(max(1, min(60, files_ttl)), files_ttl)) as app:
+        token = identity_token(studio)
         with gr.Row():
             gr.Markdown(common.model_header(studio), elem_id="header")
             if login:
@@ -20,24 +28,64 @@ def build_app(studio: Studio, *, login: bool = False) -> gr.Blocks:
         banner = common.fallback_banner(studio)
         gr.Markdown(banner, elem_id="banner", visible=bool(banner))
         with gr.Tabs():
-            similarity_tab.build(studio)
-            cluster_tab.build(studio)
-            prefix_tab.build(studio)
+            similarity_tab.build(studio, token)
+            cluster_tab.build(studio, token)
+            prefix_tab.build(studio, token)
             if studio.store is not None:
-                who, view, inputs, outputs, whoami = review_tab.build(studio)
-                app.load(who, None, whoami, api_visibility="private")
-                app.load(common.user_errors(view), inputs, outputs, api_visibility="private")
+                view, inputs, outputs, whoami = review_tab.build(studio, token)
 
-        @common.user_errors
-        def flag(kind: str, anchor: str, positive: str = "", negative: str = "", score: float | None = None,
-                 label: str = "", comment: str = "", query_prefix: str = "", passage_prefix: str = "",
-                 tab: str = "api", request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> dict:
-            """Store one judgment. kind: relevant, not_relevant, score (0-5), similar, dissimilar,
-            misplaced, label or prefer (label = query, passage or none). Returns the record id."""
-            record = common.flag(studio, request, profile, kind=kind, anchor=anchor, positive=positive,
-                                 negative=negative, score=score, label=label, comment=comment, tab=tab or "api",
-                                 query_prefix=query_prefix or None, passage_prefix=passage_prefix or None)
-            return {"id": record, "user": common.current_user(request, profile), "count": studio.store.count()}
+        if studio.store is not None:
+            @common.user_errors
+            def start_session(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+                """A browser without a valid identity token gets one from the server."""
+                user_token = common.ensure_token(studio, user_token)
+                identity = common.identify(studio, request, profile, user_token)
+                return user_token, f"You are `{identity.user}`" + (" (admin)." if identity.is_admin else ".")
 
-        gr.api(flag, api_name="flag")
+            app.load(start_session, token, [token, whoami], api_visibility="private").then(
+                view, inputs, outputs, api_visibility="private")
+            add_api(studio)
+        (janitor or SessionJanitor()).attach(app)
     return app
+
+
+def identity_token(studio: Studio) -> gr.BrowserState:
+    """The anonymous identity's secret, kept in the browser's local storage across reloads.
+
+    BrowserState's own encryption key is sent to the page, so it hides nothing from the page's
+    owner; what makes the token unforgeable is the server's signature inside it. The key is fixed
+    (derived from the server's identity key) so that a restart can still read stored tokens.
+    """
+    secret = studio.identities.browser_state_secret() if studio.identities is not None else None
+    return gr.BrowserState("", storage_key=common.IDENTITY_STORAGE_KEY, secret=secret)
+
+
+def add_api(studio: Studio) -> None:
+    """/flag and /delete_judgment: the API's way to judge and to take a judgment back."""
+
+    @common.user_errors
+    def flag(kind: str, anchor: str, positive: str = "", negative: str = "", score: float | None = None,
+             label: str = "", comment: str = "", query_prefix: str = "", passage_prefix: str = "",
+             tab: str = "api", token: str = "", request: gr.Request = None,
+             profile: gr.OAuthProfile | None = None) -> dict:
+        """Store one judgment. kind: relevant, not_relevant, score (0-5), similar, dissimilar, misplaced,
+        label or prefer (label = query, passage or none). Without a token (and not logged in) you get a
+        new anonymous identity: keep the returned token and pass it to judge and delete as the same user."""
+        identity = common.identify(studio, request, profile, token, issue=True)
+        record = common.flag(studio, identity, Judgment(
+            kind=kind, anchor=anchor, positive=positive or None, negative=negative or None, score=score,
+            label=label or None, comment=comment or None, tab=tab or "api",
+            query_prefix=query_prefix or None, passage_prefix=passage_prefix or None))
+        return {"id": record, "user": identity.user, "token": identity.token or token or None,
+                "count": studio.store.count(user=identity.user)}
+
+    @common.user_errors
+    def delete_judgment(record_id: float, token: str = "", request: gr.Request = None,
+                        profile: gr.OAuthProfile | None = None) -> dict:
+        """Delete one of your judgments by id (pass the token /flag returned, unless logged in)."""
+        identity = common.identify(studio, request, profile, token)
+        message = common.delete_judgment(studio, identity, record_id)
+        return {"deleted": int(record_id), "user": identity.user, "message": message}
+
+    gr.api(flag, api_name="flag")
+    gr.api(delete_judgment, api_name="delete_judgment")

@@ -1,16 +1,19 @@
 """Tab 2: cluster a corpus, draw it on a UMAP map, name the clusters, judge texts."""
 
+from __future__ import annotations
+
 import html
-import tempfile
-from pathlib import Path
+from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from core.clustering import CLUSTERERS
 from core.corpus import extract_texts, label_candidates, load_sample, load_table, text_columns
-from core.feedback import csv_safe
+from core.judgments import Judgment, csv_safe
 from core.studio import ClusterResult, Studio
+from core.tempfiles import TempFiles
 from core.text import split_lines
 from ui import common
 from ui.plots import cluster_map, empty_figure
@@ -75,24 +78,57 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
         summary.append(f"against `{html.escape(str(label_column))}`: **ARI {result.metrics['ari']:.3f}**, "
                        f"**NMI {result.metrics['nmi']:.3f}**")
     summary += [f"⚠️ {html.escape(w)}" for w in warnings]
-    csv_path, parquet_path = export_points(result, with_embeddings)
+    csv_path, parquet_path = export_points(result, with_embeddings, studio.files)
     shown = points.assign(label=points.get("label", ""))[["text", "cluster", "label"]]
-    return figure, result.table, " · ".join(summary), csv_path, parquet_path, shown, result
+    return figure, result.table, " · ".join(summary), csv_path, parquet_path, shown, ClusterView.of(result)
 
 
-def export_points(result: ClusterResult, with_embeddings: bool) -> tuple[str, str]:
-    folder = Path(tempfile.mkdtemp(prefix="user-studio-"))
+@dataclass(frozen=True)
+class ClusterView:
+    """What a session keeps of a clustering: the points to judge and recolour, not the embeddings.
+
+    The exports already hold the embeddings; keeping them per session held 15 MB for 5,000 texts.
+    """
+
+    texts: list[str]
+    labels: list[str] | None
+    clusters: np.ndarray
+    coords: np.ndarray
+
+    @classmethod
+    def of(cls, result: ClusterResult) -> ClusterView:
+        return cls(result.texts, result.labels, result.clusters, result.coords)
+
+    def points(self) -> pd.DataFrame:
+        frame = pd.DataFrame({"text": self.texts, "cluster": self.clusters, "x": self.coords[:, 0],
+                              "y": self.coords[:, 1]})
+        if self.labels is not None:
+            frame.insert(1, "label", self.labels)
+        return frame
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell that a spreadsheet would run as a formula, quoted (labels and texts alike)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(csv_safe)
+    return safe
+
+
+def export_points(result: ClusterResult, with_embeddings: bool,
+                  files: TempFiles | None = None) -> tuple[str, str]:
+    folder = (files or TempFiles.default()).new_folder("clusters")
     points = result.points(with_embeddings)
     csv_points = points.copy()
     if with_embeddings:
         csv_points["embedding"] = [" ".join(f"{v:.6f}" for v in row) for row in points["embedding"]]
-    csv_points["text"] = csv_points["text"].map(csv_safe)
-    csv_points.to_csv(folder / "clusters.csv", index=False)
+    csv_safe_frame(csv_points).to_csv(folder / "clusters.csv", index=False)
     points.to_parquet(folder / "clusters.parquet", index=False)
     return str(folder / "clusters.csv"), str(folder / "clusters.parquet")
 
 
-def build(studio: Studio) -> None:
+def build(studio: Studio, token: gr.BrowserState) -> None:
     with gr.Tab("Clustering", id="clustering"):
         gr.Markdown("Cluster a corpus with the `query: ` prefix (the card's advice for clustering), then read "
                     "the map, the clusters' keywords and, with a label column, how well they match it.")
@@ -125,7 +161,7 @@ def build(studio: Studio) -> None:
         with gr.Row():
             csv_file = gr.File(label="Export CSV")
             parquet_file = gr.File(label="Export Parquet")
-        result_state = gr.State(None)
+        result_state = gr.State(None)  # ClusterView
 
         with gr.Accordion("Judge texts", open=True):
             gr.Markdown("Select a row: it becomes text A, the next selection text B.")
@@ -148,7 +184,7 @@ def build(studio: Studio) -> None:
 
         upload.upload(common.user_errors(lambda p: describe_columns(studio, "upload", p, "")), upload,
                       [text_column, label_column, summary], api_visibility="private").then(
-            lambda: "upload", None, source, api_visibility="private")
+            common.user_errors(lambda: "upload"), None, source, api_visibility="private")
 
         @common.user_errors
         def cluster(source: str = "sample", texts: str = "", file: str | None = None, text_column: str = "text",
@@ -165,7 +201,8 @@ def build(studio: Studio) -> None:
                             n_neighbors, min_dist, metric, seed, colour_by, with_embeddings],
                   [plot, table, summary, csv_file, parquet_file, points, result_state], api_name="cluster")
 
-        def recolour(result: ClusterResult | None, by: str):
+        @common.user_errors
+        def recolour(result: ClusterView | None, by: str):
             if result is None:
                 return gr.update()
             by = "label" if by == "label" and result.labels is not None else "cluster"
@@ -173,8 +210,9 @@ def build(studio: Studio) -> None:
 
         colour_by.change(recolour, [result_state, colour_by], plot, api_visibility="private")
 
-        def pick(result: ClusterResult | None, state: dict, event: gr.SelectData):
-            if result is None or event.index is None:
+        @common.user_errors
+        def pick(result: ClusterView | None, state: dict, event: gr.SelectData):
+            if result is None or event.index is None or not 0 <= int(event.index[0]) < len(result.texts):
                 return state, gr.update()
             i = int(event.index[0])
             state = dict(state)
@@ -190,8 +228,8 @@ def build(studio: Studio) -> None:
 
         def judge(kind: str):
             @common.user_errors
-            def save(result: ClusterResult | None, state: dict, label: str, note: str, request: gr.Request,
-                     profile: gr.OAuthProfile | None):
+            def save(result: ClusterView | None, state: dict, label: str, note: str, user_token: str,
+                     request: gr.Request, profile: gr.OAuthProfile | None):
                 if result is None or state.get("a") is None:
                     raise ValueError("select a text in the table first")
                 a = result.texts[state["a"]]
@@ -208,13 +246,14 @@ def build(studio: Studio) -> None:
                         raise ValueError("type a topic label first")
                 # Clustering is a symmetric task: both texts were encoded with the query prefix.
                 prefix = "query: " if studio.encoder.uses_prefixes else ""
-                record = common.flag(studio, request, profile, kind=kind, comment=note, tab="clustering",
-                                     query_prefix=prefix, passage_prefix=prefix, **kwargs)
+                identity = common.identify(studio, request, profile, user_token)
+                record = common.flag(studio, identity, Judgment(kind=kind, comment=note, tab="clustering",
+                                                                query_prefix=prefix, passage_prefix=prefix, **kwargs))
                 return common.judgment_status(record, kind.replace("_", " ")), record, ""
             return save
 
         for button, kind in ((misplaced, "misplaced"), (similar, "similar"), (dissimilar, "dissimilar"),
                              (save_topic, "label")):
-            button.click(judge(kind), [result_state, picked, topic, comment], [flag_status, last_id, comment],
-                         api_visibility="private")
-        undo.click(common.undo_handler(studio), last_id, [flag_status, last_id], api_visibility="private")
+            button.click(judge(kind), [result_state, picked, topic, comment, token],
+                         [flag_status, last_id, comment], api_visibility="private")
+        undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id], api_visibility="private")

@@ -1,29 +1,56 @@
 """Pieces every tab shares: who the user is, turning errors into messages, the judgment panel."""
 
+from __future__ import annotations
+
+import csv
 import html
+import logging
+import secrets
 from collections.abc import Callable
 from functools import wraps
 
 import gradio as gr
 
+from core.identity import Identity
+from core.judgments import Judgment, NotOwnerError
 from core.studio import Studio
 
+log = logging.getLogger("user_studio.ui")
+
 PREFIX_CHOICES = [("query: ", "query"), ("passage: ", "passage"), ("no prefix", "none")]
+# Where a browser keeps its anonymous identity token (gr.BrowserState, i.e. localStorage).
+IDENTITY_STORAGE_KEY = "user-studio-identity"
 
 
-def current_user(request: gr.Request | None, profile: gr.OAuthProfile | None = None) -> str:
-    """The HF login on a Space with "Sign in with HF", else the --auth user, else an anonymous session id."""
-    if profile is not None and getattr(profile, "username", None):
-        return f"hf:{profile.username}"
-    username = getattr(request, "username", None) if request is not None else None
-    if username:
-        return f"auth:{username}"
-    session = getattr(request, "session_hash", None) if request is not None else None
-    return f"anon:{(session or 'api')[:12]}"
+def identify(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfile | None, token: str | None,
+             *, issue: bool = False) -> Identity:
+    """The caller as the server knows it: HF login, else --auth login, else the anonymous token.
+
+    The HF profile and the --auth username come from the server's own session; the client-chosen
+    session hash is never used. ``issue`` gives a caller without a token a new identity (its token
+    is in the result), as the API's first /flag does.
+    """
+    if studio.identities is None:
+        raise ValueError("judgments are switched off: the app has no feedback store")
+    hf_username = getattr(profile, "username", None) if profile is not None else None
+    auth_username = getattr(request, "username", None) if request is not None else None
+    return studio.identities.identify(hf_username=hf_username, auth_username=auth_username,
+                                      token=(token or "").strip() or None, issue=issue)
+
+
+def ensure_token(studio: Studio, token: str | None) -> str:
+    """The browser's token if this server issued it, else a new one (first visit, or a new server key)."""
+    if studio.identities is None:
+        return ""
+    return token if studio.identities.is_valid(token) else studio.identities.issue_token()
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Bad input becomes a clear message in the UI and an error for API clients, never a traceback."""
+    """Every exception becomes a clear message for the user and a logged traceback, never a client traceback.
+
+    Bad input (ValueError and friends) is shown as it is, markup escaped and quotes kept; anything
+    unexpected is logged with a reference the user can quote, and the user sees only that reference.
+    """
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -31,12 +58,23 @@ def user_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (ValueError, KeyError, PermissionError, RuntimeError) as error:
-            # Escape markup (the UI renders error HTML) but keep quotes readable for API clients.
-            raise gr.Error(html.escape(str(error).strip("'\""), quote=False), print_exception=False) from None
+        except (ValueError, PermissionError, OverflowError, csv.Error, NotOwnerError) as error:
+            message = str(error)
+        except KeyError as error:
+            # str(KeyError("x")) is "'x'": the message is the argument itself.
+            message = f"missing value: {error.args[0]}" if error.args else "missing value"
         except MemoryError:
+            log.exception("%s ran out of memory", fn.__name__)
             raise gr.Error("out of memory: send fewer or shorter texts", print_exception=False) from None
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception("%s failed (reference %s)", fn.__name__, reference)
+            raise gr.Error(f"Something went wrong on the server (reference {reference}); it has been logged. "
+                           "Try again, or with fewer or shorter texts.", print_exception=False) from None
+        log.info("%s refused: %s", fn.__name__, message, exc_info=True)
+        raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
 
+    wrapper.handles_errors = True  # tests check that every event handler is wrapped
     return wrapper
 
 
@@ -64,29 +102,37 @@ def judgment_status(record_id: int, what: str) -> str:
     return f"✅ Saved judgment #{record_id}: {html.escape(what)}. Use **Undo** to take it back."
 
 
-def flag(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfile | None, *, kind: str, anchor: str,
-         positive: str | None = None, negative: str | None = None, score: float | None = None,
-         label: str | None = None, comment: str | None = None, tab: str, query_prefix: str | None = None,
-         passage_prefix: str | None = None) -> int:
-    """Store one judgment with everything needed to train on it later."""
+def flag(studio: Studio, identity: Identity, judgment: Judgment) -> int:
+    """Store one judgment as ``identity``, with the model that produced what was judged."""
     if studio.store is None:
         raise ValueError("judgments are switched off: the app has no feedback store")
-    return studio.store.add(
-        kind, anchor, positive=positive or None, negative=negative or None, score=score, label=label or None,
-        user=current_user(request, profile), comment=(comment or "").strip() or None, tab=tab,
-        query_prefix=query_prefix, passage_prefix=passage_prefix, model_id=studio.encoder.model_id,
-        model_revision=studio.encoder.revision,
-    )
+    return studio.store.add(judgment.replace(
+        user=identity.user, model_id=judgment.model_id or studio.encoder.model_id,
+        model_revision=judgment.model_revision or studio.encoder.revision))
+
+
+def delete_judgment(studio: Studio, identity: Identity, record_id: object) -> str:
+    """Delete one of the caller's judgments, or say clearly why not."""
+    if studio.store is None:
+        raise ValueError("judgments are switched off: the app has no feedback store")
+    if record_id in (None, ""):
+        raise ValueError("enter the id of one of your judgments")
+    deleted = studio.store.delete(record_id, identity.user)
+    if not deleted:
+        raise ValueError(f"there is no judgment #{record_id}")
+    return f"Judgment #{record_id} deleted."
 
 
 def undo_handler(studio: Studio) -> Callable:
-    """An event handler that deletes the user's last judgment in this tab."""
+    """An event handler that deletes the user's last judgment in this tab (only if it is theirs)."""
 
     @user_errors
-    def undo(record_id: int | None, request: gr.Request, profile: gr.OAuthProfile | None) -> tuple[str, None]:
+    def undo(record_id: int | None, token: str, request: gr.Request,
+             profile: gr.OAuthProfile | None) -> tuple[str, None]:
         if not record_id:
             return "Nothing to undo.", None
-        deleted = studio.store.delete(int(record_id), current_user(request, profile))
+        identity = identify(studio, request, profile, token)
+        deleted = studio.store.delete(record_id, identity.user)
         return (f"↩️ Judgment #{record_id} removed." if deleted else f"Judgment #{record_id} was already gone."), None
 
     return undo

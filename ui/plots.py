@@ -36,19 +36,34 @@ def empty_figure(message: str = "") -> go.Figure:
     return fig
 
 
+# Up to this many cells each hover box carries both full texts; beyond, the hover names the row and
+# column labels instead, so the figure grows with queries + passages, not queries x passages (a
+# 100 x 1,000 request made an 80 MB figure with a text hover per cell).
+FULL_HOVER_CELLS = 2_500
+# Numbers printed inside cells stop being readable long before this.
+CELL_TEXT_CELLS = 400
+
+
 def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[str]) -> go.Figure:
     """Cosine x 100 with queries as rows, like the model card's score matrix."""
     y = [f"q{i + 1}: {short_label(t)}" for i, t in enumerate(queries)]
     x = [f"p{j + 1}: {short_label(t)}" for j, t in enumerate(passages)]
-    hover = [[f"<b>query</b> {hover_text(q)}<br><b>passage</b> {hover_text(p)}<br><b>score</b> {scores[i, j]:.2f}"
-              for j, p in enumerate(passages)] for i, q in enumerate(queries)]
-    fig = go.Figure(go.Heatmap(
-        z=np.round(scores, 2), x=x, y=y, text=np.round(scores, 2), texttemplate="%{text:.2f}",
-        hovertext=hover, hoverinfo="text", colorscale="Blues", colorbar_title="cos×100",
-    ))
+    cells = scores.size
+    rounded = np.round(scores, 2)
+    trace = dict(z=rounded, x=x, y=y, colorscale="Blues", colorbar_title="cos×100")
+    if cells <= CELL_TEXT_CELLS:
+        trace.update(text=rounded, texttemplate="%{text:.2f}")
+    if cells <= FULL_HOVER_CELLS:
+        trace.update(hoverinfo="text", hovertext=[
+            [f"<b>query</b> {hover_text(q)}<br><b>passage</b> {hover_text(p)}<br><b>score</b> {scores[i, j]:.2f}"
+             for j, p in enumerate(passages)] for i, q in enumerate(queries)])
+    else:
+        trace.update(hovertemplate="<b>query</b> %{y}<br><b>passage</b> %{x}<br><b>score</b> %{z:.2f}<extra></extra>")
+    fig = go.Figure(go.Heatmap(**trace))
     fig.update_layout(
-        template="plotly_white", height=max(260, 80 + 44 * len(queries)), margin=dict(l=10, r=10, t=30, b=10),
-        yaxis_autorange="reversed", title="Query–passage similarity (cosine × 100)",
+        template="plotly_white", height=min(max(260, 80 + 44 * len(queries)), 1_200),
+        margin=dict(l=10, r=10, t=30, b=10), yaxis_autorange="reversed",
+        title="Query–passage similarity (cosine × 100)",
     )
     return fig
 

@@ -1,11 +1,14 @@
 """Tab 3: the same texts with `query: `, with `passage: ` and with no prefix, side by side."""
 
+from __future__ import annotations
+
 import html
 
 import gradio as gr
 import pandas as pd
 
-from core.studio import PrefixComparison, Studio
+from core.judgments import Judgment
+from core.studio import Studio
 from core.text import PREFIX_HELP, split_lines
 from ui import common
 from ui.plots import empty_figure, matrices_figure, prefix_map
@@ -32,7 +35,7 @@ def run_compare(studio: Studio, texts: str, k: float = 5):
     return (readable(result.cosines), matrices_figure(result.matrices, result.texts), readable(result.neighbours),
             readable(result.overlap),
             prefix_map(result.map_points, result.texts), html.escape(summary),
-            gr.update(choices=options, value=0 if options else None), result)
+            gr.update(choices=options, value=0 if options else None), list(result.texts))
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +47,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns={"text_index": "#", "neighbour_index": "neighbour #"})
 
 
-def build(studio: Studio) -> None:
+def build(studio: Studio, token: gr.BrowserState) -> None:
     with gr.Tab("Prefixes", id="prefixes"):
         gr.Markdown(f"**Why prefixes?** {PREFIX_HELP}")
         with gr.Row():
@@ -61,7 +64,7 @@ def build(studio: Studio) -> None:
         neighbours = gr.Dataframe(label="Top-k neighbours per variant, with rank shifts", interactive=False,
                                   wrap=True, max_height=400)
         pmap = gr.Plot(empty_figure(""), elem_id="px-map")
-        result_state = gr.State(None)
+        result_state = gr.State(None)  # the compared texts: all a judgment needs
 
         with gr.Column(variant="panel"):
             gr.Markdown("**Judge:** which variant gives this text the better neighbours?")
@@ -85,14 +88,17 @@ def build(studio: Studio) -> None:
                   api_name="compare_prefixes")
 
         @common.user_errors
-        def judge(result: PrefixComparison | None, index: int | None, better: str, note: str,
+        def judge(texts: list[str] | None, index: int | None, better: str, note: str, user_token: str,
                   request: gr.Request, profile: gr.OAuthProfile | None):
-            if result is None or index is None:
+            if not texts or index is None:
                 raise ValueError("compare prefixes first, then pick a text")
-            record = common.flag(studio, request, profile, kind="prefer", anchor=result.texts[int(index)],
-                                 label=better, comment=note, tab="prefixes")
+            if not isinstance(index, int) or not 0 <= index < len(texts):
+                raise ValueError(f"pick one of the {len(texts)} compared texts")
+            identity = common.identify(studio, request, profile, user_token)
+            record = common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[index], label=better,
+                                                            comment=note, tab="prefixes"))
             return common.judgment_status(record, f"{better} gives better neighbours"), record, ""
 
-        save.click(judge, [result_state, which, verdict, comment], [flag_status, last_id, comment],
+        save.click(judge, [result_state, which, verdict, comment, token], [flag_status, last_id, comment],
                    api_visibility="private")
-        undo.click(common.undo_handler(studio), last_id, [flag_status, last_id], api_visibility="private")
+        undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id], api_visibility="private")

@@ -1,10 +1,15 @@
 """Tab 1: several queries against several passages, a heatmap, rankings, and relevance judgments."""
 
+from __future__ import annotations
+
 import html
+from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 
 from core.corpus import load_table
+from core.judgments import Judgment
 from core.studio import SimilarityResult, Studio
 from core.text import split_lines
 from ui import common
@@ -18,6 +23,29 @@ CARD_PASSAGES = (
 )
 
 
+@dataclass(frozen=True)
+class RankedPairs:
+    """What a session keeps of a similarity result: enough to judge a row, nothing more.
+
+    The full result (tables, figure) went to the browser; keeping it per session cost about 170 MB
+    for a 100 x 1,000 request, for as long as the session lived.
+    """
+
+    queries: list[str]
+    passages: list[str]
+    pairs: np.ndarray  # (rows, 2) query and passage index of each ranking row
+    scores: np.ndarray  # (rows,) the score shown in each ranking row
+    query_prefix: str
+    passage_prefix: str
+
+    @classmethod
+    def of(cls, result: SimilarityResult) -> RankedPairs:
+        ranking = result.ranking
+        pairs = np.stack([ranking["query #"].to_numpy() - 1, ranking["passage #"].to_numpy() - 1], axis=1)
+        return cls(result.queries, result.passages, pairs.astype(np.int32), ranking["score"].to_numpy(np.float32),
+                   result.query_prefix, result.passage_prefix)
+
+
 def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: str = "query",
                    passage_prefix: str = "passage"):
     result = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
@@ -26,7 +54,7 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
     notes = [f"⚠️ {html.escape(w)}" for w in result.warnings]
     status = " · ".join(notes) or (f"{len(result.queries)} queries × {len(result.passages)} passages, "
                                   f"prefixes `{result.query_prefix or '∅'}` / `{result.passage_prefix or '∅'}`")
-    return figure, result.ranking, result.tokens, status, result
+    return figure, result.ranking, result.tokens, status, RankedPairs.of(result)
 
 
 def table_to_boxes(studio: Studio, path: str | None):
@@ -47,7 +75,7 @@ def table_to_boxes(studio: Studio, path: str | None):
     return column("query"), column("passage"), " · ".join(html.escape(w) for w in loaded.warnings)
 
 
-def build(studio: Studio) -> None:
+def build(studio: Studio, token: gr.BrowserState) -> None:
     with gr.Tab("Similarity", id="similarity"):
         gr.Markdown(
             "Score every query against every passage. USER-base expects `query: ` on questions and "
@@ -75,7 +103,7 @@ def build(studio: Studio) -> None:
                                column_widths=["70px", "36%", "60px", "80px", "44%", "80px"])
         with gr.Accordion("Tokens per text", open=False):
             tokens = gr.Dataframe(interactive=False, wrap=True, column_widths=["90px", "50px", "70%", "80px", "110px"])
-        result_state = gr.State(None)
+        result_state = gr.State(None)  # RankedPairs
 
         with gr.Column(variant="panel"):
             selected = gr.Markdown("**Judge a pair:** select a row of the ranking.", elem_id="sim-selected")
@@ -98,41 +126,43 @@ def build(studio: Studio) -> None:
 
         run.click(similarity, [queries, passages, query_prefix, passage_prefix],
                   [heatmap, ranking, tokens, status, result_state], api_name="similarity")
-        example.click(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage"), None,
+        example.click(common.user_errors(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage")), None,
                       [queries, passages, query_prefix, passage_prefix], api_visibility="private").then(
             similarity, [queries, passages, query_prefix, passage_prefix],
             [heatmap, ranking, tokens, status, result_state], api_visibility="private")
         table.upload(common.user_errors(lambda path: table_to_boxes(studio, path)), table,
                      [queries, passages, status], api_visibility="private")
 
-        def select_pair(result: SimilarityResult | None, event: gr.SelectData):
-            if result is None or event.index is None:
+        @common.user_errors
+        def select_pair(result: RankedPairs | None, event: gr.SelectData):
+            if result is None or event.index is None or not 0 <= int(event.index[0]) < len(result.pairs):
                 return gr.update(), None
-            row = result.ranking.iloc[event.index[0]]
-            chosen = {"query": result.queries[int(row["query #"]) - 1],
-                      "passage": result.passages[int(row["passage #"]) - 1],
+            row = int(event.index[0])
+            qi, pi = (int(i) for i in result.pairs[row])
+            chosen = {"query": result.queries[qi], "passage": result.passages[pi],
                       "query_prefix": result.query_prefix, "passage_prefix": result.passage_prefix}
-            return (f"**Judging:** q{row['query #']} → p{row['passage #']} (score {row['score']:.2f})<br>"
+            return (f"**Judging:** q{qi + 1} → p{pi + 1} (score {result.scores[row]:.2f})<br>"
                     f"{html.escape(chosen['query'][:200])} → {html.escape(chosen['passage'][:200])}"), chosen
 
         ranking.select(select_pair, result_state, [selected, pair], api_visibility="private")
 
         def judge(kind: str):
             @common.user_errors
-            def save(chosen: dict | None, value: float, note: str, request: gr.Request,
+            def save(chosen: dict | None, value: float, note: str, user_token: str, request: gr.Request,
                      profile: gr.OAuthProfile | None):
                 if not chosen:
                     raise ValueError("select a row of the ranking first")
-                record = common.flag(
-                    studio, request, profile, kind=kind, anchor=chosen["query"], positive=chosen["passage"],
+                identity = common.identify(studio, request, profile, user_token)
+                record = common.flag(studio, identity, Judgment(
+                    kind=kind, anchor=chosen["query"], positive=chosen["passage"],
                     score=value if kind == "score" else None, comment=note, tab="similarity",
-                    query_prefix=chosen["query_prefix"], passage_prefix=chosen["passage_prefix"])
+                    query_prefix=chosen["query_prefix"], passage_prefix=chosen["passage_prefix"]))
                 what = {"relevant": "relevant", "not_relevant": "not relevant"}.get(kind, f"score {value}")
                 return common.judgment_status(record, what), record, ""
             return save
 
         for button, kind in ((relevant, "relevant"), (not_relevant, "not_relevant"), (save_score, "score")):
-            button.click(judge(kind), [pair, score, comment], [flag_status, last_id, comment],
+            button.click(judge(kind), [pair, score, comment, token], [flag_status, last_id, comment],
                          api_visibility="private")
-        undo.click(common.undo_handler(studio), last_id, [flag_status, last_id], api_visibility="private")
+        undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id], api_visibility="private")
 

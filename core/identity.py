@@ -1,0 +1,140 @@
+"""Who made a judgment, in a form nobody else can forge.
+
+Three kinds of user, strongest first:
+
+* ``hf:<username>``: signed in with Hugging Face (OAuth on a Space); the server's session says so.
+* ``auth:<username>``: logged in with ``--auth``; Gradio's server-side login token says so.
+* ``anon:<pseudonym>``: everybody else. The server issues a random *secret* (kept in the browser's
+  local storage, or returned to an API caller) signed with the server's key. The user id shown
+  anywhere is a one-way pseudonym of that secret: knowing it does not help anyone to act as that
+  user, and the session hash a client chooses plays no part.
+
+The server key lives in ``<data dir>/identity.key`` (created on first start, mode 0600), so
+anonymous identities survive restarts; deleting the file forgets them all.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+KEY_FILENAME = "identity.key"
+KEY_BYTES = 32
+_TOKEN_RANDOM_BYTES = 18  # 144 bits: nobody guesses a live token
+_TOKEN_MAC_BYTES = 16
+# 12 hex characters (48 bits) tell users apart in a table; the pseudonym is an HMAC, so it reveals
+# nothing about the token behind it.
+_PSEUDONYM_HEX = 12
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def load_or_create_key(folder: str | os.PathLike[str]) -> bytes:
+    """The server's identity key from ``folder/identity.key``, created (0600, atomically) if missing."""
+    path = Path(folder) / KEY_FILENAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(KEY_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+    key = path.read_bytes()
+    if len(key) < KEY_BYTES:
+        raise ValueError(f"identity key {path} is damaged ({len(key)} bytes); delete it to issue new identities")
+    return key
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user as established by the server; ``token`` is set only for a newly issued anonymous identity."""
+
+    user: str
+    is_admin: bool = False
+    token: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.user.split(":", 1)[0]
+
+
+class IdentityIssuer:
+    """Issues and checks anonymous tokens, and decides who is who (and who is an admin)."""
+
+    def __init__(self, key: bytes, admins: Iterable[str] = ()) -> None:
+        if len(key) < 16:
+            raise ValueError("the identity key must have at least 16 bytes")
+        self._key = key
+        self.admins = frozenset(a.strip() for a in admins if a and a.strip())
+
+    # -- anonymous tokens ---------------------------------------------------------------------------
+    def _mac(self, purpose: str, data: bytes) -> bytes:
+        return hmac.new(self._key, purpose.encode() + b"\x00" + data, hashlib.sha256).digest()
+
+    def issue_token(self) -> str:
+        """A fresh secret for a new anonymous user: random part and its signature."""
+        nonce = secrets.token_bytes(_TOKEN_RANDOM_BYTES)
+        return f"{_b64(nonce)}.{_b64(self._mac('token', nonce)[:_TOKEN_MAC_BYTES])}"
+
+    def _nonce(self, token: object) -> bytes | None:
+        """The random part of a token this server issued, else None (forged, damaged or foreign)."""
+        if not isinstance(token, str) or len(token) > 100 or token.count(".") != 1:
+            return None
+        nonce_text, mac_text = token.split(".")
+        try:
+            nonce, mac = _unb64(nonce_text), _unb64(mac_text)
+        except (ValueError, TypeError):
+            return None
+        if len(nonce) != _TOKEN_RANDOM_BYTES:
+            return None
+        expected = self._mac("token", nonce)[:_TOKEN_MAC_BYTES]
+        return nonce if hmac.compare_digest(mac, expected) else None
+
+    def browser_state_secret(self) -> str:
+        """A fixed key for the browser-side store of tokens, so stored tokens survive a restart."""
+        return self._mac("browser-state", b"").hex()[:32]
+
+    def is_valid(self, token: object) -> bool:
+        return self._nonce(token) is not None
+
+    def pseudonym(self, token: str) -> str:
+        """``anon:<12 hex>``, a one-way function of a valid token."""
+        nonce = self._nonce(token)
+        if nonce is None:
+            raise ValueError("that identity token was not issued by this server; reload the page for a new one")
+        return "anon:" + self._mac("user", nonce).hex()[:_PSEUDONYM_HEX]
+
+    # -- who is calling -----------------------------------------------------------------------------
+    def identify(self, *, hf_username: str | None = None, auth_username: str | None = None,
+                 token: str | None = None, issue: bool = False) -> Identity:
+        """The caller's identity, strongest evidence first.
+
+        ``hf_username`` and ``auth_username`` must come from the server's own session (OAuth, the
+        --auth login), never from a request parameter. Without them, a valid ``token`` gives its
+        pseudonym; an empty one gives a newly issued identity when ``issue`` is set (its token is
+        returned once, in :attr:`Identity.token`), else ValueError. A token that is present but not
+        valid is always refused, so a typo never silently creates a second identity.
+        """
+        if hf_username:
+            return Identity(f"hf:{hf_username}", is_admin=hf_username in self.admins)
+        if auth_username:
+            return Identity(f"auth:{auth_username}", is_admin=auth_username in self.admins)
+        if token:
+            return Identity(self.pseudonym(token))
+        if issue:
+            fresh = self.issue_token()
+            return Identity(self.pseudonym(fresh), token=fresh)
+        raise ValueError("no identity: reload the page (browser) or pass the token that /flag returned (API)")

@@ -1,0 +1,71 @@
+"""Files the app hands out (exports): written under one folder, deleted once they are old enough.
+
+Each export used to leave a ``mkdtemp`` folder forever (+23 MB for one clustering export with
+embeddings). Gradio copies a returned file into its own cache before serving it, so ours only has
+to live until then; the TTL leaves ample time for that and for a slow download.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+DEFAULT_TTL_S = 600.0
+
+
+class TempFiles:
+    """Folders for outgoing files under ``root``, each removed ``ttl_s`` seconds after it was made."""
+
+    _default: TempFiles | None = None
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, ttl_s: float = DEFAULT_TTL_S) -> None:
+        if ttl_s < 0:
+            raise ValueError(f"ttl_s must be >= 0, got {ttl_s}")
+        self.root = Path(root) if root is not None else Path(tempfile.gettempdir()) / f"user-studio-{os.getpid()}"
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+
+    @classmethod
+    def default(cls) -> TempFiles:
+        """One shared instance under the system temp folder (for callers without a Studio)."""
+        if cls._default is None:
+            cls._default = cls()
+        return cls._default
+
+    def new_folder(self, name: str) -> Path:
+        """A fresh, empty folder for one export; old ones are swept first."""
+        self.sweep()
+        folder = self.root / f"{name}-{uuid.uuid4().hex[:12]}"
+        folder.mkdir(parents=True)
+        return folder
+
+    def sweep(self, now: float | None = None) -> int:
+        """Delete the folders older than the TTL; returns how many went."""
+        now = time.time() if now is None else now
+        removed = 0
+        with self._lock:
+            if not self.root.is_dir():
+                return 0
+            for folder in self.root.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    if now - folder.stat().st_mtime >= self.ttl_s:
+                        shutil.rmtree(folder, ignore_errors=True)
+                        removed += 1
+        return removed
+
+    def clear(self) -> None:
+        """Delete everything (the app is stopping)."""
+        with self._lock:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def size_bytes(self) -> int:
+        """Bytes held now (what a health check watches)."""
+        if not self.root.is_dir():
+            return 0
+        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
