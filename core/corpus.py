@@ -1,14 +1,17 @@
 """Load a user's corpus (CSV, TSV, TXT, XLSX, Parquet) safely and pull texts and labels out of it.
 
-Uploaded files are untrusted: the size is checked before a single byte is parsed, rows are capped,
-binary junk and unknown formats are refused with a clear ``ValueError`` (the UI shows its message
-as is), and text is kept verbatim (HTML-looking strings included: escaping is the UI's job).
+Uploaded files are untrusted: the size is checked before a single byte is parsed, rows are capped
+(XLSX and Parquet rows are streamed and reading stops at the cap), tables wider than 1,000 columns,
+zip bombs, binary junk and unknown formats are refused, every failure is a ``ValueError`` with a
+clear message (the UI shows it as is), and text is kept verbatim (HTML-looking strings included:
+escaping is the UI's job).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import unicodedata
 import warnings
 import zipfile
@@ -45,9 +48,40 @@ _EXTENSIONS = {
     ".pq": "parquet",
 }
 _NOT_SUPPORTED = "not a CSV/TSV/TXT/XLSX/Parquet file"
+# A corpus is a few text columns plus labels and ids; wider tables are exports of something else,
+# and a 200,000-name header (1.3 MB) would otherwise build that many pandas columns.
+_MAX_COLUMNS = 1_000
 # An XLSX is a zip; a tiny upload could inflate to gigabytes (zip bomb). Refuse archives whose
-# content is far bigger than any honest spreadsheet of the allowed size.
+# content is far bigger than any honest spreadsheet of the allowed size. The sizes come from the zip
+# directory, and zipfile never inflates a member past its listed size (a longer stream fails its CRC),
+# so they are a hard bound on what parsing can see.
 _MAX_XLSX_INFLATION = 40
+# openpyxl streams worksheet rows, but reads every other part whole even in read-only mode: shared
+# strings, styles, workbook.xml, relationships, chart sheets. Russian text in sharedStrings.xml deflates
+# 3.5-3.9x (measured on sentences from the sample corpus; sequential ids like "предложение номер 17"
+# reach 22x), so an honest text-heavy workbook at the upload limit stays well under 10x; one string
+# repeated deflates 500-1000x.
+_MAX_WHOLE_PARTS_INFLATION = 10
+# Bytes alone do not bound the time: openpyxl spends ~8 us on each shared string, however short
+# (measured: 200,000 "<si/>", 1 MB, took 1.6 s on a busy 2-core machine; real strings take ~4 us a
+# tag). 500,000 tags is at most ~4 s there; an honest workbook needs that many only past ~125,000
+# distinct strings, 25 times the rows a corpus keeps.
+_MAX_WHOLE_PARTS_TAGS = 500_000
+# openpyxl builds a whole row in memory before handing it over: a single row of 50 million "<c/>"
+# (200 MB of XML, a 0.2 MB zip) would be gigabytes of objects. 16 MB holds over 200 cells of Excel's
+# longest text (32,767 Cyrillic characters, 64 KB), 200,000 tags 1,000 columns of rich text with ~50
+# formatting runs each (4 tags a run); an honest row is far smaller.
+_MAX_ROW_XML_BYTES = 16_000_000
+_MAX_ROW_TAGS = 200_000
+# Excel writes a row element for every formatted row, so a table can end with blank rows; looking a
+# little past the row cap tells a cut table from trailing formatting without reading the rest.
+_BLANK_ROWS_AFTER_CAP = 1_000
+# A worksheet part in the standard layout; everything else in the zip may be read whole by openpyxl.
+_WORKSHEET_PREFIX = "xl/worksheets/"
+_UNSAFE = "the XLSX cannot be read safely"
+# openpyxl.cell.cell.ERROR_CODES: with values_only a formula error (#N/A) comes as this text, which
+# read_excel made a missing value
+_ERROR_CODES = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"))
 
 
 @dataclass
@@ -79,10 +113,11 @@ def _sniff_binary(head: bytes) -> str | None:
 
 
 def _looks_binary(data: bytes) -> bool:
-    # Text files (UTF-8 or cp1251) never contain NUL and rarely control bytes other than \t \r \n.
-    sample = data[:65536]
-    if b"\x00" in sample:
+    # Text files (UTF-8 or cp1251) never contain NUL (looked for everywhere: one memchr over at most
+    # max_bytes) and rarely control bytes other than \t \r \n.
+    if b"\x00" in data:
         return True
+    sample = data[:65536]
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 12))
     return controls > max(2, len(sample) // 100)
 
@@ -108,12 +143,37 @@ def _decode(data: bytes) -> tuple[str, list[str]]:
     return text, ["The file is not UTF-8; it was read as Windows-1251 (cp1251)."]
 
 
-def _guess_delimiter(text: str) -> str | None:
-    """The delimiter that splits the header line most, or None when the header has none."""
+def _error_text(exc: BaseException) -> str:
+    """An exception's own words for the user, quotes kept as written."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return exc.args[0]  # str(KeyError(...)) would wrap the message in a second pair of quotes
+    return str(exc).strip() or type(exc).__name__
+
+
+def _header_fields(header: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([header], delimiter=delimiter), [])
+    except csv.Error:
+        # a field over csv's 128 KB limit: with this delimiter the line is not a header (an
+        # unterminated quote, or a long line of text without this delimiter)
+        return []
+
+
+def _guess_delimiter(text: str) -> tuple[str | None, int]:
+    """The delimiter that splits the header line most (None when none does) and the column count."""
     header = next(iter(text.splitlines()), "")
-    counts = {d: len(next(csv.reader([header], delimiter=d), [])) - 1 for d in ("\t", ";", ",")}
+    counts = {d: len(_header_fields(header, d)) for d in ("\t", ";", ",")}
     best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 else None
+    return (best, counts[best]) if counts[best] > 1 else (None, 1)
+
+
+def _one_column_name(header: str) -> str:
+    """The header of a one-column file, unquoted as CSV does (quotes inside a name are kept)."""
+    try:
+        fields = next(csv.reader([header]), [])
+    except csv.Error as exc:
+        raise ValueError(f"could not parse the CSV header: {_error_text(exc)}") from exc
+    return fields[0].strip() if fields else ""
 
 
 def _read_delimited(text: str, delimiter: str, fmt: str) -> pd.DataFrame:
@@ -140,7 +200,7 @@ def _read_delimited(text: str, delimiter: str, fmt: str) -> pd.DataFrame:
             "(unquoted delimiters inside a text?)"
         ) from exc
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise ValueError(f"could not parse the file as {fmt.upper()}: {exc}") from exc
+        raise ValueError(f"could not parse the file as {fmt.upper()}: {_error_text(exc)}") from exc
 
 
 def _parses_as_one_column(text: str) -> bool:
@@ -155,34 +215,265 @@ def _read_txt(text: str, column: str = "text") -> pd.DataFrame:
     return pd.DataFrame({column: lines})
 
 
-def _read_xlsx(data: bytes, max_bytes: int) -> tuple[pd.DataFrame, list[str]]:
+class _Refused(Exception):
+    """A workbook refused while openpyxl parses it, with the whole message for the user.
+
+    Not a ValueError on purpose: openpyxl rewraps those in a generic "invalid XML" message, and its
+    own ValueErrors must not pass as ours. _read_xlsx turns it into a ValueError.
+    """
+
+
+@dataclass
+class _Meter:
+    """Counts the XML bytes and tags openpyxl reads, against limits that depend on the phase."""
+
+    max_bytes: int
+    max_tags: int
+    what: str  # the end of the refusal message: why the limit is there
+    n_bytes: int = 0
+    n_tags: int = 0
+
+    def restart(self) -> None:
+        self.n_bytes = self.n_tags = 0
+
+    def expect(self, n_bytes: int, name: str) -> None:
+        """Refuse before reading a part whose listed size alone is over the limit."""
+        if self.n_bytes + n_bytes > self.max_bytes:
+            raise _Refused(f"{_UNSAFE}: {name} unpacks to {_size_text(n_bytes)}; {self.what}")
+
+    def take(self, chunk: bytes, name: str) -> None:
+        self.n_bytes += len(chunk)
+        self.n_tags += chunk.count(b"<")
+        if self.n_bytes > self.max_bytes:
+            raise _Refused(f"{_UNSAFE}: more than {_size_text(self.max_bytes)} of XML at {name}; {self.what}")
+        if self.n_tags > self.max_tags:
+            raise _Refused(f"{_UNSAFE}: more than {self.max_tags:,} XML tags at {name}; {self.what}")
+
+
+class _MeteredStream:
+    """A zip member as openpyxl reads it: metered, and refused if it holds a DTD or is UTF-16.
+
+    A DTD's entities can expand a few bytes into megabytes (billion laughs); OOXML never has one, and
+    defusedxml, which openpyxl would use to refuse them, is not installed. UTF-16 XML would hide
+    "<!DOCTYPE" from the byte scan below; Excel and every other writer use UTF-8.
+    """
+
+    _DTD_MARKS = (b"<!DOCTYPE", b"<!ENTITY")
+
+    def __init__(self, raw: Any, meter: _Meter, name: str, unsized_limit: int | None = None) -> None:
+        self._raw = raw
+        self._meter = meter
+        self._name = name
+        self._unsized_limit = unsized_limit  # for a worksheet while the workbook is being opened
+        self._n_bytes = 0
+        self._tail = b""  # the end of the previous chunk: a mark may straddle two reads
+        self._first = True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:  # read whole in chunks so the meter can stop it early
+            return b"".join(iter(lambda: self.read(1 << 16), b""))
+        chunk = self._raw.read(size)
+        if self._first and chunk.lstrip(b"\xef\xbb\xbf").startswith(
+            (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
+        ):
+            raise _Refused(f"{_UNSAFE}: {self._name} is UTF-16 XML, which this app does not read")
+        self._first = False
+        window = self._tail + chunk
+        if any(mark in window for mark in self._DTD_MARKS):
+            raise _Refused(
+                f"{_UNSAFE}: {self._name} declares XML entities (a DTD), which a workbook never has"
+            )
+        self._tail = window[-(len(self._DTD_MARKS[0]) - 1) :]
+        self._n_bytes += len(chunk)
+        if self._unsized_limit is not None and self._n_bytes > self._unsized_limit:
+            raise _Refused(
+                f"{_UNSAFE}: opening the workbook would parse all of {self._name}, more than "
+                f"{_size_text(self._unsized_limit)}. A worksheet is parsed whole only when it has no "
+                "<dimension> record; saving the file again in Excel or LibreOffice adds one"
+            )
+        self._meter.take(chunk, self._name)
+        return chunk
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _MeteredStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _MeteredArchive:
+    """The zip as openpyxl sees it: every member it reads or opens goes through a _MeteredStream."""
+
+    def __init__(self, archive: zipfile.ZipFile, meter: _Meter, unsized_sheet_limit: int | None) -> None:
+        self._archive = archive
+        self.meter = meter
+        # Opening a read-only workbook reads each worksheet only up to its <dimension> record, a few
+        # hundred bytes in; without one openpyxl parses the whole sheet (150 MB: 3 s). None once the
+        # workbook is open and rows are streamed.
+        self.unsized_sheet_limit = unsized_sheet_limit
+
+    def __getattr__(self, name: str) -> Any:  # namelist, filename, close, ...
+        return getattr(self._archive, name)
+
+    def open(self, name: str, mode: str = "r", *args: Any, **kwargs: Any) -> _MeteredStream:
+        raw = self._archive.open(name, mode, *args, **kwargs)
+        limit = self.unsized_sheet_limit if _is_worksheet(name) else None
+        return _MeteredStream(raw, self.meter, name, limit)
+
+    def read(self, name: str, *args: Any) -> bytes:
+        self.meter.expect(self._archive.getinfo(name).file_size, name)
+        with self.open(name) as stream:
+            return stream.read()
+
+
+def _check_zip_directory(data: bytes, max_bytes: int) -> None:
+    """Refuse damaged, foreign and bomb-like archives from the zip directory alone, before parsing."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            inflated = sum(info.file_size for info in archive.infolist())
-            names = archive.namelist()
-    except zipfile.BadZipFile as exc:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
         raise ValueError(f"{_NOT_SUPPORTED}: it looks like a damaged XLSX (zip) archive") from exc
-    if not any(name.startswith("xl/") for name in names):
+    if not any(info.filename.startswith("xl/") for info in infos):
         raise ValueError(f"{_NOT_SUPPORTED}: it is a zip archive but not an Excel XLSX workbook")
-    if inflated > _MAX_XLSX_INFLATION * max(max_bytes, 1):
+    inflated = sum(info.file_size for info in infos)
+    if inflated > _MAX_XLSX_INFLATION * max_bytes:
         raise ValueError(
             f"the XLSX unpacks to {_size_text(inflated)}, too large to read safely "
             f"(limit {_size_text(_MAX_XLSX_INFLATION * max_bytes)})"
         )
+    # Parts outside xl/worksheets/ are what openpyxl reads whole; _MeteredArchive also catches a
+    # workbook that points openpyxl at a big part stored elsewhere.
+    whole = [info for info in infos if not _is_worksheet(info.filename)]
+    whole_size = sum(info.file_size for info in whole)
+    if whole_size > _MAX_WHOLE_PARTS_INFLATION * max_bytes:
+        biggest = max(whole, key=lambda info: info.file_size)
+        raise ValueError(
+            f"the XLSX's shared strings, styles and other parts that are read whole unpack to "
+            f"{_size_text(whole_size)} ({biggest.filename}: {_size_text(biggest.file_size)}), too large "
+            f"to read safely (limit {_size_text(_MAX_WHOLE_PARTS_INFLATION * max_bytes)})"
+        )
+
+
+def _is_worksheet(name: str) -> bool:
+    return name.startswith(_WORKSHEET_PREFIX) and name.endswith(".xml")
+
+
+def _open_workbook(data: bytes, max_bytes: int) -> tuple[Any, _MeteredArchive]:
+    """openpyxl's ``load_workbook(read_only=True, data_only=True)``, reading through a _MeteredArchive.
+
+    load_workbook is ExcelReader(...).read(); building the reader ourselves is the one way to meter
+    what it reads. Read-only openpyxl streams rows later, but opening the workbook reads every part
+    but the rows whole (_MAX_WHOLE_PARTS_*), and a worksheet without a <dimension> record too (limited
+    to the upload size: ~0.1 s of parsing at the 5 MB default).
+    """
+    from openpyxl.reader.excel import ExcelReader
+
+    meter = _Meter(
+        _MAX_WHOLE_PARTS_INFLATION * max_bytes,
+        _MAX_WHOLE_PARTS_TAGS,
+        "the parts of a workbook that are read whole (shared strings, styles, the workbook) "
+        "cannot be that large safely; save the rows you need as CSV",
+    )
+    # keep_links=False: pandas' choice too; links to other workbooks are never needed here
+    reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    archive = _MeteredArchive(reader.archive, meter, unsized_sheet_limit=max_bytes)
+    reader.archive = archive
+    reader.read()
+    # from now on openpyxl only streams rows: limits per row instead
+    archive.unsized_sheet_limit = None
+    meter.max_bytes, meter.max_tags = _MAX_ROW_XML_BYTES, _MAX_ROW_TAGS
+    meter.what = "rows that big are not supported"
+    return reader.wb, archive
+
+
+def _cell_value(value: Any) -> Any:
+    """A cell as pandas' read_excel converts it: empty is "", 3.0 is 3, an error (#N/A) is missing."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value in _ERROR_CODES:
+        return math.nan
+    return value
+
+
+def _sheet_rows(sheet: Any, max_rows: int, meter: _Meter) -> tuple[list[list[Any]], bool]:
+    """The header and up to ``max_rows`` rows, streamed; True when the sheet has more rows.
+
+    Blank rows count (read_excel keeps them) and trailing ones are dropped, as read_excel does.
+    """
+    sheet.reset_dimensions()  # read to the real end, not a declared (possibly wrong) <dimension>
+    rows: list[list[Any]] = []
+    last_filled = -1
+    blank_after_cap = 0
+    more = False
+    values_iter = sheet.iter_rows(values_only=True)
+    try:
+        meter.restart()
+        for values in values_iter:
+            meter.restart()  # the row limits hold per row
+            row = [_cell_value(v) for v in values]
+            while row and row[-1] == "":
+                row.pop()
+            if len(row) > _MAX_COLUMNS:
+                raise _Refused(_too_many_columns(len(row)))
+            if len(rows) > max_rows:  # the header and max_rows rows are in: only look for more data
+                blank_after_cap += 1
+                if row or blank_after_cap > _BLANK_ROWS_AFTER_CAP:
+                    more = True
+                    break
+                continue
+            if row:
+                last_filled = len(rows)
+            rows.append(row)
+    finally:
+        values_iter.close()  # closes the worksheet stream when we stopped early
+    return rows[: last_filled + 1], more
+
+
+def _rows_to_frame(rows: list[list[Any]]) -> pd.DataFrame:
+    """The first row is the header; the same parser as read_excel (names, dtypes, "" is missing)."""
+    from pandas.io.parsers import TextParser
+
+    if not rows:
+        return pd.DataFrame()
+    width = max(len(row) for row in rows)
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    try:
+        return TextParser(
+            rows, header=0, keep_default_na=False, na_values=[""], skip_blank_lines=False
+        ).read()
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def _read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> tuple[pd.DataFrame, list[str], bool]:
+    """The first worksheet, at most ``max_rows`` rows, streamed; True when rows were left unread."""
+    _check_zip_directory(data, max_bytes)
     notes: list[str] = []
     try:
-        with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as book:
-            sheets = book.sheet_names
+        book, archive = _open_workbook(data, max_bytes)
+        try:
+            sheets = book.worksheets
             if not sheets:
-                raise ValueError("the workbook has no sheets")
-            frame = book.parse(sheets[0], keep_default_na=False, na_values=[""])
-    except ValueError:
-        raise
-    except Exception as exc:  # openpyxl raises many types for malformed workbooks
-        raise ValueError(f"could not read the XLSX workbook: {exc}") from exc
+                raise _Refused("the workbook has no sheets")
+            rows, more = _sheet_rows(sheets[0], max_rows, archive.meter)
+        finally:
+            book.close()
+        frame = _rows_to_frame(rows)
+    except _Refused as exc:
+        raise ValueError(str(exc)) from exc
+    except Exception as exc:  # openpyxl and zipfile raise many types for malformed workbooks
+        # openpyxl wraps a parse error in "Unable to read workbook: could not read strings from None";
+        # the parser's own words say more
+        cause = exc.__cause__ if isinstance(exc, ValueError) and exc.__cause__ is not None else exc
+        raise ValueError(f"could not read the XLSX workbook: {_error_text(cause)}") from exc
     if len(sheets) > 1:
-        notes.append(f"The workbook has {len(sheets)} sheets; only the first, {sheets[0]!r}, was read.")
-    return frame, notes
+        notes.append(f"The workbook has {len(sheets)} sheets; only the first, {sheets[0].title!r}, was read.")
+    return frame, notes, more
 
 
 def _read_parquet(data: bytes, max_rows: int) -> tuple[pd.DataFrame, int]:
@@ -192,6 +483,12 @@ def _read_parquet(data: bytes, max_rows: int) -> tuple[pd.DataFrame, int]:
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
         total = parquet.metadata.num_rows
+        n_columns = parquet.metadata.num_columns
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for broken files
+        raise ValueError(f"could not read the Parquet file: {_error_text(exc)}") from exc
+    if n_columns > _MAX_COLUMNS:
+        raise ValueError(_too_many_columns(n_columns))
+    try:
         # Read batch by batch and stop after max_rows (+1 to know we truncated): a small, highly
         # compressed file cannot make us materialise millions of rows.
         batches = []
@@ -203,9 +500,55 @@ def _read_parquet(data: bytes, max_rows: int) -> tuple[pd.DataFrame, int]:
                 break
         table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
         frame = table.to_pandas()
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for broken files
-        raise ValueError(f"could not read the Parquet file: {exc}") from exc
+    except Exception as exc:
+        raise ValueError(f"could not read the Parquet file: {_error_text(exc)}") from exc
     return frame, int(total)
+
+
+def _too_many_columns(n_columns: int) -> str:
+    return f"the file has {n_columns:,} columns; at most {_MAX_COLUMNS:,} are supported"
+
+
+def _read_any(
+    data: bytes, fmt: str, by_extension: str | None, name: str, max_bytes: int, max_rows: int
+) -> tuple[pd.DataFrame, str, int | None, list[str]]:
+    """The table in ``data``, its final format, its row count (None: more than ``max_rows``, the rest
+    unread) and warnings."""
+    if fmt == "xlsx":
+        frame, notes, cut = _read_xlsx(data, max_bytes, max_rows)
+        return frame, fmt, None if cut else len(frame), notes
+    if fmt == "parquet":
+        frame, total = _read_parquet(data, max_rows)
+        return frame, fmt, total, []
+    frame, fmt, notes = _read_text(data, fmt, by_extension, name)
+    return frame, fmt, len(frame), notes
+
+
+def _read_text(
+    data: bytes, fmt: str, by_extension: str | None, name: str
+) -> tuple[pd.DataFrame, str, list[str]]:
+    text, notes = _decode(data)
+    delimiter, n_columns = _guess_delimiter(text)
+    if fmt != "txt" and delimiter is not None:
+        # the header's delimiter decides: a .tsv holding commas (or the reverse) is common
+        fmt = "tsv" if delimiter == "\t" else "csv"
+    elif fmt == "text":
+        fmt = "txt"
+    if by_extension is not None and by_extension != fmt:
+        notes.append(f"{name} is not {by_extension.upper()}; it was read as {fmt.upper()}.")
+    if fmt == "txt":
+        return _read_txt(text), fmt, notes
+    # checked on the header line alone, before pandas builds a column for every name
+    if n_columns > _MAX_COLUMNS:
+        raise ValueError(_too_many_columns(n_columns))
+    if delimiter is None and fmt == "csv" and not _parses_as_one_column(text):
+        # A header with one name over lines holding unquoted commas: a list of sentences
+        # saved as .csv by hand. Reading it line by line keeps every sentence whole.
+        header, _, body = text.partition("\n")
+        notes.append("The file has one column but unquoted commas; each line was read as one text.")
+        return _read_txt(body, _one_column_name(header.strip()) or "text"), fmt, notes
+    # a one-column file has no delimiter in its header; the extension's default is harmless
+    return _read_delimited(text, delimiter or ("\t" if fmt == "tsv" else ","), fmt), fmt, notes
 
 
 def load_table(path: str | Path, *, max_bytes: int = 5_000_000, max_rows: int = 5_000) -> LoadedCorpus:
@@ -251,42 +594,23 @@ def load_table(path: str | Path, *, max_bytes: int = 5_000_000, max_rows: int = 
             f"{path.name} has a .{by_extension} extension but is a {fmt.upper()} file; read it as {fmt.upper()}."
         )
 
-    total: int | None = None
-    if fmt == "xlsx":
-        frame, more = _read_xlsx(data, max_bytes)
-        notes += more
-    elif fmt == "parquet":
-        frame, total = _read_parquet(data, max_rows)
-    else:
-        text, more = _decode(data)
-        notes += more
-        delimiter = _guess_delimiter(text)
-        if fmt != "txt" and delimiter is not None:
-            # the header's delimiter decides: a .tsv holding commas (or the reverse) is common
-            fmt = "tsv" if delimiter == "\t" else "csv"
-        elif fmt == "text":
-            fmt = "txt"
-        if by_extension is not None and by_extension != fmt:
-            notes.append(f"{path.name} is not {by_extension.upper()}; it was read as {fmt.upper()}.")
-        if fmt == "txt":
-            frame = _read_txt(text)
-        elif delimiter is None and fmt == "csv" and not _parses_as_one_column(text):
-            # A header with one name over lines holding unquoted commas: a list of sentences
-            # saved as .csv by hand. Reading it line by line keeps every sentence whole.
-            header, _, body = text.partition("\n")
-            frame = _read_txt(body, header.strip().strip('"') or "text")
-            notes.append("The file has one column but unquoted commas; each line was read as one text.")
-        else:
-            # a one-column file has no delimiter in its header; the extension's default is harmless
-            frame = _read_delimited(text, delimiter or ("\t" if fmt == "tsv" else ","), fmt)
+    try:
+        frame, fmt, total, more = _read_any(data, fmt, by_extension, path.name, max_bytes, max_rows)
+    except ValueError:
+        raise
+    except Exception as exc:  # RecursionError, OverflowError, MemoryError, a parser's own type, ...
+        # Every reader turns the failures it knows into a clear ValueError; this is the net for the
+        # rest, so that a hostile upload never reaches the client as a traceback.
+        raise ValueError(f"could not read {path.name} as {fmt.upper()}: {_error_text(exc)}") from exc
+    notes += more
 
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] == 0 or len(frame) == 0:
         raise ValueError(f"{path.name} has no data rows")
-    total = len(frame) if total is None else total
-    if total > max_rows:
+    if total is None or total > max_rows:
         frame = frame.iloc[:max_rows].reset_index(drop=True)
-        notes.append(f"The file has too many rows: kept the first {max_rows:,} of {total:,} rows.")
+        of_total = "; the rest was not read" if total is None else f" of {total:,} rows"
+        notes.append(f"The file has too many rows: kept the first {max_rows:,}{of_total}.")
     if not text_columns(frame):
         raise ValueError(
             f"{path.name} has no text column (columns: {', '.join(map(str, frame.columns))}); "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
+import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -251,13 +254,303 @@ def test_fake_magic_bytes(tmp_path, name, payload, message):
 
 
 def test_zip_that_is_not_a_workbook(tmp_path):
-    import zipfile
-
     path = tmp_path / "photos.xlsx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("photo.txt", "not a workbook")
     with pytest.raises(ValueError, match="not an Excel XLSX workbook"):
         load_table(path)
+
+
+# A minimal XLSX written part by part, so that a test can shape each part (and stream a huge sheet).
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _write_xlsx(
+    path: Path,
+    sheet_xml: Iterable[str],
+    *,
+    shared_strings: str | None = None,
+    strings_part: str = "xl/sharedStrings.xml",
+    workbook_head: str = "",
+) -> Path:
+    """A one-sheet workbook; ``sheet_xml`` is the worksheet in pieces, streamed into the zip."""
+    overrides = f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+    overrides += f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
+    if shared_strings is not None:
+        overrides += f'<Override PartName="/{strings_part}" ContentType="{_CT}.sharedStrings+xml"/>'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            f'<Default Extension="xml" ContentType="application/xml"/>{overrides}</Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{_PKG_RELS}"><Relationship Id="rId1" '
+            f'Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'{workbook_head}<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}">'
+            '<sheets><sheet name="данные" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{_PKG_RELS}"><Relationship Id="rId1" '
+            f'Type="{_RELS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        if shared_strings is not None:
+            archive.writestr(strings_part, shared_strings)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            for piece in sheet_xml:
+                sheet.write(piece.encode())
+    return path
+
+
+def _sheet(rows: Iterable[str], dimension: str | None = "A1") -> Iterable[str]:
+    yield f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}">'
+    if dimension is not None:
+        yield f'<dimension ref="{dimension}"/>'
+    yield "<sheetData>"
+    yield from rows
+    yield "</sheetData></worksheet>"
+
+
+def _text_row(text: str) -> str:
+    # no r="..." attributes (they are optional): identical rows make the zip tiny
+    return f'<row><c t="inlineStr"><is><t>{text}</t></is></c></row>'
+
+
+def _repeated_rows(text: str, n_rows: int, chunk: int = 2_000) -> Iterable[str]:
+    yield _text_row("text")
+    block = _text_row(text) * chunk
+    for _ in range(n_rows // chunk):
+        yield block
+
+
+@pytest.fixture(scope="module", params=["with <dimension>", "without <dimension>"])
+def xlsx_bomb(request, tmp_path_factory) -> tuple[Path, bool]:
+    """~150 MB of sheet XML (300,000 rows of 250 characters) in a ~0.5 MB zip."""
+    sized = request.param == "with <dimension>"
+    path = tmp_path_factory.mktemp("bomb") / "bomb.xlsx"
+    sentence = "Длинное предложение, повторённое много раз. " * 6
+    _write_xlsx(path, _sheet(_repeated_rows(sentence, 300_000), "A1:A300001" if sized else None))
+    return path, sized
+
+
+def test_xlsx_bomb_is_streamed_to_the_row_cap_or_refused_fast(xlsx_bomb):
+    path, sized = xlsx_bomb
+    with zipfile.ZipFile(path) as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+    assert path.stat().st_size < 1_000_000 and inflated > 140_000_000  # the shape of the reported bomb
+    start = time.perf_counter()
+    try:
+        loaded = load_table(path)  # the app's limits: 5 MB, 5,000 rows
+        outcome = f"capped at {len(loaded.frame):,} rows"
+    except ValueError as exc:
+        loaded, outcome = None, f"refused: {exc}"
+    seconds = time.perf_counter() - start
+    print(f"\n{path.stat().st_size:,}-byte XLSX of {inflated:,} bytes: {outcome} in {seconds:.2f} s")
+    # reading it whole took 84 s; streaming stops after 5,000 rows (0.1-0.5 s measured), a sheet with
+    # no <dimension> record is refused after 5 MB of XML (~0.4 s); 5 s leaves room for a busy machine
+    assert seconds < 5, f"{outcome} took {seconds:.1f} s"
+    if sized:
+        assert loaded is not None and len(loaded.frame) == 5_000
+        assert loaded.frame["text"].iloc[-1].startswith("Длинное предложение")
+        assert "kept the first 5,000; the rest was not read" in loaded.warnings[0]
+    else:
+        assert loaded is None and "would parse all of xl/worksheets/sheet1.xml" in outcome
+
+
+def test_small_xlsx_without_dimension_is_read(tmp_path):
+    path = _write_xlsx(tmp_path / "plain.xlsx", _sheet(_repeated_rows("Привет, мир", 4_000), None))
+    loaded = load_table(path, max_rows=10_000)
+    assert len(loaded.frame) == 4_000 and loaded.warnings == []
+
+
+def test_xlsx_cut_at_the_row_cap_only_when_more_data_follows(tmp_path):
+    rows = [_text_row(f"строка {i}") for i in range(100)] + ["<row/>"] * 50  # trailing formatted rows
+    path = _write_xlsx(tmp_path / "exact.xlsx", _sheet([_text_row("text"), *rows]))
+    loaded = load_table(path, max_rows=100)
+    assert len(loaded.frame) == 100 and loaded.warnings == []
+    path = _write_xlsx(tmp_path / "more.xlsx", _sheet([_text_row("text"), *rows, _text_row("ещё")]))
+    loaded = load_table(path, max_rows=100)
+    assert loaded.frame["text"].iloc[-1] == "строка 99"
+    assert loaded.warnings == ["The file has too many rows: kept the first 100; the rest was not read."]
+
+
+def test_honest_workbook_over_the_row_cap_is_not_refused(tmp_path):
+    # repetitive but honest: numbered sentences and three labels deflate ~14x; the limits scale with
+    # max_bytes, so setting it to the file's own size is the tightest honest case
+    path = tmp_path / "big.xlsx"
+    texts = [f"Предложение номер {i} о погоде, работе и выходных днях." for i in range(6_000)]
+    frame = pd.DataFrame({"text": texts, "topic": ["погода", "работа", "отдых"] * 2_000, "n": range(6_000)})
+    frame.to_excel(path, index=False)
+    loaded = load_table(path, max_bytes=path.stat().st_size)
+    assert len(loaded.frame) == 5_000 and loaded.frame["text"].iloc[-1] == texts[4_999]
+    assert loaded.frame["n"].tolist() == list(range(5_000))
+
+
+def test_xlsx_with_shared_strings(tmp_path):
+    strings = f'<sst xmlns="{_MAIN}"><si><t>text</t></si><si><t>Привет, "мир"</t></si></sst>'
+    header = '<row><c t="s"><v>0</v></c><c t="inlineStr"><is><t>n</t></is></c></row>'
+    rows = [f'<row><c t="s"><v>1</v></c><c><v>{i}</v></c></row>' for i in range(3)]
+    loaded = load_table(
+        _write_xlsx(tmp_path / "shared.xlsx", _sheet([header, *rows]), shared_strings=strings)
+    )
+    assert loaded.frame["text"].tolist() == ['Привет, "мир"'] * 3 and loaded.frame["n"].tolist() == [0, 1, 2]
+
+
+def test_xlsx_shared_strings_too_big_are_refused_from_the_zip_directory(tmp_path, monkeypatch):
+    strings = f'<sst xmlns="{_MAIN}">' + "<si><t>a</t></si>" * 200_000 + "</sst>"  # 3.4 MB, 10 KB zipped
+    path = _write_xlsx(tmp_path / "strings.xlsx", _sheet([_text_row("text")]), shared_strings=strings)
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("openpyxl was started although the zip directory is enough to refuse")
+
+    monkeypatch.setattr("openpyxl.reader.excel.ExcelReader.read", no_parsing)
+    with pytest.raises(ValueError, match=r"xl/sharedStrings\.xml: 3\.4 MB .*limit 2\.0 MB"):
+        load_table(path, max_bytes=200_000)  # 10x the upload limit may be read whole
+
+
+def test_xlsx_big_part_read_whole_under_another_name_is_stopped(tmp_path):
+    # the content types send openpyxl's shared strings to a name the directory check lets through
+    strings = f'<sst xmlns="{_MAIN}">' + "<si><t>a</t></si>" * 200_000 + "</sst>"
+    path = _write_xlsx(
+        tmp_path / "sneaky.xlsx",
+        _sheet([_text_row("text")]),
+        shared_strings=strings,
+        strings_part="xl/worksheets/strings.xml",
+    )
+    with pytest.raises(
+        ValueError, match=r"would parse all of xl/worksheets/strings\.xml, more than 200\.0 KB"
+    ):
+        load_table(path, max_bytes=200_000)
+
+
+def test_xlsx_parts_read_whole_are_limited_in_tags_too(tmp_path, monkeypatch):
+    # 1 MB of "<si/>" is 200,000 strings for openpyxl to build (1.6 s); the real limit, 500,000 tags,
+    # would make this test slow, so it runs at 10,000
+    monkeypatch.setattr("core.corpus._MAX_WHOLE_PARTS_TAGS", 10_000)
+    strings = f'<sst xmlns="{_MAIN}">' + "<si/>" * 200_000 + "</sst>"
+    path = _write_xlsx(tmp_path / "tags.xlsx", _sheet([_text_row("text")]), shared_strings=strings)
+    with pytest.raises(
+        ValueError, match=r"more than 10,000 XML tags at xl/sharedStrings\.xml; .*save the rows"
+    ):
+        load_table(path)
+
+
+def test_xlsx_with_a_dtd_is_refused(tmp_path):
+    dtd = '<?xml version="1.0"?><!DOCTYPE workbook [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+    path = _write_xlsx(tmp_path / "laughs.xlsx", _sheet([_text_row("text")]), workbook_head=dtd)
+    with pytest.raises(ValueError, match=r"xl/workbook\.xml declares XML entities \(a DTD\)"):
+        load_table(path)
+
+
+def test_xlsx_row_of_countless_cells_is_refused_before_it_is_built(tmp_path):
+    # 300,000 empty cells in one row: openpyxl would build them all before handing the row over
+    path = _write_xlsx(
+        tmp_path / "cells.xlsx", _sheet([_text_row("text"), "<row>" + "<c/>" * 300_000 + "</row>"])
+    )
+    with pytest.raises(
+        ValueError, match=r"more than 200,000 XML tags at xl/worksheets/sheet1\.xml; rows that big"
+    ):
+        load_table(path)
+
+
+def test_xlsx_too_many_columns(tmp_path):
+    header = "<row>" + "".join(f'<c t="inlineStr"><is><t>c{i}</t></is></c>' for i in range(2_000)) + "</row>"
+    path = _write_xlsx(tmp_path / "wide.xlsx", _sheet([header, _text_row("x")]))
+    with pytest.raises(ValueError, match="the file has 2,000 columns; at most 1,000 are supported"):
+        load_table(path)
+
+
+def _junk_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Hostile or broken uploads and the words their error must contain."""
+    junk: dict[str, tuple[bytes, str]] = {
+        "wide.csv": (
+            ",".join(f"c{i}" for i in range(200_000)).encode() + b"\n" + b"x,y\n",
+            "200,000 columns",
+        ),
+        "wide.tsv": ("\t".join(f"c{i}" for i in range(200_000)).encode() + b"\nx\n", "200,000 columns"),
+        "quoted_header.csv": (
+            ('"' + "слово, " * 100_000 + "\nещё\n").encode(),
+            "could not parse the CSV header",
+        ),
+        "open_quote.csv": (('text,topic\n"' + "слово, " * 100_000 + "\nещё,b\n").encode(), "could not parse"),
+        "nul.csv": (b"text\n" + "привет\n".encode() * 20_000 + b"\x00\n", "binary data"),
+        "damaged.xlsx": (b"PK\x03\x04" + b"\x14\x00" * 40, "damaged XLSX"),
+    }
+    good = tmp_path / "good.parquet"
+    _frame().to_parquet(good, index=False)
+    parquet = good.read_bytes()
+    junk["head.parquet"] = (b"PAR2" + parquet[4:], "binary data")
+    junk["tail.parquet"] = (parquet[:-4] + b"PAR2", "could not read the Parquet file")
+    good_xlsx = tmp_path / "good.xlsx"
+    _frame().to_excel(good_xlsx, index=False)
+    junk["truncated.xlsx"] = (good_xlsx.read_bytes()[:-100], "damaged XLSX")
+    out = {}
+    for name, (payload, words) in junk.items():
+        (tmp_path / name).write_bytes(payload)
+        out[name] = (tmp_path / name, words)
+    return out
+
+
+def test_junk_uploads_raise_only_value_errors_with_readable_messages(tmp_path):
+    for name, (path, words) in _junk_files(tmp_path).items():
+        try:
+            load_table(path)
+        except ValueError as exc:
+            message = str(exc)
+        except Exception as exc:  # what this test exists to catch
+            pytest.fail(f"{name}: {type(exc).__name__} escaped load_table: {exc}")
+        else:
+            pytest.fail(f"{name} was loaded")
+        assert words in message, (name, message)
+        assert "\n" not in message and len(message) < 300, (name, message)  # a sentence, not a dump
+
+
+@pytest.mark.parametrize("error", [RecursionError("maximum recursion depth exceeded"), OverflowError()])
+def test_unexpected_parser_failures_become_value_errors(tmp_path, monkeypatch, error):
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("core.corpus._read_delimited", broken)
+    path = tmp_path / "corpus.csv"
+    _frame().to_csv(path, index=False)
+    with pytest.raises(
+        ValueError, match=rf"could not read corpus\.csv as CSV: {str(error) or 'OverflowError'}"
+    ):
+        load_table(path)
+
+
+def test_txt_with_a_very_long_first_line(tmp_path):
+    path = tmp_path / "book.txt"
+    path.write_text(
+        "слово " * 50_000 + "\nВторая строка\n", encoding="utf-8"
+    )  # over csv's 128 KB field limit
+    assert load_table(path).frame["text"].tolist()[1] == "Вторая строка"
+
+
+def test_error_messages_keep_their_quotes(tmp_path):
+    path = tmp_path / "parts.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(ValueError) as caught:
+        load_table(path)
+    # str(KeyError) would have wrapped this in a second pair of quotes
+    assert str(caught.value) == (
+        "could not read the XLSX workbook: There is no item named '[Content_Types].xml' in the archive"
+    )
+    path = tmp_path / "quotes.csv"
+    path.write_text('Он сказал "да"\nПривет, мир\n"Пока", сказал он\n', encoding="utf-8")
+    loaded = load_table(path)
+    assert list(loaded.frame.columns) == ['Он сказал "да"']
+    assert loaded.frame.iloc[:, 0].tolist() == ["Привет, мир", '"Пока", сказал он']
 
 
 def test_file_without_a_text_column(tmp_path):
