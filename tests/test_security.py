@@ -1,0 +1,168 @@
+"""The attacker's view: learn everything public about user A, then try every handler as A.
+
+Every event handler of the app is called three ways an attacker can reach it: the public API
+(gradio_client), ``/gradio_api/call/<api_name>`` (private handlers too) and ``queue/join`` by
+``fn_index``, with A's displayed id turned into a session hash and passed wherever a text, a token or
+a record id goes. A's judgments must be unchanged afterwards, and none of A's texts, comments or
+token may come back. A control run with A's real token shows that the same calls do reach A's data,
+so the test can fail.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def target(tiny_model_dir, tmp_path_factory):
+    """A fresh app whose only judgments are user A's, made through the public API."""
+    from tests.app_server import start_app, stop_app
+
+    live = start_app(tiny_model_dir, tmp_path_factory.mktemp("security-data"), warm_projection=False)
+    client = Client(live.url, verbose=False)
+    secret = f"секрет-{uuid.uuid4().hex}"
+    first = client.predict("relevant", f"{secret} вопрос", f"{secret} ответ", "", None, "", f"{secret} комментарий",
+                           "query: ", "passage: ", "api", "", api_name="/flag")
+    token = first["token"]
+    ids = [first["id"]]
+    for kind, extra in (("score", {"score": 4.0}), ("label", {"label": f"{secret} метка"})):
+        answer = client.predict(kind, f"{secret} {kind}", f"{secret} другой текст" if kind == "score" else "", "",
+                                extra.get("score"), extra.get("label", ""), "", "", "", "api", token,
+                                api_name="/flag")
+        assert answer["user"] == first["user"]
+        ids.append(answer["id"])
+    yield {"live": live, "user": first["user"], "token": token, "ids": ids, "secret": secret}
+    stop_app(live)
+
+
+def a_rows(live, user):
+    return live.store.rows(user=user)
+
+
+def component_types(config: dict) -> dict[int, dict]:
+    return {c["id"]: c for c in config["components"]}
+
+
+def attack_inputs(dependency: dict, components: dict[int, dict], text: str, number: int) -> list:
+    """Values for every input: the attacker's text (A's id) wherever a string or token goes, A's record id
+    wherever a number goes, and each component's default elsewhere."""
+    values = []
+    for component_id in dependency["inputs"]:
+        component = components.get(component_id, {})
+        kind, props = component.get("type"), component.get("props", {})
+        if kind in ("textbox", "browserstate", "api"):
+            values.append(text)
+        elif kind == "number":
+            values.append(number)
+        elif kind in ("state", "file"):
+            values.append(None)
+        else:
+            values.append(props.get("value"))
+    return values
+
+
+def queue_join(url: str, fn_index: int, data: list, session_hash: str) -> str:
+    """Send an event as the browser does; return everything the server streamed back, as text."""
+    with httpx.Client(timeout=TIMEOUT_S) as http:
+        joined = http.post(url + "gradio_api/queue/join", json={
+            "data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None,
+            "trigger_id": None})
+        if joined.status_code != 200:
+            return joined.text
+        event_id = joined.json().get("event_id")
+        seen = []
+        with http.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                seen.append(line)
+                message = json.loads(line[5:])
+                if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                    break
+                if message.get("msg") == "close_stream":
+                    break
+        return "\n".join(seen)
+
+
+def call_by_name(url: str, api_name: str, data: list) -> str:
+    """POST /gradio_api/call/<name>, then read its result stream; returns all text the server sent."""
+    with httpx.Client(timeout=TIMEOUT_S) as http:
+        posted = http.post(f"{url}gradio_api/call/{api_name}", json={"data": data})
+        if posted.status_code != 200:
+            return posted.text
+        event_id = posted.json()["event_id"]
+        return http.get(f"{url}gradio_api/call/{api_name}/{event_id}").text
+
+
+def test_attacker_cannot_act_as_or_read_user_a(target):
+    live, user, ids, secret = target["live"], target["user"], target["ids"], target["secret"]
+    before = a_rows(live, user)
+    assert len(before) == 3
+    # What is public about A: the displayed id (in A's answers and, for admins, tables) and record ids.
+    hashes = [user, user.split(":", 1)[1]]
+    config = httpx.get(live.url + "config", timeout=TIMEOUT_S).json()
+    components = component_types(config)
+    dependencies = config["dependencies"]
+    assert len(dependencies) > 20  # every handler of every tab is in the list
+
+    answers = []
+    for session_hash in hashes:
+        for record in ids:
+            for fn_index, dependency in enumerate(dependencies):
+                data = attack_inputs(dependency, components, user, record)
+                answers.append(queue_join(live.url, fn_index, data, session_hash))
+                if dependency.get("api_name") and record == ids[0]:
+                    answers.append(call_by_name(live.url, dependency["api_name"], data))
+    assert a_rows(live, user) == before, "queue/join or /gradio_api/call changed A's judgments"
+
+    # The public API as gradio_client sees it, with the attacker's own session.
+    client = Client(live.url, verbose=False)
+    for record in ids:
+        for token in ("", user, hashes[1], target["token"][:-4] + "AAAA"):
+            with pytest.raises(AppError) as refused:
+                client.predict(record, token, api_name="/delete_judgment")
+            answers.append(str(refused.value))
+    with pytest.raises(AppError) as refused:
+        client.predict("relevant", "подделка", "от имени A", "", None, "", "", "", "", "api", user, api_name="/flag")
+    assert "not issued by this server" in str(refused.value)
+
+    assert a_rows(live, user) == before, "the attacker changed A's judgments"
+    everything = "\n".join(answers)
+    assert secret not in everything, "one of A's texts came back to the attacker"
+    assert target["token"] not in everything
+    assert str(live.store.path) not in everything and str(live.data_dir) not in everything
+    assert "Traceback" not in everything
+    # The attacker's own calls did reach the handlers (they were refused or answered, not ignored).
+    assert "not issued by this server" in everything and "process_completed" in everything
+
+
+def test_the_same_calls_with_a_real_token_do_reach_a_data(target):
+    """Control: A's own token deletes A's record through the same public endpoint."""
+    live, user, ids = target["live"], target["user"], target["ids"]
+    client = Client(live.url, verbose=False)
+    answer = client.predict(ids[-1], target["token"], api_name="/delete_judgment")
+    assert answer["deleted"] == ids[-1] and answer["user"] == user
+    assert len(a_rows(live, user)) == 2
+    with pytest.raises(AppError, match=f"there is no judgment #{ids[-1]}"):
+        client.predict(ids[-1], target["token"], api_name="/delete_judgment")
+
+
+def test_another_users_record_is_refused_with_a_clear_message(target):
+    live, ids = target["live"], target["ids"]
+    client = Client(live.url, verbose=False)
+    mine = client.predict("similar", "моя пара", "моя вторая", "", None, "", "", "", "", "api", "", api_name="/flag")
+    with pytest.raises(AppError, match=f"judgment #{ids[0]} is not yours, so you cannot delete it"):
+        client.predict(ids[0], mine["token"], api_name="/delete_judgment")
+    with pytest.raises(AppError, match="there is no judgment #999999"):
+        client.predict(999_999, mine["token"], api_name="/delete_judgment")
+    with pytest.raises(AppError, match="ids are whole numbers"):
+        client.predict(1e30, mine["token"], api_name="/delete_judgment")
+    assert live.store.get(ids[0]) is not None
