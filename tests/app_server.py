@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,10 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
             with urllib.request.urlopen(url + "config", timeout=5) as response:  # noqa: S310 (local URL)
                 if response.status == 200:
                     return
+        except urllib.error.HTTPError as error:
+            if error.code == 401:  # behind --auth: it is up, and asks for a login
+                return
+            last = error
         except Exception as error:  # not listening yet
             last = error
         time.sleep(0.1)
