@@ -19,12 +19,13 @@ run: $(STAMP)
 	$(PY) app.py $(ARGS)
 
 # Debian's Chromium for the Playwright tests; installed where we are root (CI is), skipped otherwise.
+# On CI (CI=true) a Chromium that cannot be installed fails the run: the browser tests must not vanish.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "could not install chromium: browser tests will skip"; \
-	  else echo "chromium not found and not root: browser tests will skip"; fi; }
+	      || { echo "could not install chromium"; [ -z "$$CI" ] || exit 1; echo "browser tests will skip"; }; \
+	  else echo "chromium not found and not root: browser tests will skip"; [ -z "$$CI" ] || exit 1; fi; }
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -140,14 +140,17 @@ def test_cluster_sample_corpus_with_labels_metrics_and_exports(api_client):
     figure, table, summary, csv_path, parquet_path, points = cluster(api_client, k=4, with_embeddings=True)
 
     clusters = frame(table)
-    assert len(clusters) == 4
-    assert clusters.select_dtypes("number").sum().max() > 0
+    assert list(clusters.columns) == ["cluster", "size", "keywords", "examples"]
+    assert sorted(clusters["cluster"]) == [0, 1, 2, 3]
+    assert clusters["size"].sum() == 360 and clusters["size"].is_monotonic_decreasing  # largest first
+    assert (clusters["keywords"].str.len() > 0).all() and (clusters["examples"].str.len() > 0).all()
     assert "4 clusters" in summary and "360 texts" in summary
     assert "ARI" in summary and "NMI" in summary and "topic" in summary  # the sample has topic labels
 
     shown = frame(points)
     assert len(shown) == 360 and {"text", "cluster", "label"} <= set(shown.columns)
     assert set(shown["cluster"]) == {0, 1, 2, 3}
+    assert dict(zip(clusters["cluster"], clusters["size"], strict=True)) == shown["cluster"].value_counts().to_dict()
 
     traces = plot_json(figure)["data"]
     assert {t["type"] for t in traces} == {"scattergl"}

@@ -1,6 +1,7 @@
 """The app in a real browser: Playwright driving Debian's Chromium against the live in-process server.
 
-Run with ``pytest -m browser``; skipped when /usr/bin/chromium is absent (``apt-get install chromium``).
+Run with ``pytest -m browser``; skipped when /usr/bin/chromium is absent (``apt-get install chromium``),
+except on CI (``CI=true``), where a missing browser fails the run instead of hiding the tests.
 Playwright's own browser download is not used. A screenshot of each tab lands in tests/screenshots/.
 The tests share one page and run in file order, like a person going through the tabs.
 """
@@ -21,15 +22,22 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 HOSTILE = "<img src=x onerror=alert(1)>"
 TIMEOUT_MS = 30_000
 
+ON_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
 ]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not CHROMIUM.is_file():  # only reached on CI (skipped elsewhere): fail, do not skip
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
+    if ON_CI:
+        from playwright import sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -237,19 +245,46 @@ def test_prefix_comparison(page, live_app):
     assert record["anchor"] == page.input_value("#px-texts textarea").splitlines()[0]
 
 
-def test_review_shows_the_judgment(page, live_app):
+def test_review_shows_my_judgments_only_and_my_identity_survives_a_reload(page, live_app):
+    from core.judgments import Judgment
+
+    store = live_app.store
+    someone_else = store.add(Judgment("relevant", "чужой секретный вопрос", "чужой ответ", user="anon:someoneelse"))
     open_tab(page, "Review judgments")
     page.click("#rv-refresh")
-    total = live_app.store.count()
+    total = store.count()
     page.wait_for_function(f"document.querySelector('#rv-summary').innerText.includes('{total:,} judgments')")
+    summary = page.inner_text("#rv-summary")
+    me = re.search(r"you are (anon:[0-9a-f]{12})", summary).group(1)
+    mine = store.count(user=me)
+    assert mine >= 1 and f"{mine:,} are yours" in summary
     records = page.inner_text("#rv-records")
-    if live_app.store.count(kind="not_relevant"):  # left by the similarity test
+    if store.count(kind="not_relevant", user=me):  # left by the similarity test
         assert "not_relevant" in records and "similarity" in records and "Когда был спущен" in records
-    assert str(live_app.data_dir) in page.inner_text("#rv-summary")
+    assert "чужой секретный вопрос" not in records and "anon:someoneelse" not in page.content()
+    assert str(live_app.data_dir) not in summary  # server paths are for admins
     screenshot(page, "4-review")
     assert error_toasts(page) == []
 
+    # Someone else's record cannot be deleted from here, and the message says why.
+    page.get_by_text("Delete my judgments").click()
+    page.fill("#rv-record-id input", str(someone_else))
+    page.click("#rv-delete")
+    page.wait_for_function("Array.from(document.querySelectorAll(\"[data-testid='toast-text']\"))"
+                           ".some(e => e.innerText.includes('is not yours'))")
+    assert store.get(someone_else) is not None
 
+    # A reload keeps the identity (the server-issued token lives in the browser's local storage).
+    page.reload()
+    page.wait_for_selector("#header")
+    open_tab(page, "Review judgments")
+    page.get_by_text("Delete my judgments").click()
+    page.wait_for_function(f"document.querySelector('#rv-whoami').innerText.includes('{me}')")
+    my_latest = store.rows(user=me, newest_first=True, limit=1)[0]["id"]
+    page.fill("#rv-record-id input", str(my_latest))
+    page.click("#rv-delete")
+    page.wait_for_function(f"document.querySelector('#rv-delete-status').innerText.includes('#{my_latest} deleted')")
+    assert store.get(my_latest) is None and store.count(user=me) == mine - 1
 def test_hostile_text_is_never_rendered_as_markup(page):
     open_tab(page, "Clustering")
     page.get_by_role("radio", name="Pasted texts").check()

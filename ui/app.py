@@ -45,7 +45,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             app.load(start_session, token, [token, whoami], api_visibility="private").then(
                 view, inputs, outputs, api_visibility="private")
             add_api(studio)
-        (janitor or SessionJanitor()).attach(app)
+        (janitor or SessionJanitor(interval_s=min(30.0, max(1.0, files_ttl / 2)))).attach(app, files=studio.files)
     return app
 
 

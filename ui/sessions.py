@@ -5,7 +5,8 @@ Gradio keeps, for every session, a copy of the last value of every input and out
 sessions have come after it. An API client that sent one 100 x 1,000 similarity request held about
 170 MB that way, forever. The janitor drops those copies once a session has been idle for a minute
 (the tabs' own ``gr.State`` stays, so a user who comes back can still judge), forgets sessions idle
-for longer than ``session_ttl_s``, and hands freed memory back to the operating system.
+for longer than ``session_ttl_s``, and hands freed memory back to the operating system. It also
+deletes the app's expired export files (see core/tempfiles.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import weakref
 from dataclasses import dataclass
 
 import gradio as gr
+
+from core.tempfiles import TempFiles
 
 log = logging.getLogger("user_studio.sessions")
 
@@ -49,8 +52,9 @@ class SessionJanitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def attach(self, app: gr.Blocks) -> None:
-        """Start sweeping ``app`` once it is launched; the thread ends when the app is gone or closed."""
+    def attach(self, app: gr.Blocks, files: TempFiles | None = None) -> None:
+        """Start sweeping ``app`` (and the expired ``files``) once it is launched; the thread ends when the
+        app is gone."""
         app_ref = weakref.ref(app)
 
         def loop() -> None:
@@ -63,6 +67,8 @@ class SessionJanitor:
                     continue
                 try:
                     self.sweep(holder)
+                    if files is not None:
+                        files.sweep()
                 except Exception:  # never let housekeeping take the server down
                     log.exception("session sweep failed")
 
