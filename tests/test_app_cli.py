@@ -90,7 +90,7 @@ def test_header_shows_model_dimension_device_and_dtype(tiny_model_dir):
 
     studio = Studio(Encoder(str(tiny_model_dir), device="cpu", dtype="float32"))
     header = model_header(studio)
-    assert str(tiny_model_dir) in header
+    assert f"`{tiny_model_dir.name}`" in header and str(tiny_model_dir.parent) not in header  # no server path
     assert "**32-d**" in header and "**cpu**" in header and "**float32**" in header
     assert "512 token limit" in header
     assert fallback_banner(studio) == ""  # no banner when the requested model loaded

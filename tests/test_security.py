@@ -108,7 +108,10 @@ def test_attacker_cannot_act_as_or_read_user_a(target):
     assert len(before) == 3
     # What is public about A: the displayed id (in A's answers and, for admins, tables) and record ids.
     hashes = [user, user.split(":", 1)[1]]
-    config = httpx.get(live.url + "config", timeout=TIMEOUT_S).json()
+    config_text = httpx.get(live.url + "config", timeout=TIMEOUT_S).text
+    for server_path in (str(live.data_dir), str(live.store.path), live.studio.encoder.model_id):
+        assert server_path not in config_text, f"the page shows the server path {server_path}"
+    config = json.loads(config_text)
     components = component_types(config)
     dependencies = config["dependencies"]
     assert len(dependencies) > 20  # every handler of every tab is in the list

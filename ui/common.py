@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from functools import wraps
+from pathlib import PurePath
 
 import gradio as gr
 
@@ -78,12 +79,20 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def display_model(model_id: object) -> str:
+    """A model as visitors may see it: a hub id as it is, a local folder by its name only (no server path)."""
+    text = str(model_id or "")
+    if text.startswith(("/", "./", "../", "~")) or "\\" in text or text.count("/") > 1:
+        return PurePath(text.rstrip("/\\")).name or text
+    return text
+
+
 def model_header(studio: Studio) -> str:
     info = studio.encoder.info()
     revision = f" @ `{str(info['revision'])[:10]}`" if info.get("revision") else ""
     limit = info["max_tokens"] or "no"
     return (
-        f"### USER Studio · `{html.escape(str(info['model']))}`{revision}\n"
+        f"### USER Studio · `{html.escape(display_model(info['model']))}`{revision}\n"
         f"**{info['dim']}-d** · **{info['device']}** · **{info['dtype']}** · {limit} token limit · "
         f"{html.escape(str(info['backend']))}"
     )
@@ -93,7 +102,7 @@ def fallback_banner(studio: Studio) -> str:
     if not studio.fallback_reason:
         return ""
     return (
-        f"⚠️ **Running on `{html.escape(studio.encoder.model_id)}`, not deepvk/USER-base.** "
+        f"⚠️ **Running on `{html.escape(display_model(studio.encoder.model_id))}`, not deepvk/USER-base.** "
         f"{html.escape(studio.fallback_reason)} Prefixes do not apply to this fallback model."
     )
 

@@ -33,6 +33,8 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     if rows < 0:
         raise ValueError(f"rows must be at least 1, got {rows}")
     frame = store.records(kind=_choice(kind), user=who, tab=_choice(tab), limit=rows or None, newest_first=True)
+    if not identity.is_admin:
+        frame["model_id"] = frame["model_id"].map(common.display_model)
     counts = store.counts(by_user=identity.is_admin)
 
     def table(name: str) -> pd.DataFrame:
