@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         or ("0.0.0.0" if on_space else "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env("USER_STUDIO_PORT") or env("GRADIO_SERVER_PORT") or 7860))
     parser.add_argument("--data-dir", default=env("USER_STUDIO_DATA_DIR"),
-                        help="where judgments are stored (default: /data on a Space with storage, else ./data)")
+                        help="where judgments and the identity key are kept (default: /data/user-studio on a Space "
+                             "with persistent storage, else ./data)")
     parser.add_argument("--device", default=env("USER_STUDIO_DEVICE", "auto"), help="auto, cpu, cuda or mps")
     parser.add_argument("--dtype", default=env("USER_STUDIO_DTYPE", "auto"), help="auto, float32, bfloat16, float16")
     parser.add_argument("--auth", default=env("USER_STUDIO_AUTH"),
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     # points), so the nearest-neighbour-descent path that needs a second compile is never used.
     warm_up(background=True, large=False)
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
+    if parse_admins(args.admins) and not (login or auth):
+        log.warning("--admins names users, but nobody can log in (no --auth, no HF sign-in): nobody is an admin")
     app = build_app(studio, login=login)
     app.queue(**queue_settings()).launch(
         **launch_settings(studio.limits.upload_bytes), server_name=args.host, server_port=args.port, auth=auth)

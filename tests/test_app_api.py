@@ -205,6 +205,32 @@ def test_cluster_refuses_a_file_that_is_not_a_table(api_client, tmp_path):
     assert "CSV" in message and "Traceback" not in message
 
 
+def test_cluster_csv_export_escapes_formulas_in_every_text_column(api_client, tmp_path):
+    from gradio_client import handle_file
+
+    table = pd.DataFrame({"body": [f"{t} ({i})" for i, t in enumerate(PASTED[:6])] + ["=1+1 текст"],
+                          "kind": ["=HYPERLINK(\"http://evil\")", "+нефть", "-борщ", "@погода", "нефть", "борщ", "x"]})
+    path = tmp_path / "hostile.csv"
+    table.to_csv(path, index=False)
+    _, _, _, csv_path, parquet_path, _ = cluster(api_client, source="upload", file=handle_file(str(path)),
+                                                 text_column="body", label_column="kind", k=2)
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row, label, text in zip(rows, table["kind"], table["body"], strict=True):
+        assert row["label"] == ("'" + label if label[0] in "=+-@" else label)
+        assert row["text"] == ("'" + text if text[0] in "=+-@" else text)
+    assert list(pd.read_parquet(parquet_path)["label"]) == list(table["kind"])  # only CSV is escaped
+
+
+def test_cluster_refuses_a_csv_with_200k_columns_with_a_clear_message(api_client, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(200_000)) + "\n" + ",".join("x" * 200_000) + "\n")
+    message = error_of(lambda: cluster(api_client, source="upload", file=handle_file(str(path))))
+    assert "200,000 columns" in message and "Traceback" not in message and "csv.Error" not in message
+
+
 def test_cluster_refuses_an_empty_paste(api_client):
     assert "paste at least one text" in error_of(lambda: cluster(api_client, source="paste", texts="  \n"))
 
