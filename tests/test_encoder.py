@@ -58,7 +58,18 @@ def test_encoder_exposes_what_it_is(tiny, tiny_model_dir):
     info = tiny.info()
     assert info["model"] == str(tiny_model_dir) and info["dim"] == 32 and info["max_tokens"] == 512
     assert info["device"] == "cpu" and info["dtype"] == "float32"
-    assert "revision" in info
+    assert info["uses_prefixes"] is True and "DebertaModel" in info["backend"]
+    # A folder outside the Hugging Face cache has no commit to report; a hub snapshot has its own.
+    assert info["revision"] is None
+
+
+def test_a_hub_snapshot_reports_its_commit(tmp_path):
+    from core.loading import _local_revision
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    assert _local_revision(tmp_path / "snapshots" / commit) == commit
+    assert _local_revision(tmp_path / "models" / commit) is None
+    assert _local_revision(tmp_path / "snapshots" / "main") is None
 
 
 @pytest.mark.parametrize(
