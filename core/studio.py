@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,8 @@ class SimilarityResult:
     warnings: list[str] = field(default_factory=list)
     query_prefix: str = ""
     passage_prefix: str = ""
+    model_id: str = ""  # the model that produced the scores (judgments record it)
+    model_revision: str | None = None
 
 
 @dataclass
@@ -107,26 +110,45 @@ class Studio:
 
     def __init__(self, encoder: Encoder, *, limits: Limits | None = None, store: JudgmentStore | None = None,
                  identities: IdentityIssuer | None = None, fallback_reason: str | None = None,
-                 files: TempFiles | None = None):
+                 files: TempFiles | None = None, others: Sequence[Encoder] = ()):
         if store is not None and identities is None:
             # Anonymous identities are signed with a key kept beside the store, so they outlive restarts.
             identities = IdentityIssuer(load_or_create_key(store.path.parent))
-        self.encoder = encoder
+        self.encoder = encoder  # the default model
+        # Every loaded model by id, the default first; a tab or an API call may pick one by id.
+        self.encoders: dict[str, Encoder] = {}
+        for extra in (encoder, *others):
+            if extra.model_id in self.encoders:
+                raise ValueError(f"model {extra.model_id!r} is loaded twice; give each model once")
+            self.encoders[extra.model_id] = extra
         self.limits = limits or Limits()
         self.store = store
         self.identities = identities
         self.fallback_reason = fallback_reason
         self.files = files or TempFiles.default()  # exports, deleted after a TTL
 
+    def model(self, name: str | None = None) -> Encoder:
+        """A loaded model by id (or the name of its folder); None or "" is the default model."""
+        if not name:
+            return self.encoder
+        if name in self.encoders:
+            return self.encoders[name]
+        by_folder = [e for model_id, e in self.encoders.items() if Path(model_id).name == name]
+        if len(by_folder) == 1:
+            return by_folder[0]
+        loaded = ", ".join(Path(m).name if m.startswith(("/", ".", "~")) else m for m in self.encoders)
+        raise ValueError(f"model {name!r} is not loaded; loaded: {loaded}")
+
     # -- tab 1 ---------------------------------------------------------------------------------
     def similarity(self, queries: Sequence[str], passages: Sequence[str], query_prefix: str = "query",
-                   passage_prefix: str = "passage") -> SimilarityResult:
+                   passage_prefix: str = "passage", model: str | None = None) -> SimilarityResult:
+        encoder = self.model(model)
         self.limits.check_texts(queries, self.limits.max_queries, "queries")
         self.limits.check_texts(passages, self.limits.max_passages, "passages")
         # Cleaned once here, so judgments store exactly the texts the model saw.
         queries, passages = clean_texts(queries), clean_texts(passages)
-        q = self.encoder.encode_detailed(queries, query_prefix)
-        p = self.encoder.encode_detailed(passages, passage_prefix)
+        q = encoder.encode_detailed(queries, query_prefix)
+        p = encoder.encode_detailed(passages, passage_prefix)
         scores = (q.embeddings @ p.embeddings.T) * 100
         rows = []
         for qi, query in enumerate(q.inputs):
@@ -134,14 +156,15 @@ class Studio:
             for rank, pi in enumerate(order, start=1):
                 rows.append({"query #": qi + 1, "query": query, "rank": rank, "passage #": int(pi) + 1,
                              "passage": p.inputs[pi], "score": round(float(scores[qi, pi]), 2)})
-        limit = self.encoder.max_tokens
+        limit = encoder.max_tokens
         tokens = pd.concat([token_report(q, "query", limit), token_report(p, "passage", limit)], ignore_index=True)
         warnings = [f"{enc.n_truncated} {role} text(s) were longer than {limit} tokens and were cut"
                     for enc, role in ((q, "query"), (p, "passage")) if enc.n_truncated]
         return SimilarityResult(
             queries=list(queries), passages=list(passages), scores=scores, ranking=pd.DataFrame(rows),
-            tokens=tokens, warnings=warnings, query_prefix=self._literal(query_prefix),
-            passage_prefix=self._literal(passage_prefix),
+            tokens=tokens, warnings=warnings, query_prefix=self._literal(query_prefix, encoder),
+            passage_prefix=self._literal(passage_prefix, encoder), model_id=encoder.model_id,
+            model_revision=encoder.revision,
         )
 
     # -- tab 2 ---------------------------------------------------------------------------------
@@ -216,5 +239,6 @@ class Studio:
             k=min(k, max(len(texts) - 1, 0)),
         )
 
-    def _literal(self, prefix: str) -> str:
-        return resolve_prefix(prefix) if self.encoder.uses_prefixes else ""
+    @staticmethod
+    def _literal(prefix: str, encoder: Encoder) -> str:
+        return resolve_prefix(prefix) if encoder.uses_prefixes else ""

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 PREFIXES = {"query": "query: ", "passage": "passage: ", "none": "", "": ""}
 
 PREFIX_HELP = (
-    "USER-base was trained with an instruction at the start of every text. "
+    "USER-base (like multilingual-e5-small, whose recipe it follows) was trained with an instruction at "
+    "the start of every text. "
     "Use `query: ` and `passage: ` for asymmetric tasks such as passage retrieval (questions get "
     "`query: `, the documents searched get `passage: `). Use `query: ` for symmetric tasks "
     "(semantic similarity, paraphrase search, bitext mining) and when embeddings serve as features "

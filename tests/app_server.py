@@ -58,9 +58,11 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
     raise RuntimeError(f"the app at {url} did not answer within {timeout_s:g} s: {last}")
 
 
-def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True, admins: tuple[str, ...] = (),
-              auth: list[tuple[str, str]] | None = None, janitor=None, files_ttl_s: float | None = None) -> LiveApp:
-    """Build the Studio on ``model_dir`` and launch the app exactly as ``app.main`` does."""
+def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = True, admins: tuple[str, ...] = (),
+              auth: list[tuple[str, str]] | None = None, janitor=None, files_ttl_s: float | None = None,
+              others: tuple[Path | str, ...] = (), fallback_reason: str | None = None) -> LiveApp:
+    """Build the Studio on ``model_dir`` (a folder or a model name; ``others`` load beside it) and launch
+    the app exactly as ``app.main`` does."""
     from app import launch_settings, queue_settings
     from core.encoder import Encoder
     from core.identity import IdentityIssuer, load_or_create_key
@@ -78,7 +80,9 @@ def start_app(model_dir: Path, data_dir: Path, *, warm_projection: bool = True, 
     encoder = Encoder(str(model_dir), device="cpu", dtype="float32")
     files = TempFiles(data_dir / "exports", ttl_s=files_ttl_s) if files_ttl_s is not None else None
     studio = Studio(encoder, store=JudgmentStore(data_dir / "feedback.sqlite"), files=files,
-                    identities=IdentityIssuer(load_or_create_key(data_dir), admins=admins))
+                    identities=IdentityIssuer(load_or_create_key(data_dir), admins=admins),
+                    others=[Encoder(str(m), device="cpu", dtype="float32") for m in others],
+                    fallback_reason=fallback_reason)
     app = build_app(studio, janitor=janitor)
     port = free_port()
     app.queue(**queue_settings()).launch(**launch_settings(studio.limits.upload_bytes), server_name="127.0.0.1",

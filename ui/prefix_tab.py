@@ -50,11 +50,18 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 def build(studio: Studio, token: gr.BrowserState) -> None:
     with gr.Tab("Prefixes", id="prefixes"):
         gr.Markdown(f"**Why prefixes?** {PREFIX_HELP}")
+        applies = studio.encoder.uses_prefixes
+        if not applies:
+            # Said here, before anyone clicks, rather than as an error on every output.
+            gr.Markdown(f"ℹ️ `{html.escape(common.display_model(studio.encoder.model_id))}` was trained without "
+                        "prefixes, so this comparison does not apply to it. Start the app on a model with "
+                        "prefixes (deepvk/USER-base, multilingual-e5-small) to use this tab.",
+                        elem_id="px-not-applicable")
         with gr.Row():
             texts = gr.Textbox(EXAMPLE, label="Texts, one per line", lines=8, scale=3, elem_id="px-texts")
             with gr.Column(scale=1):
                 k = gr.Slider(1, 20, value=5, step=1, label="Neighbours k")
-                run = gr.Button("Compare prefixes", variant="primary", elem_id="px-run")
+                run = gr.Button("Compare prefixes", variant="primary", elem_id="px-run", interactive=applies)
         summary = gr.Markdown(elem_id="px-summary")
         cosines = gr.Dataframe(label="Cosine between variants of the same text", interactive=False, wrap=True,
                                elem_id="px-cosines")

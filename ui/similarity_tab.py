@@ -13,7 +13,7 @@ from core.judgments import Judgment
 from core.studio import SimilarityResult, Studio
 from core.text import split_lines
 from ui import common
-from ui.plots import empty_figure, similarity_heatmap
+from ui.plots import empty_figure, similarity_heatmap, similarity_side_by_side
 
 CARD_QUERIES = "Когда был спущен на воду первый миноносец «Спокойный»?\nЕсть ли нефть в Удмуртии?"
 CARD_PASSAGES = (
@@ -37,24 +37,59 @@ class RankedPairs:
     scores: np.ndarray  # (rows,) the score shown in each ranking row
     query_prefix: str
     passage_prefix: str
+    model_id: str = ""  # the model whose scores are judged
+    model_revision: str | None = None
+
+    def pair(self, row: int) -> Judgment:
+        """The pair shown in ranking row ``row``, as a judgment still to be given its verdict."""
+        if not 0 <= row < len(self.pairs):
+            raise ValueError(f"there is no row {row + 1} in the ranking")
+        qi, pi = (int(i) for i in self.pairs[row])
+        return Judgment(kind="relevant", anchor=self.queries[qi], positive=self.passages[pi], tab="similarity",
+                        query_prefix=self.query_prefix, passage_prefix=self.passage_prefix,
+                        model_id=self.model_id or None, model_revision=self.model_revision)
 
     @classmethod
     def of(cls, result: SimilarityResult) -> RankedPairs:
         ranking = result.ranking
         pairs = np.stack([ranking["query #"].to_numpy() - 1, ranking["passage #"].to_numpy() - 1], axis=1)
         return cls(result.queries, result.passages, pairs.astype(np.int32), ranking["score"].to_numpy(np.float32),
-                   result.query_prefix, result.passage_prefix)
+                   result.query_prefix, result.passage_prefix, result.model_id, result.model_revision)
 
 
 def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: str = "query",
-                   passage_prefix: str = "passage"):
+                   passage_prefix: str = "passage", model: str | None = None):
     result = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
-                               passage_prefix or "none")
+                               passage_prefix or "none", model=model or None)
     figure = similarity_heatmap(result.scores, result.queries, result.passages)
     notes = [f"⚠️ {html.escape(w)}" for w in result.warnings]
     status = " · ".join(notes) or (f"{len(result.queries)} queries × {len(result.passages)} passages, "
                                   f"prefixes `{result.query_prefix or '∅'}` / `{result.passage_prefix or '∅'}`")
+    if len(studio.encoders) > 1:
+        status += f" · model `{html.escape(common.display_model(result.model_id))}`"
     return figure, result.ranking, result.tokens, status, RankedPairs.of(result)
+
+
+def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: str, passage_prefix: str,
+                     model: str | None, other: str | None):
+    """The same queries and passages scored by a second model, and the difference."""
+    if not other:
+        return gr.update(visible=False), ""
+    first = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
+                              passage_prefix or "none", model=model or None)
+    second = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
+                               passage_prefix or "none", model=other)
+    if first.model_id == second.model_id:
+        raise ValueError("pick a second model other than the first")
+    names = (common.display_model(first.model_id), common.display_model(second.model_id))
+    figure = similarity_side_by_side(first.scores, second.scores, names, first.queries, first.passages)
+    gap = np.abs(first.scores - second.scores)
+    top_first, top_second = first.scores.argmax(axis=1), second.scores.argmax(axis=1)
+    agree = int((top_first == top_second).sum())
+    summary = (f"**{html.escape(names[0])}** vs **{html.escape(names[1])}**: mean |difference| "
+               f"{gap.mean():.2f}, largest {gap.max():.2f} (cosine × 100); the top passage agrees for "
+               f"{agree} of {len(first.queries)} queries.")
+    return gr.update(value=figure, visible=True), summary
 
 
 def table_to_boxes(studio: Studio, path: str | None):
@@ -90,14 +125,22 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 passages = gr.Textbox(label="Passages, one per line", lines=5, elem_id="sim-passages")
                 passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label="Passage prefix",
                                              allow_custom_value=True)
+        several = len(studio.encoders) > 1
+        models = [(common.display_model(m), m) for m in studio.encoders]
         with gr.Row():
             table = gr.File(label="…or upload a table with query / passage columns", height=150,
                             file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
             with gr.Column():
+                model = gr.Dropdown(models, value=studio.encoder.model_id, label="Model", visible=several,
+                                    elem_id="sim-model")
+                other = gr.Dropdown([("(none)", ""), *models], value="", label="Side by side with",
+                                    visible=several, elem_id="sim-other")
                 example = gr.Button("Model card example", elem_id="sim-example")
                 run = gr.Button("Compare", variant="primary", elem_id="sim-run")
         status = gr.Markdown(elem_id="sim-status")
         heatmap = gr.Plot(empty_figure("Enter queries and passages, then Compare"), elem_id="sim-plot")
+        side_status = gr.Markdown(elem_id="sim-side-status")
+        side_by_side = gr.Plot(visible=False, elem_id="sim-side-plot")
         ranking = gr.Dataframe(label="Passages ranked per query (select a row to judge it)", interactive=False,
                                wrap=True, elem_id="sim-ranking", max_height=480,
                                column_widths=["70px", "36%", "60px", "80px", "44%", "80px"])
@@ -107,7 +150,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         with gr.Column(variant="panel"):
             selected = gr.Markdown("**Judge a pair:** select a row of the ranking.", elem_id="sim-selected")
-            pair = gr.State(None)
+            pair = gr.State(None)  # the selected row as a Judgment without its verdict
             with gr.Row():
                 relevant = gr.Button("👍 Relevant", size="sm", elem_id="sim-relevant")
                 not_relevant = gr.Button("👎 Not relevant", size="sm", elem_id="sim-not-relevant")
@@ -120,16 +163,25 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             last_id = gr.State(None)
 
         @common.user_errors
-        def similarity(queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage"):
-            """Cosine x100 of every query against every passage, the ranking per query and token counts."""
-            return run_similarity(studio, queries, passages, query_prefix, passage_prefix)
+        def similarity(queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage",
+                       model: str = ""):
+            """Cosine x100 of every query against every passage, the ranking per query and token counts.
+            model: one of the loaded models (the header lists them); empty for the default."""
+            return run_similarity(studio, queries, passages, query_prefix, passage_prefix, model)
 
-        run.click(similarity, [queries, passages, query_prefix, passage_prefix],
-                  [heatmap, ranking, tokens, status, result_state], api_name="similarity")
+        @common.user_errors
+        def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
+                           second: str):
+            return run_side_by_side(studio, queries, passages, query_prefix, passage_prefix, model, second)
+
+        inputs = [queries, passages, query_prefix, passage_prefix, model]
+        outputs = [heatmap, ranking, tokens, status, result_state]
+        run.click(similarity, inputs, outputs, api_name="similarity").success(
+            compare_models, [*inputs, other], [side_by_side, side_status], api_visibility="private")
         example.click(common.user_errors(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage")), None,
                       [queries, passages, query_prefix, passage_prefix], api_visibility="private").then(
-            similarity, [queries, passages, query_prefix, passage_prefix],
-            [heatmap, ranking, tokens, status, result_state], api_visibility="private")
+            similarity, inputs, outputs, api_visibility="private").success(
+            compare_models, [*inputs, other], [side_by_side, side_status], api_visibility="private")
         table.upload(common.user_errors(lambda path: table_to_boxes(studio, path)), table,
                      [queries, passages, status], api_visibility="private")
 
@@ -139,24 +191,21 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 return gr.update(), None
             row = int(event.index[0])
             qi, pi = (int(i) for i in result.pairs[row])
-            chosen = {"query": result.queries[qi], "passage": result.passages[pi],
-                      "query_prefix": result.query_prefix, "passage_prefix": result.passage_prefix}
+            chosen = result.pair(row)
             return (f"**Judging:** q{qi + 1} → p{pi + 1} (score {result.scores[row]:.2f})<br>"
-                    f"{html.escape(chosen['query'][:200])} → {html.escape(chosen['passage'][:200])}"), chosen
+                    f"{html.escape(chosen.anchor[:200])} → {html.escape(chosen.positive[:200])}"), chosen
 
         ranking.select(select_pair, result_state, [selected, pair], api_visibility="private")
 
         def judge(kind: str):
             @common.user_errors
-            def save(chosen: dict | None, value: float, note: str, user_token: str, request: gr.Request,
+            def save(chosen: Judgment | None, value: float, note: str, user_token: str, request: gr.Request,
                      profile: gr.OAuthProfile | None):
-                if not chosen:
+                if chosen is None:
                     raise ValueError("select a row of the ranking first")
                 identity = common.identify(studio, request, profile, user_token)
-                record = common.flag(studio, identity, Judgment(
-                    kind=kind, anchor=chosen["query"], positive=chosen["passage"],
-                    score=value if kind == "score" else None, comment=note, tab="similarity",
-                    query_prefix=chosen["query_prefix"], passage_prefix=chosen["passage_prefix"]))
+                record = common.flag(studio, identity, chosen.replace(
+                    kind=kind, score=value if kind == "score" else None, comment=note))
                 what = {"relevant": "relevant", "not_relevant": "not relevant"}.get(kind, f"score {value}")
                 return common.judgment_status(record, what), record, ""
             return save

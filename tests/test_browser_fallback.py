@@ -1,0 +1,68 @@
+"""In a real browser, the app as `make run` starts it without the hub: on multilingual-e5-small, with the
+banner saying why, and the Prefixes tab giving a result (the tab USER Studio exists for)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ON_CI,
+    TIMEOUT_MS,
+    error_toasts,
+    open_tab,
+    screenshot,
+    wait_for_trace,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+
+REASON = "Could not load 'deepvk/USER-base': it is not in the local Hugging Face cache and the hub cannot be reached."
+
+
+@pytest.fixture(scope="module")
+def fallback_app(e5_converted, tmp_path_factory):
+    from tests.app_server import start_app, stop_app
+
+    live = start_app("multilingual-e5-small", tmp_path_factory.mktemp("fallback-data"), fallback_reason=REASON)
+    yield live
+    stop_app(live)
+
+
+@pytest.fixture(scope="module")
+def fallback_page(fallback_app):
+    if not CHROMIUM.is_file():
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(fallback_app.url)
+        page.wait_for_selector("#header")
+        yield page
+        browser.close()
+
+
+def test_prefixes_tab_gives_a_result_on_the_fallback_model(fallback_page, fallback_app):
+    page = fallback_page
+    assert fallback_app.studio.encoder.model_id == "multilingual-e5-small"
+    banner = page.inner_text("#banner")
+    assert "multilingual-e5-small" in banner and "not deepvk/USER-base" in banner
+    assert "384-d" in page.inner_text("#header")
+
+    open_tab(page, "Prefixes")
+    assert page.locator("#px-not-applicable").count() == 0  # e5 takes prefixes: no note, an active button
+    page.click("#px-run")
+    wait_for_trace(page, "px-map", "scattergl")
+    page.wait_for_function("document.querySelector('#px-summary').innerText.includes('top-')")
+    assert page.locator("#px-cosines [role=gridcell]").count() > 0
+    assert error_toasts(page) == []
+    assert page.locator("text=Error").count() == 0  # no error badges on the outputs
+    screenshot(page, "6-prefixes-on-multilingual-e5-small")
