@@ -27,7 +27,9 @@ class TransformerBackend:
             self.tokenizer = AutoTokenizer.from_pretrained(files.path)
             # Half-precision loading crashes DeBERTa at forward time (fp32 q_bias/v_bias,
             # transformers issue 35332): load in fp32, then cast.
-            model = AutoModel.from_pretrained(files.path, dtype=torch.float32)
+            # attention="eager" is honoured for models whose own default is SDPA (BERT) too.
+            model = AutoModel.from_pretrained(files.path, dtype=torch.float32,
+                                              attn_implementation="eager" if attention == "eager" else None)
         except Exception as error:
             raise ModelLoadError(f"could not load {files.model_id!r} from {files.path}: {error}") from error
         self.model = model.eval().to(device=device, dtype=dtype)
@@ -41,7 +43,8 @@ class TransformerBackend:
         # Our own truncation reports every cut, so the tokenizer's length warning is noise.
         self.tokenizer.model_max_length = 10**9
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        self.attention = "eager"
+        # What transformers itself runs (BERT uses its own SDPA by default); our DeBERTa patch may override.
+        self.attention = str(getattr(self.model.config, "_attn_implementation", None) or "eager")
         if attention in ("auto", "sdpa") and enable_sdpa(self.model):
             self.attention = "sdpa"
         elif attention == "sdpa":
