@@ -27,7 +27,9 @@ class TempFiles:
     def __init__(self, root: str | os.PathLike[str] | None = None, ttl_s: float = DEFAULT_TTL_S) -> None:
         if ttl_s < 0:
             raise ValueError(f"ttl_s must be >= 0, got {ttl_s}")
-        self.root = Path(root) if root is not None else Path(tempfile.gettempdir()) / f"user-studio-{os.getpid()}"
+        # One folder for every run (not one per process), so a restart's sweep also removes what an
+        # earlier run left behind.
+        self.root = Path(root) if root is not None else Path(tempfile.gettempdir()) / "user-studio-exports"
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
 

@@ -66,3 +66,22 @@ def test_prefixes_tab_gives_a_result_on_the_fallback_model(fallback_page, fallba
     assert error_toasts(page) == []
     assert page.locator("text=Error").count() == 0  # no error badges on the outputs
     screenshot(page, "6-prefixes-on-multilingual-e5-small")
+
+
+def test_similarity_and_clustering_work_on_the_fallback_model_too(fallback_page, fallback_app):
+    page = fallback_page
+    open_tab(page, "Similarity")
+    page.click("#sim-example")
+    wait_for_trace(page, "sim-plot", "heatmap")
+    page.wait_for_function("document.querySelector('#sim-status').innerText.includes('2 queries × 2 passages')")
+    # The card's example: each query's own passage ranks first on e5 as on USER-base.
+    ranking = page.inner_text("#sim-ranking")
+    assert "Спокойный" in ranking and "Удмурти" in ranking
+
+    open_tab(page, "Clustering")
+    page.click("#cl-run")
+    page.wait_for_function("document.querySelector('#cl-summary').innerText.includes('clusters')", timeout=120_000)
+    summary = page.inner_text("#cl-summary")
+    assert "360 texts" in summary and "NMI" in summary
+    wait_for_trace(page, "cl-plot", "scattergl")
+    assert error_toasts(page) == []
