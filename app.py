@@ -154,7 +154,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def queue_settings() -> dict[str, object]:
     """How the app queues requests; the test server and benchmarks/load.py use the same."""
-    return {"default_concurrency_limit": 2}
+    # Two at a time per endpoint, kept: the encoder now shares the model between them (and a /cluster
+    # job) batch by batch, and benchmarks/load.py measured no gain from more: 20 users' /similarity
+    # calls on 2 cores had p95 13.2 s alone and 15.8 s beside a 2,000-text /cluster at 2, but 18.8 s
+    # and 18.9 s at 8 (more requests at once only contend for the same cores).
+    # max_size: past 64 waiting events (about 40 s of small calls on a 2-core CPU) a new one is
+    # refused at once with Gradio's "queue is full" message, instead of waiting without end.
+    return {"default_concurrency_limit": 2, "max_size": 64}
 
 
 def launch_settings(upload_bytes: int) -> dict[str, object]:

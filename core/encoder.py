@@ -30,6 +30,12 @@ ProgressCallback = Callable[[int, int], None]
 
 CacheRow = tuple[np.ndarray, int, bool]  # embedding, token count, truncated
 
+# A waiting batch lets at most this many batch budgets of other work go first: a big request keeps
+# >= 1/5 of the model under a stream of small calls. benchmarks/load.py (20 users beside a 2,000-text
+# /cluster, 2 cores) measured /similarity p95 22.6 s when the bound was 4 batches of any size (small
+# calls lost ~43% of their throughput to the big job) and 15.8 s with 4 budgets of tokens.
+DEFAULT_WAIT_BATCHES = 4.0
+
 DEFAULT_CACHE_BYTES = 256 * 2**20
 # Bytes a cache entry costs beyond its vector's nbytes and its text (``text_bytes``): the key and
 # value tuples, the array header, the int and the OrderedDict's node. tracemalloc over 20,000
@@ -60,7 +66,9 @@ class Encoder:
 
     The embedding cache keeps at most ``cache_bytes`` (vectors plus an estimate of keys and
     bookkeeping), least recently used out first; ``cache_size`` also caps its entries (0 turns the
-    cache off, as benchmarks do). ``max_skips`` is the scheduler's anti-starvation bound.
+    cache off, as benchmarks do). Concurrent requests share the model batch by batch; a waiting
+    batch lets at most ``wait_batches`` full batches' worth of other work go first, so a big request
+    keeps at least 1 / (1 + wait_batches) of the model under a stream of small ones.
     """
 
     def __init__(
@@ -76,7 +84,7 @@ class Encoder:
         max_chars: int = DEFAULT_MAX_CHARS,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         cache_size: int | None = None,
-        max_skips: int | None = None,
+        wait_batches: float = DEFAULT_WAIT_BATCHES,
     ):
         if attention not in ("auto", "sdpa", "eager"):
             raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
@@ -95,9 +103,12 @@ class Encoder:
             self.backend = TransformerBackend(files, device, pick_dtype(dtype, device), attention)
             self.model_id, self.revision = files.model_id, files.revision
         # H100 sweep over 8,000 texts: 131k-token batches ran 1.6x faster than 32k and 2.8x faster
-        # than 16k (shorter texts need big batches to fill the GPU). On CPU, 4k tokens is enough.
+        # than 16k (shorter texts need big batches to fill the GPU). On CPU a small request waits
+        # for the batch in progress, so batches stay short there: full-size fp32 on 400 real
+        # sentences (2-core AMD EPYC, best of 3 interleaved rounds) ran 508 tokens/s at 4,096-token
+        # batches, 647 at 2,048, 682 at 1,024, 685 at 512 and 708 at 256; 512 waits ~0.75 s, not ~8 s.
         on_gpu = self.device.startswith("cuda")
-        self.batch_tokens = batch_tokens or (131_072 if on_gpu else 4_096)
+        self.batch_tokens = batch_tokens or (131_072 if on_gpu else 512)
         self.max_batch_size = max_batch_size or (1_024 if on_gpu else 256)
         if cache_bytes < 0 or (cache_size is not None and cache_size < 0):
             raise ValueError("cache_bytes and cache_size must be 0 or more")
@@ -108,7 +119,8 @@ class Encoder:
         self._cache_lock = threading.Lock()
         # One forward pass at a time (concurrent passes on a few CPU cores only thrash), handed out
         # per batch, smallest remaining request first.
-        self._scheduler = FairScheduler() if max_skips is None else FairScheduler(max_skips)
+        self._scheduler = FairScheduler(max_wait_tokens=int(wait_batches * self.batch_tokens),
+                                        quantum=self.batch_tokens)
         run_here = self._run_batches_here
         self._run_batches = gpu_task(run_here)
         # On ZeroGPU each call of the wrapped function is one GPU allocation, so a request keeps the

@@ -6,9 +6,12 @@ shut out a small request that arrived in the middle. ``FairScheduler`` hands the
 
 - every waiting batch carries its request's remaining work (padded tokens, this batch included);
 - the smallest remaining request goes next (shortest remaining processing time keeps small calls
-  fast), ties in the order the requests arrived;
-- anti-starvation: a batch that has watched ``max_skips`` other batches run while it waited goes
-  next, so a big request still advances under a continuous stream of small ones.
+  fast), ties in the order the requests arrived. Remaining work is counted in whole ``quantum``s
+  (the encoder's batch budget): requests that fit in one batch all tie and keep their arrival
+  order, since reordering them gains nothing and only spreads their latencies;
+- anti-starvation: a batch that has watched ``max_wait_tokens`` of other batches' work run while
+  it waited goes next. Under a continuous stream of small requests a big one therefore still gets
+  at least batch / (batch + max_wait_tokens) of the model's work, whatever the batch sizes.
 
 The model is free again when a turn's ``with`` block ends, however it ends. Turns do not nest: a
 thread holding one must not ask for another.
@@ -22,17 +25,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-# Under a continuous stream of small calls, a big request gets at least one batch in every
-# DEFAULT_MAX_SKIPS + 1; a small call waits behind at most one big batch per turn. See
-# benchmarks/results/load.json for the figures this value gave.
-DEFAULT_MAX_SKIPS = 4
-
 
 @dataclass(eq=False)
 class _Waiter:
     remaining: int  # the request's tokens still to encode, this batch included
     arrival: int  # the request's place in arrival order (ties go to the earlier request)
-    skips: int = 0  # batches that ran while this one waited
+    tokens: int  # this batch's tokens
+    passed: int = 0  # tokens of other batches that ran while this one waited
 
 
 class Job:
@@ -46,19 +45,21 @@ class Job:
     @contextmanager
     def turn(self, tokens: int) -> Iterator[None]:
         """Wait for the model, hold it for the ``with`` block (one batch of ``tokens``), then free it."""
-        with self._scheduler._turn(self.remaining, self.arrival):
+        with self._scheduler._turn(_Waiter(self.remaining, self.arrival, tokens)):
             yield
         self.remaining = max(0, self.remaining - tokens)
 
 
 class FairScheduler:
-    """Grants the model to one batch at a time: smallest remaining request first, ties FIFO,
-    and no batch passed over more than ``max_skips`` times."""
+    """Grants the model to one batch at a time: smallest remaining request first (in ``quantum``s of
+    tokens), ties FIFO, and no batch kept waiting while more than ``max_wait_tokens`` of other work runs."""
 
-    def __init__(self, max_skips: int = DEFAULT_MAX_SKIPS):
-        if max_skips < 0:
-            raise ValueError(f"max_skips must be 0 or more, got {max_skips}")
-        self.max_skips = max_skips
+    def __init__(self, max_wait_tokens: int, quantum: int = 1):
+        if max_wait_tokens < 0 or quantum < 1:
+            raise ValueError(f"max_wait_tokens must be 0 or more and quantum 1 or more, got {max_wait_tokens}, "
+                             f"{quantum}")
+        self.max_wait_tokens = max_wait_tokens
+        self.quantum = quantum
         self._cond = threading.Condition()
         self._busy = False
         self._waiting: list[_Waiter] = []
@@ -81,8 +82,7 @@ class FairScheduler:
             return self._busy
 
     @contextmanager
-    def _turn(self, remaining: int, arrival: int) -> Iterator[None]:
-        me = _Waiter(remaining, arrival)
+    def _turn(self, me: _Waiter) -> Iterator[None]:
         with self._cond:
             self._waiting.append(me)
             try:
@@ -96,7 +96,7 @@ class FairScheduler:
                 raise
             self._waiting.remove(me)
             for other in self._waiting:
-                other.skips += 1
+                other.passed += me.tokens
             self._busy = True
         try:
             yield
@@ -106,7 +106,7 @@ class FairScheduler:
                 self._cond.notify_all()
 
     def _next(self) -> _Waiter:
-        starving = [w for w in self._waiting if w.skips >= self.max_skips]
+        starving = [w for w in self._waiting if w.passed >= self.max_wait_tokens]
         if starving:
-            return min(starving, key=lambda w: (-w.skips, w.arrival))
-        return min(self._waiting, key=lambda w: (w.remaining, w.arrival))
+            return min(starving, key=lambda w: (-w.passed, w.arrival))
+        return min(self._waiting, key=lambda w: (-(-w.remaining // self.quantum), w.arrival))

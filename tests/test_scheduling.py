@@ -25,11 +25,11 @@ def wait_for(condition, timeout_s: float = TIMEOUT_S) -> None:
         time.sleep(0.001)
 
 
-def take_turns(job: Job, name: str, log: list[str], batches: int = 1, tokens: int = 1) -> threading.Thread:
+def take_turns(job: Job, name: str, log: list[str]) -> threading.Thread:
+    """Run the whole job as one batch in a new thread, logging its name when it has the model."""
     def run() -> None:
-        for _ in range(batches):
-            with job.turn(tokens):
-                log.append(name)
+        with job.turn(job.remaining):
+            log.append(name)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -68,7 +68,7 @@ def join_all(*threads: threading.Thread) -> None:
 
 
 def test_smallest_remaining_request_goes_first_ties_in_arrival_order():
-    scheduler = FairScheduler(max_skips=100)
+    scheduler = FairScheduler(max_wait_tokens=10**9)
     release, holder = hold(scheduler)
     log: list[str] = []
     threads = line_up(scheduler, [("big", 5_000), ("medium-1", 300), ("medium-2", 300), ("small", 20)], log)
@@ -77,9 +77,19 @@ def test_smallest_remaining_request_goes_first_ties_in_arrival_order():
     assert log == ["small", "medium-1", "medium-2", "big"]
 
 
+def test_requests_within_one_quantum_keep_their_arrival_order():
+    scheduler = FairScheduler(max_wait_tokens=10**9, quantum=512)
+    release, holder = hold(scheduler)
+    log: list[str] = []
+    threads = line_up(scheduler, [("big", 5_000), ("small-400", 400), ("small-20", 20), ("two-batches", 600)], log)
+    release.set()
+    join_all(holder, *threads)
+    assert log == ["small-400", "small-20", "two-batches", "big"]
+
+
 def test_a_thread_that_frees_the_model_gets_no_head_start():
     """The big request asks again the moment its batch ends; the small ones waiting still go first."""
-    scheduler = FairScheduler(max_skips=100)
+    scheduler = FairScheduler(max_wait_tokens=10**9)
     log: list[str] = []
     first_batch, smalls_waiting = threading.Event(), threading.Event()
     big = scheduler.job(3_000)
@@ -102,20 +112,20 @@ def test_a_thread_that_frees_the_model_gets_no_head_start():
     assert log == ["big-0", "small-0", "small-1", "big-1", "big-2"]
 
 
-def test_a_batch_passed_over_max_skips_times_goes_next():
-    scheduler = FairScheduler(max_skips=1)
+def test_a_batch_passed_over_by_enough_work_goes_next():
+    scheduler = FairScheduler(max_wait_tokens=15)
     release, holder = hold(scheduler)
     log: list[str] = []
-    threads = line_up(scheduler, [("big", 5_000), ("small-1", 10), ("small-2", 10)], log)
+    threads = line_up(scheduler, [("big", 5_000), ("small-1", 10), ("small-2", 10), ("small-3", 10)], log)
     release.set()
     join_all(holder, *threads)
-    # small-1 runs first (smallest, earliest); big has now been passed over once, so it goes next.
-    assert log == ["small-1", "big", "small-2"]
+    # small-1 and small-2 run (20 tokens of work while big waited, over 15): big goes before small-3.
+    assert log == ["small-1", "small-2", "big", "small-3"]
 
 
 def test_big_request_finishes_under_a_continuous_stream_of_small_ones():
-    max_skips = 3
-    scheduler = FairScheduler(max_skips=max_skips)
+    max_wait_tokens, small_tokens = 30, 10
+    scheduler = FairScheduler(max_wait_tokens=max_wait_tokens)
     log: list[str] = []
     big_done = threading.Event()
 
@@ -131,7 +141,7 @@ def test_big_request_finishes_under_a_continuous_stream_of_small_ones():
         for _ in range(2_000):  # bounded: far more than the big request needs to finish
             if big_done.is_set():
                 return
-            with scheduler.job(10).turn(10):
+            with scheduler.job(small_tokens).turn(small_tokens):
                 log.append("small")
                 time.sleep(0.001)
 
@@ -145,13 +155,14 @@ def test_big_request_finishes_under_a_continuous_stream_of_small_ones():
     assert log.count("big") == 20
     first, last = log.index("big"), len(log) - 1 - log[::-1].index("big")
     runs_between = [len(gap) for gap in "".join("b" if x == "big" else "s" for x in log[first:last + 1]).split("b")]
-    # Passed over at most max_skips times while waiting, plus one that may slip in while it asks again.
-    assert max(runs_between) <= max_skips + 1
+    # While it waits, small batches run until their work reaches max_wait_tokens (3 of them), plus
+    # one that may slip in between the big request's batches, before it asks again.
+    assert max(runs_between) <= max_wait_tokens // small_tokens + 1
     assert sum(runs_between) > 0, "the small stream should have overtaken the big request"
 
 
 def test_an_exception_in_a_turn_frees_the_model():
-    scheduler = FairScheduler()
+    scheduler = FairScheduler(max_wait_tokens=1_000)
     release, holder = hold(scheduler)
     log: list[str] = []
     errors: list[Exception] = []
@@ -174,7 +185,7 @@ def test_an_exception_in_a_turn_frees_the_model():
 
 
 def test_remaining_work_shrinks_batch_by_batch():
-    scheduler = FairScheduler()
+    scheduler = FairScheduler(max_wait_tokens=1_000)
     job = scheduler.job(300)
     for expected in (200, 100, 0):
         with job.turn(100):
@@ -182,6 +193,8 @@ def test_remaining_work_shrinks_batch_by_batch():
         assert job.remaining == expected and not scheduler.busy
 
 
-def test_negative_max_skips_is_refused():
-    with pytest.raises(ValueError, match="max_skips"):
-        FairScheduler(max_skips=-1)
+def test_bad_bounds_are_refused():
+    with pytest.raises(ValueError, match="max_wait_tokens"):
+        FairScheduler(max_wait_tokens=-1)
+    with pytest.raises(ValueError, match="quantum"):
+        FairScheduler(max_wait_tokens=10, quantum=0)
