@@ -188,6 +188,16 @@ def git_commit() -> str | None:
         return None
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU"
+
+
 def print_table(results: dict[str, dict[str, object]]) -> None:
     print(f"\n{'scenario':<8} {'calls':>5} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'calls/s':>7} "
           f"{'heavy s':>8} {'load before -> after (1 min)':>30}")
@@ -210,6 +220,7 @@ def main() -> None:
     parser.add_argument("--before-label", default="", help="what the earlier run measured")
     args = parser.parse_args()
     before = json.loads(args.before.read_text()) if args.before else None
+    commit = git_commit()  # now: the tree may move on while the run lasts
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -245,8 +256,8 @@ def main() -> None:
 
     alone, heavy = results["alone"]["p95_s"], results["heavy"]["p95_s"]
     report = {
-        "machine": f"{os.cpu_count()}-core CPU, shared; app, clients and model in one process",
-        "commit": git_commit(),
+        "machine": f"{os.cpu_count()}-core {cpu_name()}, shared; app, clients and model in one process",
+        "commit": commit,
         "model": "random DeBERTa-v1 of USER-base's shape (768-d, 12 layers), CPU, float32 as in tests",
         "encoder_batch_tokens": encoder.batch_tokens,
         "queue_settings": {k: v for k, v in queue_settings().items()},
