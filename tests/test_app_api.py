@@ -104,6 +104,19 @@ def test_similarity_with_custom_and_no_prefix(api_client):
     assert only["score"] == pytest.approx(100, abs=0.05)  # a text against itself
 
 
+def test_similarity_takes_a_model_by_name(api_client, live_app):
+    from pathlib import Path
+
+    name = Path(live_app.studio.encoder.model_id).name
+    for model in ("", name):
+        _, ranking, _, status = api_client.predict("Москва", "столица", "query", "passage", model,
+                                                   api_name="/similarity")
+        assert len(frame(ranking)) == 1
+    message = error_of(lambda: api_client.predict("Москва", "столица", "query", "passage", "nope",
+                                                  api_name="/similarity"))
+    assert f"model 'nope' is not loaded; loaded: {name}" in message
+
+
 def test_similarity_refuses_empty_queries(api_client):
     message = error_of(lambda: similarity(api_client, " \n\n ", "a passage"))
     assert "no queries" in message and "at least one" in message

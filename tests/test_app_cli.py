@@ -194,10 +194,14 @@ def test_parse_args_reads_environment(clean_env, tmp_path):
         clean_env.setenv(name, value)
     args = app.parse_args([])
     assert (args.model, args.host, args.port, args.data_dir, args.device, args.dtype, args.auth,
-            args.max_upload_mb) == ("usem3", "0.0.0.0", 8123, str(tmp_path), "cpu", "float32", "ann:secret", 2.5)
+            args.max_upload_mb) == (["usem3"], "0.0.0.0", 8123, str(tmp_path), "cpu", "float32", "ann:secret", 2.5)
     # Flags win over the environment.
     args = app.parse_args(["--port", "9000", "--model", "/models/user-base", "--max-upload-mb", "1"])
-    assert (args.port, args.model, args.max_upload_mb) == (9000, "/models/user-base", 1.0)
+    assert (args.port, args.model, args.max_upload_mb) == (9000, ["/models/user-base"], 1.0)
+    # Several models: the flag repeated, or a comma-separated variable; the first is the default.
+    assert app.parse_args(["--model", "a", "--model", "b"]).model == ["a", "b"]
+    clean_env.setenv("USER_STUDIO_MODEL", "deepvk/USER-base, multilingual-e5-small")
+    assert app.parse_args([]).model == ["deepvk/USER-base", "multilingual-e5-small"]
 
 
 def test_parse_args_understands_gradio_and_space_variables(clean_env):

@@ -126,15 +126,18 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label="Passage prefix",
                                              allow_custom_value=True)
         several = len(studio.encoders) > 1
-        models = [(common.display_model(m), m) for m in studio.encoders]
+        # Shown and sent by name (a local folder's name, never its server path); Studio.model resolves it.
+        models = [common.display_model(m) for m in studio.encoders]
         with gr.Row():
             table = gr.File(label="…or upload a table with query / passage columns", height=150,
                             file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
             with gr.Column():
-                model = gr.Dropdown(models, value=studio.encoder.model_id, label="Model", visible=several,
-                                    elem_id="sim-model")
-                other = gr.Dropdown([("(none)", ""), *models], value="", label="Side by side with",
-                                    visible=several, elem_id="sim-other")
+                # Custom values pass through so that the API's model="" (the default) and an unknown name
+                # reach Studio.model, which answers with the loaded names.
+                model = gr.Dropdown(models, value=models[0], label="Model", visible=several, elem_id="sim-model",
+                                    allow_custom_value=True)
+                other = gr.Dropdown([("(none)", ""), *[(m, m) for m in models]], value="", label="Side by side with",
+                                    visible=several, elem_id="sim-other", allow_custom_value=True)
                 example = gr.Button("Model card example", elem_id="sim-example")
                 run = gr.Button("Compare", variant="primary", elem_id="sim-run")
         status = gr.Markdown(elem_id="sim-status")
