@@ -1,0 +1,105 @@
+"""Users' tables as evaluation data: which column is the query, the passage, the verdict.
+
+Column names are matched case-insensitively against the names people use (English and Russian);
+failing that, of the two longest text columns the shorter one is the query (questions are shorter
+than the answers searched), as Clustering picks its text column by itself. An explicit column name
+always wins and must exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.corpus import text_columns
+from core.text import clean_text
+
+__all__ = ["LABEL_NAMES", "PASSAGE_NAMES", "QUERY_NAMES", "cell_texts", "corpus_column", "label_column",
+           "pair_columns"]
+
+QUERY_NAMES = ("query", "question", "queries", "questions", "anchor", "sentence1", "text_1", "text1", "q",
+               "запрос", "вопрос", "вопросы")
+PASSAGE_NAMES = ("passage", "answer", "document", "doc", "positive", "context", "passages", "answers",
+                 "sentence2", "text_2", "text2", "p", "ответ", "документ", "текст", "text")
+LABEL_NAMES = ("label", "relevant", "is_relevant", "relevance", "verdict", "class", "target", "y", "метка",
+               "класс", "релевантность")
+
+
+def _by_name(frame: pd.DataFrame, names: Sequence[str], exclude: Sequence[str] = ()) -> str | None:
+    columns = {str(c).strip().lower(): str(c) for c in frame.columns if str(c) not in exclude}
+    return next((columns[n] for n in names if n in columns), None)
+
+
+def _check_column(frame: pd.DataFrame, name: str, role: str) -> str:
+    columns = [str(c) for c in frame.columns]
+    if name not in columns:
+        raise ValueError(f"{role} column {name!r} not found; the columns are: {', '.join(columns)}")
+    return name
+
+
+def pair_columns(frame: pd.DataFrame, query_column: str | None = None,
+                 passage_column: str | None = None) -> tuple[str, str]:
+    """The query and passage columns of a pairs table (given, by name, or by text length)."""
+    query = _check_column(frame, query_column, "query") if query_column else None
+    passage = _check_column(frame, passage_column, "passage") if passage_column else None
+    query = query or _by_name(frame, QUERY_NAMES, exclude=[passage] if passage else [])
+    passage = passage or _by_name(frame, PASSAGE_NAMES, exclude=[query] if query else [])
+    if query is None or passage is None:
+        candidates = [c for c in text_columns(frame) if c not in (query, passage)]
+        if query is None and passage is None:
+            if len(candidates) < 2:
+                raise ValueError(
+                    "the table needs a query column and a passage column (two columns of text); it has: "
+                    + ", ".join(map(str, frame.columns)))
+            longer, shorter = candidates[0], candidates[1]  # text_columns lists the longest first
+            query, passage = shorter, longer
+        elif not candidates:
+            missing, found = ("query", passage) if query is None else ("passage", query)
+            other = "passage" if missing == "query" else "query"
+            raise ValueError(f"the table needs a {missing} column beside the {other} column {found!r}; it has: "
+                             + ", ".join(map(str, frame.columns)))
+        elif query is None:
+            query = candidates[-1]  # the shortest remaining text column
+        else:
+            passage = candidates[0]
+    if query == passage:
+        raise ValueError(f"the query and passage columns must differ; both are {query!r}")
+    return query, passage
+
+
+def label_column(frame: pd.DataFrame, name: str | None = None, exclude: Sequence[str] = ()) -> str:
+    """The verdict column of a labelled pairs table (given, or by name)."""
+    if name:
+        return _check_column(frame, name, "label")
+    found = _by_name(frame, LABEL_NAMES, exclude=exclude)
+    if found is None:
+        raise ValueError("the table needs a label column (1 = relevant, 0 = not relevant) named label, relevant "
+                         f"or class; it has: {', '.join(map(str, frame.columns))}")
+    return found
+
+
+def corpus_column(frame: pd.DataFrame, name: str | None = None) -> str:
+    """The passages of a corpus table: a given column, a passage-like name, else the longest text column."""
+    if name:
+        return _check_column(frame, name, "corpus")
+    found = _by_name(frame, PASSAGE_NAMES)
+    if found is not None:
+        return found
+    texts = text_columns(frame)
+    if not texts:
+        raise ValueError(f"the corpus has no text column (columns: {', '.join(map(str, frame.columns))})")
+    return texts[0]
+
+
+def cell_texts(values: Sequence[Any]) -> list[str]:
+    """Each cell as the encoder will see it (NFC, no control characters, stripped); empty cells as ""."""
+    out = []
+    for value in values:
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            out.append("")
+        else:
+            out.append(clean_text(str(value)))
+    return out
