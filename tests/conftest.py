@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# OpenVINO conversions of the tests' throwaway models go to a folder of the test run, not ~/.cache.
+os.environ.setdefault("USER_STUDIO_CACHE_DIR", tempfile.mkdtemp(prefix="user-studio-test-cache-"))
 
 
 @pytest.fixture(scope="session")

