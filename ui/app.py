@@ -6,7 +6,7 @@ import gradio as gr
 
 from core.judgments import Judgment
 from core.studio import Studio
-from ui import cluster_tab, common, prefix_tab, review_tab, similarity_tab
+from ui import cluster_tab, common, evaluate_tab, prefix_tab, review_tab, similarity_tab
 from ui.sessions import SessionJanitor
 
 CSS = """
@@ -31,6 +31,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             similarity_tab.build(studio, token)
             cluster_tab.build(studio, token)
             prefix_tab.build(studio, token)
+            evaluate_tab.build(studio, token)
             if studio.store is not None:
                 view, inputs, outputs, whoami = review_tab.build(studio, token)
 
@@ -45,6 +46,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             app.load(start_session, token, [token, whoami], api_visibility="private").then(
                 view, inputs, outputs, api_visibility="private")
             add_api(studio)
+        evaluate_tab.add_api(studio)
         (janitor or SessionJanitor(interval_s=min(30.0, max(1.0, files_ttl / 2)))).attach(app, files=studio.files)
     return app
 

@@ -1,0 +1,525 @@
+"""Tab: retrieval quality on the user's own pairs, a threshold from verdicts, and search in a corpus.
+
+The computing is in ``core.evaluation``; this module reads uploads, picks models, and turns results
+into tables, a figure and the ``/evaluate`` endpoint's dictionary. A session keeps only what a
+judgment needs (the shown search hits), never embeddings or score matrices.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.corpus import LoadedCorpus, load_table
+from core.encoder import Encoder
+from core.evaluation import METRICS, ModelRetrieval, ModelThreshold, RetrievalSet, paired_bootstrap
+from core.evaluation import evaluate as evaluate_models
+from core.evaluation import search as search_corpus
+from core.evaluation import thresholds as find_thresholds
+from core.evaluation.data import cell_texts, corpus_column, label_column, pair_columns
+from core.evaluation.thresholds import parse_verdicts
+from core.judgments import Judgment
+from core.studio import Studio
+from core.text import clean_text
+from ui import common
+from ui.plots import PALETTE, empty_figure
+from ui.similarity_tab import RankedPairs
+
+FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".parquet"]
+AUTO = ""  # a column dropdown's "find it by itself"
+# The misses table lists the worst first; past this many per model it stops being read, and the
+# browser pays for every row.
+MISSES_SHOWN = 100
+SEARCH_K_MAX = 100
+SOURCES = [("Uploaded table (query, passage, label)", "upload"), ("My judgments (relevant / not relevant)", "judgments")]
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+def uploaded_path(value: Any) -> str | None:
+    """The local path of an uploaded file, from a gr.File value or an API caller's FileData / string.
+
+    /evaluate is a gr.api endpoint, whose arguments Gradio does not check: a caller could name any
+    file on the server. Only files in Gradio's upload folder (where uploads land) are read.
+    """
+    if value in (None, "", {}):
+        return None
+    path = value.get("path") if isinstance(value, dict) else getattr(value, "path", value)
+    if not isinstance(path, str) or not path:
+        raise ValueError("file must be an uploaded file (gradio_client.handle_file(path))")
+    from gradio.utils import get_upload_folder, is_in_or_equal
+
+    if not is_in_or_equal(path, get_upload_folder()) or not Path(path).is_file():
+        raise ValueError("file must be an uploaded file (gradio_client.handle_file(path)); "
+                         "paths on the server are not read")
+    return path
+
+
+def read_table(studio: Studio, path: str | None, what: str, max_rows: int | None = None) -> LoadedCorpus:
+    if not path:
+        raise ValueError(f"upload {what} first (CSV, TSV, TXT, XLSX or Parquet)")
+    return load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=max_rows or studio.limits.max_corpus)
+
+
+def read_corpus(studio: Studio, path: str | None) -> tuple[list[str], str | None, list[str]]:
+    """The passages of a corpus file (a table's passage column, or a .txt file's lines), the column they
+    came from when the table had a choice, and warnings."""
+    loaded = read_table(studio, path, "a corpus")
+    column = corpus_column(loaded.frame)
+    texts = [t for t in cell_texts(loaded.frame[column].tolist()) if t]
+    if not texts:
+        raise ValueError(f"the corpus column {column!r} has no text")
+    chosen = column if loaded.format != "txt" and loaded.frame.shape[1] > 1 else None
+    return texts, chosen, list(loaded.warnings)
+
+
+def select_encoders(studio: Studio, models: str | Sequence[str] | None) -> dict[str, Encoder]:
+    """Loaded models by name (a list or a comma-separated string); none named: all of them."""
+    if isinstance(models, str):
+        models = [m.strip() for m in models.split(",")]
+    names = [m for m in (models or []) if isinstance(m, str) and m.strip()]
+    if not names:
+        return dict(studio.encoders)
+    chosen: dict[str, Encoder] = {}
+    for name in names:
+        encoder = studio.model(name.strip())
+        chosen[encoder.model_id] = encoder
+    return chosen
+
+
+def column_choice(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+# -- retrieval ------------------------------------------------------------------------------------
+
+@dataclass
+class EvaluationReport:
+    """A finished evaluation: the set's sizes, each model's results, and what to tell the user."""
+
+    dataset: RetrievalSet
+    results: dict[str, ModelRetrieval]
+    query_prefix: str
+    passage_prefix: str
+    from_table: int  # distinct passages in the pairs table
+    warnings: list[str] = field(default_factory=list)
+
+    def as_api(self) -> dict:
+        return {"queries": len(self.dataset.queries), "passages": len(self.dataset.passages),
+                "models": {common.display_model(m): r.summary() for m, r in self.results.items()}}
+
+
+def run_evaluation(studio: Studio, file: str | None, corpus: str | None = None, query_prefix: str = "query",
+                   passage_prefix: str = "passage", models: str | Sequence[str] | None = None,
+                   query_column: str | None = None, passage_column: str | None = None) -> EvaluationReport:
+    encoders = select_encoders(studio, models)  # an unknown model fails before any file is read
+    loaded = read_table(studio, file, "a table of query and passage columns")
+    query_column, passage_column = pair_columns(loaded.frame, column_choice(query_column),
+                                                column_choice(passage_column))
+    pairs = list(zip(cell_texts(loaded.frame[query_column].tolist()),
+                     cell_texts(loaded.frame[passage_column].tolist()), strict=True))
+    warnings = list(loaded.warnings)
+    from_table = RetrievalSet.from_pairs(pairs)
+    extra: list[str] = []
+    if corpus:
+        extra, _, notes = read_corpus(studio, corpus)
+        warnings += notes
+    dataset = RetrievalSet.from_pairs(pairs, extra_passages=extra)
+    if dataset.skipped_rows:
+        warnings.append(f"skipped {dataset.skipped_rows} row(s) with an empty query or passage")
+    results = evaluate_models(encoders, dataset, studio.limits, query_prefix=query_prefix or "none",
+                              passage_prefix=passage_prefix or "none")
+    return EvaluationReport(dataset, results, query_prefix or "none", passage_prefix or "none",
+                            len(from_table.passages), warnings)
+
+
+def metrics_table(report: EvaluationReport) -> pd.DataFrame:
+    """One row per model, the metrics side by side."""
+    rows = [{"model": common.display_model(m), **{k: round(v, 3) for k, v in r.summary().items()}}
+            for m, r in report.results.items()]
+    return pd.DataFrame(rows, columns=["model", *METRICS])
+
+
+def differences_table(report: EvaluationReport, n_resamples: int = 2_000) -> pd.DataFrame:
+    """Each further model against the first: mean difference per metric and its 95% bootstrap interval."""
+    models = list(report.results)
+    rows = []
+    for other in models[1:]:
+        first, second = report.results[models[0]], report.results[other]
+        for metric in METRICS:
+            interval = paired_bootstrap(first.scores.per_query[metric], second.scores.per_query[metric],
+                                        n_resamples=n_resamples)
+            verdict = "no clear difference"
+            if interval.excludes_zero:
+                winner = models[0] if interval.difference > 0 else other
+                verdict = f"{common.display_model(winner)} better"
+            rows.append({"comparison": f"{common.display_model(models[0])} − {common.display_model(other)}",
+                         "metric": metric, "difference": round(interval.difference, 3),
+                         "95% interval": f"[{interval.low:+.3f}, {interval.high:+.3f}]", "verdict": verdict})
+    return pd.DataFrame(rows, columns=["comparison", "metric", "difference", "95% interval", "verdict"])
+
+
+def misses_table(report: EvaluationReport) -> pd.DataFrame:
+    """Queries each model ranks wrongly first, worst first: what came first and where the answer was."""
+    dataset = report.dataset
+    rows = []
+    for model_id, result in report.results.items():
+        for miss in result.misses[:MISSES_SHOWN]:
+            rank = miss.first_relevant_rank
+            rows.append({"model": common.display_model(model_id), "query": dataset.queries[miss.query],
+                         "ranked first": dataset.passages[miss.ranked_first], "score": round(miss.first_score, 2),
+                         "relevant at rank": str(rank) if rank <= 10 else f"{rank} (> 10)",
+                         "relevant passage": dataset.passages[miss.relevant]})
+    return pd.DataFrame(rows, columns=["model", "query", "ranked first", "score", "relevant at rank",
+                                       "relevant passage"])
+
+
+def evaluation_summary(report: EvaluationReport) -> str:
+    dataset = report.dataset
+    corpus = len(dataset.passages) - report.from_table
+    parts = [f"**{len(dataset.queries):,} queries** against **{len(dataset.passages):,} passages** "
+             f"({report.from_table:,} from the table" + (f", {corpus:,} more from the corpus" if corpus else "") + ")",
+             f"prefixes `{html.escape(report.query_prefix)}` / `{html.escape(report.passage_prefix)}`"]
+    if dataset.duplicate_passages:
+        parts.append(f"{dataset.duplicate_passages:,} duplicate passage(s) counted once")
+    for model_id, result in report.results.items():
+        shown = min(len(result.misses), MISSES_SHOWN)
+        missed = f"{len(result.misses):,} queries missed at rank 1"
+        if shown < len(result.misses):
+            missed += f" (the worst {shown} shown)"
+        parts.append(f"`{html.escape(common.display_model(model_id))}`: {missed}")
+    if len(report.results) < 2:
+        parts.append("load a second model (`--model`) to compare two models with a confidence interval")
+    parts += [f"⚠️ {html.escape(w)}" for w in report.warnings]
+    return " · ".join(parts)
+
+
+# -- thresholds -----------------------------------------------------------------------------------
+
+@dataclass
+class ThresholdReport:
+    results: dict[str, ModelThreshold]
+    relevant: np.ndarray
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def labelled_pairs_from_table(studio: Studio, path: str | None) -> tuple[list[str], list[str], np.ndarray, list[str]]:
+    loaded = read_table(studio, path, "a table of query, passage and label columns")
+    frame = loaded.frame
+    query_column, passage_column = pair_columns(frame)
+    verdicts = label_column(frame, exclude=[query_column, passage_column])
+    anchors = cell_texts(frame[query_column].tolist())
+    others = cell_texts(frame[passage_column].tolist())
+    keep = [i for i in range(len(frame)) if anchors[i] and others[i]]
+    labels = parse_verdicts([frame[verdicts].iloc[i] for i in keep], what=f"{verdicts!r} value")
+    warnings = list(loaded.warnings)
+    if len(keep) < len(frame):
+        warnings.append(f"skipped {len(frame) - len(keep)} row(s) with an empty query or passage")
+    return [anchors[i] for i in keep], [others[i] for i in keep], labels, warnings
+
+
+def labelled_pairs_from_judgments(studio: Studio, user: str) -> tuple[list[str], list[str], np.ndarray]:
+    """The caller's own relevant / not-relevant judgments (the newest, up to the corpus cap)."""
+    if studio.store is None:
+        raise ValueError("judgments are switched off: the app has no feedback store")
+    judgments = studio.store.judgments(kind=["relevant", "not_relevant"], user=user,
+                                       limit=studio.limits.max_corpus, newest_first=True)
+    pairs = [j for j in judgments if j.anchor and j.positive]
+    if not pairs:
+        raise ValueError("you have no relevant / not-relevant judgments yet: judge pairs in Similarity or Search")
+    return ([j.anchor for j in pairs], [j.positive for j in pairs],
+            np.array([j.kind == "relevant" for j in pairs], dtype=bool))
+
+
+def run_thresholds(studio: Studio, anchors: list[str], others: list[str], relevant: np.ndarray,
+                   query_prefix: str = "query", passage_prefix: str = "passage",
+                   models: str | Sequence[str] | None = None, source: str = "upload",
+                   warnings: list[str] | None = None) -> ThresholdReport:
+    encoders = select_encoders(studio, models)
+    results = find_thresholds(encoders, anchors, others, relevant, studio.limits, query_prefix=query_prefix or "none",
+                              passage_prefix=passage_prefix or "none")
+    return ThresholdReport(results, relevant, source, list(warnings or []))
+
+
+def thresholds_table(report: ThresholdReport) -> pd.DataFrame:
+    rows = [{"model": common.display_model(m), "threshold (cos×100)": round(r.choice.threshold, 2),
+             "F1": round(r.choice.f1, 3), "precision": round(r.choice.precision, 3),
+             "recall": round(r.choice.recall, 3), "relevant pairs": r.choice.n_relevant,
+             "not relevant pairs": r.choice.n_not_relevant} for m, r in report.results.items()]
+    return pd.DataFrame(rows)
+
+
+def score_histograms(report: ThresholdReport) -> go.Figure:
+    """Per model: scores of relevant and of not-relevant pairs on shared bins, and the chosen threshold."""
+    names = [common.display_model(m) for m in report.results]
+    fig = make_subplots(rows=len(names), cols=1, subplot_titles=[html.escape(n) for n in names],
+                        vertical_spacing=0.12 if len(names) > 1 else 0.1)
+    for row, result in enumerate(report.results.values(), start=1):
+        low, high = float(result.scores.min()), float(result.scores.max())
+        size = max((high - low) / 30, 0.01)  # ~30 bins over the observed range
+        for verdict, name, colour in ((True, "relevant", PALETTE[2]), (False, "not relevant", PALETTE[3])):
+            fig.add_trace(go.Histogram(x=result.scores[report.relevant == verdict], name=name, marker_color=colour,
+                                       opacity=0.6, xbins=dict(start=low, end=high + size, size=size),
+                                       legendgroup=name, showlegend=row == 1,
+                                       hovertemplate=f"{name}<br>cos×100 %{{x}}<br>pairs %{{y}}<extra></extra>"),
+                          row=row, col=1)
+        fig.add_vline(x=result.choice.threshold, line_dash="dash", line_color="#333", row=row, col=1,
+                      annotation_text=f"threshold {result.choice.threshold:.1f} · F1 {result.choice.f1:.2f}",
+                      annotation_position="top right")
+        fig.update_xaxes(title_text="cosine × 100", row=row, col=1)
+        fig.update_yaxes(title_text="pairs", row=row, col=1)
+    fig.update_layout(barmode="overlay", template="plotly_white", height=80 + 260 * len(names),
+                      margin=dict(l=10, r=10, t=40, b=10), title="Scores of relevant and not-relevant pairs")
+    return fig
+
+
+def thresholds_summary(report: ThresholdReport) -> str:
+    n = len(report.relevant)
+    source = "your judgments" if report.source == "judgments" else "the uploaded table"
+    parts = [f"**{n:,} pairs** from {source}: {int(report.relevant.sum()):,} relevant, "
+             f"{int((~report.relevant).sum()):,} not relevant",
+             "a pair counts as relevant when its score is at or above the threshold; chosen on these pairs, so "
+             "expect a little less on new ones"]
+    return " · ".join(parts + [f"⚠️ {html.escape(w)}" for w in report.warnings])
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+def run_search(studio: Studio, query: str, corpus: str | None, k: float | None = 10, query_prefix: str = "query",
+               passage_prefix: str = "passage", model: str | None = None):
+    """Top k of an uploaded corpus for one query: a table, a status line and what judging needs."""
+    encoder = studio.model(model or None)
+    passages, column, notes = read_corpus(studio, corpus)
+    if k is None or not float(k).is_integer() or not 1 <= k <= SEARCH_K_MAX:
+        raise ValueError(f"k must be a whole number from 1 to {SEARCH_K_MAX}, got {k!r}")
+    query = clean_text(query or "")
+    hits = search_corpus(encoder, query, passages, studio.limits, k=int(k), query_prefix=query_prefix or "none",
+                         passage_prefix=passage_prefix or "none")
+    shown = [passages[h.passage] for h in hits]
+    table = pd.DataFrame({"rank": [h.rank for h in hits], "score": [round(h.score, 2) for h in hits],
+                          "passage": shown})
+    literal = Studio._literal  # the prefix as the model saw it, as Similarity records it
+    view = RankedPairs([query], shown, np.array([[0, i] for i in range(len(hits))], dtype=np.int32).reshape(-1, 2),
+                       table["score"].to_numpy(np.float32), literal(query_prefix or "none", encoder),
+                       literal(passage_prefix or "none", encoder), encoder.model_id, encoder.revision)
+    status = [f"top {len(hits)} of {len(passages):,} passages"
+              + (f" (column `{html.escape(column)}`)" if column else ""),
+              f"model `{html.escape(common.display_model(encoder.model_id))}`"]
+    status += [f"⚠️ {html.escape(n)}" for n in notes]
+    return table, " · ".join(status), view
+
+
+# -- the tab --------------------------------------------------------------------------------------
+
+def describe_pairs(studio: Studio, path: str | None):
+    """After an upload: every column to pick from, the query and passage columns found, and a note."""
+    if not path:
+        return gr.update(choices=[AUTO], value=AUTO), gr.update(choices=[AUTO], value=AUTO), ""
+    loaded = read_table(studio, path, "a table")
+    columns = [AUTO, *[str(c) for c in loaded.frame.columns]]
+    try:
+        query, passage = pair_columns(loaded.frame)
+        note = f"{len(loaded.frame):,} rows · query column `{html.escape(query)}`, passage column `{html.escape(passage)}`"
+    except ValueError as error:
+        query = passage = AUTO
+        note = f"⚠️ {html.escape(str(error))}: pick the columns"
+    note = " · ".join([note] + [f"⚠️ {html.escape(w)}" for w in loaded.warnings])
+    return gr.update(choices=columns, value=query), gr.update(choices=columns, value=passage), note
+
+
+def build(studio: Studio, token: gr.BrowserState) -> None:
+    models = [common.display_model(m) for m in studio.encoders]
+    several = len(models) > 1
+    with gr.Tab("Evaluate", id="evaluate"):
+        gr.Markdown("Measure retrieval on your own data: a table with one row per query and its right passage "
+                    "(every passage is a candidate for every query), optionally a corpus of further passages. "
+                    "Then choose a threshold from relevant / not-relevant pairs, and search a corpus.")
+        with gr.Row():
+            query_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="query", label="Query prefix",
+                                       allow_custom_value=True, elem_id="ev-query-prefix")
+            passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label="Passage prefix",
+                                         allow_custom_value=True, elem_id="ev-passage-prefix")
+            chosen_models = gr.CheckboxGroup(models, value=models, label="Models", visible=several,
+                                             elem_id="ev-models")
+
+        gr.Markdown("### Retrieval on your pairs")
+        with gr.Row():
+            pairs_file = gr.File(label="Pairs: query and passage columns, one row per relevant pair", height=150,
+                                 file_types=FILE_TYPES, elem_id="ev-file")
+            corpus_file = gr.File(label="Corpus of further passages (optional: a table or a .txt, one per line)",
+                                  height=150, file_types=FILE_TYPES, elem_id="ev-corpus")
+            with gr.Column():
+                query_column = gr.Dropdown([AUTO], value=AUTO, label="Query column (empty: found by itself)",
+                                           allow_custom_value=True, elem_id="ev-query-column")
+                passage_column = gr.Dropdown([AUTO], value=AUTO, label="Passage column (empty: found by itself)",
+                                             allow_custom_value=True, elem_id="ev-passage-column")
+                run = gr.Button("Evaluate", variant="primary", elem_id="ev-run")
+        status = gr.Markdown(elem_id="ev-status")
+        metrics = gr.Dataframe(label="Models side by side (Recall@k: share of queries with a relevant passage in "
+                               "the top k)", interactive=False, wrap=True, elem_id="ev-metrics")
+        differences = gr.Dataframe(label="Difference between models, 95% paired bootstrap interval over queries",
+                                   interactive=False, wrap=True, visible=several, elem_id="ev-differences")
+        missed = gr.Dataframe(label="Missed queries: what each model ranked first, and where the answer was",
+                              interactive=False, wrap=True, max_height=420, elem_id="ev-misses",
+                              column_widths=["12%", "20%", "26%", "70px", "90px", "26%"])
+
+        gr.Markdown("### Threshold")
+        with gr.Row():
+            with gr.Column():
+                source = gr.Radio(SOURCES, value="upload", label="Pairs with a verdict", elem_id="th-source")
+                labelled_file = gr.File(label="Table with query, passage and label (1 relevant / 0 not) columns",
+                                        height=150, file_types=FILE_TYPES, elem_id="th-file")
+                threshold_run = gr.Button("Find the threshold", variant="primary", elem_id="th-run")
+            threshold_status = gr.Markdown(elem_id="th-status")
+        threshold_table = gr.Dataframe(interactive=False, wrap=True, elem_id="th-table")
+        histogram = gr.Plot(empty_figure("Upload labelled pairs or use your judgments, then Find the threshold"),
+                            elem_id="th-plot")
+
+        gr.Markdown("### Search")
+        with gr.Row():
+            search_corpus_file = gr.File(label="Corpus to search (a table or a .txt, one passage per line)",
+                                         height=150, file_types=FILE_TYPES, elem_id="se-corpus")
+            with gr.Column():
+                search_query = gr.Textbox(label="Query", lines=2, elem_id="se-query")
+                with gr.Row():
+                    k = gr.Number(10, label="Top k", precision=0, minimum=1, maximum=SEARCH_K_MAX, elem_id="se-k")
+                    search_model = gr.Dropdown(models, value=models[0], label="Model", visible=several,
+                                               allow_custom_value=True, elem_id="se-model")
+                search_run = gr.Button("Search", variant="primary", elem_id="se-run")
+        search_status = gr.Markdown(elem_id="se-status")
+        hits = gr.Dataframe(label="Best passages (select a row to judge it)", interactive=False, wrap=True,
+                            elem_id="se-results", column_widths=["60px", "80px", "85%"])
+        hits_state = gr.State(None)  # RankedPairs of the shown hits
+        with gr.Column(variant="panel"):
+            selected = gr.Markdown("**Judge a passage:** select a row of the results.", elem_id="se-selected")
+            pair = gr.State(None)
+            with gr.Row():
+                relevant = gr.Button("👍 Relevant", size="sm", elem_id="se-relevant")
+                not_relevant = gr.Button("👎 Not relevant", size="sm", elem_id="se-not-relevant")
+                undo = gr.Button("Undo", size="sm", elem_id="se-undo")
+            flag_status = gr.Markdown(elem_id="se-flag-status")
+            last_id = gr.State(None)
+
+        # -- retrieval
+        @common.user_errors
+        def columns_of(path: str | None):
+            return describe_pairs(studio, path)
+
+        @common.user_errors
+        def clear_results():
+            """A new file makes the old results stale."""
+            return "", None, None, None
+
+        pairs_file.change(columns_of, pairs_file, [query_column, passage_column, status],
+                          api_visibility="private").then(
+            clear_results, None, [status, metrics, differences, missed], api_visibility="private")
+        corpus_file.change(clear_results, None, [status, metrics, differences, missed], api_visibility="private")
+
+        @common.user_errors
+        def evaluate_in_tab(path: str | None, corpus: str | None, q_prefix: str, p_prefix: str, names: list[str],
+                            q_column: str, p_column: str):
+            report = run_evaluation(studio, path, corpus, q_prefix, p_prefix, names or None, q_column, p_column)
+            return (evaluation_summary(report), metrics_table(report),
+                    gr.update(value=differences_table(report), visible=len(report.results) > 1),
+                    misses_table(report))
+
+        run.click(evaluate_in_tab, [pairs_file, corpus_file, query_prefix, passage_prefix, chosen_models, query_column,
+                                    passage_column], [status, metrics, differences, missed], api_visibility="private")
+
+        # -- thresholds
+        @common.user_errors
+        def thresholds_in_tab(from_where: str, path: str | None, q_prefix: str, p_prefix: str, names: list[str],
+                              user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            warnings: list[str] = []
+            if from_where == "judgments":
+                # Your own verdicts only: who you are comes from the server, checked here.
+                identity = common.identify(studio, request, profile, user_token)
+                anchors, others, labels = labelled_pairs_from_judgments(studio, identity.user)
+            else:
+                anchors, others, labels, warnings = labelled_pairs_from_table(studio, path)
+            report = run_thresholds(studio, anchors, others, labels, q_prefix, p_prefix, names or None,
+                                    from_where, warnings)
+            return thresholds_summary(report), thresholds_table(report), score_histograms(report)
+
+        threshold_run.click(thresholds_in_tab, [source, labelled_file, query_prefix, passage_prefix, chosen_models,
+                                                token], [threshold_status, threshold_table, histogram],
+                            api_visibility="private")
+        labelled_file.upload(common.user_errors(lambda: "upload"), None, source, api_visibility="private")
+
+        # -- search
+        @common.user_errors
+        def search(query: str, file: str | None = None, k: float = 10, query_prefix: str = "query",
+                   passage_prefix: str = "passage", model: str = ""):
+            """The top k passages of an uploaded corpus (a table or a .txt, one passage per line) for one query,
+            with cosine x 100. model: one of the loaded models; empty for the default."""
+            return run_search(studio, query, file, k, query_prefix, passage_prefix, model)
+
+        search_run.click(search, [search_query, search_corpus_file, k, query_prefix, passage_prefix, search_model],
+                         [hits, search_status, hits_state], api_name="search").then(
+            common.user_errors(lambda: ("**Judge a passage:** select a row of the results.", None)), None,
+            [selected, pair], api_visibility="private")
+
+        @common.user_errors
+        def select_hit(result: RankedPairs | None, event: gr.SelectData):
+            if result is None or event.index is None or not 0 <= int(event.index[0]) < len(result.pairs):
+                return gr.update(), None
+            row = int(event.index[0])
+            chosen = result.pair(row).replace(tab="search")
+            return (f"**Judging:** rank {row + 1} (score {result.scores[row]:.2f})<br>"
+                    f"{html.escape(short_text(chosen.anchor))} → {html.escape(short_text(chosen.positive))}"), chosen
+
+        hits.select(select_hit, hits_state, [selected, pair], api_visibility="private")
+
+        def judge(kind: str):
+            @common.user_errors
+            def save(chosen: Judgment | None, user_token: str, request: gr.Request,
+                     profile: gr.OAuthProfile | None):
+                if chosen is None:
+                    raise ValueError("select a row of the results first")
+                identity = common.identify(studio, request, profile, user_token)
+                record = common.flag(studio, identity, chosen.replace(kind=kind))
+                return common.judgment_status(record, kind.replace("_", " ")), record
+            return save
+
+        if studio.store is not None:
+            for button, kind in ((relevant, "relevant"), (not_relevant, "not_relevant")):
+                button.click(judge(kind), [pair, token], [flag_status, last_id], api_visibility="private")
+            undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id],
+                       api_visibility="private")
+
+
+def short_text(text: str | None, limit: int = 200) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def add_api(studio: Studio) -> None:
+    """/evaluate: Recall@1/5/10, MRR@10 and nDCG@10 of the loaded models on the caller's pairs."""
+
+    @common.user_errors
+    def evaluate(file: dict | str | None = None, corpus: dict | str | None = None, query_prefix: str = "query",
+                 passage_prefix: str = "passage", models: list[str] | str | None = None,
+                 query_column: str = "", passage_column: str = "") -> dict:
+        """file: a table (CSV, TSV, XLSX, Parquet) with query and passage columns, one row per relevant pair
+        (gradio_client.handle_file); corpus: optional further passages (a table or a .txt, one per line).
+        Every passage is a candidate for every query. models: loaded model names, default all. Returns
+        {"queries", "passages", "models": {model: {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"}}}."""
+        report = run_evaluation(studio, uploaded_path(file), uploaded_path(corpus), query_prefix, passage_prefix,
+                                models, query_column, passage_column)
+        return report.as_api()
+
+    gr.api(evaluate, api_name="evaluate")
+
+
+__all__ = ["EvaluationReport", "ThresholdReport", "add_api", "build", "run_evaluation", "run_search",
+           "run_thresholds"]
