@@ -418,12 +418,12 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def clear_results():
             """A new file makes the old results stale."""
-            return "", None, None, None
+            return None, None, None
 
-        pairs_file.change(columns_of, pairs_file, [query_column, passage_column, status],
-                          api_visibility="private").then(
-            clear_results, None, [status, metrics, differences, missed], api_visibility="private")
-        corpus_file.change(clear_results, None, [status, metrics, differences, missed], api_visibility="private")
+        stale = [metrics, differences, missed]
+        pairs_file.change(clear_results, None, stale, api_visibility="private").then(
+            columns_of, pairs_file, [query_column, passage_column, status], api_visibility="private")
+        corpus_file.change(clear_results, None, stale, api_visibility="private")
 
         @common.user_errors
         def evaluate_in_tab(path: str | None, corpus: str | None, q_prefix: str, p_prefix: str, names: list[str],

@@ -1,0 +1,138 @@
+"""The Evaluate tab in a real browser (Chromium via Playwright, against the live in-process app).
+
+One page goes through the tab as a person would: upload pairs and a corpus, evaluate, read the misses;
+search a corpus with hostile text in it and judge two hits; choose a threshold from an uploaded table
+and then from those two judgments. Skipped like tests/test_browser.py where Chromium is missing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HOSTILE,
+    ON_CI,
+    TIMEOUT_MS,
+    error_toasts,
+    open_tab,
+    screenshot,
+)
+from tests.test_browser import wait_for_trace as wait_for_plot_trace
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+
+PAIRS = pd.DataFrame({
+    "Вопрос": ["Есть ли нефть в Удмуртии?", "Как сварить борщ?", "Какая завтра погода?"],
+    "Ответ": ["Добыча нефти в Удмуртии началась в 1967 году.", "Рецепт борща: свёкла, капуста и сметана.",
+              "Завтра в Москве дождь."],
+})
+CORPUS = ["Поезд опаздывает на час.", "Кошки спят днём.", HOSTILE, "Добыча нефти в Удмуртии началась в 1967 году."]
+LABELLED = pd.DataFrame({"query": ["нефть", "нефть", "борщ", "борщ"],
+                         "passage": ["Нефть добывают.", "Борщ вкусный.", "Рецепт борща.", "Погода."],
+                         "label": [1, 0, 1, 0]})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evaluate-files")
+    PAIRS.to_csv(folder / "faq.csv", index=False)
+    (folder / "corpus.txt").write_text("\n".join(CORPUS), encoding="utf-8")
+    LABELLED.to_csv(folder / "labelled.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def page(live_app):
+    if not CHROMIUM.is_file():  # only reached on CI (skipped elsewhere): fail, do not skip
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.dialogs = []  # type: ignore[attr-defined]
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(live_app.url)
+        page.wait_for_selector("#header")
+        open_tab(page, "Evaluate")
+        yield page
+        browser.close()
+
+
+def wait_for_text(page, elem_id: str, text: str) -> None:
+    page.wait_for_function("([id, text]) => (document.querySelector('#' + id)?.innerText || '').includes(text)",
+                           arg=[elem_id, text])
+
+
+def test_evaluate_pairs_against_a_corpus(page, files, live_app):
+    page.set_input_files("#ev-file input[type=file]", str(files / "faq.csv"))
+    wait_for_text(page, "ev-status", "query column")
+    assert "Вопрос" in page.inner_text("#ev-status") and "Ответ" in page.inner_text("#ev-status")
+    page.set_input_files("#ev-corpus input[type=file]", str(files / "corpus.txt"))
+    page.click("#ev-run")
+    wait_for_text(page, "ev-status", "queries against")
+    status = page.inner_text("#ev-status")
+    # 3 answers + 3 new corpus lines (one corpus line repeats an answer)
+    assert "3 queries against 6 passages" in status and "1 duplicate passage" in status
+    headers = page.locator("#ev-metrics thead").inner_text().lower()
+    assert all(name in headers for name in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"))
+    model = live_app.studio.encoder.model_id.rstrip("/").rsplit("/", 1)[-1]
+    first_cell = page.locator('#ev-metrics [data-testid="cell-0-0"]')
+    first_cell.wait_for()
+    assert model in first_cell.inner_text()
+    screenshot(page, "5-evaluate")
+    assert error_toasts(page) == []
+
+
+def test_search_shows_hostile_text_as_text_and_judges_hits(page, files, live_app):
+    page.set_input_files("#se-corpus input[type=file]", str(files / "corpus.txt"))
+    page.fill("#se-query textarea", "Где добывают нефть?")
+    page.fill("#se-k input", "4")
+    page.click("#se-run")
+    wait_for_text(page, "se-status", "top 4 of 4 passages")
+    page.locator('#se-results [data-testid="cell-3-2"]').wait_for()
+    shown = [page.locator(f'#se-results [data-testid="cell-{row}-2"]').inner_text() for row in range(4)]
+    assert HOSTILE in [text.strip() for text in shown]  # shown literally
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0 and page.dialogs == []
+
+    saved = []
+    for row, button in ((0, "#se-relevant"), (1, "#se-not-relevant")):
+        page.locator(f'#se-results [data-testid="cell-{row}-2"]').click()
+        wait_for_text(page, "se-selected", f"rank {row + 1}")
+        previous = re.search(r"#(\d+)", page.inner_text("#se-flag-status") or "")
+        page.click(button)
+        page.wait_for_function(
+            "prev => { const m = document.querySelector('#se-flag-status').innerText.match(/Saved judgment #(\\d+)/);"
+            " return m !== null && m[1] !== prev; }", arg=previous.group(1) if previous else "")
+        saved.append(int(re.search(r"Saved judgment #(\d+)", page.inner_text("#se-flag-status")).group(1)))
+    records = [live_app.store.get(i) for i in saved]
+    assert [r["kind"] for r in records] == ["relevant", "not_relevant"]
+    assert all(r["tab"] == "search" and r["anchor"] == "Где добывают нефть?" for r in records)
+    assert records[0]["user"] == records[1]["user"] and records[0]["passage_prefix"] == "passage: "
+    assert error_toasts(page) == []
+
+
+def test_threshold_from_a_table_then_from_my_judgments(page, files):
+    page.set_input_files("#th-file input[type=file]", str(files / "labelled.csv"))
+    page.click("#th-run")
+    wait_for_text(page, "th-status", "from the uploaded table")
+    wait_for_plot_trace(page, "th-plot", "histogram")
+    assert "F1" in page.locator("#th-table thead").inner_text()
+    assert "4 pairs" in page.inner_text("#th-status")
+
+    page.get_by_role("radio", name="My judgments (relevant / not relevant)").check()
+    page.click("#th-run")
+    wait_for_text(page, "th-status", "from your judgments")
+    # the two hits judged in the search test: this browser's own judgments, no one else's
+    assert "2 pairs" in page.inner_text("#th-status") and "1 relevant, 1 not relevant" in page.inner_text("#th-status")
+    screenshot(page, "5-evaluate-threshold")
+    assert error_toasts(page) == []
