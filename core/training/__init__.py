@@ -1,0 +1,9 @@
+"""Fine-tuning from judgments, as pipeline steps.
+
+    recipe.py      which judgments train with which loss; refusals that say what would help
+    split.py       a seeded hold-out with no text on both sides
+    evaluation.py  before/after scores: held-out judgments and a fixed regression set
+    trainer.py     one run: hold out, score, train, score, decide promotion
+    registry.py    versioned fp16 saves with a model card, the last N kept
+    jobs.py        one background job at a time, with progress and cancel
+"""

@@ -1,0 +1,273 @@
+"""One training job at a time, in the background, with progress and cancel.
+
+The job runs ``python -m core.finetune --progress json`` in a child process at a lower CPU priority
+(nice 10): the app's own threads keep answering other users, a cancel is a signal, and the memory
+training took (model copy, optimiser state) goes back to the system when the child exits. On a
+ZeroGPU Space the GPU can only be borrowed from the app's own process, so there the run happens in a
+thread inside ``spaces.GPU`` with a duration sized to the job.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.training.trainer import Progress, TrainingConfig, TrainingReport
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+NICE = 10
+CANCEL_GRACE_S = 20.0  # after SIGTERM the child stops at its next step; past this it is killed
+RUNNING, DONE, FAILED, CANCELLED, REFUSED = "running", "done", "failed", "cancelled", "refused"
+# ZeroGPU: a fixed overhead (model load, scoring twice) plus rows per second of training.
+ZERO_GPU_OVERHEAD_S = 60
+ZERO_GPU_ROWS_PER_S = 100
+ZERO_GPU_MAX_S = 300
+
+
+def zero_gpu_available() -> bool:
+    """True on a ZeroGPU Space: the ``spaces`` package is there and the Space says it is ZeroGPU."""
+    return bool(os.environ.get("SPACES_ZERO_GPU")) and importlib.util.find_spec("spaces") is not None
+
+
+def zero_gpu_duration_s(rows: int, epochs: int) -> int:
+    """Seconds to ask ``spaces.GPU`` for: enough for the job, within ZeroGPU's per-call ceiling."""
+    return int(min(ZERO_GPU_MAX_S, ZERO_GPU_OVERHEAD_S + rows * epochs / ZERO_GPU_ROWS_PER_S))
+
+
+@dataclass
+class Job:
+    """A training job as the app shows it."""
+
+    id: str
+    owner: str
+    config: TrainingConfig
+    users: list[str] | None
+    started: float = field(default_factory=time.time)
+    state: str = RUNNING
+    progress: Progress | None = None
+    report: TrainingReport | None = None
+    error: str | None = None
+    finished: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
+
+    def describe(self) -> str:
+        """One line: phase, step, loss and time left; or how it ended."""
+        if self.state == RUNNING:
+            p = self.progress
+            if p is None:
+                return "starting…"
+            if p.phase != "training":
+                return f"{p.phase}… ({p.elapsed_s:.0f} s)"
+            parts = [f"step {p.step} of {p.total}"]
+            if p.loss is not None:
+                parts.append(f"loss {p.loss:.4f}")
+            if p.eta_s is not None:
+                parts.append(f"about {p.eta_s:.0f} s left")
+            return "training: " + ", ".join(parts)
+        if self.state == DONE and self.report is not None:
+            verdict = "promoted" if self.report.promoted else "not promoted"
+            return f"finished in {self.report.seconds:.0f} s: {self.report.version}, {verdict} ({self.report.reason})"
+        if self.state == CANCELLED:
+            return "cancelled; nothing was saved"
+        return f"{self.state}: {self.error}"
+
+
+class TrainingJobs:
+    """Starts, watches and cancels the one training job; remembers the last one for its owner."""
+
+    def __init__(self, store_path: str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None, *,
+                 keep: int = 3, in_process: bool | None = None, python: str = sys.executable) -> None:
+        self.store_path = Path(store_path)
+        self.models_dir = Path(models_dir) if models_dir else self.store_path.parent / "models"
+        self.keep = keep
+        self.in_process = zero_gpu_available() if in_process is None else in_process
+        self.python = python
+        self._lock = threading.Lock()
+        self._job: Job | None = None
+        self._process: subprocess.Popen | None = None
+        self._cancel = threading.Event()
+        self._finished = threading.Event()
+        atexit.register(self._stop_child)
+
+    def current(self) -> Job | None:
+        return self._job
+
+    def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None) -> Job:
+        """Start a job for ``owner`` on ``users``' judgments (None: everyone's); one at a time."""
+        config.validate()
+        with self._lock:
+            if self._job is not None and self._job.running:
+                who = "you" if self._job.owner == owner else "someone else"
+                minutes = (time.time() - self._job.started) / 60
+                raise ValueError(f"a training job started by {who} {minutes:.0f} min ago is still running; "
+                                 "one job runs at a time, try again when it has finished")
+            self._job = job = Job(uuid.uuid4().hex[:12], owner, config, list(users) if users else None)
+            self._cancel = threading.Event()
+            self._finished = threading.Event()
+        target = self._run_here if self.in_process else self._run_child
+        threading.Thread(target=self._supervise, args=(job, target), name=f"training-{job.id}",
+                         daemon=True).start()
+        return job
+
+    def cancel(self, user: str, is_admin: bool = False) -> str:
+        """Cancel the running job, if ``user`` started it (or is an admin)."""
+        job = self._job
+        if job is None or not job.running:
+            raise ValueError("no training job is running")
+        if job.owner != user and not is_admin:
+            raise PermissionError("only the person who started this training job can cancel it")
+        self._cancel.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            threading.Timer(CANCEL_GRACE_S, self._kill, args=(process,)).start()
+        return "cancelling: the job stops at its next step"
+
+    def wait(self, timeout: float | None = None) -> Job | None:
+        """Block until the current job ends (tests and the command line)."""
+        self._finished.wait(timeout)
+        return self._job
+
+    # -- running -------------------------------------------------------------------------------
+    def _supervise(self, job: Job, target) -> None:
+        try:
+            target(job)
+        except Exception as error:  # never leave a job "running" forever
+            log.exception("training job %s failed", job.id)
+            job.state, job.error = FAILED, f"unexpected {type(error).__name__}; the server log has the details"
+        finally:
+            job.finished = time.time()
+            self._process = None
+            self._finished.set()
+
+    def argv(self, job: Job) -> list[str]:
+        c = job.config
+        argv = [self.python, "-m", "core.finetune", "--store", str(self.store_path), "--model", c.base_model,
+                "--kinds", ",".join(c.kinds), "--models-dir", str(self.models_dir), "--keep", str(self.keep),
+                "--epochs", str(c.epochs), "--batch-size", str(c.batch_size),
+                "--learning-rate", repr(c.learning_rate), "--seed", str(c.seed), "--hold-out", repr(c.hold_out),
+                "--progress", "json", "--nice", str(NICE)]
+        if c.max_steps:
+            argv += ["--max-steps", str(c.max_steps)]
+        if not c.freeze_embeddings:
+            argv.append("--train-embeddings")
+        for user in job.users or []:
+            argv += ["--user", user]
+        return argv
+
+    def _run_child(self, job: Job) -> None:
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
+            process = subprocess.Popen(self.argv(job), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr,
+                                       text=True, encoding="utf-8", bufsize=1)
+            self._process = process
+            if self._cancel.is_set():  # cancelled between start() and here
+                process.send_signal(signal.SIGTERM)
+            assert process.stdout is not None
+            for line in process.stdout:
+                self._read(job, line)
+            code = process.wait()
+            if code not in (0, 2, 3) or job.state == RUNNING:
+                stderr.seek(0)
+                tail = stderr.read()[-4000:]
+                log.error("training job %s exited with %s:\n%s", job.id, code, tail)
+        if job.state == RUNNING:
+            if self._cancel.is_set():
+                job.state = CANCELLED
+            else:
+                job.state, job.error = FAILED, f"the training process stopped (exit code {code}); see the server log"
+
+    def _read(self, job: Job, line: str) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.info("training job %s: %s", job.id, line.rstrip())
+            return
+        if not isinstance(message, dict):
+            return
+        if "progress" in message:
+            job.progress = Progress(**message["progress"])
+        elif "report" in message:
+            job.report = TrainingReport.from_dict(message["report"])
+            job.state = DONE
+        elif "error" in message:
+            code = message.get("code")
+            job.error = str(message["error"])
+            job.state = CANCELLED if code == 3 else REFUSED if code == 2 else FAILED
+
+    def _run_here(self, job: Job) -> None:
+        """In this process (ZeroGPU): the GPU part runs inside ``spaces.GPU``."""
+        from core.judgments import JudgmentStore
+        from core.training.recipe import TrainingRefused
+        from core.training.registry import ModelRegistry
+        from core.training.trainer import TrainingCancelled, run_training
+
+        store = JudgmentStore(self.store_path, create=False)
+        try:
+            judgments = [j for user in (job.users or [None]) for j in store.judgments(user=user)]
+        finally:
+            store.close()
+        registry = ModelRegistry(self.models_dir, keep=self.keep)
+
+        def train() -> TrainingReport:
+            return run_training(judgments, job.config, registry.save, cancel=self._cancel,
+                                progress=lambda p: setattr(job, "progress", p))
+
+        if zero_gpu_available():
+            import spaces
+
+            train = spaces.GPU(duration=zero_gpu_duration_s(len(judgments), job.config.epochs))(train)
+        try:
+            job.report = train()
+            job.state = DONE
+        except TrainingCancelled:
+            job.state = CANCELLED
+        except (ValueError, TrainingRefused) as error:
+            job.state, job.error = REFUSED, str(error)
+
+    def _kill(self, process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            log.warning("training process %s ignored SIGTERM for %.0f s: killing it", process.pid, CANCEL_GRACE_S)
+            process.kill()
+
+    def _stop_child(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.kill()
+
+
+def job_summary(job: Job | None) -> dict[str, Any]:
+    """What the API returns about a job (no server paths)."""
+    if job is None:
+        return {"state": "none"}
+    out: dict[str, Any] = {"id": job.id, "state": job.state, "status": job.describe(),
+                           "base_model": job.config.base_model, "kinds": list(job.config.kinds)}
+    if job.progress is not None:
+        out["progress"] = job.progress.to_dict()
+    if job.report is not None:
+        report = job.report.to_dict()
+        report.pop("model_dir", None)
+        out["report"] = report
+    if job.error:
+        out["error"] = job.error
+    return out

@@ -1,0 +1,149 @@
+"""Tuned models under the data folder: versioned, fp16, with a model card, the last N kept.
+
+    <data-dir>/models/<base>-tuned-0003/
+        model.safetensors ...      sentence-transformers layout, fp16 weights
+        README.md                  model card: base model, judgments (count, hash), metrics, date
+        user_studio.json           the full TrainingReport, read back by :meth:`ModelRegistry.versions`
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.judgments import utc_now
+from core.training.trainer import TrainingReport, model_prompts_saved
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "user_studio.json"
+DEFAULT_KEEP = 3  # a save is ~235 MB for e5-small in fp16, ~350 MB for USER-base
+_VERSION = re.compile(r"^(?P<base>[a-z0-9][a-z0-9._-]*)-tuned-(?P<number>\d{4})$")
+
+
+def slug(model_id: str) -> str:
+    """A folder-safe short name for a base model ("deepvk/USER-base" -> "user-base")."""
+    name = Path(model_id.rstrip("/")).name.lower()
+    name = re.sub(r"-tuned-\d{4}$", "", name)
+    name = re.sub(r"[^a-z0-9._-]+", "-", name).strip("-.") or "model"
+    return name[:60]
+
+
+@dataclass(frozen=True)
+class TunedModel:
+    """One saved version and what its report says."""
+
+    name: str
+    path: Path
+    report: TrainingReport
+
+    @property
+    def promoted(self) -> bool:
+        return self.report.promoted
+
+
+class ModelRegistry:
+    """Saves tuned models as numbered versions and keeps the newest ``keep`` of them."""
+
+    def __init__(self, root: str | os.PathLike[str], keep: int = DEFAULT_KEEP) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        self.root = Path(root)
+        self.keep = keep
+
+    def _numbers(self) -> list[tuple[int, Path]]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for child in self.root.iterdir():
+            match = _VERSION.match(child.name)
+            if match and child.is_dir():
+                found.append((int(match["number"]), child))
+        return sorted(found)
+
+    def save(self, model: Any, report: TrainingReport) -> Path:
+        """Write ``model`` in fp16 with its card and report as the next version; prune old ones."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        numbers = self._numbers()
+        number = (numbers[-1][0] + 1) if numbers else 1
+        name = f"{slug(report.base_model)}-tuned-{number:04d}"
+        final = self.root / name
+        partial = self.root / f".{name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        report.version, report.created_at = name, utc_now()
+        report.model_dir = str(final)
+        model.prompts, model.default_prompt_name = model_prompts_saved(model)
+        # Half the disk of fp32; the app loads it back in fp32 (DeBERTa cannot load in fp16).
+        model.half()
+        model.save(str(partial), safe_serialization=True)
+        (partial / REPORT_FILE).write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n",
+                                           encoding="utf-8")
+        (partial / "README.md").write_text(model_card(report), encoding="utf-8")
+        os.replace(partial, final)  # a reader never sees half a model
+        self.prune()
+        return final
+
+    def prune(self) -> list[str]:
+        """Delete all but the newest ``keep`` versions; returns the names deleted."""
+        numbers = self._numbers()
+        removed = []
+        for _, path in numbers[:-self.keep] if len(numbers) > self.keep else []:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        return removed
+
+    def versions(self) -> list[TunedModel]:
+        """Saved versions, newest first; a folder with an unreadable report is skipped (and logged)."""
+        out = []
+        for _, path in reversed(self._numbers()):
+            try:
+                values = json.loads((path / REPORT_FILE).read_text(encoding="utf-8"))
+                out.append(TunedModel(path.name, path, TrainingReport.from_dict(values)))
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                log.warning("skipping tuned model %s: %s", path, error)
+        return out
+
+    def get(self, name: str) -> TunedModel:
+        """A saved version by name; anything else (a path, '..') is refused."""
+        for version in self.versions():
+            if version.name == name:
+                return version
+        known = ", ".join(v.name for v in self.versions()) or "none yet"
+        raise ValueError(f"no tuned model named {name!r}; saved versions: {known}")
+
+
+def model_card(report: TrainingReport) -> str:
+    """A README.md that says where the model came from and what it measured."""
+    lines = [
+        "---", "library_name: sentence-transformers", f"base_model: {report.base_model}",
+        "tags: [sentence-transformers, user-studio]", "---", "",
+        f"# {report.version}", "",
+        f"Fine-tuned from `{report.base_model}`" + (f" (revision `{report.base_revision}`)" if report.base_revision
+                                                    else "") + f" by USER Studio on {report.created_at}.", "",
+        "## Judgments", "",
+        f"- {report.judgments} judgments, content hash `{report.judgments_hash}`",
+        f"- training rows: {_kinds(report.train_rows)}; held out: {_kinds(report.held_out_rows)}"
+        + (f"; {report.dropped} left out of both sides (they shared a text with the hold-out)" if report.dropped
+           else ""),
+        f"- losses: {_kinds(report.losses)}",
+        f"- {report.steps} steps on {report.device}, {report.seconds:.0f} s; settings: "
+        + ", ".join(f"{k}={v}" for k, v in report.config.items() if k not in ("base_model", "kinds")), "",
+        "## Before and after", "",
+        "| metric | set | before | after | change | rows |", "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for m in report.metrics:
+        lines.append(f"| {m.name} | {m.split} | {m.before:.4f} | {m.after:.4f} | {m.change:+.4f} | {m.rows} |")
+    verdict = "promoted" if report.promoted else "not promoted"
+    lines += ["", f"**{verdict}**: {report.reason}", "",
+              "Weights are stored in fp16; load them in fp32 (DeBERTa does not run in fp16 on load).", ""]
+    return "\n".join(lines)
+
+
+def _kinds(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in values.items()) or "none"

