@@ -60,9 +60,11 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
 
 def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = True, admins: tuple[str, ...] = (),
               auth: list[tuple[str, str]] | None = None, janitor=None, files_ttl_s: float | None = None,
-              others: tuple[Path | str, ...] = (), fallback_reason: str | None = None) -> LiveApp:
+              others: tuple[Path | str, ...] = (), fallback_reason: str | None = None,
+              encoder_options: dict[str, Any] | None = None) -> LiveApp:
     """Build the Studio on ``model_dir`` (a folder or a model name; ``others`` load beside it) and launch
-    the app exactly as ``app.main`` does."""
+    the app exactly as ``app.main`` does. ``encoder_options`` go to the main model's Encoder (say,
+    ``engine="torch"``)."""
     from app import launch_settings, queue_settings
     from core.encoder import Encoder
     from core.identity import IdentityIssuer, load_or_create_key
@@ -77,7 +79,7 @@ def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = 
 
         warm_up(background=False, large=False)
     data_dir.mkdir(parents=True, exist_ok=True)
-    encoder = Encoder(str(model_dir), device="cpu", dtype="float32")
+    encoder = Encoder(str(model_dir), device="cpu", dtype="float32", **(encoder_options or {}))
     files = TempFiles(data_dir / "exports", ttl_s=files_ttl_s) if files_ttl_s is not None else None
     studio = Studio(encoder, store=JudgmentStore(data_dir / "feedback.sqlite"), files=files,
                     identities=IdentityIssuer(load_or_create_key(data_dir), admins=admins),

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,7 +15,9 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # OpenVINO conversions of the tests' throwaway models go to a folder of the test run, not ~/.cache.
-os.environ.setdefault("USER_STUDIO_CACHE_DIR", tempfile.mkdtemp(prefix="user-studio-test-cache-"))
+if "USER_STUDIO_CACHE_DIR" not in os.environ:
+    os.environ["USER_STUDIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="user-studio-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["USER_STUDIO_CACHE_DIR"], True)
 
 
 @pytest.fixture(scope="session")
