@@ -116,7 +116,11 @@ def test_two_models_side_by_side_with_a_bootstrap_interval(two_models, faq_files
     for row in differences.itertuples(index=False):
         low, high = (float(v) for v in row[3].strip("[]").split(","))
         assert low - 1e-9 <= row.difference <= high + 1e-9
-    only_second = run_evaluation(two_models, *faq_files, models=[names[1]])
+    from ui.evaluate_tab import ticked_models
+
+    with pytest.raises(ValueError, match="tick at least one model"):
+        ticked_models(two_models, [])
+    only_second = run_evaluation(two_models, *faq_files, models=ticked_models(two_models, [names[1]]))
     assert list(only_second.results) == [list(two_models.encoders)[1]] and differences_table(only_second).empty
 
 

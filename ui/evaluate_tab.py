@@ -96,6 +96,13 @@ def select_encoders(studio: Studio, models: str | Sequence[str] | None) -> dict[
     return chosen
 
 
+def ticked_models(studio: Studio, names: list[str] | None) -> list[str] | None:
+    """The models ticked in the tab; with several loaded, ticking none is a mistake, not "all"."""
+    if len(studio.encoders) > 1 and not names:
+        raise ValueError("tick at least one model")
+    return names or None
+
+
 def column_choice(value: str | None) -> str | None:
     return (value or "").strip() or None
 
@@ -278,8 +285,10 @@ def score_histograms(report: ThresholdReport) -> go.Figure:
                       annotation_position="top right")
         fig.update_xaxes(title_text="cosine × 100", row=row, col=1)
         fig.update_yaxes(title_text="pairs", row=row, col=1)
-    fig.update_layout(barmode="overlay", template="plotly_white", height=80 + 260 * len(names),
-                      margin=dict(l=10, r=10, t=40, b=10), title="Scores of relevant and not-relevant pairs")
+    # The legend above the plots: on the right it covers the threshold's label.
+    fig.update_layout(barmode="overlay", template="plotly_white", height=100 + 260 * len(names),
+                      margin=dict(l=10, r=10, t=70, b=10), title="Scores of relevant and not-relevant pairs",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="right", x=1))
     return fig
 
 
@@ -428,7 +437,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def evaluate_in_tab(path: str | None, corpus: str | None, q_prefix: str, p_prefix: str, names: list[str],
                             q_column: str, p_column: str):
-            report = run_evaluation(studio, path, corpus, q_prefix, p_prefix, names or None, q_column, p_column)
+            report = run_evaluation(studio, path, corpus, q_prefix, p_prefix, ticked_models(studio, names), q_column,
+                                    p_column)
             return (evaluation_summary(report), metrics_table(report),
                     gr.update(value=differences_table(report), visible=len(report.results) > 1),
                     misses_table(report))
@@ -441,14 +451,14 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         def thresholds_in_tab(from_where: str, path: str | None, q_prefix: str, p_prefix: str, names: list[str],
                               user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             warnings: list[str] = []
+            names = ticked_models(studio, names)
             if from_where == "judgments":
                 # Your own verdicts only: who you are comes from the server, checked here.
                 identity = common.identify(studio, request, profile, user_token)
                 anchors, others, labels = labelled_pairs_from_judgments(studio, identity.user)
             else:
                 anchors, others, labels, warnings = labelled_pairs_from_table(studio, path)
-            report = run_thresholds(studio, anchors, others, labels, q_prefix, p_prefix, names or None,
-                                    from_where, warnings)
+            report = run_thresholds(studio, anchors, others, labels, q_prefix, p_prefix, names, from_where, warnings)
             return thresholds_summary(report), thresholds_table(report), score_histograms(report)
 
         threshold_run.click(thresholds_in_tab, [source, labelled_file, query_prefix, passage_prefix, chosen_models,
