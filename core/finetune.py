@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-embeddings", action="store_true",
                         help="also train the word-embedding matrix (frozen by default)")
     parser.add_argument("--progress", choices=("text", "json"), default="text")
+    parser.add_argument("--owner", help="who is recorded as having trained it (the app passes the user)")
     parser.add_argument("--nice", type=int, default=0, help=argparse.SUPPRESS)  # the app lowers its job's priority
     return parser.parse_args(argv)
 
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             raise TrainingRefused("there are no judgments to train on" + (f" by {', '.join(args.user)}"
                                                                            if args.user else ""))
         registry = ModelRegistry(args.models_dir or store_path.parent / "models", keep=args.keep)
-        report = run_training(judgments, config, registry.save, progress=out.progress, cancel=cancel)
+        report = run_training(judgments, config, registry.save, progress=out.progress, cancel=cancel,
+                              trained_by=args.owner)
     except TrainingCancelled as error:
         return out.error(str(error), EXIT_CANCELLED)
     except (ValueError, OSError, ModelLoadError) as error:  # TrainingRefused among them: says what to do

@@ -6,6 +6,7 @@ plain data (numpy arrays and pandas frames); figures and components are the UI's
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from core.identity import IdentityIssuer, load_or_create_key
 from core.judgments import JudgmentStore
 from core.tempfiles import TempFiles
 from core.text import clean_texts, resolve_prefix
+from core.training.jobs import TrainingJobs
+from core.training.registry import ModelRegistry
 
 Progress = Callable[[float, str], None]
 
@@ -110,7 +113,8 @@ class Studio:
 
     def __init__(self, encoder: Encoder, *, limits: Limits | None = None, store: JudgmentStore | None = None,
                  identities: IdentityIssuer | None = None, fallback_reason: str | None = None,
-                 files: TempFiles | None = None, others: Sequence[Encoder] = ()):
+                 files: TempFiles | None = None, others: Sequence[Encoder] = (),
+                 training: TrainingJobs | None = None, registry: ModelRegistry | None = None):
         if store is not None and identities is None:
             # Anonymous identities are signed with a key kept beside the store, so they outlive restarts.
             identities = IdentityIssuer(load_or_create_key(store.path.parent))
@@ -126,6 +130,15 @@ class Studio:
         self.identities = identities
         self.fallback_reason = fallback_reason
         self.files = files or TempFiles.default()  # exports, deleted after a TTL
+        # Training lives beside the judgments it learns from: <data-dir>/models.
+        if store is not None and training is None:
+            training = TrainingJobs(store.path)
+        if training is not None and registry is None:
+            registry = ModelRegistry(training.models_dir, keep=training.keep)
+        self.training = training
+        self.registry = registry
+        self.tuned_model: str | None = None  # the model id of the tuned version loaded, if any
+        self._models_lock = threading.Lock()
 
     def model(self, name: str | None = None) -> Encoder:
         """A loaded model by id (or the name of its folder); None or "" is the default model."""
@@ -138,6 +151,24 @@ class Studio:
             return by_folder[0]
         loaded = ", ".join(Path(m).name if m.startswith(("/", ".", "~")) else m for m in self.encoders)
         raise ValueError(f"model {name!r} is not loaded; loaded: {loaded}")
+
+    def load_tuned(self, path: str | Path) -> Encoder:
+        """Load a tuned model next to the others, with the default model's device and engine.
+
+        One tuned model is kept loaded at a time (each costs as much memory as its base): loading
+        another replaces it. The dict is replaced, never changed in place, so a request that is
+        iterating over the models never sees it half-changed.
+        """
+        options: dict[str, object] = {}
+        if self.encoder.engine in ("torch", "openvino"):
+            options = {"device": self.encoder.device, "engine": self.encoder.engine}
+        encoder = Encoder(str(path), **options)
+        with self._models_lock:
+            models = {k: v for k, v in self.encoders.items() if k != self.tuned_model}
+            models[encoder.model_id] = encoder
+            self.encoders = models
+            self.tuned_model = encoder.model_id
+        return encoder
 
     # -- tab 1 ---------------------------------------------------------------------------------
     def similarity(self, queries: Sequence[str], passages: Sequence[str], query_prefix: str = "query",

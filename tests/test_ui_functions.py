@@ -119,7 +119,13 @@ def test_several_models_score_side_by_side_and_judgments_record_the_model(two_mo
     with pytest.raises(ValueError, match="model 'nope' is not loaded; loaded: tiny-user0, other-user"):
         run_similarity(studio, queries, passages, model="nope")
 
-    figure, summary = run_side_by_side(studio, queries, passages, "query", "passage", "", str(second_model_dir))
+    figure, summary, changes = run_side_by_side(studio, queries, passages, "query", "passage", "",
+                                                str(second_model_dir))
+    table = changes["value"]
+    assert changes["visible"] is True and len(table) == 6
+    assert list(table.columns) == ["query", "passage", "tiny-user0", "other-user", "change"]
+    np.testing.assert_allclose(table["change"], table["other-user"] - table["tiny-user0"], atol=0.011)
+    assert list(table["change"].abs()) == sorted(table["change"].abs(), reverse=True)  # largest change first
     heatmaps = [t for t in figure["value"].data if t.type == "heatmap"]
     assert figure["visible"] is True and len(heatmaps) == 3
     first_scores = studio.similarity(["Есть ли нефть?", "Как варить борщ?"],

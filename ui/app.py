@@ -1,4 +1,4 @@
-"""The gr.Blocks app: a header, a banner when running on the fallback model, four tabs, and the API."""
+"""The gr.Blocks app: a header, a banner when running on the fallback model, the tabs, and the API."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import gradio as gr
 
 from core.judgments import Judgment
 from core.studio import Studio
-from ui import cluster_tab, common, evaluate_tab, prefix_tab, review_tab, similarity_tab
+from ui import cluster_tab, common, evaluate_tab, prefix_tab, review_tab, similarity_tab, train_tab
 from ui.sessions import SessionJanitor
 
 CSS = """
@@ -34,6 +34,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             evaluate_tab.build(studio, token)
             if studio.store is not None:
                 view, inputs, outputs, whoami = review_tab.build(studio, token)
+                train_tab.build(studio, token)
 
         if studio.store is not None:
             @common.user_errors
@@ -46,6 +47,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             app.load(start_session, token, [token, whoami], api_visibility="private").then(
                 view, inputs, outputs, api_visibility="private")
             add_api(studio)
+            train_tab.add_api(studio)
         evaluate_tab.add_api(studio)
         (janitor or SessionJanitor(interval_s=min(30.0, max(1.0, files_ttl / 2)))).attach(app, files=studio.files)
     return app

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 
 from core.corpus import load_table
 from core.judgments import Judgment
@@ -72,9 +73,10 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
 
 def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: str, passage_prefix: str,
                      model: str | None, other: str | None):
-    """The same queries and passages scored by a second model, and the difference."""
+    """The same queries and passages scored by a second model: both heatmaps, and a table of each pair's
+    two scores and the change, largest change first (what a tuned model learnt from the judgments)."""
     if not other:
-        return gr.update(visible=False), ""
+        return gr.update(visible=False), "", gr.update(value=None, visible=False)
     first = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
                               passage_prefix or "none", model=model or None)
     second = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
@@ -89,7 +91,31 @@ def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: 
     summary = (f"**{html.escape(names[0])}** vs **{html.escape(names[1])}**: mean |difference| "
                f"{gap.mean():.2f}, largest {gap.max():.2f} (cosine × 100); the top passage agrees for "
                f"{agree} of {len(first.queries)} queries.")
-    return gr.update(value=figure, visible=True), summary
+    return gr.update(value=figure, visible=True), summary, gr.update(value=score_changes(first, second, names),
+                                                                     visible=True)
+
+
+def score_changes(first: SimilarityResult, second: SimilarityResult, names: tuple[str, str],
+                  limit: int = 200) -> pd.DataFrame:
+    """Every query-passage pair with both models' scores and the change, largest change first."""
+    if names[0] == names[1]:
+        names = (f"{names[0]} (1)", f"{names[1]} (2)")
+    change = second.scores - first.scores
+    rows = [{"query": first.queries[qi], "passage": first.passages[pi],
+             names[0]: round(float(first.scores[qi, pi]), 2), names[1]: round(float(second.scores[qi, pi]), 2),
+             "change": round(float(change[qi, pi]), 2)}
+            for qi in range(change.shape[0]) for pi in range(change.shape[1])]
+    frame = pd.DataFrame(rows, columns=["query", "passage", *names, "change"])
+    order = frame["change"].abs().sort_values(ascending=False, kind="stable").index
+    return frame.loc[order].head(limit).reset_index(drop=True)
+
+
+def model_choices(studio: Studio):
+    """The model pickers' choices as loaded now (a tuned model may have been loaded since the page opened)."""
+    models = [common.display_model(m) for m in studio.encoders]
+    several = len(models) > 1
+    return (gr.update(choices=models, visible=several),
+            gr.update(choices=[("(none)", ""), *[(m, m) for m in models]], visible=several))
 
 
 def table_to_boxes(studio: Studio, path: str | None):
@@ -111,7 +137,7 @@ def table_to_boxes(studio: Studio, path: str | None):
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
-    with gr.Tab("Similarity", id="similarity"):
+    with gr.Tab("Similarity", id="similarity") as tab:
         gr.Markdown(
             "Score every query against every passage. USER-base expects `query: ` on questions and "
             "`passage: ` on the documents searched; the card's example is one click away."
@@ -144,6 +170,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         heatmap = gr.Plot(empty_figure("Enter queries and passages, then Compare"), elem_id="sim-plot")
         side_status = gr.Markdown(elem_id="sim-side-status")
         side_by_side = gr.Plot(visible=False, elem_id="sim-side-plot")
+        changes = gr.Dataframe(label="Both models' scores per pair, largest change first", interactive=False,
+                               wrap=True, visible=False, elem_id="sim-changes", max_height=360)
         ranking = gr.Dataframe(label="Passages ranked per query (select a row to judge it)", interactive=False,
                                wrap=True, elem_id="sim-ranking", max_height=480,
                                column_widths=["70px", "36%", "60px", "80px", "44%", "80px"])
@@ -180,11 +208,13 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         inputs = [queries, passages, query_prefix, passage_prefix, model]
         outputs = [heatmap, ranking, tokens, status, result_state]
         run.click(similarity, inputs, outputs, api_name="similarity").success(
-            compare_models, [*inputs, other], [side_by_side, side_status], api_visibility="private")
+            compare_models, [*inputs, other], [side_by_side, side_status, changes], api_visibility="private")
         example.click(common.user_errors(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage")), None,
                       [queries, passages, query_prefix, passage_prefix], api_visibility="private").then(
             similarity, inputs, outputs, api_visibility="private").success(
-            compare_models, [*inputs, other], [side_by_side, side_status], api_visibility="private")
+            compare_models, [*inputs, other], [side_by_side, side_status, changes], api_visibility="private")
+        tab.select(common.user_errors(lambda: model_choices(studio)), None, [model, other],
+                   api_visibility="private")
         table.upload(common.user_errors(lambda path: table_to_boxes(studio, path)), table,
                      [queries, passages, status], api_visibility="private")
 

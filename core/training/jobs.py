@@ -112,15 +112,20 @@ class TrainingJobs:
     def current(self) -> Job | None:
         return self._job
 
+    def check_free(self, owner: str) -> None:
+        """ValueError when a job is running (one at a time), saying whose it is to its owner."""
+        job = self._job
+        if job is not None and job.running:
+            who = "you" if job.owner == owner else "someone else"
+            minutes = (time.time() - job.started) / 60
+            raise ValueError(f"a training job started by {who} {minutes:.0f} min ago is still running; "
+                             "one job runs at a time, try again when it has finished")
+
     def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None) -> Job:
         """Start a job for ``owner`` on ``users``' judgments (None: everyone's); one at a time."""
         config.validate()
         with self._lock:
-            if self._job is not None and self._job.running:
-                who = "you" if self._job.owner == owner else "someone else"
-                minutes = (time.time() - self._job.started) / 60
-                raise ValueError(f"a training job started by {who} {minutes:.0f} min ago is still running; "
-                                 "one job runs at a time, try again when it has finished")
+            self.check_free(owner)
             self._job = job = Job(uuid.uuid4().hex[:12], owner, config, list(users) if users else None)
             self._cancel = threading.Event()
             self._finished = threading.Event()
@@ -166,7 +171,7 @@ class TrainingJobs:
                 "--kinds", ",".join(c.kinds), "--models-dir", str(self.models_dir), "--keep", str(self.keep),
                 "--epochs", str(c.epochs), "--batch-size", str(c.batch_size),
                 "--learning-rate", repr(c.learning_rate), "--seed", str(c.seed), "--hold-out", repr(c.hold_out),
-                "--progress", "json", "--nice", str(NICE)]
+                "--progress", "json", "--nice", str(NICE), "--owner", job.owner]
         if c.max_steps:
             argv += ["--max-steps", str(c.max_steps)]
         if not c.freeze_embeddings:
@@ -229,7 +234,7 @@ class TrainingJobs:
         registry = ModelRegistry(self.models_dir, keep=self.keep)
 
         def train() -> TrainingReport:
-            return run_training(judgments, job.config, registry.save, cancel=self._cancel,
+            return run_training(judgments, job.config, registry.save, cancel=self._cancel, trained_by=job.owner,
                                 progress=lambda p: setattr(job, "progress", p))
 
         if zero_gpu_available():

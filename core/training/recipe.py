@@ -55,7 +55,7 @@ TRAINING_KINDS: dict[str, TrainingKind] = {
     TRIPLETS: TrainingKind(TRIPLETS, "Triplets", "MultipleNegativesRankingLoss",
                            "a relevant and a not-relevant text for the same query"),
     LABELS: TrainingKind(LABELS, "Labels", "MultipleNegativesRankingLoss",
-                         "topic labels (trained as same-label pairs)"),
+                         "topic labels, at least two texts per label"),
 }
 # Chosen automatically instead of GRADED when every verdict is positive.
 POSITIVE_ONLY = TrainingKind(POSITIVES, "Positive pairs only", "MultipleNegativesRankingLoss",

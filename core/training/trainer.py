@@ -130,6 +130,7 @@ class TrainingReport:
     version: str | None = None
     created_at: str = ""
     losses: dict[str, str] = field(default_factory=dict)
+    trained_by: str | None = None  # the user who started it (the app shows a version to them and admins)
 
     @property
     def held_out_change(self) -> float | None:
@@ -207,7 +208,8 @@ def held_out_sets(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: 
 
 def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Callable[[Any, TrainingReport], Path],
                  *, progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
-                 regression: RegressionSet | None = None, use_cpu: bool | None = None) -> TrainingReport:
+                 regression: RegressionSet | None = None, use_cpu: bool | None = None,
+                 trained_by: str | None = None) -> TrainingReport:
     """Train ``config.base_model`` on ``judgments`` and measure it; ``save(model, report)`` stores it.
 
     Raises :class:`~core.training.recipe.TrainingRefused` when the judgments cannot train a better
@@ -244,7 +246,7 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
         held_out_rows={k: len(v) for k, v in held_sets.items()}, dropped=split.dropped,
         metrics=compare(before, after), steps=steps, training_loss=loss,
         seconds=round(time.monotonic() - started, 1), device=device,
-        losses={k: v.kind.loss for k, v in train_sets.items()})
+        losses={k: v.kind.loss for k, v in train_sets.items()}, trained_by=trained_by)
     report.promoted, report.reason = promotion(report)
     report_progress(Progress("saving", steps, steps, loss, time.monotonic() - started))
     report.model_dir = str(save(model, report))

@@ -1,0 +1,318 @@
+"""Train: fine-tune a loaded model on judgments, see what changed, and use the result.
+
+A person picks the kinds of judgments and a base model, sees how many training rows each kind
+gives (and why a kind cannot train yet), starts one background job, watches its progress, and gets
+a before/after table on judgments the model never trained on plus a regression set. A version that
+improved without forgetting is promoted and one click loads it next to the base model; one that was
+not promoted can still be loaded on purpose.
+
+Private by default: a visitor trains on their own judgments and sees their own jobs and versions;
+admins may train on everyone's. Every handler identifies the caller itself.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+import gradio as gr
+import pandas as pd
+
+from core.identity import Identity
+from core.judgments import Judgment
+from core.studio import Studio
+from core.training.jobs import Job, job_summary
+from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, TrainingRefused, build_sets, count_rows
+from core.training.trainer import TrainingConfig
+from ui import common
+
+MINE, EVERYONE = "mine", "everyone"
+METRIC_COLUMNS = ["metric", "set", "before", "after", "change", "rows"]
+VERSION_COLUMNS = ["version", "base model", "created", "held-out change", "regression change", "promoted", "reason"]
+POLL_S = 1.0
+
+
+def _judgments(studio: Studio, identity: Identity, whose: str) -> tuple[list[Judgment], list[str] | None]:
+    """The judgments to train on and the users they belong to (None: everyone's)."""
+    if studio.store is None:
+        raise ValueError("judgments are switched off: the app has no feedback store")
+    if whose == EVERYONE:
+        if not identity.is_admin:
+            raise PermissionError("only admins may train on everyone's judgments; choose your own")
+        return studio.store.judgments(), None
+    if whose not in (MINE, None, ""):
+        raise ValueError(f"choose whose judgments to use: {MINE} or {EVERYONE}, got {whose!r}")
+    return studio.store.judgments(user=identity.user), [identity.user]
+
+
+def readiness(studio: Studio, identity: Identity, whose: str) -> tuple[list[tuple[str, str]], list[str], str]:
+    """Checkbox choices with row counts, the kinds ready to train, and a note per kind."""
+    judgments, _ = _judgments(studio, identity, whose)
+    counts = count_rows(judgments)
+    choices, ready, notes = [], [], []
+    for name, kind in TRAINING_KINDS.items():
+        choices.append((f"{kind.title} ({counts[name]:,} rows)", name))
+        try:
+            sets = build_sets(judgments, [name], Prompts())
+        except TrainingRefused as refusal:
+            notes.append(f"- **{kind.title}**: {html.escape(str(refusal).split(': ', 1)[-1])}")
+            continue
+        ready.append(name)
+        loss = next(iter(sets.values())).kind.loss
+        notes.append(f"- **{kind.title}**: {counts[name]:,} rows, trains with {loss} ✓")
+    owner = "everyone's" if whose == EVERYONE else "your"
+    head = f"**{len(judgments):,}** of {owner} judgments. Each kind needs at least {MIN_ROWS} rows.\n\n"
+    return choices, ready, head + "\n".join(notes)
+
+
+def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list[str] | None, epochs: float,
+          learning_rate: float, batch_size: float, freeze: bool, seed: float) -> Job:
+    if studio.training is None:
+        raise ValueError("training is switched off: the app has no feedback store")
+    studio.training.check_free(identity.user)
+    judgments, users = _judgments(studio, identity, whose)
+    if not judgments:
+        raise ValueError("there are no judgments to train on yet: judge some results in the other tabs")
+    encoder = studio.model(base or None)
+    config = TrainingConfig(base_model=encoder.model_id, kinds=tuple(kinds or ()), epochs=_whole(epochs, "epochs"),
+                            learning_rate=float(learning_rate), batch_size=_whole(batch_size, "batch size"),
+                            freeze_embeddings=bool(freeze), seed=_whole(seed, "seed")).validate()
+    build_sets(judgments, config.kinds, Prompts())  # refuse now, with the reason, not in the background
+    return studio.training.start(identity.user, config, users)
+
+
+def _whole(value: object, name: str) -> int:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
+
+
+def visible_job(studio: Studio, identity: Identity) -> Job | None:
+    """The current job if the caller may see its details (theirs, or any for an admin)."""
+    job = studio.training.current() if studio.training is not None else None
+    if job is not None and (job.owner == identity.user or identity.is_admin):
+        return job
+    return None
+
+
+def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, bool]:
+    """Progress line, before/after table, verdict, and whether a job is still running."""
+    job = studio.training.current() if studio.training is not None else None
+    if job is None:
+        return "No training job yet.", pd.DataFrame(columns=METRIC_COLUMNS), "", False
+    if job.owner != identity.user and not identity.is_admin:
+        if job.running:
+            return ("Someone else's training job is running; one runs at a time. "
+                    f"Started {(time.time() - job.started) / 60:.0f} min ago."), pd.DataFrame(columns=METRIC_COLUMNS), \
+                "", True
+        return "No training job of yours yet.", pd.DataFrame(columns=METRIC_COLUMNS), "", False
+    line = f"**{html.escape(common.display_model(job.config.base_model))}** · {html.escape(job.describe())}"
+    if job.report is None:
+        return line, pd.DataFrame(columns=METRIC_COLUMNS), "", job.running
+    report = job.report
+    table = pd.DataFrame([{"metric": m.name, "set": m.split, "before": round(m.before, 4), "after": round(m.after, 4),
+                           "change": round(m.change, 4), "rows": m.rows} for m in report.metrics],
+                         columns=METRIC_COLUMNS)
+    verdict = (f"✅ **Promoted**: {html.escape(report.reason)}. Load `{report.version}` below to compare it "
+               "with the base model in the Similarity tab." if report.promoted else
+               f"⛔ **Not promoted**: {html.escape(report.reason)}. `{report.version}` is kept and can still be "
+               "loaded on purpose below.")
+    if report.dropped:
+        verdict += (f"<br>{report.dropped} judgment(s) shared a text with the hold-out and were left out of both "
+                    "sides, so no text is scored that was trained on.")
+    return line, table, verdict, job.running
+
+
+def versions(studio: Studio, identity: Identity) -> pd.DataFrame:
+    """Saved versions the caller trained (an admin: all), newest first."""
+    if studio.registry is None:
+        return pd.DataFrame(columns=VERSION_COLUMNS)
+    rows = []
+    for version in studio.registry.versions():
+        report = version.report
+        if report.trained_by != identity.user and not identity.is_admin:
+            continue
+        rows.append({"version": version.name, "base model": common.display_model(report.base_model),
+                     "created": report.created_at[:16].replace("T", " "),
+                     "held-out change": _signed(report.held_out_change),
+                     "regression change": _signed(report.regression_change),
+                     "promoted": "yes" if report.promoted else "no", "reason": report.reason})
+    return pd.DataFrame(rows, columns=VERSION_COLUMNS)
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.4f}"
+
+
+def use_version(studio: Studio, identity: Identity, name: str, anyway: bool = False) -> str:
+    """Load a saved version next to the base model: promoted ones at once, others only on purpose."""
+    if studio.registry is None:
+        raise ValueError("training is switched off: the app has no feedback store")
+    if not name:
+        raise ValueError("choose a saved version first")
+    version = studio.registry.get(str(name))
+    if version.report.trained_by != identity.user and not identity.is_admin:
+        # The same answer as for a name that does not exist: versions are private.
+        raise ValueError(f"no tuned model named {name!r} among yours")
+    if not version.promoted and not anyway:
+        raise ValueError(f"{version.name} was not promoted ({version.report.reason}); tick 'load it anyway' to "
+                         "load it on purpose")
+    encoder = studio.load_tuned(version.path)
+    return (f"Loaded `{version.name}` next to the base model. In the Similarity tab pick it as the model or "
+            f"'side by side with' to see both models' scores and the change ({encoder.dim}-d).")
+
+
+def cancel(studio: Studio, identity: Identity) -> str:
+    if studio.training is None:
+        raise ValueError("training is switched off: the app has no feedback store")
+    return studio.training.cancel(identity.user, identity.is_admin)
+
+
+def build(studio: Studio, token: gr.BrowserState) -> None:
+    models = [common.display_model(m) for m in studio.encoders]
+    with gr.Tab("Train", id="train") as tab:
+        gr.Markdown(
+            "Fine-tune a loaded model on judgments. 20 % of them are held out (no text on both sides) and "
+            "scored before and after, with a ParaPhraser regression set that catches forgetting. A version "
+            "is promoted only when the held-out score rose and the regression set fell by at most 0.01.")
+        with gr.Row():
+            whose = gr.Radio([("My judgments", MINE), ("Everyone's (admins)", EVERYONE)], value=MINE,
+                             label="Judgments", elem_id="train-whose")
+            base = gr.Dropdown(models, value=models[0], label="Base model", allow_custom_value=True,
+                               elem_id="train-base")
+        kinds = gr.CheckboxGroup([(kind.title, name) for name, kind in TRAINING_KINDS.items()], value=[],
+                                 label="Train on", elem_id="train-kinds")
+        advice = gr.Markdown(elem_id="train-advice")
+        with gr.Accordion("Settings (the measured defaults)", open=False), gr.Row():
+            epochs = gr.Number(1, label="Epochs", precision=0, minimum=1, maximum=20)
+            learning_rate = gr.Number(2e-5, label="Learning rate")
+            batch_size = gr.Number(16, label="Batch size", precision=0, minimum=2, maximum=256)
+            seed = gr.Number(0, label="Seed", precision=0)
+            freeze = gr.Checkbox(True, label="Freeze word embeddings (same quality, ~45 % faster)")
+        with gr.Row():
+            run = gr.Button("Start training", variant="primary", elem_id="train-start")
+            stop = gr.Button("Cancel", elem_id="train-cancel")
+            refresh = gr.Button("Refresh", size="sm")
+        progress = gr.Markdown(elem_id="train-status")
+        metrics = gr.Dataframe(headers=METRIC_COLUMNS, label="Before and after", interactive=False,
+                               elem_id="train-metrics")
+        verdict = gr.Markdown(elem_id="train-verdict")
+        timer = gr.Timer(POLL_S, active=False)
+        with gr.Accordion("Saved versions", open=True):
+            saved = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, wrap=True, elem_id="train-versions")
+            with gr.Row():
+                version = gr.Dropdown([], label="Version", allow_custom_value=True, elem_id="train-version")
+                anyway = gr.Checkbox(False, label="Load it anyway (not promoted)", elem_id="train-anyway")
+                use = gr.Button("Use this model", elem_id="train-use")
+            used = gr.Markdown(elem_id="train-used")
+
+        def who(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None) -> Identity:
+            return common.identify(studio, request, profile, user_token)
+
+        @common.user_errors
+        def show_kinds(whose_value: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            choices, ready, note = readiness(studio, who(user_token, request, profile), whose_value)
+            return gr.update(choices=choices, value=ready), note
+
+        def status_outputs(identity: Identity):
+            line, table, verdict_text, running = status(studio, identity)
+            table_of_versions = versions(studio, identity)
+            return (line, table, verdict_text, gr.Timer(active=running), table_of_versions,
+                    gr.update(choices=list(table_of_versions["version"])))
+
+        @common.user_errors
+        def show_status(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            return status_outputs(who(user_token, request, profile))
+
+        @common.user_errors
+        def start_job(whose_value, base_value, kinds_value, epochs_value, rate, batch, freeze_value, seed_value,
+                      user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            identity = who(user_token, request, profile)
+            start(studio, identity, whose_value, base_value, kinds_value, epochs_value, rate, batch, freeze_value,
+                  seed_value)
+            return status_outputs(identity)
+
+        @common.user_errors
+        def cancel_job(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            return cancel(studio, who(user_token, request, profile))
+
+        @common.user_errors
+        def load_version(name: str, load_anyway: bool, user_token: str, request: gr.Request,
+                      profile: gr.OAuthProfile | None):
+            return use_version(studio, who(user_token, request, profile), name, load_anyway)
+
+        status_targets = [progress, metrics, verdict, timer, saved, version]
+        tab.select(show_kinds, [whose, token], [kinds, advice], api_visibility="private").then(
+            show_status, token, status_targets, api_visibility="private")
+        whose.change(show_kinds, [whose, token], [kinds, advice], api_visibility="private")
+        refresh.click(show_kinds, [whose, token], [kinds, advice], api_visibility="private").then(
+            show_status, token, status_targets, api_visibility="private")
+        run.click(start_job, [whose, base, kinds, epochs, learning_rate, batch_size, freeze, seed, token],
+                  status_targets, api_visibility="private")
+        timer.tick(show_status, token, status_targets, api_visibility="private", show_progress="hidden")
+        stop.click(cancel_job, token, progress, api_visibility="private")
+        use.click(load_version, [version, anyway, token], used, api_visibility="private")
+
+
+def add_api(studio: Studio) -> None:
+    """/train, /training_status, /cancel_training, /use_model for scripts (pass the /flag token)."""
+
+    def identity_of(token: str, request: gr.Request | None, profile: gr.OAuthProfile | None) -> Identity:
+        return common.identify(studio, request, profile, token)
+
+    @common.user_errors
+    def train(kinds: str = "graded", base_model: str = "", epochs: int = 1, everyone: bool = False,
+              token: str = "", request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> dict:
+        """Start training on your judgments (admins: everyone's with everyone=true). kinds: comma-separated
+        from graded, triplets, labels. Returns the job; poll /training_status for progress and results."""
+        identity = identity_of(token, request, profile)
+        chosen = [k.strip() for k in str(kinds or "").split(",") if k.strip()]
+        job = start(studio, identity, EVERYONE if everyone else MINE, base_model, chosen, epochs, 2e-5, 16, True, 0)
+        return _public(job_summary(job))
+
+    @common.user_errors
+    def training_status(token: str = "", request: gr.Request = None,
+                        profile: gr.OAuthProfile | None = None) -> dict:
+        """Your current or last training job: state, progress and, when done, the before/after report."""
+        identity = identity_of(token, request, profile)
+        job = visible_job(studio, identity)
+        if job is None:
+            current = studio.training.current() if studio.training is not None else None
+            return {"state": "busy" if current is not None and current.running else "none"}
+        return _public(job_summary(job))
+
+    @common.user_errors
+    def cancel_training(token: str = "", request: gr.Request = None,
+                        profile: gr.OAuthProfile | None = None) -> dict:
+        """Cancel your running training job."""
+        return {"message": cancel(studio, identity_of(token, request, profile))}
+
+    @common.user_errors
+    def use_model(version: str, anyway: bool = False, token: str = "", request: gr.Request = None,
+                  profile: gr.OAuthProfile | None = None) -> dict:
+        """Load one of your saved versions next to the base model (a version that was not promoted only
+        with anyway=true). Then pass its name as /similarity's model."""
+        message = use_version(studio, identity_of(token, request, profile), version, anyway)
+        return {"model": version, "message": message}
+
+    gr.api(train, api_name="train")
+    gr.api(training_status, api_name="training_status")
+    gr.api(cancel_training, api_name="cancel_training")
+    gr.api(use_model, api_name="use_model")
+
+
+def _public(summary: dict) -> dict:
+    """No server paths: a base model given as a folder is shown by its name."""
+    if "base_model" in summary:
+        summary["base_model"] = common.display_model(summary["base_model"])
+    report = summary.get("report")
+    if isinstance(report, dict):
+        report["base_model"] = common.display_model(report.get("base_model"))
+        config = report.get("config")
+        if isinstance(config, dict):
+            config["base_model"] = common.display_model(config.get("base_model"))
+    return summary
