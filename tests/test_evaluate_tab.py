@@ -124,6 +124,21 @@ def test_two_models_side_by_side_with_a_bootstrap_interval(two_models, faq_files
     assert list(only_second.results) == [list(two_models.encoders)[1]] and differences_table(only_second).empty
 
 
+def test_model_pickers_follow_the_models_loaded_now(studio, second_model_dir):
+    from ui.evaluate_tab import model_pickers
+
+    first = common.display_model(studio.encoder.model_id)
+    ticks, search_model, offered = model_pickers(studio, [first], first, [first])
+    assert ticks["choices"] == [first] and ticks["visible"] is False and offered == [first]
+    studio.load_tuned(second_model_dir)  # as the Train tab's "use this version" does
+    second = common.display_model(str(second_model_dir))
+    ticks, search_model, offered = model_pickers(studio, [first], first, offered)
+    assert ticks["choices"] == [first, second] and ticks["value"] == [first, second] and ticks["visible"] is True
+    assert search_model["value"] == first and offered == [first, second]
+    ticks, _, _ = model_pickers(studio, [second], first, offered)  # the user's untick of the first stays
+    assert ticks["value"] == [second]
+
+
 @pytest.mark.parametrize("frame, kwargs, message", [
     (pd.DataFrame({"text": ["a", "b"], "n": [1, 2]}), {}, "needs a query column beside the passage column 'text'"),
     (FAQ, {"query_column": "вопрос"}, "query column 'вопрос' not found; the columns are: Вопрос, Ответ"),

@@ -103,6 +103,19 @@ def ticked_models(studio: Studio, names: list[str] | None) -> list[str] | None:
     return names or None
 
 
+def model_pickers(studio: Studio, ticked: list[str] | None, picked: str | None, offered: list[str] | None):
+    """The model pickers for the models loaded now: the Train tab can load a tuned version at any time.
+
+    Ticks and the search model the user chose stay; a newly loaded model is ticked.
+    """
+    names = [common.display_model(m) for m in studio.encoders]
+    new = [n for n in names if n not in (offered or [])]
+    kept = [n for n in (ticked or []) if n in names] + new
+    several = len(names) > 1
+    return (gr.update(choices=names, value=kept, visible=several),
+            gr.update(choices=names, value=picked if picked in names else names[0], visible=several), names)
+
+
 def column_choice(value: str | None) -> str | None:
     return (value or "").strip() or None
 
@@ -349,7 +362,7 @@ def describe_pairs(studio: Studio, path: str | None):
 def build(studio: Studio, token: gr.BrowserState) -> None:
     models = [common.display_model(m) for m in studio.encoders]
     several = len(models) > 1
-    with gr.Tab("Evaluate", id="evaluate"):
+    with gr.Tab("Evaluate", id="evaluate") as tab:
         gr.Markdown("Measure retrieval on your own data: a table with one row per query and its right passage "
                     "(every passage is a candidate for every query), optionally a corpus of further passages. "
                     "Then choose a threshold from relevant / not-relevant pairs, and search a corpus.")
@@ -418,6 +431,15 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 undo = gr.Button("Undo", size="sm", elem_id="se-undo")
             flag_status = gr.Markdown(elem_id="se-flag-status")
             last_id = gr.State(None)
+
+        offered = gr.State(models)  # the model names the pickers offer
+
+        @common.user_errors
+        def refresh_models(ticked: list[str] | None, picked: str | None, names: list[str] | None):
+            return model_pickers(studio, ticked, picked, names)
+
+        tab.select(refresh_models, [chosen_models, search_model, offered], [chosen_models, search_model, offered],
+                   api_visibility="private")
 
         # -- retrieval
         @common.user_errors
