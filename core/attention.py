@@ -75,7 +75,7 @@ def _sdpa_forward(
     rel_embeddings: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, None]:
     if output_attentions or query_states is not None:
-        raise NotImplementedError("the SDPA path serves inference without attention maps or z-steps")
+        raise NotImplementedError("the SDPA path serves inference and training without attention maps or z-steps")
     batch, length, _ = hidden_states.shape
     heads = self.num_attention_heads
     qkv = self.in_proj(hidden_states).view(batch, length, heads, -1).transpose(1, 2)
@@ -85,8 +85,10 @@ def _sdpa_forward(
     value = value + self.v_bias.view(1, heads, 1, head_size).to(value.dtype)
     scale_factor = 1 + len(self.pos_att_type)
     mask = attention_mask if attention_mask.dtype == torch.bool else attention_mask.bool()
+    # Training keeps DeBERTa's attention dropout (StableDropout's drop_prob); inference has none.
+    dropout = float(getattr(self.dropout, "drop_prob", getattr(self.dropout, "p", 0.0))) if self.training else 0.0
     context = F.scaled_dot_product_attention(
-        query, key, value, attn_mask=mask, dropout_p=0.0, scale=1.0 / math.sqrt(head_size * scale_factor)
+        query, key, value, attn_mask=mask, dropout_p=dropout, scale=1.0 / math.sqrt(head_size * scale_factor)
     )
     return context.transpose(1, 2).reshape(batch, length, heads * head_size), None
 

@@ -209,7 +209,8 @@ def test_a_run_reports_progress_metrics_and_saves_a_version(tiny_run, tiny_model
     phases = [p.phase for p in seen]
     assert phases[0] == "loading" and phases[-1] == "done" and "training" in phases
     steps = [p for p in seen if p.phase == "training"]
-    assert steps[-1].step == steps[-1].total == report.steps == 6 and steps[0].eta_s is not None
+    assert steps[0].step == 0 and steps[0].total == 6  # announced before the first step
+    assert steps[-1].step == steps[-1].total == report.steps == 6 and steps[1].eta_s is not None
     assert report.train_rows[GRADED] + report.held_out_rows[GRADED] == 60
     assert {(m.name, m.split) for m in report.metrics} == {("scores: Spearman", HELD_OUT),
                                                            ("ParaPhraser Spearman", REGRESSION)}
@@ -386,3 +387,31 @@ def test_every_pair_of_kinds_can_be_trained_together():
                  + [j("label", f"текст {i}", label=str(i % 3)) for i in range(30)])
     for kinds in combinations([GRADED, TRIPLETS, LABELS], 2):
         assert set(build_sets(judgments, list(kinds), PROMPTS)) == set(kinds)
+
+
+def test_training_through_fused_attention_gives_the_eager_gradients(tiny_model_dir):
+    """The trainer switches DeBERTa to the encoder's SDPA path (eager attention overflows under bf16
+    autocast); without dropout its loss and gradients are the eager ones."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from core.attention import enable_sdpa
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    batch = tokenizer(["query: короткий текст", "passage: текст подлиннее, чтобы были паддинги и маска"],
+                      padding=True, return_tensors="pt")
+    results = []
+    for fused in (False, True):
+        model = AutoModel.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+        if fused:
+            assert enable_sdpa(model) > 0
+        hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1)
+        loss = ((hidden * mask).sum(1) / mask.sum(1)).pow(2).sum()
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (eager_loss, eager_grads), (fused_loss, fused_grads) = results
+    torch.testing.assert_close(fused_loss, eager_loss, rtol=1e-5, atol=1e-5)
+    assert eager_grads.keys() == fused_grads.keys()
+    for name in eager_grads:
+        torch.testing.assert_close(fused_grads[name], eager_grads[name], rtol=1e-4, atol=1e-5, msg=name)

@@ -132,7 +132,7 @@ def model_card(report: TrainingReport) -> str:
         + (f"; {report.dropped} left out of both sides (they shared a text with the hold-out)" if report.dropped
            else ""),
         f"- losses: {_kinds(report.losses)}",
-        f"- {report.steps} steps on {report.device}, {report.seconds:.0f} s; settings: "
+        f"- {report.steps} steps on {report.device} ({report.precision}), {report.seconds:.0f} s; settings: "
         + ", ".join(f"{k}={v}" for k, v in report.config.items() if k not in ("base_model", "kinds")), "",
         "## Before and after", "",
         "| metric | set | before | after | change | rows |", "| --- | --- | ---: | ---: | ---: | ---: |",

@@ -131,6 +131,7 @@ class TrainingReport:
     created_at: str = ""
     losses: dict[str, str] = field(default_factory=dict)
     trained_by: str | None = None  # the user who started it (the app shows a version to them and admins)
+    precision: str = "fp32"  # "bf16 autocast" on a CUDA card that has bf16
 
     @property
     def held_out_change(self) -> float | None:
@@ -235,7 +236,8 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
     if cancel.is_set():
         raise TrainingCancelled("training was cancelled")
     with tempfile.TemporaryDirectory(prefix="user-studio-train-") as tmp:
-        steps, loss = _fit(model, train_sets, config, device, Path(tmp), report_progress, cancel, started)
+        steps, loss, precision = _fit(model, train_sets, config, device, Path(tmp), report_progress, cancel,
+                                      started)
     if cancel.is_set():
         raise TrainingCancelled("training was cancelled")
     report_progress(Progress("scoring after", steps, steps, loss, time.monotonic() - started))
@@ -246,7 +248,7 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
         held_out_rows={k: len(v) for k, v in held_sets.items()}, dropped=split.dropped,
         metrics=compare(before, after), steps=steps, training_loss=loss,
         seconds=round(time.monotonic() - started, 1), device=device,
-        losses={k: v.kind.loss for k, v in train_sets.items()}, trained_by=trained_by)
+        losses={k: v.kind.loss for k, v in train_sets.items()}, trained_by=trained_by, precision=precision)
     report.promoted, report.reason = promotion(report)
     report_progress(Progress("saving", steps, steps, loss, time.monotonic() - started))
     report.model_dir = str(save(model, report))
@@ -264,6 +266,8 @@ def _load(root: Path, config: TrainingConfig, use_cpu: bool | None) -> tuple[Any
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from core.attention import enable_sdpa
+
     if use_cpu is None:
         use_cpu = not torch.cuda.is_available()
     device = "cpu" if use_cpu else "cuda"
@@ -276,6 +280,10 @@ def _load(root: Path, config: TrainingConfig, use_cpu: bool | None) -> tuple[Any
     # ("query: " for USER-base and e5) would be added a second time.
     model._user_studio_prompts = (dict(model.prompts), model.default_prompt_name)
     model.prompts, model.default_prompt_name = {}, None
+    # transformers' eager DeBERTa attention fills masks with float32's minimum, which overflows under
+    # bf16 autocast ("value cannot be converted to type c10::BFloat16", seen on an H200); the fused
+    # SDPA path the encoder uses has boolean masks, the same maths, and trains as well.
+    enable_sdpa(model[0].auto_model)
     if config.freeze_embeddings:
         embeddings = model[0].auto_model.get_input_embeddings()
         embeddings.weight.requires_grad_(False)
@@ -283,7 +291,8 @@ def _load(root: Path, config: TrainingConfig, use_cpu: bool | None) -> tuple[Any
 
 
 def _fit(model: Any, sets: dict[str, TrainingSet], config: TrainingConfig, device: str, tmp: Path,
-         report_progress: ProgressCallback, cancel: threading.Event, started: float) -> tuple[int, float | None]:
+         report_progress: ProgressCallback, cancel: threading.Event,
+         started: float) -> tuple[int, float | None, str]:
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -298,10 +307,14 @@ def _fit(model: Any, sets: dict[str, TrainingSet], config: TrainingConfig, devic
         datasets[name] = Dataset.from_list(rows.rows).select_columns(list(rows.columns))
         loss_fns[name] = getattr(losses, TRAINING_KINDS.get(name, rows.kind).loss)(model)
     in_batch_negatives = any(fn.__class__.__name__ == "MultipleNegativesRankingLoss" for fn in loss_fns.values())
+    # On CUDA the trainer runs the forward pass under bf16 autocast (weights and optimiser stay fp32).
     bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
 
     class Report(TrainerCallback):
         last_loss: float | None = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            report_progress(Progress("training", 0, state.max_steps, None, time.monotonic() - started))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
@@ -335,4 +348,4 @@ def _fit(model: Any, sets: dict[str, TrainingSet], config: TrainingConfig, devic
     fit_started = time.monotonic()
     output = trainer.train()
     loss = float(output.training_loss) if output.training_loss is not None else None
-    return int(output.global_step), loss
+    return int(output.global_step), loss, "bf16 autocast" if bf16 else "fp32"

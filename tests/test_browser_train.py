@@ -1,0 +1,98 @@
+"""In a real browser: judge (through the API, as the same logged-in user), train, read the before/after
+table, load the version, and compare it with the base model in the Similarity tab."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ON_CI,
+    TIMEOUT_MS,
+    error_toasts,
+    open_tab,
+    screenshot,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+LOGIN = ("alice", "secret-password")
+
+
+@pytest.fixture(scope="module")
+def train_app(tiny_model_dir, tmp_path_factory):
+    from gradio_client import Client
+
+    from tests.app_server import start_app, stop_app
+
+    live = start_app(tiny_model_dir, tmp_path_factory.mktemp("train-browser-data"), warm_projection=False,
+                     auth=[LOGIN])
+    client = Client(live.url, verbose=False, auth=LOGIN)
+    for i in range(30):
+        client.predict("score", f"фраза {i} о погоде", f"вторая фраза {i}", "", float(i % 6), "", "", "query: ",
+                       "query: ", "api", "", api_name="/flag")
+    yield live
+    stop_app(live)
+
+
+@pytest.fixture(scope="module")
+def train_page(train_app):
+    if not CHROMIUM.is_file():
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(train_app.url)
+        page.fill("input[type=text]", LOGIN[0])
+        page.fill("input[type=password]", LOGIN[1])
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#header")
+        yield page
+        browser.close()
+
+
+def test_train_load_and_compare_in_the_browser(train_page, train_app):
+    page = train_page
+    open_tab(page, "Train")
+    page.wait_for_function("(document.querySelector('#train-advice')?.innerText || '').includes('30 of your')")
+    assert page.locator("#train-kinds input[type=checkbox]:checked").count() == 1  # the ready kind is ticked
+    assert "Scores and verdicts (30 rows)" in page.inner_text("#train-kinds")
+    assert "Labels" in page.inner_text("#train-advice")
+
+    page.click("#train-start")
+    page.wait_for_function("(document.querySelector('#train-status')?.innerText || '').includes('finished')",
+                           timeout=300_000)
+    metrics = page.inner_text("#train-metrics")
+    assert "scores: Spearman" in metrics and "ParaPhraser Spearman" in metrics
+    verdict = page.inner_text("#train-verdict")
+    assert "romoted" in verdict  # "Promoted" or "Not promoted", with its reason
+    version = train_app.studio.training.current().report.version
+    page.wait_for_function(f"document.querySelector('#train-versions').innerText.includes('{version}')")
+    screenshot(page, "7-train")
+
+    page.click("#train-version input")
+    page.keyboard.type(version)
+    page.keyboard.press("Enter")
+    page.check("#train-anyway input")
+    page.click("#train-use")
+    page.wait_for_function("(document.querySelector('#train-used')?.innerText || '').includes('Loaded')")
+
+    open_tab(page, "Similarity")
+    page.wait_for_selector("#sim-other", state="visible")
+    page.fill("#sim-queries textarea", "Какая погода?\nКак варить борщ?")
+    page.fill("#sim-passages textarea", "Дождь и ветер.\nБорщ варят со свёклой.")
+    page.click("#sim-other input")
+    page.keyboard.type(version)
+    page.keyboard.press("Enter")
+    page.click("#sim-run")
+    page.wait_for_selector("#sim-changes", state="visible", timeout=60_000)
+    changes = page.inner_text("#sim-changes")
+    assert version in changes and "change" in changes
+    assert error_toasts(page) == []
