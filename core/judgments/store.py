@@ -86,6 +86,8 @@ class ImportResult:
 
 
 Listener = Callable[[str, Judgment], None]
+# Work that must commit together with a judgment (see JudgmentStore.add).
+Within = Callable[[sqlite3.Connection, int, Judgment], None]
 
 
 class JudgmentStore:
@@ -219,6 +221,15 @@ class JudgmentStore:
                 raise
             conn.execute("COMMIT")
 
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A write transaction on this store's file (``BEGIN IMMEDIATE``), for stores that live beside
+        the judgments in the same file (campaigns): committed when the block ends, rolled back on error."""
+        return self._write()
+
+    def reading(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A pooled connection for reads, for stores that live beside the judgments in the same file."""
+        return self._connection()
+
     def close(self) -> None:
         """Close every connection: idle ones now, ones in use when their operation ends.
 
@@ -268,8 +279,13 @@ class JudgmentStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def add(self, judgment: Judgment) -> int:
-        """Store one judgment and return its id; the same judgment by the same user returns the first id."""
+    def add(self, judgment: Judgment, *, within: Within | None = None) -> int:
+        """Store one judgment and return its id; the same judgment by the same user returns the first id.
+
+        ``within(conn, id, judgment)`` runs inside the same write transaction, after the insert: a
+        campaign records which item the judgment answers there, so both commit or neither does. If
+        it raises, nothing is stored and the error reaches the caller.
+        """
         if not isinstance(judgment, Judgment):
             raise TypeError(f"add() takes a Judgment, got {type(judgment).__name__}")
         stored = self.validator.clean(judgment).replace(id=None, created_at=utc_now(), app_version=__version__)
@@ -283,6 +299,8 @@ class JudgmentStore:
                     row = conn.execute("SELECT id FROM feedback WHERE content_hash = ?",
                                        (record["content_hash"],)).fetchone()
                     new_id, created = int(row[0]), False
+                if within is not None:
+                    within(conn, new_id, stored.replace(id=new_id))
         except sqlite3.Error as exc:
             raise JudgmentStoreError(f"could not write to feedback store {self.path}: {exc}") from exc
         if created:

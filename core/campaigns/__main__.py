@@ -1,0 +1,5 @@
+import sys
+
+from core.campaigns.cli import main
+
+sys.exit(main())

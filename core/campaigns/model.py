@@ -1,0 +1,263 @@
+"""What a campaign is: its settings, its items, and how a table of items is read and checked.
+
+A campaign hands the same items to several people: pairs (``query`` / ``passage`` or ``sentence1`` /
+``sentence2``) judged relevant / not relevant or scored 0-5, or single texts (``text``) given a label
+from a fixed list. Every problem with the settings or the table is a ``ValueError`` saying what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.judgments.model import DEFAULT_MAX_TEXT_CHARS, MAX_LABEL_CHARS, SCORE_MAX, SCORE_MIN
+from core.text import clean_text
+
+RELEVANCE, SCORE, LABEL = "relevance", "score", "label"
+JUDGMENTS: tuple[str, ...] = (RELEVANCE, SCORE, LABEL)
+# The Judgment kinds each campaign judgment accepts.
+KINDS_OF: dict[str, tuple[str, ...]] = {RELEVANCE: ("relevant", "not_relevant"), SCORE: ("score",),
+                                        LABEL: ("label",)}
+# Krippendorff level per judgment: verdicts and labels are categories, scores are on an interval scale.
+LEVEL_OF: dict[str, str] = {RELEVANCE: "nominal", SCORE: "interval", LABEL: "nominal"}
+PAIR, SINGLE = "pair", "single"
+LAYOUT_OF: dict[str, str] = {RELEVANCE: PAIR, SCORE: PAIR, LABEL: SINGLE}
+# The column names a table may use, per layout, in the order they are looked for.
+PAIR_COLUMNS: tuple[tuple[str, str], ...] = (("query", "passage"), ("sentence1", "sentence2"))
+SINGLE_COLUMNS: tuple[str, ...] = ("text",)
+
+# As many items as the app embeds in one request (Limits.max_corpus): a model-chosen campaign scores
+# every item, and a bigger table is better split into several campaigns.
+MAX_ITEMS = 5_000
+# More than 10 people per item adds little to the agreement estimate but multiplies the cost.
+MAX_OVERLAP = 10
+# One digit key per label keeps labelling keyboard-only (keys 1-9).
+MAX_LABELS = 9
+MAX_INSTRUCTIONS_CHARS = 5_000
+MAX_NAME_CHARS = 200
+# Campaign ids are the invitation: 64 random bits, so nobody finds a campaign by guessing.
+ID_BYTES = 8
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign's settings and where its items came from; ``rule`` says how a model chose them."""
+
+    id: str
+    name: str
+    creator: str
+    judgment: str
+    overlap: int
+    columns: tuple[str, ...]
+    instructions: str = ""
+    labels: tuple[str, ...] = ()
+    show_model_score: bool = False
+    rule: str | None = None
+    created_at: str | None = None
+    n_items: int = 0
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    model_id: str | None = None
+
+    @property
+    def layout(self) -> str:
+        return LAYOUT_OF[self.judgment]
+
+    @property
+    def level(self) -> str:
+        return LEVEL_OF[self.judgment]
+
+    def public(self) -> dict[str, Any]:
+        """What anyone holding the campaign's id may see (no creator, no model path)."""
+        return {"campaign": self.id, "name": self.name, "judgment": self.judgment, "overlap": self.overlap,
+                "instructions": self.instructions, "labels": list(self.labels), "columns": list(self.columns),
+                "show_model_score": self.show_model_score, "rule": self.rule, "items": self.n_items}
+
+    @classmethod
+    def from_row(cls, row: Any) -> Campaign:
+        return cls(id=row["id"], name=row["name"], creator=row["creator"], judgment=row["judgment"],
+                   overlap=int(row["overlap"]), columns=tuple(json.loads(row["columns"])),
+                   instructions=row["instructions"] or "", labels=tuple(json.loads(row["labels"] or "[]")),
+                   show_model_score=bool(row["show_model_score"]), rule=row["rule"], created_at=row["created_at"],
+                   n_items=int(row["n_items"]), query_prefix=row["query_prefix"],
+                   passage_prefix=row["passage_prefix"], model_id=row["model_id"])
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to judge: one text (``text2`` None) or a pair, with the model's score and why it was chosen."""
+
+    item_id: int
+    text1: str
+    text2: str | None = None
+    model_score: float | None = None
+    reason: str | None = None
+
+    def as_dict(self, campaign: Campaign, *, with_score: bool | None = None) -> dict[str, Any]:
+        """The item under the table's column names, as /next_item returns it."""
+        out: dict[str, Any] = {"item_id": self.item_id, campaign.columns[0]: self.text1}
+        if campaign.layout == PAIR:
+            out[campaign.columns[1]] = self.text2
+        if self.reason:
+            out["reason"] = self.reason
+        show = campaign.show_model_score if with_score is None else with_score
+        if show and self.model_score is not None:
+            out["model_score"] = round(self.model_score, 2)
+        return out
+
+
+@dataclass
+class ItemTable:
+    """Items read from a table: column names, the items, and what was dropped on the way."""
+
+    columns: tuple[str, ...]
+    items: list[Item]
+    notes: list[str] = field(default_factory=list)
+
+
+def check_settings(judgment: str, overlap: Any, labels: Sequence[str] | str | None, instructions: str | None,
+                   name: str | None) -> tuple[str, int, tuple[str, ...], str, str]:
+    """The settings cleaned, or a ValueError naming the one to fix."""
+    if judgment not in JUDGMENTS:
+        raise ValueError(f"choose the judgment: one of {', '.join(JUDGMENTS)}, got {judgment!r}")
+    try:
+        number = float(overlap)
+    except (TypeError, ValueError):
+        raise ValueError(f"overlap (people per item) must be a whole number, got {overlap!r}") from None
+    if not number.is_integer() or not 1 <= number <= MAX_OVERLAP:
+        raise ValueError(f"overlap (people per item) must be a whole number from 1 to {MAX_OVERLAP}, got {overlap!r}")
+    clean_labels = parse_labels(labels)
+    if judgment == LABEL and len(clean_labels) < 2:
+        raise ValueError("a label campaign needs at least two labels (comma- or newline-separated)")
+    if judgment != LABEL and clean_labels:
+        raise ValueError(f"labels are for label campaigns; a {judgment} campaign takes none")
+    text = clean_text(instructions or "")
+    if len(text) > MAX_INSTRUCTIONS_CHARS:
+        raise ValueError(f"instructions are too long: {len(text):,} characters, the limit is "
+                         f"{MAX_INSTRUCTIONS_CHARS:,}")
+    title = clean_text(name or "")
+    if len(title) > MAX_NAME_CHARS:
+        raise ValueError(f"the name is too long: {len(title):,} characters, the limit is {MAX_NAME_CHARS}")
+    return judgment, int(number), clean_labels, text, title
+
+
+def parse_labels(labels: Sequence[str] | str | None) -> tuple[str, ...]:
+    """Labels from a list or from text (one per line, or comma-separated), cleaned and checked."""
+    if labels is None:
+        return ()
+    if isinstance(labels, str):
+        parts = labels.splitlines() if "\n" in labels else labels.split(",")
+    else:
+        parts = [str(x) for x in labels]
+    out: list[str] = []
+    for part in parts:
+        label = clean_text(part)
+        if not label:
+            continue
+        if len(label) > MAX_LABEL_CHARS:
+            raise ValueError(f"label {label[:40]!r}... is too long: the limit is {MAX_LABEL_CHARS} characters")
+        if label in out:
+            raise ValueError(f"label {label!r} is given twice")
+        out.append(label)
+    if len(out) > MAX_LABELS:
+        raise ValueError(f"{len(out)} labels is more than {MAX_LABELS} (one digit key each); merge some")
+    return tuple(out)
+
+
+def check_score(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"a score campaign needs a score from {SCORE_MIN:g} to {SCORE_MAX:g}, got {value!r}")
+    if not SCORE_MIN <= float(value) <= SCORE_MAX:
+        raise ValueError(f"score must be between {SCORE_MIN:g} and {SCORE_MAX:g}, got {value!r}")
+    return float(value)
+
+
+def _find(columns: Sequence[str], name: str) -> str | None:
+    by_lower = {str(c).strip().lower(): str(c) for c in columns}
+    return by_lower.get(name)
+
+
+def item_columns(frame_columns: Sequence[str], judgment: str) -> tuple[str, ...]:
+    """The table's columns that hold the items for this judgment, or a ValueError naming what is missing."""
+    if LAYOUT_OF[judgment] == PAIR:
+        for first, second in PAIR_COLUMNS:
+            a, b = _find(frame_columns, first), _find(frame_columns, second)
+            if a and b:
+                return (a, b)
+        wanted = " or ".join(f"'{a}' and '{b}'" for a, b in PAIR_COLUMNS)
+    else:
+        for name in SINGLE_COLUMNS:
+            found = _find(frame_columns, name)
+            if found:
+                return (found,)
+        wanted = " or ".join(f"'{n}'" for n in SINGLE_COLUMNS)
+    have = ", ".join(str(c) for c in frame_columns) or "none"
+    raise ValueError(f"a {judgment} campaign needs columns {wanted}; the table has: {have}")
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        import pandas as pd
+
+        if value is pd.NA:
+            return ""
+    except ImportError:  # pragma: no cover - pandas is a requirement
+        pass
+    return clean_text(str(value))
+
+
+def items_from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[str], *,
+                    max_items: int = MAX_ITEMS, max_chars: int = DEFAULT_MAX_TEXT_CHARS) -> ItemTable:
+    """Items from rows of one or two texts: empty rows and repeated items are dropped (and counted)."""
+    items: list[Item] = []
+    seen: set[tuple[str, str | None]] = set()
+    empty = duplicates = 0
+    pair = len(columns) == 2
+    for number, row in enumerate(rows, start=1):
+        texts = [_cell(v) for v in row[:len(columns)]]
+        for name, text in zip(columns, texts, strict=True):
+            if len(text) > max_chars:
+                raise ValueError(f"row {number}: {name} has {len(text):,} characters, more than the limit of "
+                                 f"{max_chars:,}")
+        if not all(texts):
+            empty += 1
+            continue
+        key = (texts[0], texts[1] if pair else None)
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        items.append(Item(len(items) + 1, key[0], key[1]))
+    if not items:
+        raise ValueError(f"the table has no items: every row has an empty {' or '.join(columns)}")
+    if len(items) > max_items:
+        raise ValueError(f"{len(items):,} items is more than the limit of {max_items:,} per campaign; "
+                         "split the table into several campaigns")
+    notes = []
+    if empty:
+        notes.append(f"{empty:,} row(s) with an empty text were left out.")
+    if duplicates:
+        notes.append(f"{duplicates:,} repeated item(s) were left out (each item is judged once per person).")
+    return ItemTable(columns=tuple(columns), items=items, notes=notes)
+
+
+def items_from_table(path: str, judgment: str, *, max_bytes: int, max_items: int = MAX_ITEMS,
+                     max_chars: int = DEFAULT_MAX_TEXT_CHARS) -> ItemTable:
+    """Items from an uploaded table (CSV, TSV, TXT, XLSX, Parquet), read with the corpus loader's caps."""
+    from core.corpus import load_table
+
+    # One row past the cap tells "too many" from "exactly at the cap": the loader would cut silently.
+    loaded = load_table(path, max_bytes=max_bytes, max_rows=max_items + 1)
+    frame = loaded.frame
+    if len(frame) > max_items:
+        raise ValueError(f"the table has more than {max_items:,} rows, the limit per campaign; split it into "
+                         "several campaigns")
+    columns = item_columns([str(c) for c in frame.columns], judgment)
+    table = items_from_rows(frame[list(columns)].itertuples(index=False, name=None), columns,
+                            max_items=max_items, max_chars=max_chars)
+    table.notes[:0] = [w for w in loaded.warnings if "too many rows" not in w]
+    return table

@@ -1,0 +1,138 @@
+"""Let the model choose: the items it is least sure about, and the rule that chose them.
+
+Three rules, each stated on the campaign it builds:
+
+* ``boundary``: query-passage pairs whose score sits nearest the decision boundary. The boundary is
+  given, or by default the midpoint between the mean best score per query (what the model calls a
+  match) and the mean of all scores (what it calls unrelated).
+* ``tied``: queries whose two best passages are nearly tied; both pairs are judged, which settles
+  the order.
+* ``border``: texts between two clusters (k-means on the embeddings): the smallest gap between the
+  cosine to the nearest centroid and to the second nearest. Judged with a label, one per cluster,
+  named by the cluster's keywords.
+
+Embeddings come from the caller (``encode(texts, prefix) -> unit vectors``), so this module needs
+no model and no UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.campaigns.model import LABEL, MAX_LABELS, RELEVANCE, SCORE, Item, ItemTable
+
+Encode = Callable[[Sequence[str], str], np.ndarray]
+RULES: tuple[str, ...] = ("boundary", "tied", "border")
+# A campaign people finish in a sitting or two; more can be asked for up to the campaign cap.
+DEFAULT_ITEMS = 50
+
+
+@dataclass
+class Choice:
+    """Items chosen by a rule, the judgment they suit, labels (border) and the rule in words."""
+
+    table: ItemTable
+    judgment: str
+    rule: str
+    labels: tuple[str, ...] = ()
+
+
+def _check_n(n: int) -> int:
+    if isinstance(n, bool) or not float(n).is_integer() or int(n) < 1:
+        raise ValueError(f"the number of items must be a whole number from 1, got {n!r}")
+    return int(n)
+
+
+def _distinct(texts: Sequence[str], what: str, minimum: int) -> list[str]:
+    out = list(dict.fromkeys(t for t in texts if t))
+    if len(out) < minimum:
+        raise ValueError(f"give at least {minimum} different {what}, got {len(out)}")
+    return out
+
+
+def boundary_pairs(queries: Sequence[str], passages: Sequence[str], encode: Encode, n: int = DEFAULT_ITEMS, *,
+                   threshold: float | None = None, judgment: str = RELEVANCE) -> Choice:
+    """The ``n`` pairs scored nearest the boundary (cosine x 100), nearest first."""
+    n = _check_n(n)
+    if judgment not in (RELEVANCE, SCORE):
+        raise ValueError("boundary pairs are judged as relevance or a score")
+    queries, passages = _distinct(queries, "queries", 1), _distinct(passages, "passages", 1)
+    scores = (encode(queries, "query") @ encode(passages, "passage").T) * 100.0
+    if threshold is None:
+        threshold = float((scores.max(axis=1).mean() + scores.mean()) / 2)
+        how = (f"{threshold:.1f}, midway between the mean best score per query and the mean of all "
+               f"{scores.size:,} scores")
+    else:
+        threshold = float(threshold)
+        how = f"{threshold:.1f}, as given"
+    distance = np.abs(scores - threshold).ravel()
+    order = np.argsort(distance, kind="stable")[:n]
+    items = []
+    for flat in order:
+        qi, pi = divmod(int(flat), len(passages))
+        s = float(scores[qi, pi])
+        items.append(Item(len(items) + 1, queries[qi], passages[pi], model_score=s,
+                          reason=f"score {s:.1f}, {abs(s - threshold):.1f} from the boundary"))
+    rule = (f"boundary: the {len(items)} of {scores.size:,} query-passage pairs scored nearest the boundary "
+            f"{how}")
+    return Choice(ItemTable(("query", "passage"), items), judgment, rule)
+
+
+def tied_queries(queries: Sequence[str], passages: Sequence[str], encode: Encode, n: int = DEFAULT_ITEMS, *,
+                 judgment: str = RELEVANCE) -> Choice:
+    """Queries whose two best passages score closest together; each gives two pairs (about ``n`` items)."""
+    n = _check_n(n)
+    if judgment not in (RELEVANCE, SCORE):
+        raise ValueError("tied queries are judged as relevance or a score")
+    queries, passages = _distinct(queries, "queries", 1), _distinct(passages, "passages", 2)
+    scores = (encode(queries, "query") @ encode(passages, "passage").T) * 100.0
+    top2 = np.argsort(-scores, axis=1, kind="stable")[:, :2]
+    margins = scores[np.arange(len(queries)), top2[:, 0]] - scores[np.arange(len(queries)), top2[:, 1]]
+    chosen = np.argsort(margins, kind="stable")[:max(1, (n + 1) // 2)]
+    items = []
+    for qi in chosen:
+        first, second = (int(p) for p in top2[qi])
+        note = f"top two nearly tied: {scores[qi, first]:.1f} vs {scores[qi, second]:.1f}"
+        for pi in (first, second):
+            items.append(Item(len(items) + 1, queries[qi], passages[pi], model_score=float(scores[qi, pi]),
+                              reason=note))
+    rule = (f"tied: the {len(chosen)} of {len(queries):,} queries whose two best passages scored closest "
+            f"(margins {margins[chosen].min():.2f} to {margins[chosen].max():.2f}); both pairs of each")
+    return Choice(ItemTable(("query", "passage"), items), judgment, rule)
+
+
+def border_texts(texts: Sequence[str], encode: Encode, n: int = DEFAULT_ITEMS, *, k: int | None = None,
+                 seed: int = 0) -> Choice:
+    """The ``n`` texts nearest the border between their cluster and the next, to label with a cluster."""
+    from core.clustering import KMeansClusterer
+    from core.keywords import top_keywords
+
+    n = _check_n(n)
+    texts = _distinct(texts, "texts", 3)
+    if k is not None and not 2 <= int(k) <= MAX_LABELS:
+        raise ValueError(f"k (clusters) must be from 2 to {MAX_LABELS}: each cluster becomes a label with a digit key")
+    vectors = encode(texts, "query")
+    clusterer = KMeansClusterer(k=int(k) if k else None, k_range=(2, MAX_LABELS), seed=seed)
+    labels = np.asarray(clusterer.fit_predict(vectors))
+    clusters = sorted(set(labels.tolist()))
+    if len(clusters) < 2:
+        raise ValueError("the texts form a single cluster, so no text is on a border; give more varied texts")
+    centroids = np.stack([vectors[labels == c].mean(axis=0) for c in clusters])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True).clip(min=1e-12)
+    sims = vectors @ centroids.T
+    order = np.argsort(-sims, axis=1, kind="stable")
+    nearest, second = order[:, 0], order[:, 1]
+    rows = np.arange(len(texts))
+    margins = sims[rows, nearest] - sims[rows, second]
+    keywords = top_keywords(texts, labels.tolist(), n=3)
+    names = tuple(f"{i + 1}: {' / '.join(keywords.get(c, [])) or f'cluster {i + 1}'}" for i, c in enumerate(clusters))
+    chosen = np.argsort(margins, kind="stable")[:n]
+    items = [Item(j + 1, texts[i], model_score=float(margins[i]) * 100,
+                  reason=f"between {names[nearest[i]]} and {names[second[i]]} (gap {margins[i] * 100:.1f})")
+             for j, i in enumerate(chosen)]
+    rule = (f"border: the {len(items)} of {len(texts):,} texts nearest the border between two of {len(clusters)} "
+            "k-means clusters (smallest gap between the cosine to the nearest and to the second-nearest centroid)")
+    return Choice(ItemTable(("text",), items), LABEL, rule, labels=names)
