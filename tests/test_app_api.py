@@ -67,7 +67,7 @@ def test_similarity_scores_every_query_against_every_passage(api_client):
     figure, ranking, tokens, status = similarity(api_client, "\n".join(queries), "\n\n".join(passages) + "\n")
 
     rows = frame(ranking)
-    assert list(rows.columns) == ["query #", "query", "rank", "passage #", "passage", "score"]
+    assert list(rows.columns) == ["query #", "rank", "score", "yours", "passage #", "passage", "query"]
     assert len(rows) == len(queries) * len(passages)
     assert rows["score"].between(-100, 100).all()
     for q, group in rows.groupby("query #"):

@@ -26,18 +26,19 @@ def test_uploaded_table_fills_the_query_and_passage_boxes(studio, tmp_path):
     path = tmp_path / "pairs.csv"
     pd.DataFrame({"Query": ["Есть ли нефть?", "Есть ли нефть?", None],
                   "passage": ["Нефть есть.\nИ газ.", "Борщ", "Погода"]}).to_csv(path, index=False)
-    queries, passages, warnings = table_to_boxes(studio, str(path))
+    queries, passages, warnings, *_ = table_to_boxes(studio, str(path))
     assert queries == "Есть ли нефть?"  # duplicates and empty cells dropped
     assert passages == "Нефть есть. И газ.\nБорщ\nПогода"  # a cell is one passage, even with a newline
 
 
 def test_uploaded_table_without_the_columns_is_refused(studio, tmp_path):
-    from ui.similarity_tab import table_to_boxes
+    from ui.similarity_tab import NO_COLUMN, table_to_boxes
 
     path = tmp_path / "other.csv"
     pd.DataFrame({"text": ["a"], "topic": ["b"]}).to_csv(path, index=False)
-    with pytest.raises(ValueError, match="needs a 'query' or 'passage' column"):
-        table_to_boxes(studio, str(path))
+    # Neither column picked: nothing to fill, said clearly (tests/test_similarity_sizes.py picks columns).
+    with pytest.raises(ValueError, match="pick a query column or a passage column"):
+        table_to_boxes(studio, str(path), NO_COLUMN, NO_COLUMN)
 
 
 def test_review_is_private_for_users_and_complete_for_admins(studio):

@@ -68,6 +68,33 @@ def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[st
     return fig
 
 
+# Beyond this many queries or passages a heatmap's cells and labels stop being readable (5 x 60 was "an
+# unreadable strip"): the tab shows one query at a time as bars instead.
+HEATMAP_MAX = 20
+# Bars drawn per query in that view (more when the ranking's k asks for more).
+VIEW_PASSAGES = 20
+
+
+def similarity_per_query(query_index: int, query: str, passage_ids: np.ndarray, scores: np.ndarray,
+                         passages: list[str], n_queries: int) -> go.Figure:
+    """One query's best passages as horizontal bars, best on top, each labelled with its score."""
+    ids = [int(i) for i in passage_ids]
+    values = np.round(np.asarray(scores, dtype=np.float64), 2)
+    labels = [f"p{j + 1}: {short_label(passages[j], 50)}" for j in ids]
+    fig = go.Figure(go.Bar(
+        x=values, y=labels, orientation="h", marker_color=PALETTE[0], text=[f"{v:.2f}" for v in values],
+        textposition="auto", cliponaxis=False, hoverinfo="text",
+        hovertext=[f"<b>passage {j + 1}</b> {hover_text(passages[j])}<br><b>score</b> {v:.2f}"
+                   for j, v in zip(ids, values, strict=True)]))
+    fig.update_layout(
+        template="plotly_white", height=min(max(260, 90 + 26 * len(ids)), 1_200),
+        margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed", automargin=True),
+        xaxis_title="cosine × 100", hoverlabel=dict(align="left"),
+        title=f"q{query_index + 1} of {n_queries}: {short_label(query, 70)} · top {len(ids)} of {len(passages)} passages",
+    )
+    return fig
+
+
 def similarity_side_by_side(first: np.ndarray, second: np.ndarray, names: tuple[str, str], queries: list[str],
                             passages: list[str]) -> go.Figure:
     """Two models' cosine x 100 on the same pairs, and their difference (first minus second)."""
@@ -92,14 +119,18 @@ def similarity_side_by_side(first: np.ndarray, second: np.ndarray, names: tuple[
     return fig
 
 
-def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "") -> go.Figure:
-    """WebGL scatter of (x, y); one trace per group so the legend toggles groups."""
+def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "",
+                names: dict[int, str] | None = None) -> go.Figure:
+    """WebGL scatter of (x, y); one trace per group so the legend toggles groups (clusters by their names)."""
     fig = go.Figure()
     groups = points[colour_by].astype(str) if colour_by in points else points["cluster"].astype(str)
     order = sorted(groups.unique(), key=lambda g: (g == "-1", _natural(g)))
     for i, group in enumerate(order):
         part = points[groups == group]
         name = "noise" if colour_by == "cluster" and group == "-1" else group
+        if colour_by == "cluster" and names and group != "-1" and _natural(group)[0] == 0:
+            given = names.get(int(group), "")
+            name = f"{group} · {given}" if given else group
         hovers = [
             f"{hover_text(t)}<br><b>cluster</b> {c}" + (f"<br><b>label</b> {html.escape(str(lab))}" if has else "")
             for t, c, lab, has in zip(part["text"], part["cluster"], part.get("label", [""] * len(part)),

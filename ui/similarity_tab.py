@@ -9,12 +9,21 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from core.corpus import load_table
+from core.corpus import load_table, text_columns
+from core.evaluation.data import PASSAGE_NAMES, QUERY_NAMES, pair_columns
+from core.identity import Identity
 from core.judgments import Judgment
 from core.studio import SimilarityResult, Studio
-from core.text import split_lines
+from core.text import add_prefix, split_lines
 from ui import common
-from ui.plots import empty_figure, similarity_heatmap, similarity_side_by_side
+from ui.plots import (
+    HEATMAP_MAX,
+    VIEW_PASSAGES,
+    empty_figure,
+    similarity_heatmap,
+    similarity_per_query,
+    similarity_side_by_side,
+)
 
 CARD_QUERIES = "Когда был спущен на воду первый миноносец «Спокойный»?\nЕсть ли нефть в Удмуртии?"
 CARD_PASSAGES = (
@@ -24,12 +33,25 @@ CARD_PASSAGES = (
 )
 
 
+DEFAULT_TOP_K = 5
+DEFAULT_SCORE = 3.0
+AUTO = ""  # a column picker's "find it by itself"
+NO_COLUMN = "(none)"  # a column picker's "leave this box as it is"
+# The ranking's columns: the score and the caller's own verdict come before the long texts, so that they
+# stay on screen however narrow the page is (at 1,400 px the score, last of six, was cut off).
+RANKING_COLUMNS = ["query #", "rank", "score", "yours", "passage #", "passage", "query"]
+RANKING_WIDTHS = ["64px", "52px", "68px", "110px", "72px", "58%", "42%"]
+# The judgments a ranking row can carry, as the "yours" column names them.
+MARKED_KINDS = ("relevant", "not_relevant", "score")
+
+
 @dataclass(frozen=True)
 class RankedPairs:
     """What a session keeps of a similarity result: enough to judge a row, nothing more.
 
     The full result (tables, figure) went to the browser; keeping it per session cost about 170 MB
-    for a 100 x 1,000 request, for as long as the session lived.
+    for a 100 x 1,000 request, for as long as the session lived. The ranking rows are the top k per
+    query only, and ``top``/``top_scores`` hold each query's best ``VIEW_PASSAGES`` for the per-query view.
     """
 
     queries: list[str]
@@ -40,6 +62,8 @@ class RankedPairs:
     passage_prefix: str
     model_id: str = ""  # the model whose scores are judged
     model_revision: str | None = None
+    top: np.ndarray | None = None  # (queries, n) passage indices, best first, for the per-query view
+    top_scores: np.ndarray | None = None  # (queries, n) their scores
 
     def pair(self, row: int) -> Judgment:
         """The pair shown in ranking row ``row``, as a judgment still to be given its verdict."""
@@ -50,25 +74,118 @@ class RankedPairs:
                         query_prefix=self.query_prefix, passage_prefix=self.passage_prefix,
                         model_id=self.model_id or None, model_revision=self.model_revision)
 
+    @property
+    def per_query(self) -> bool:
+        """Too many queries or passages for a readable heatmap: one query at a time instead."""
+        return per_query_view_needed(len(self.queries), len(self.passages))
+
     @classmethod
-    def of(cls, result: SimilarityResult) -> RankedPairs:
+    def of(cls, result: SimilarityResult, top_k: int = 0) -> RankedPairs:
         ranking = result.ranking
+        if top_k:
+            ranking = ranking[ranking["rank"] <= top_k]
         pairs = np.stack([ranking["query #"].to_numpy() - 1, ranking["passage #"].to_numpy() - 1], axis=1)
-        return cls(result.queries, result.passages, pairs.astype(np.int32), ranking["score"].to_numpy(np.float32),
-                   result.query_prefix, result.passage_prefix, result.model_id, result.model_revision)
+        n = min(len(result.passages), max(VIEW_PASSAGES, top_k))
+        order = np.argsort(-result.scores, axis=1, kind="stable")[:, :n]
+        return cls(result.queries, result.passages, pairs.astype(np.int32).reshape(-1, 2),
+                   ranking["score"].to_numpy(np.float32), result.query_prefix, result.passage_prefix,
+                   result.model_id, result.model_revision, order.astype(np.int32),
+                   np.take_along_axis(result.scores, order, axis=1).astype(np.float32))
+
+    def table(self, marks: list[str] | None = None) -> pd.DataFrame:
+        """The ranking as shown: texts as the model saw them (prefixed), the caller's verdicts in "yours"."""
+        qi, pi = self.pairs[:, 0], self.pairs[:, 1]
+        frame = pd.DataFrame({
+            "query #": qi + 1,
+            "rank": pd.Series(qi).groupby(qi).cumcount().to_numpy() + 1,
+            "score": np.round(self.scores.astype(np.float64), 2),
+            "yours": marks if marks is not None else [""] * len(self.pairs),
+            "passage #": pi + 1,
+            "passage": [add_prefix(self.passages[j], self.passage_prefix) for j in pi],
+            "query": [add_prefix(self.queries[i], self.query_prefix) for i in qi],
+        })
+        return frame[RANKING_COLUMNS]
+
+    def figure(self, query: int = 0):
+        """The heatmap's replacement at real sizes: one query's best passages as bars."""
+        if self.top is None or self.top_scores is None:
+            raise ValueError("run the comparison again: this result has no per-query view")
+        if not 0 <= query < len(self.queries):
+            raise ValueError(f"there is no query {query + 1}; there are {len(self.queries)}")
+        return similarity_per_query(query, self.queries[query], self.top[query], self.top_scores[query],
+                                    self.passages, len(self.queries))
+
+
+def per_query_view_needed(n_queries: int, n_passages: int) -> bool:
+    return n_queries > HEATMAP_MAX or n_passages > HEATMAP_MAX
+
+
+def top_k_value(value: object) -> int:
+    """The ranking's k per query from a form or API value; 0 keeps every passage."""
+    if value in (None, ""):
+        return DEFAULT_TOP_K
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"top k must be a whole number (0 = every passage), got {value!r}") from None
+    if not number.is_integer() or number < 0:
+        raise ValueError(f"top k must be a whole number (0 = every passage), got {value!r}")
+    return int(number)
+
+
+def judged_marks(studio: Studio, user: str, view: RankedPairs) -> list[str]:
+    """For each ranking row, the verdicts ``user`` (and nobody else) gave that query-passage pair, newest first.
+
+    Matched on the two texts only: whether a passage answers a query does not depend on the prefixes or
+    the model that ranked it, and a verdict given in Evaluate's search marks the same pair here.
+    """
+    if studio.store is None or not len(view.pairs):
+        return [""] * len(view.pairs)
+    verdicts: dict[tuple[str, str], list[str]] = {}
+    for row in studio.store.rows(kind=MARKED_KINDS, user=user, newest_first=True):
+        text = f"score {row['score']:g}" if row["kind"] == "score" else row["kind"].replace("_", " ")
+        seen = verdicts.setdefault((row["anchor"], row["positive"]), [])
+        if text not in seen:
+            seen.append(text)
+    return [" · ".join(verdicts.get((view.queries[qi], view.passages[pi]), ())) for qi, pi in view.pairs.tolist()]
+
+
+def caller(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfile | None,
+           token: str | None) -> Identity | None:
+    """Who asks, when the server can tell (a login or a valid token); None for an anonymous API call.
+
+    Scoring needs no identity, so a caller without one gets the ranking without marks, not an error.
+    """
+    if studio.store is None or studio.identities is None:
+        return None
+    try:
+        return common.identify(studio, request, profile, token)
+    except ValueError:
+        return None
 
 
 def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: str = "query",
-                   passage_prefix: str = "passage", model: str | None = None):
+                   passage_prefix: str = "passage", model: str | None = None, top_k: object = DEFAULT_TOP_K,
+                   identity: Identity | None = None):
+    k = top_k_value(top_k)
     result = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
                                passage_prefix or "none", model=model or None)
-    figure = similarity_heatmap(result.scores, result.queries, result.passages)
+    view = RankedPairs.of(result, k)
+    if view.per_query:
+        figure = view.figure(0)
+    else:
+        figure = similarity_heatmap(result.scores, result.queries, result.passages)
     notes = [f"⚠️ {html.escape(w)}" for w in result.warnings]
+    shown = f"top {k} per query" if k and k < len(result.passages) else "every passage"
     status = " · ".join(notes) or (f"{len(result.queries)} queries × {len(result.passages)} passages, "
                                   f"prefixes `{result.query_prefix or '∅'}` / `{result.passage_prefix or '∅'}`")
+    status += f" · ranking: {shown}"
+    if view.per_query:
+        status += f" · more than {HEATMAP_MAX} queries or passages: one query at a time (pick it above the chart)"
     if len(studio.encoders) > 1:
         status += f" · model `{html.escape(common.display_model(result.model_id))}`"
-    return figure, result.ranking, result.tokens, status, RankedPairs.of(result)
+    marks = judged_marks(studio, identity.user, view) if identity is not None else None
+    return figure, view.table(marks), result.tokens, status, view
 
 
 def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: str, passage_prefix: str,
@@ -118,22 +235,80 @@ def model_choices(studio: Studio):
             gr.update(choices=[("(none)", ""), *[(m, m) for m in models]], visible=several))
 
 
-def table_to_boxes(studio: Studio, path: str | None):
-    """An uploaded table with ``query`` and/or ``passage`` columns fills the two boxes."""
+def found_columns(frame: pd.DataFrame) -> tuple[str | None, str | None]:
+    """The query and passage columns a table most likely has, as Clustering finds its text column.
+
+    Both by name or by length (questions are the shorter texts) when the table has two text columns;
+    else a column named like a query or a passage; else the longest text column as the passages.
+    """
+    try:
+        return pair_columns(frame)
+    except ValueError:
+        pass
+    by_name = {str(c).strip().lower(): str(c) for c in frame.columns}
+    query = next((by_name[n] for n in QUERY_NAMES if n in by_name), None)
+    passage = next((by_name[n] for n in PASSAGE_NAMES if n in by_name and by_name[n] != query), None)
+    if query is None and passage is None:
+        texts = text_columns(frame)
+        passage = texts[0] if texts else None
+    return query, passage
+
+
+def _picked(frame: pd.DataFrame, choice: str | None, found: str | None, role: str) -> str | None:
+    if choice in (None, AUTO):
+        return found
+    if choice == NO_COLUMN:
+        return None
+    columns = [str(c) for c in frame.columns]
+    if choice not in columns:
+        raise ValueError(f"{role} column {choice!r} is not in the table; its columns are: {', '.join(columns)}")
+    return choice
+
+
+def _column_text(frame: pd.DataFrame, column: str) -> str:
+    # One cell is one text: a newline inside it must not split it into two lines of the box.
+    values = frame[column].dropna().astype(str).str.replace("\n", " ").str.strip()
+    return "\n".join(dict.fromkeys(v for v in values if v))
+
+
+def table_to_boxes(studio: Studio, path: str | None, query_column: str | None = AUTO,
+                   passage_column: str | None = AUTO):
+    """An uploaded table fills the query and passage boxes from the picked (or found) columns.
+
+    Returns the two boxes' updates, a status line, and the two column pickers (every column, the one
+    used selected). A box whose column is "(none)" keeps what it holds.
+    """
     if not path:
-        return gr.update(), gr.update(), ""
+        return gr.update(), gr.update(), "", gr.update(), gr.update()
     loaded = load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=studio.limits.max_passages)
-    columns = {str(c).strip().lower(): c for c in loaded.frame.columns}
-    if "query" not in columns and "passage" not in columns:
-        raise ValueError(f"the table needs a 'query' or 'passage' column; it has {', '.join(map(str, loaded.frame.columns))}")
+    frame = loaded.frame
+    found_query, found_passage = found_columns(frame)
+    query = _picked(frame, query_column, found_query, "query")
+    passage = _picked(frame, passage_column, found_passage, "passage")
+    if query is None and passage is None:
+        raise ValueError("pick a query column or a passage column; the table's columns are: "
+                         + ", ".join(map(str, frame.columns)))
+    if query == passage:
+        raise ValueError(f"the query and passage columns must differ; both are {query!r}")
+    notes = [f"{len(frame):,} rows · queries from " + (f"`{html.escape(query)}`" if query else "(none)")
+             + " · passages from " + (f"`{html.escape(passage)}`" if passage else "(none)")]
+    notes += [f"⚠️ {html.escape(w)}" for w in loaded.warnings]
+    choices = [("found by itself", AUTO), (NO_COLUMN, NO_COLUMN), *[(str(c), str(c)) for c in frame.columns]]
+    return (_column_text(frame, query) if query else gr.update(),
+            _column_text(frame, passage) if passage else gr.update(),
+            " · ".join(notes),
+            gr.update(choices=choices, value=query or NO_COLUMN),
+            gr.update(choices=choices, value=passage or NO_COLUMN))
 
-    def column(name: str):
-        if name not in columns:
-            return gr.update()
-        values = loaded.frame[columns[name]].dropna().astype(str).str.replace("\n", " ").str.strip()
-        return "\n".join(dict.fromkeys(v for v in values if v))
 
-    return column("query"), column("passage"), " · ".join(html.escape(w) for w in loaded.warnings)
+NO_RESULT = "Enter queries and passages, then Compare"
+NO_PAIR = "**Judge a pair:** select a row of the ranking."
+
+
+def cleared_results():
+    """What a tab shows before any comparison: a new input makes the old results stale."""
+    return (empty_figure(NO_RESULT), None, None, None, gr.update(choices=[], value=None, visible=False), NO_PAIR,
+            None, DEFAULT_SCORE)
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
@@ -155,8 +330,14 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         # Shown and sent by name (a local folder's name, never its server path); Studio.model resolves it.
         models = [common.display_model(m) for m in studio.encoders]
         with gr.Row():
-            table = gr.File(label="…or upload a table with query / passage columns", height=150,
-                            file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
+            with gr.Column():
+                table = gr.File(label="…or upload a table: pick its query and passage columns", height=150,
+                                file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"], elem_id="sim-file")
+                with gr.Row():
+                    query_column = gr.Dropdown([("found by itself", AUTO)], value=AUTO, label="Query column",
+                                               allow_custom_value=True, elem_id="sim-query-column")
+                    passage_column = gr.Dropdown([("found by itself", AUTO)], value=AUTO, label="Passage column",
+                                                 allow_custom_value=True, elem_id="sim-passage-column")
             with gr.Column():
                 # Custom values pass through so that the API's model="" (the default) and an unknown name
                 # reach Studio.model, which answers with the loaded names.
@@ -164,29 +345,33 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                                     allow_custom_value=True)
                 other = gr.Dropdown([("(none)", ""), *[(m, m) for m in models]], value="", label="Side by side with",
                                     visible=several, elem_id="sim-other", allow_custom_value=True)
+                top_k = gr.Number(DEFAULT_TOP_K, label="Top k passages per query (0 = all)", precision=0, minimum=0,
+                                  elem_id="sim-top-k")
                 example = gr.Button("Model card example", elem_id="sim-example")
                 run = gr.Button("Compare", variant="primary", elem_id="sim-run")
         status = gr.Markdown(elem_id="sim-status")
-        heatmap = gr.Plot(empty_figure("Enter queries and passages, then Compare"), elem_id="sim-plot")
+        view_query = gr.Dropdown([], label="Query to show", visible=False, elem_id="sim-view-query")
+        heatmap = gr.Plot(empty_figure(NO_RESULT), elem_id="sim-plot")
         side_status = gr.Markdown(elem_id="sim-side-status")
         side_by_side = gr.Plot(visible=False, elem_id="sim-side-plot")
         changes = gr.Dataframe(label="Both models' scores per pair, largest change first", interactive=False,
                                wrap=True, visible=False, elem_id="sim-changes", max_height=360)
-        ranking = gr.Dataframe(label="Passages ranked per query (select a row to judge it)", interactive=False,
-                               wrap=True, elem_id="sim-ranking", max_height=480,
-                               column_widths=["70px", "36%", "60px", "80px", "44%", "80px"])
+        ranking = gr.Dataframe(label="Best passages per query (select a row to judge it; \"yours\": your verdicts)",
+                               interactive=False, wrap=True, elem_id="sim-ranking", max_height=480,
+                               column_widths=RANKING_WIDTHS)
         with gr.Accordion("Tokens per text", open=False):
             tokens = gr.Dataframe(interactive=False, wrap=True, column_widths=["90px", "50px", "70%", "80px", "110px"])
         result_state = gr.State(None)  # RankedPairs
 
         with gr.Column(variant="panel"):
-            selected = gr.Markdown("**Judge a pair:** select a row of the ranking.", elem_id="sim-selected")
+            selected = gr.Markdown(NO_PAIR, elem_id="sim-selected")
             pair = gr.State(None)  # the selected row as a Judgment without its verdict
             with gr.Row():
                 relevant = gr.Button("👍 Relevant", size="sm", elem_id="sim-relevant")
                 not_relevant = gr.Button("👎 Not relevant", size="sm", elem_id="sim-not-relevant")
-                score = gr.Slider(0, 5, value=3, step=0.5, label="Similarity score 0–5")
-                save_score = gr.Button("Save score", size="sm")
+                score = gr.Slider(0, 5, value=DEFAULT_SCORE, step=0.5, label="Similarity score 0–5",
+                                  elem_id="sim-score")
+                save_score = gr.Button("Save score", size="sm", elem_id="sim-save-score")
             comment = gr.Textbox(label="Comment (optional)", lines=1)
             with gr.Row():
                 flag_status = gr.Markdown(elem_id="sim-flag-status")
@@ -195,40 +380,99 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         @common.user_errors
         def similarity(queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage",
-                       model: str = ""):
-            """Cosine x100 of every query against every passage, the ranking per query and token counts.
-            model: one of the loaded models (the header lists them); empty for the default."""
-            return run_similarity(studio, queries, passages, query_prefix, passage_prefix, model)
+                       model: str = "", top_k: float = DEFAULT_TOP_K, token: str = "", request: gr.Request = None,
+                       profile: gr.OAuthProfile | None = None):
+            """Cosine x100 of every query against every passage, the best top_k passages per query (0 = all)
+            and token counts. model: one of the loaded models (the header lists them); empty for the default.
+            token: the one /flag returned, to see your own verdicts in the ranking's "yours" column."""
+            # Who asks is decided here, from the server's session or a signed token: the marks are the
+            # caller's own judgments, never those of whoever the client says it is.
+            return run_similarity(studio, queries, passages, query_prefix, passage_prefix, model, top_k,
+                                  caller(studio, request, profile, token))
 
         @common.user_errors
         def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
                            second: str):
             return run_side_by_side(studio, queries, passages, query_prefix, passage_prefix, model, second)
 
-        inputs = [queries, passages, query_prefix, passage_prefix, model]
+        @common.user_errors
+        def query_picker(view: RankedPairs | None):
+            """At real sizes, the per-query view's picker; a fresh result also drops the old selection."""
+            if view is None or not view.per_query:
+                choices, visible = [], False
+            else:
+                choices = [(f"q{i + 1}: {q[:80]}", i) for i, q in enumerate(view.queries)]
+                visible = True
+            return (gr.update(choices=choices, value=0 if visible else None, visible=visible), NO_PAIR, None,
+                    DEFAULT_SCORE)
+
+        @common.user_errors
+        def show_query(view: RankedPairs | None, index: int | None):
+            if view is None or index in (None, ""):
+                return gr.update()
+            return view.figure(int(index))
+
+        inputs = [queries, passages, query_prefix, passage_prefix, model, top_k, token]
         outputs = [heatmap, ranking, tokens, status, result_state]
-        run.click(similarity, inputs, outputs, api_name="similarity").success(
-            compare_models, [*inputs, other], [side_by_side, side_status, changes], api_visibility="private")
+        fresh = [view_query, selected, pair, score]
+        compared = run.click(similarity, inputs, outputs, api_name="similarity")
+        compared.success(query_picker, result_state, fresh, api_visibility="private").success(
+            compare_models, inputs[:5] + [other], [side_by_side, side_status, changes], api_visibility="private")
         example.click(common.user_errors(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage")), None,
                       [queries, passages, query_prefix, passage_prefix], api_visibility="private").then(
             similarity, inputs, outputs, api_visibility="private").success(
-            compare_models, [*inputs, other], [side_by_side, side_status, changes], api_visibility="private")
+            query_picker, result_state, fresh, api_visibility="private").success(
+            compare_models, inputs[:5] + [other], [side_by_side, side_status, changes], api_visibility="private")
+        view_query.input(show_query, [result_state, view_query], heatmap, api_visibility="private")
         tab.select(common.user_errors(lambda: model_choices(studio)), None, [model, other],
                    api_visibility="private")
-        table.upload(common.user_errors(lambda path: table_to_boxes(studio, path)), table,
-                     [queries, passages, status], api_visibility="private")
+
+        # A new table makes the old results stale; a table that is refused leaves the field, so that
+        # nobody mistakes it for the data on screen.
+        stale = [heatmap, ranking, tokens, result_state, view_query, selected, pair, score]
+
+        @common.user_errors
+        def read_table(path: str | None):
+            return table_to_boxes(studio, path)
+
+        @common.user_errors
+        def pick_columns(path: str | None, q_column: str, p_column: str):
+            return table_to_boxes(studio, path, q_column, p_column)
+
+        table.upload(common.user_errors(cleared_results), None, stale, api_visibility="private").then(
+            read_table, table, [queries, passages, status, query_column, passage_column],
+            api_visibility="private").failure(
+            common.user_errors(lambda: (None, gr.update(choices=[("found by itself", AUTO)], value=AUTO),
+                                        gr.update(choices=[("found by itself", AUTO)], value=AUTO))),
+            None, [table, query_column, passage_column], api_visibility="private")
+        for picker in (query_column, passage_column):
+            picker.input(common.user_errors(cleared_results), None, stale, api_visibility="private").then(
+                pick_columns, [table, query_column, passage_column],
+                [queries, passages, status, query_column, passage_column], api_visibility="private")
 
         @common.user_errors
         def select_pair(result: RankedPairs | None, event: gr.SelectData):
             if result is None or event.index is None or not 0 <= int(event.index[0]) < len(result.pairs):
-                return gr.update(), None
+                return gr.update(), None, gr.update()
             row = int(event.index[0])
             qi, pi = (int(i) for i in result.pairs[row])
             chosen = result.pair(row)
+            # The slider starts from the middle for every pair: a score left from the last pair would
+            # otherwise be saved for this one by a quick click.
             return (f"**Judging:** q{qi + 1} → p{pi + 1} (score {result.scores[row]:.2f})<br>"
-                    f"{html.escape(chosen.anchor[:200])} → {html.escape(chosen.positive[:200])}"), chosen
+                    f"{html.escape(chosen.anchor[:200])} → {html.escape(chosen.positive[:200])}"), chosen, \
+                DEFAULT_SCORE
 
-        ranking.select(select_pair, result_state, [selected, pair], api_visibility="private")
+        ranking.select(select_pair, result_state, [selected, pair, score], api_visibility="private")
+
+        @common.user_errors
+        def refresh_marks(view: RankedPairs | None, user_token: str, request: gr.Request,
+                          profile: gr.OAuthProfile | None):
+            """The ranking with the caller's verdicts as they are now (after a judgment or an undo)."""
+            if view is None:
+                return gr.update()
+            identity = common.identify(studio, request, profile, user_token)
+            return view.table(judged_marks(studio, identity.user, view))
 
         def judge(kind: str):
             @common.user_errors
@@ -245,6 +489,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         for button, kind in ((relevant, "relevant"), (not_relevant, "not_relevant"), (save_score, "score")):
             button.click(judge(kind), [pair, score, comment, token], [flag_status, last_id, comment],
-                         api_visibility="private")
-        undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id], api_visibility="private")
-
+                         api_visibility="private").success(
+                refresh_marks, [result_state, token], ranking, api_visibility="private")
+        undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id],
+                   api_visibility="private").success(
+            refresh_marks, [result_state, token], ranking, api_visibility="private")
