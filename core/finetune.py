@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hold-out", type=float, default=0.2)
+    parser.add_argument("--blend", type=float, default=0.0,
+                        help="share of the base model's weights mixed back after training, 0 to <1 (e.g. 0.5)")
     parser.add_argument("--train-embeddings", action="store_true",
                         help="also train the word-embedding matrix (frozen by default)")
     parser.add_argument("--progress", choices=("text", "json"), default="text")
@@ -64,7 +66,8 @@ def config_of(args: argparse.Namespace) -> TrainingConfig:
     kinds = tuple(k.strip() for k in str(args.kinds).split(",") if k.strip())
     return TrainingConfig(base_model=args.model, kinds=kinds, epochs=args.epochs, batch_size=args.batch_size,
                           learning_rate=args.learning_rate, max_steps=args.max_steps, seed=args.seed,
-                          hold_out=args.hold_out, freeze_embeddings=not args.train_embeddings).validate()
+                          hold_out=args.hold_out, freeze_embeddings=not args.train_embeddings,
+                          blend=args.blend).validate()
 
 
 def report_table(report: TrainingReport) -> str:

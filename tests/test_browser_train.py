@@ -77,8 +77,7 @@ def test_train_load_and_compare_in_the_browser(train_page, train_app):
     page.wait_for_function(f"document.querySelector('#train-versions').innerText.includes('{version}')")
     screenshot(page, "7-train")
 
-    page.click("#train-version input")
-    page.keyboard.type(version)
+    page.fill("#train-version input", version)
     page.keyboard.press("Enter")
     page.check("#train-anyway input")
     page.click("#train-use")
@@ -88,8 +87,7 @@ def test_train_load_and_compare_in_the_browser(train_page, train_app):
     page.wait_for_selector("#sim-other", state="visible")
     page.fill("#sim-queries textarea", "Какая погода?\nКак варить борщ?")
     page.fill("#sim-passages textarea", "Дождь и ветер.\nБорщ варят со свёклой.")
-    page.click("#sim-other input")
-    page.keyboard.type(version)
+    page.fill("#sim-other input", version)  # replaces "(none)"
     page.keyboard.press("Enter")
     page.click("#sim-run")
     page.wait_for_selector("#sim-changes", state="visible", timeout=60_000)

@@ -181,7 +181,8 @@ def test_report_round_trips_through_json():
 @pytest.mark.parametrize("field, value, match", [
     ("epochs", 0, "epochs"), ("batch_size", 1, "batch size"), ("learning_rate", 0.0, "learning rate"),
     ("hold_out", 0.9, "hold-out"), ("kinds", (), "at least one"), ("kinds", ("x",), "unknown"),
-    ("base_model", "", "base model"), ("max_steps", 0, "max steps")])
+    ("base_model", "", "base model"), ("max_steps", 0, "max steps"), ("blend", 1.0, "blend"),
+    ("blend", -0.1, "blend")])
 def test_training_config_validates_with_plain_messages(field, value, match):
     with pytest.raises(ValueError, match=match):
         TrainingConfig(**{"base_model": "m", "kinds": (GRADED,), field: value}).validate()
@@ -263,6 +264,32 @@ def test_the_same_seed_trains_the_same_model(tiny_model_dir, tmp_path):
                                     batch_size=8, max_steps=2), registry.save, regression=SMALL_REGRESSION))
     files = [(tmp_path / name / r.version / "model.safetensors").read_bytes() for name, r in zip("ab", reports, strict=True)]
     assert files[0] == files[1] and reports[0].metrics == reports[1].metrics
+
+
+def test_blend_mixes_the_base_weights_back_in(tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    from core.training.registry import ModelRegistry
+    from core.training.trainer import run_training
+
+    weights = {}
+    for blend in (0.0, 0.5):
+        registry = ModelRegistry(tmp_path / str(blend))
+        config = TrainingConfig(str(tiny_model_dir), (GRADED,), batch_size=8, max_steps=2, blend=blend,
+                                learning_rate=1e-3)
+        report = run_training(graded_judgments(40), config, registry.save, regression=SMALL_REGRESSION)
+        weights[blend] = load_file(str(tmp_path / str(blend) / report.version / "model.safetensors"))
+    base = load_file(str(tiny_model_dir / "model.safetensors"))
+    name = next(k for k in weights[0.0] if k.endswith("attention.self.in_proj.weight"))
+    tuned, blended, original = (w[name].float() for w in (weights[0.0], weights[0.5], base))
+    assert not torch_allclose(tuned, original)  # training moved it
+    assert torch_allclose(blended, (tuned + original) / 2, atol=2e-3)  # fp16 on disk
+
+
+def torch_allclose(a, b, atol=1e-6) -> bool:
+    import torch
+
+    return bool(torch.allclose(a, b, atol=atol))
 
 
 def test_a_cancelled_run_saves_nothing(tiny_model_dir, tmp_path):

@@ -177,6 +177,8 @@ class TrainingJobs:
                 "--progress", "json", "--nice", str(NICE), "--owner", job.owner]
         if c.max_steps:
             argv += ["--max-steps", str(c.max_steps)]
+        if c.blend:
+            argv += ["--blend", repr(c.blend)]
         if not c.freeze_embeddings:
             argv.append("--train-embeddings")
         for user in job.users or []:

