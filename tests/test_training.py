@@ -442,3 +442,17 @@ def test_training_through_fused_attention_gives_the_eager_gradients(tiny_model_d
     assert eager_grads.keys() == fused_grads.keys()
     for name in eager_grads:
         torch.testing.assert_close(fused_grads[name], eager_grads[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_only_the_chosen_kinds_judgments_are_split_counted_and_hashed(tiny_model_dir, tmp_path):
+    from core.training.recipe import chosen_judgments
+    from core.training.registry import ModelRegistry
+    from core.training.trainer import judgments_hash, run_training
+
+    scores = graded_judgments(40)
+    others = [j("label", f"текст {i}", label="спорт") for i in range(30)] + [j("misplaced", "лишний")]
+    assert chosen_judgments(scores + others, [GRADED]) == scores
+    report = run_training(scores + others, TrainingConfig(str(tiny_model_dir), (GRADED,), batch_size=8, max_steps=1),
+                          ModelRegistry(tmp_path).save, regression=SMALL_REGRESSION)
+    assert report.judgments == 40 and report.judgments_hash == judgments_hash(scores)
+    assert report.train_rows[GRADED] + report.held_out_rows[GRADED] == 40

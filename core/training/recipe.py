@@ -194,6 +194,18 @@ def positive_pairs(graded: TrainingSet) -> TrainingSet:
 
 
 BUILDERS = {GRADED: graded_rows, TRIPLETS: triplet_rows, LABELS: label_rows}
+# The judgment kinds each training kind reads (the rest are not "chosen" for it).
+SOURCES: dict[str, frozenset[str]] = {
+    GRADED: frozenset({"score", *_POSITIVE, *_NEGATIVE}),
+    TRIPLETS: frozenset({*_POSITIVE, *_NEGATIVE}),
+    LABELS: frozenset({"label"}),
+}
+
+
+def chosen_judgments(judgments: Sequence[Judgment], kinds: Sequence[str]) -> list[Judgment]:
+    """Only the judgments the chosen kinds train on: the hold-out, counts and hash are over these."""
+    wanted = set().union(*(SOURCES[k] for k in kinds if k in SOURCES))
+    return [j for j in judgments if j.kind in wanted]
 
 
 def count_rows(judgments: Sequence[Judgment], prompts: Prompts | None = None) -> dict[str, int]:

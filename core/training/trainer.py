@@ -27,6 +27,7 @@ from core.training.recipe import (
     Prompts,
     TrainingSet,
     build_sets,
+    chosen_judgments,
     graded_rows,
     positive_pairs,
     same_label_pairs,
@@ -228,7 +229,7 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
     started = time.monotonic()
     report_progress = progress or (lambda p: None)
     cancel = cancel or threading.Event()
-    judgments = list(judgments)
+    judgments = chosen_judgments(judgments, config.kinds)
     root, revision, model_prompts = model_root(config.base_model)
     prompts = Prompts.of_model(model_prompts)
     build_sets(judgments, config.kinds, prompts)  # refuse with the recipe's reason before splitting
