@@ -32,6 +32,7 @@ class TempFiles:
         self.root = Path(root) if root is not None else Path(tempfile.gettempdir()) / "user-studio-exports"
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
+        self._owned: dict[str, set[Path]] = {}  # owner -> files and folders holding their data
 
     @classmethod
     def default(cls) -> TempFiles:
@@ -59,7 +60,48 @@ class TempFiles:
                     if now - folder.stat().st_mtime >= self.ttl_s:
                         shutil.rmtree(folder, ignore_errors=True)
                         removed += 1
+            self._prune_tracked()
         return removed
+
+    def track(self, owner: str, *paths: str | os.PathLike[str]) -> None:
+        """Remember that ``paths`` (files or folders, here or elsewhere, e.g. a web server's copy of an
+        export) hold ``owner``'s data, so that :meth:`forget` can remove them before their TTL."""
+        with self._lock:
+            self._owned.setdefault(owner, set()).update(Path(p) for p in paths)
+
+    def forget(self, owner: str) -> int:
+        """Delete now every file and folder tracked for ``owner`` (their data was deleted: a link to an
+        old export must stop working); returns how many were still there."""
+        with self._lock:
+            paths = self._owned.pop(owner, set())
+        removed = 0
+        for path in paths:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+            elif path.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+                # A served copy sits alone in a folder named for its hash: drop the folder too (only if empty).
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()
+        return removed
+
+    def tracked(self, owner: str) -> list[Path]:
+        """The paths tracked for ``owner`` that still exist."""
+        with self._lock:
+            return sorted(p for p in self._owned.get(owner, ()) if p.exists())
+
+    def _prune_tracked(self) -> None:
+        # Called under the lock by sweep(): forget paths the TTL (or Gradio's own cache sweep) removed,
+        # so the map stays as small as what is on disk.
+        for owner in list(self._owned):
+            alive = {p for p in self._owned[owner] if p.exists()}
+            if alive:
+                self._owned[owner] = alive
+            else:
+                del self._owned[owner]
 
     def clear(self) -> None:
         """Delete everything (the app is stopping)."""

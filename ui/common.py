@@ -136,6 +136,7 @@ def delete_judgment(studio: Studio, identity: Identity, record_id: object) -> st
     deleted = studio.store.delete(record_id, identity.user)
     if not deleted:
         raise ValueError(f"there is no judgment #{record_id}")
+    forget_exports(studio, identity.user)
     return f"Judgment #{record_id} deleted."
 
 
@@ -149,6 +150,33 @@ def undo_handler(studio: Studio) -> Callable:
             return "Nothing to undo.", None
         identity = identify(studio, request, profile, token)
         deleted = studio.store.delete(record_id, identity.user)
+        if deleted:
+            forget_exports(studio, identity.user)
         return (f"↩️ Judgment #{record_id} removed." if deleted else f"Judgment #{record_id} was already gone."), None
 
     return undo
+
+
+# Exports of everyone's judgments (an admin's) are tracked under this owner: anyone's deletion ends them.
+EVERYONE_EXPORTS = "*"
+
+
+def track_export(studio: Studio, identity: Identity, path: str) -> None:
+    """Remember an export of judgments, and the copy Gradio will serve it from, as the caller's data.
+
+    Gradio serves a returned file from its own cache, under a folder named for the file's content hash;
+    the copy is made here, with Gradio's own function, so that its path is known and can be deleted
+    when the judgments in it are (a link to deleted data must stop working, not live out the TTL).
+    """
+    from gradio.processing_utils import save_file_to_cache
+    from gradio.utils import get_upload_folder
+
+    served = save_file_to_cache(path, get_upload_folder())
+    owner = EVERYONE_EXPORTS if identity.is_admin else identity.user
+    studio.files.track(owner, PurePath(path).parent, served)
+
+
+def forget_exports(studio: Studio, user: str) -> None:
+    """Judgments of ``user`` were deleted: their exports, and every all-users export, stop being served."""
+    studio.files.forget(user)
+    studio.files.forget(EVERYONE_EXPORTS)

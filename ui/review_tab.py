@@ -6,6 +6,10 @@ Private by default: a visitor sees their own judgments and counts that name nobo
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 import gradio as gr
 import pandas as pd
 
@@ -17,6 +21,69 @@ from ui import common
 ALL = "(all)"
 SHOWN = ["id", "created_at", "user", "tab", "kind", "anchor", "positive", "score", "label", "comment",
          "query_prefix", "passage_prefix", "model_id"]
+# The two text columns are headed for what the judgment says about them: a passage judged not relevant
+# must never appear under "positive" (the store's field name, which holds the second text of every kind).
+TEXT_HEADINGS: dict[str, tuple[str, str | None]] = {
+    "relevant": ("query", "relevant passage"),
+    "not_relevant": ("query", "not-relevant passage"),
+    "score": ("text", "scored against"),
+    "similar": ("text", "similar text"),
+    "dissimilar": ("text", "dissimilar text"),
+    "misplaced": ("misplaced text", None),
+    "label": ("labelled text", None),
+    "prefer": ("text", None),
+}
+MIXED_HEADINGS = ("text", "judged against (see kind)")
+# Deleted judgments a user can still restore, and for how long (the janitor forgets a session idle
+# for an hour, so "within the session" is at most that).
+RESTORE_TTL_S = 3_600.0
+RESTORE_MAX_USERS = 200
+
+
+def headed(frame: pd.DataFrame, kind: str | None) -> pd.DataFrame:
+    """The records with their text columns named for ``kind`` (None: several kinds, neutral names)."""
+    first, second = TEXT_HEADINGS.get(kind, MIXED_HEADINGS) if kind else MIXED_HEADINGS
+    out = frame.rename(columns={"anchor": first, "positive": second or "positive"})
+    if second is None and "positive" in out:
+        out = out.drop(columns="positive")  # this kind has no second text
+    return out
+
+
+class DeletedJudgments:
+    """What "delete all my judgments" took, per user, so that the same user can put it back for a while.
+
+    Kept in the server's memory, never sent to the browser, keyed by the identity the server checked;
+    bounded in time and in users.
+    """
+
+    def __init__(self, ttl_s: float = RESTORE_TTL_S, max_users: int = RESTORE_MAX_USERS) -> None:
+        self.ttl_s = ttl_s
+        self.max_users = max_users
+        self._batches: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def _expire(self, now: float) -> None:
+        for user in [u for u, (at, _) in self._batches.items() if now - at > self.ttl_s]:
+            del self._batches[user]
+        while len(self._batches) > self.max_users:
+            del self._batches[min(self._batches, key=lambda u: self._batches[u][0])]
+
+    def keep(self, user: str, rows: list[dict[str, Any]]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            earlier = self._batches.pop(user, (now, []))[1]
+            self._batches[user] = (now, earlier + rows)  # a second delete-all adds to what can come back
+            self._expire(now)
+
+    def count(self, user: str) -> int:
+        with self._lock:
+            self._expire(time.monotonic())
+            return len(self._batches.get(user, (0, []))[1])
+
+    def take(self, user: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self._expire(time.monotonic())
+            return self._batches.pop(user, (0, []))[1]
 
 
 def _choice(value: str | None) -> str | None:
@@ -35,6 +102,8 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     frame = store.records(kind=_choice(kind), user=who, tab=_choice(tab), limit=rows or None, newest_first=True)
     if not identity.is_admin:
         frame["model_id"] = frame["model_id"].map(common.display_model)
+    kinds = set(frame["kind"]) if len(frame) else {_choice(kind)}
+    frame = headed(frame[[c for c in SHOWN if c in frame]], next(iter(kinds)) if len(kinds) == 1 else None)
     counts = store.counts(by_user=identity.is_admin)
 
     def table(name: str) -> pd.DataFrame:
@@ -48,26 +117,59 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
         by_user = gr.update(value=table("by_user"), visible=True)
     else:
         by_user = gr.update(value=None, visible=False)
-    return frame[[c for c in SHOWN if c in frame]], table("by_kind"), by_user, table("by_tab"), summary
+    return frame, table("by_kind"), by_user, table("by_tab"), summary
 
 
 def export_file(studio: Studio, identity: Identity, kind: str, fmt: str, prefixes: str) -> str:
-    """A training file of the caller's judgments, or everyone's for an admin."""
+    """A training file of the caller's judgments, or everyone's for an admin (tracked, so that deleting
+    the judgments also ends the file's link)."""
     source = studio.store if identity.is_admin else studio.store.judgments(user=identity.user)
     out = studio.files.new_folder("export") / f"user-studio-{kind}.{fmt}"
     export(source, fmt, out, kind=kind, prefixes=prefixes)
+    common.track_export(studio, identity, str(out))
     return str(out)
 
 
+def ask_delete_all(studio: Studio, identity: Identity):
+    """The confirmation: how many judgments would go. Nothing is deleted here."""
+    n = studio.store.count(user=identity.user)
+    if not n:
+        return "You have no judgments to delete.", gr.update(visible=False), gr.update()
+    return (f"**Delete all {n:,} of your judgments?** They leave the store and your exports stop working; "
+            "you can restore them from this page for an hour.", gr.update(visible=True),
+            gr.update(value=f"Yes, delete all {n:,}"))
+
+
+def delete_all(studio: Studio, identity: Identity, deleted: DeletedJudgments) -> str:
+    """Delete every judgment of the caller, keeping them for :func:`restore_all`."""
+    rows = studio.store.rows(user=identity.user)
+    n = studio.store.delete_user(identity.user)
+    deleted.keep(identity.user, rows)
+    common.forget_exports(studio, identity.user)
+    late = f" ({n - len(rows)} made while deleting cannot be restored)" if n > len(rows) else ""
+    return f"Deleted {n:,} of your judgments{late}. **Undo** restores them."
+
+
+def restore_all(studio: Studio, identity: Identity, deleted: DeletedJudgments) -> str:
+    """Put back what the caller's "delete all" took (their own rows only: the batch is keyed by who they are)."""
+    rows = [r for r in deleted.take(identity.user) if r.get("user") == identity.user]
+    if not rows:
+        return "Nothing to restore: no deletion of yours in the last hour."
+    result = studio.store.import_records(rows, notify=True)
+    return f"Restored {result.added:,} of your judgments."
+
+
 def build(studio: Studio, token: gr.BrowserState) -> tuple:
-    with gr.Tab("Review judgments", id="review"):
+    deleted = DeletedJudgments()
+    with gr.Tab("Review judgments", id="review") as tab:
         gr.Markdown("Your judgments so far, and the data they make for fine-tuning (pairs and triplets for "
                     "MultipleNegativesRankingLoss, scores for CoSENTLoss). Nobody else sees your texts; the "
                     "counts name nobody.")
         with gr.Row():
-            kind = gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind")
+            kind = gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind", elem_id="rv-kind")
             user = gr.Textbox(label="User (admins only: exact id)", lines=1)
-            tab = gr.Dropdown([ALL, "similarity", "clustering", "prefixes", "api"], value=ALL, label="Tab")
+            tab_filter = gr.Dropdown([ALL, "similarity", "clustering", "prefixes", "search", "api"], value=ALL,
+                                     label="Tab", allow_custom_value=True)
             limit = gr.Number(500, label="Rows", precision=0, minimum=1, maximum=100_000)
             refresh = gr.Button("Refresh", variant="primary", elem_id="rv-refresh")
         summary = gr.Markdown(elem_id="rv-summary")
@@ -85,15 +187,22 @@ def build(studio: Studio, token: gr.BrowserState) -> tuple:
                 prefix_mode = gr.Radio(list(PREFIX_MODES), value="apply",
                                        label="Prefixes: applied to texts, or kept as columns for `prompts`")
                 make_export = gr.Button("Export", elem_id="rv-export")
-            export_out = gr.File(label="Download")
+            export_out = gr.File(label="Download", elem_id="rv-export-file")
         with gr.Accordion("Delete my judgments", open=False):
             whoami = gr.Markdown(elem_id="rv-whoami")
             with gr.Row():
                 record_id = gr.Number(label="Judgment id", precision=0, elem_id="rv-record-id")
                 delete_one = gr.Button("Delete this judgment", size="sm", elem_id="rv-delete")
-                delete_all = gr.Button("Delete all my judgments", size="sm", variant="stop")
+                delete_all_button = gr.Button("Delete all my judgments…", size="sm", variant="stop",
+                                              elem_id="rv-delete-all")
+            with gr.Row(visible=False) as confirm_row:
+                confirm = gr.Button("Yes, delete all", size="sm", variant="stop", elem_id="rv-confirm-delete-all")
+                cancel = gr.Button("Cancel", size="sm", elem_id="rv-cancel-delete-all")
             delete_status = gr.Markdown(elem_id="rv-delete-status")
+            restore = gr.Button("Undo: restore my deleted judgments", size="sm", visible=False,
+                                elem_id="rv-restore")
 
+        # Every handler below that reads or changes judgments finds out who is asking by itself.
         @common.user_errors
         def view(kind_: str, user_: str, tab_: str, limit_: float | None, user_token: str, request: gr.Request,
                  profile: gr.OAuthProfile | None):
@@ -106,20 +215,38 @@ def build(studio: Studio, token: gr.BrowserState) -> tuple:
 
         @common.user_errors
         def delete(rid: float | None, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
-            return common.delete_judgment(studio, common.identify(studio, request, profile, user_token), rid)
+            return common.delete_judgment(studio, common.identify(studio, request, profile, user_token), rid), None
+
+        @common.user_errors
+        def ask(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            return ask_delete_all(studio, common.identify(studio, request, profile, user_token))
 
         @common.user_errors
         def delete_mine(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
-            n = studio.store.delete_user(common.identify(studio, request, profile, user_token).user)
-            return f"Deleted {n} of your judgments."
+            identity = common.identify(studio, request, profile, user_token)
+            message = delete_all(studio, identity, deleted)
+            return message, gr.update(visible=False), gr.update(visible=deleted.count(identity.user) > 0), None
 
-        inputs = [kind, user, tab, limit, token]
+        @common.user_errors
+        def restore_mine(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            return restore_all(studio, common.identify(studio, request, profile, user_token), deleted), \
+                gr.update(visible=False)
+
+        inputs = [kind, user, tab_filter, limit, token]
         outputs = [records, by_kind, by_user, by_tab, summary]
         refresh.click(view, inputs, outputs, api_visibility="private")
+        # Opened, the tab shows the judgments as they are now (made in other tabs since the page loaded).
+        tab.select(view, inputs, outputs, api_visibility="private")
         make_export.click(make_file, [export_kind, export_format, prefix_mode, token], export_out,
                           api_visibility="private")
-        delete_one.click(delete, [record_id, token], delete_status, api_visibility="private").then(
+        # After a deletion the download field empties: its file no longer exists.
+        delete_one.click(delete, [record_id, token], [delete_status, export_out], api_visibility="private").then(
             view, inputs, outputs, api_visibility="private")
-        delete_all.click(delete_mine, token, delete_status, api_visibility="private").then(
+        delete_all_button.click(ask, token, [delete_status, confirm_row, confirm], api_visibility="private")
+        cancel.click(common.user_errors(lambda: ("Nothing was deleted.", gr.update(visible=False))), None,
+                     [delete_status, confirm_row], api_visibility="private")
+        confirm.click(delete_mine, token, [delete_status, confirm_row, restore, export_out],
+                      api_visibility="private").then(view, inputs, outputs, api_visibility="private")
+        restore.click(restore_mine, token, [delete_status, restore], api_visibility="private").then(
             view, inputs, outputs, api_visibility="private")
         return view, inputs, outputs, whoami
