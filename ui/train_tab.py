@@ -118,9 +118,10 @@ def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, 
     table = pd.DataFrame([{"metric": m.name, "set": m.split, "before": round(m.before, 4), "after": round(m.after, 4),
                            "change": round(m.change, 4), "rows": m.rows} for m in report.metrics],
                          columns=METRIC_COLUMNS)
-    verdict = (f"✅ **Promoted**: {html.escape(report.reason)}. Load `{report.version}` below to compare it "
+    # Plain words, no emoji: many machines have no emoji font and show an empty box.
+    verdict = (f"**Promoted**: {html.escape(report.reason)}. Load `{report.version}` below to compare it "
                "with the base model in the Similarity tab." if report.promoted else
-               f"⛔ **Not promoted**: {html.escape(report.reason)}. `{report.version}` is kept and can still be "
+               f"**Not promoted**: {html.escape(report.reason)}. `{report.version}` is kept and can still be "
                "loaded on purpose below.")
     if report.dropped:
         verdict += (f"<br>{report.dropped} judgment(s) shared a text with the hold-out and were left out of both "
@@ -226,8 +227,12 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         def status_outputs(identity: Identity):
             line, table, verdict_text, running = status(studio, identity)
             table_of_versions = versions(studio, identity)
+            names = list(table_of_versions["version"])
+            job = visible_job(studio, identity)
+            # The version a finished job just saved is the one people want to load next.
+            newest = job.report.version if job is not None and job.report is not None else None
             return (line, table, verdict_text, gr.Timer(active=running), table_of_versions,
-                    gr.update(choices=list(table_of_versions["version"])))
+                    gr.update(choices=names, value=newest) if newest in names else gr.update(choices=names))
 
         @common.user_errors
         def show_status(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
