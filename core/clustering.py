@@ -30,6 +30,7 @@ __all__ = [
     "Clusterer",
     "HDBSCANClusterer",
     "KMeansClusterer",
+    "cluster_label_table",
     "cluster_metrics",
     "cluster_table",
     "make_clusterer",
@@ -429,4 +430,41 @@ def cluster_table(
     frame = pd.DataFrame(rows, columns=columns)
     frame["_noise"] = frame["cluster"] == NOISE
     frame = frame.sort_values(["_noise", "size", "cluster"], ascending=[True, False, True], kind="stable")
+    return frame.drop(columns="_noise").reset_index(drop=True)
+
+
+def cluster_label_table(
+    clusters: Sequence[int],
+    labels: Sequence[Any],
+    names: Mapping[int, str] | None = None,
+) -> pd.DataFrame:
+    """Clusters x labels: how many texts of each cluster carry each label, and where they agree.
+
+    One row per cluster (largest first, noise last, as :func:`cluster_table`): ``cluster``, ``name``
+    (from ``names``; empty if none), one count column per label (most frequent label first), ``texts``,
+    ``main label`` (the cluster's most frequent label, ties alphabetical) and ``agreement`` (its share of
+    the cluster's texts, 0-1). A missing label counts as "(no label)".
+    """
+    clusters_arr = np.asarray(list(clusters), dtype=np.int64)
+    label_list = ["(no label)" if lab is None or str(lab).strip() == "" else str(lab) for lab in labels]
+    if len(label_list) != len(clusters_arr):
+        raise ValueError(f"clusters has {len(clusters_arr)} items but labels has {len(label_list)}")
+    fixed = ["cluster", "name", "texts", "main label", "agreement"]
+    if not len(label_list):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in fixed})
+    counts = pd.crosstab(pd.Series(clusters_arr, name="cluster"), pd.Series(label_list, name="label"))
+    order = sorted(counts.columns, key=lambda lab: (-int(counts[lab].sum()), lab))
+    counts = counts[order]
+    # A label spelled like one of the fixed columns ("texts") gets its own heading, not a clash.
+    heading = {lab: f"label: {lab}" if lab in fixed else lab for lab in order}
+    rows = []
+    for cluster, row in counts.iterrows():
+        total = int(row.sum())
+        best = min(order, key=lambda lab: (-int(row[lab]), lab))
+        rows.append({"cluster": int(cluster), "name": (names or {}).get(int(cluster), ""),
+                     **{heading[lab]: int(row[lab]) for lab in order}, "texts": total, "main label": best,
+                     "agreement": round(int(row[best]) / total, 3)})
+    frame = pd.DataFrame(rows, columns=["cluster", "name", *heading.values(), "texts", "main label", "agreement"])
+    frame["_noise"] = frame["cluster"] == NOISE
+    frame = frame.sort_values(["_noise", "texts", "cluster"], ascending=[True, False, True], kind="stable")
     return frame.drop(columns="_noise").reset_index(drop=True)

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-__all__ = ["RUSSIAN_STOP_WORDS", "class_tfidf", "tokenize", "top_keywords"]
+__all__ = ["RUSSIAN_STOP_WORDS", "class_tfidf", "cluster_name", "tokenize", "top_keywords"]
 
 # Words of letters (any script, so "ё" and Latin brand names count), optionally hyphenated
 # ("что-то", "онлайн-курс"); digits and underscores split words.
@@ -104,3 +104,20 @@ def top_keywords(
         label: [w for w, _ in sorted(word_scores.items(), key=lambda ws: (-ws[1], ws[0]))[:n]]
         for label, word_scores in sorted(scores.items())
     }
+
+
+NAME_WORDS = 3
+NAME_MAX_CHARS = 60
+
+
+def cluster_name(cluster: int, keywords: Sequence[str] | str, n: int = NAME_WORDS) -> str:
+    """A short name for a cluster, from its top keywords (a list, or the comma-joined cell of a cluster
+    table): the first ``n`` joined by " · ". Noise (-1) is "noise"; a cluster without keywords is
+    "cluster N". It is a starting point people edit, so it stays short."""
+    if int(cluster) == -1:
+        return "noise"
+    if isinstance(keywords, str):
+        keywords = [w.strip() for w in keywords.split(",")]
+    words = [w for w in keywords if w][: max(1, int(n))]
+    name = " · ".join(words) or f"cluster {int(cluster)}"
+    return name if len(name) <= NAME_MAX_CHARS else name[: NAME_MAX_CHARS - 1] + "…"

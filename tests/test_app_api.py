@@ -153,7 +153,7 @@ def test_cluster_sample_corpus_with_labels_metrics_and_exports(api_client):
     figure, table, summary, csv_path, parquet_path, points = cluster(api_client, k=4, with_embeddings=True)
 
     clusters = frame(table)
-    assert list(clusters.columns) == ["cluster", "size", "keywords", "examples"]
+    assert list(clusters.columns) == ["cluster", "name", "size", "keywords", "examples"]
     assert sorted(clusters["cluster"]) == [0, 1, 2, 3]
     assert clusters["size"].sum() == 360 and clusters["size"].is_monotonic_decreasing  # largest first
     assert (clusters["keywords"].str.len() > 0).all() and (clusters["examples"].str.len() > 0).all()

@@ -9,9 +9,12 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from core.clustering import CLUSTERERS
+from core import __version__
+from core.clustering import CLUSTERERS, NOISE, cluster_label_table
 from core.corpus import extract_texts, label_candidates, load_sample, load_table, text_columns
+from core.identity import Identity
 from core.judgments import Judgment, csv_safe
+from core.keywords import cluster_name
 from core.studio import ClusterResult, Studio
 from core.tempfiles import TempFiles
 from core.text import split_lines
@@ -72,7 +75,8 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     n_clusters = len(set(result.clusters.tolist()) - {-1})
     title = f"{len(texts):,} texts · {n_clusters} clusters ({method}" + (
         f", k={result.chosen_k} by silhouette)" if method != "HDBSCAN" and not k else ")")
-    figure = cluster_map(points, by, title)
+    view = ClusterView.of(result)
+    figure = cluster_map(points, by, title, view.names)
     summary = [f"**{n_clusters} clusters** from {len(texts):,} texts"]
     if result.metrics:
         summary.append(f"against `{html.escape(str(label_column))}`: **ARI {result.metrics['ari']:.3f}**, "
@@ -80,7 +84,7 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     summary += [f"⚠️ {html.escape(w)}" for w in warnings]
     csv_path, parquet_path = export_points(result, with_embeddings, studio.files)
     shown = points.assign(label=points.get("label", ""))[["text", "cluster", "label"]]
-    return figure, result.table, " · ".join(summary), csv_path, parquet_path, shown, ClusterView.of(result)
+    return figure, view.named_table(), " · ".join(summary), csv_path, parquet_path, shown, view
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,27 @@ class ClusterView:
     labels: list[str] | None
     clusters: np.ndarray
     coords: np.ndarray
+    names: dict[int, str] | None = None  # each cluster's name as first proposed (from its keywords)
+    table: pd.DataFrame | None = None  # one row per cluster (size, keywords, examples)
 
     @classmethod
     def of(cls, result: ClusterResult) -> ClusterView:
-        return cls(result.texts, result.labels, result.clusters, result.coords)
+        table = result.table
+        names = {int(c): cluster_name(int(c), kw) for c, kw in zip(table["cluster"], table["keywords"], strict=True)}
+        return cls(result.texts, result.labels, result.clusters, result.coords, names, table)
+
+    def named_table(self, names: dict[int, str] | None = None) -> pd.DataFrame | None:
+        """The clusters table with each cluster's name (``names``: the edited ones) beside its number."""
+        if self.table is None:
+            return None
+        chosen = {**(self.names or {}), **(names or {})}
+        table = self.table.copy()
+        table.insert(1, "name", [chosen.get(int(c), "") for c in table["cluster"]])
+        return table
+
+    def members(self, cluster: int) -> list[str]:
+        """The distinct texts of one cluster, in corpus order."""
+        return list(dict.fromkeys(t for t, c in zip(self.texts, self.clusters.tolist(), strict=True) if c == cluster))
 
     def points(self) -> pd.DataFrame:
         frame = pd.DataFrame({"text": self.texts, "cluster": self.clusters, "x": self.coords[:, 0],
@@ -105,6 +126,70 @@ class ClusterView:
         if self.labels is not None:
             frame.insert(1, "label", self.labels)
         return frame
+
+
+def cluster_choices(view: ClusterView, names: dict[int, str]) -> list[tuple[str, int]]:
+    """The name picker's clusters (not noise: it is not a topic), largest first, as the table lists them."""
+    sizes = {int(c): int(n) for c, n in zip(view.table["cluster"], view.table["size"], strict=True)} \
+        if view.table is not None else {}
+    return [(f"{c} · {names.get(c, '')} ({sizes.get(c, 0)} texts)", c) for c in sizes if c != NOISE]
+
+
+def agreement_table(view: ClusterView, names: dict[int, str]) -> pd.DataFrame | None:
+    """Clusters x labels, when the corpus has a label column; None otherwise."""
+    if view.labels is None or not any(str(lab).strip() for lab in view.labels):
+        return None
+    return cluster_label_table(view.clusters.tolist(), view.labels, names)
+
+
+def label_judgments(studio: Studio, identity: Identity, view: ClusterView, cluster: int,
+                    name: str) -> list[Judgment]:
+    """One label judgment per distinct text of ``cluster``, labelled ``name``, as ``identity``."""
+    clusters = set(view.clusters.tolist())
+    if cluster not in clusters:
+        raise ValueError(f"there is no cluster {cluster} in this clustering")
+    if cluster == NOISE:
+        raise ValueError("noise is not a topic: pick a cluster")
+    label = (name or "").strip()
+    if not label:
+        raise ValueError(f"give cluster {cluster} a name first")
+    # Clustering is a symmetric task: the texts were encoded with the query prefix.
+    prefix = "query: " if studio.encoder.uses_prefixes else ""
+    return [Judgment(kind="label", anchor=text, label=label, tab="clustering", user=identity.user,
+                     query_prefix=prefix, passage_prefix=prefix, model_id=studio.encoder.model_id,
+                     model_revision=studio.encoder.revision, app_version=__version__)
+            for text in view.members(cluster)]
+
+
+def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | None, cluster: object,
+                        name: str) -> tuple[list[int], str]:
+    """Store the cluster's name as a label judgment for each of its texts, in one transaction.
+
+    Returns the ids this batch created (an undo takes back exactly these: a text the caller had
+    already labelled so keeps its earlier judgment) and a status line.
+    """
+    if studio.store is None:
+        raise ValueError("judgments are switched off: the app has no feedback store")
+    if view is None:
+        raise ValueError("cluster a corpus first")
+    if cluster in (None, ""):
+        raise ValueError("pick a cluster to name")
+    try:
+        number = int(cluster)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"pick a cluster from the list, got {cluster!r}") from None
+    batch = label_judgments(studio, identity, view, number, name)
+    store = studio.store
+    hashes = {store.validator.clean(j).content_hash for j in batch}
+    newest = store.rows(limit=1, newest_first=True)
+    before = int(newest[0]["id"]) if newest else 0
+    result = store.import_records(batch, notify=True)
+    created = [int(r["id"]) for r in store.rows(kind="label", user=identity.user)
+               if int(r["id"]) > before and r["content_hash"] in hashes]
+    label = html.escape(batch[0].label or "")
+    already = f"; {result.duplicates} already had it from you" if result.duplicates else ""
+    return created, (f"✅ Saved label **{label}** for {result.added} text(s) of cluster {number}{already}. "
+                     "**Undo** takes the batch back.")
 
 
 def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +242,18 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         summary = gr.Markdown(elem_id="cl-summary")
         plot = gr.Plot(empty_figure("Pick a corpus, then Cluster"), elem_id="cl-plot")
         table = gr.Dataframe(label="Clusters", interactive=False, wrap=True, elem_id="cl-table",
-                             column_widths=["80px", "70px", "28%", "60%"])
+                             column_widths=["70px", "18%", "60px", "22%", "45%"])
+        with gr.Accordion("Name the clusters", open=True):
+            gr.Markdown("Each cluster starts with a name from its keywords. Edit it, then save it as a topic "
+                        "label for every text of the cluster (label judgments, yours; **Undo** takes the batch back).")
+            with gr.Row():
+                name_cluster = gr.Dropdown([], label="Cluster", elem_id="cl-name-cluster", scale=2)
+                cluster_name_box = gr.Textbox(label="Name", lines=1, elem_id="cl-name", scale=3)
+                rename = gr.Button("Rename", size="sm", elem_id="cl-rename", scale=1)
+                save_labels = gr.Button("Save as labels for its texts", size="sm", elem_id="cl-save-labels", scale=1)
+            agreement = gr.Dataframe(label="Clusters × labels: texts per label (agreement: share of the main label)",
+                                     interactive=False, wrap=True, visible=False, elem_id="cl-agreement")
+        names_state = gr.State({})  # cluster -> name, as edited in this session
         with gr.Row():
             csv_file = gr.File(label="Export CSV")
             parquet_file = gr.File(label="Export Parquet")
@@ -182,9 +278,30 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 undo = gr.Button("Undo", size="sm", elem_id="cl-undo")
             last_id = gr.State(None)
 
-        upload.upload(common.user_errors(lambda p: describe_columns(studio, "upload", p, "")), upload,
-                      [text_column, label_column, summary], api_visibility="private").then(
-            common.user_errors(lambda: "upload"), None, source, api_visibility="private")
+        # A new corpus makes the old map, tables, exports and picks stale: they go before it is read, and
+        # a refused file leaves the field (nobody should take it for the data on screen).
+        stale = [plot, table, csv_file, parquet_file, points, result_state, picked, picked_view, names_state,
+                 name_cluster, cluster_name_box, agreement]
+
+        @common.user_errors
+        def clear_results():
+            return (empty_figure("Pick a corpus, then Cluster"), None, None, None, None, None,
+                    {"a": None, "b": None, "next": "a"}, "A: – · B: –", {}, gr.update(choices=[], value=None), "",
+                    gr.update(value=None, visible=False))
+
+        upload.upload(clear_results, None, stale, api_visibility="private").then(
+            common.user_errors(lambda p: describe_columns(studio, "upload", p, "")), upload,
+            [text_column, label_column, summary], api_visibility="private").success(
+            common.user_errors(lambda: "upload"), None, source, api_visibility="private").failure(
+            common.user_errors(lambda: None), None, upload, api_visibility="private")
+        source.input(clear_results, None, stale, api_visibility="private")
+
+        @common.user_errors
+        def pasted_changed(current: str):
+            # Typing in the box makes a clustering of pasted texts stale, not one of the sample or a file.
+            return clear_results() if current == "paste" else tuple(gr.update() for _ in stale)
+
+        pasted.input(pasted_changed, source, stale, api_visibility="private")
 
         @common.user_errors
         def cluster(source: str = "sample", texts: str = "", file: str | None = None, text_column: str = "text",
@@ -197,18 +314,61 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                                n_neighbors, min_dist, metric, seed, colour_by, with_embeddings,
                                progress=lambda fraction, desc: progress(fraction, desc=desc))
 
+        @common.user_errors
+        def after_cluster(view: ClusterView | None):
+            """A fresh clustering: its proposed names, the name picker, clusters x labels, no old picks."""
+            if view is None:
+                return {}, gr.update(choices=[], value=None), "", gr.update(value=None, visible=False), \
+                    {"a": None, "b": None, "next": "a"}, "A: – · B: –"
+            names = dict(view.names or {})
+            choices = cluster_choices(view, names)
+            first = choices[0][1] if choices else None
+            crosstab = agreement_table(view, names)
+            return (names, gr.update(choices=choices, value=first), names.get(first, "") if first is not None else "",
+                    gr.update(value=crosstab, visible=crosstab is not None),
+                    {"a": None, "b": None, "next": "a"}, "A: – · B: –")
+
         run.click(cluster, [source, pasted, upload, text_column, label_column, method, k, min_cluster_size,
                             n_neighbors, min_dist, metric, seed, colour_by, with_embeddings],
-                  [plot, table, summary, csv_file, parquet_file, points, result_state], api_name="cluster")
+                  [plot, table, summary, csv_file, parquet_file, points, result_state], api_name="cluster").success(
+            after_cluster, result_state, [names_state, name_cluster, cluster_name_box, agreement, picked, picked_view],
+            api_visibility="private")
 
         @common.user_errors
-        def recolour(result: ClusterView | None, by: str):
+        def recolour(result: ClusterView | None, by: str, names: dict | None):
             if result is None:
                 return gr.update()
             by = "label" if by == "label" and result.labels is not None else "cluster"
-            return cluster_map(result.points(), by, f"{len(result.texts):,} texts coloured by {by}")
+            return cluster_map(result.points(), by, f"{len(result.texts):,} texts coloured by {by}", names)
 
-        colour_by.change(recolour, [result_state, colour_by], plot, api_visibility="private")
+        colour_by.change(recolour, [result_state, colour_by, names_state], plot, api_visibility="private")
+
+        @common.user_errors
+        def show_name(names: dict | None, cluster: int | None):
+            return (names or {}).get(int(cluster), "") if cluster not in (None, "") else ""
+
+        name_cluster.input(show_name, [names_state, name_cluster], cluster_name_box, api_visibility="private")
+
+        @common.user_errors
+        def rename_cluster(view: ClusterView | None, names: dict | None, cluster: int | None, name: str, by: str):
+            if view is None:
+                raise ValueError("cluster a corpus first")
+            if cluster in (None, ""):
+                raise ValueError("pick a cluster to name")
+            name = " ".join((name or "").split())
+            if not name:
+                raise ValueError("type a name for the cluster")
+            if len(name) > 200:
+                raise ValueError(f"a cluster name has at most 200 characters, got {len(name)}")
+            names = {**(names or {}), int(cluster): name}
+            by = "label" if by == "label" and view.labels is not None else "cluster"
+            crosstab = agreement_table(view, names)
+            return (names, view.named_table(names), gr.update(choices=cluster_choices(view, names), value=int(cluster)),
+                    cluster_map(view.points(), by, f"{len(view.texts):,} texts coloured by {by}", names),
+                    gr.update(value=crosstab, visible=crosstab is not None))
+
+        rename.click(rename_cluster, [result_state, names_state, name_cluster, cluster_name_box, colour_by],
+                     [names_state, table, name_cluster, plot, agreement], api_visibility="private")
 
         @common.user_errors
         def pick(result: ClusterView | None, state: dict, event: gr.SelectData):
@@ -256,4 +416,32 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                              (save_topic, "label")):
             button.click(judge(kind), [result_state, picked, topic, comment, token],
                          [flag_status, last_id, comment], api_visibility="private")
-        undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id], api_visibility="private")
+
+        @common.user_errors
+        def save_names(view: ClusterView | None, names: dict | None, cluster: int | None, name: str,
+                       user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            # Saved as the caller, identified here; the name typed in the box is what is saved (and kept).
+            identity = common.identify(studio, request, profile, user_token)
+            created, message = save_cluster_labels(studio, identity, view, cluster, name)
+            names = {**(names or {}), int(cluster): " ".join((name or "").split())}
+            return message, created, names, view.named_table(names) if view is not None else gr.update()
+
+        save_labels.click(save_names, [result_state, names_state, name_cluster, cluster_name_box, token],
+                          [flag_status, last_id, names_state, table], api_visibility="private")
+
+        @common.user_errors
+        def undo_last(record: int | list[int] | None, user_token: str, request: gr.Request,
+                      profile: gr.OAuthProfile | None):
+            """Take back the last judgment, or the last batch of cluster labels, of the caller only."""
+            if not record:
+                return "Nothing to undo.", None
+            identity = common.identify(studio, request, profile, user_token)
+            ids = record if isinstance(record, list) else [record]
+            removed = sum(studio.store.delete(rid, identity.user) for rid in ids)
+            if removed:
+                common.forget_exports(studio, identity.user)
+            if len(ids) == 1:
+                return (f"↩️ Judgment #{ids[0]} removed." if removed else f"Judgment #{ids[0]} was already gone."), None
+            return f"↩️ {removed} label judgment(s) of the batch removed.", None
+
+        undo.click(undo_last, [last_id, token], [flag_status, last_id], api_visibility="private")

@@ -1,0 +1,123 @@
+"""Cluster names: proposed from keywords, editable, saved as one label judgment per text (as the caller,
+one batch that undo takes back), and a clusters x labels table where a label column exists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.clustering import cluster_label_table
+from core.identity import Identity
+from core.judgments import Judgment, JudgmentStore
+from core.keywords import cluster_name
+
+
+def test_names_come_from_the_keywords_and_stay_short():
+    assert cluster_name(0, ["нефть", "добыча", "удмуртия", "газ"]) == "нефть · добыча · удмуртия"
+    assert cluster_name(2, "погода, дождь, завтра") == "погода · дождь · завтра"  # a cluster table's cell
+    assert cluster_name(-1, ["что", "угодно"]) == "noise"
+    assert cluster_name(5, []) == cluster_name(5, "") == "cluster 5"
+    assert cluster_name(1, ["а" * 50, "б" * 50]).endswith("…") and len(cluster_name(1, ["а" * 50, "б" * 50])) == 60
+    assert cluster_name(1, ["one", "two"], n=1) == "one"
+
+
+def test_clusters_by_labels_counts_and_agreement():
+    clusters = [0, 0, 0, 1, 1, -1, 2]
+    labels = ["спорт", "спорт", "погода", "погода", "погода", "спорт", None]
+    table = cluster_label_table(clusters, labels, {0: "футбол", 1: "дождь"})
+    assert list(table.columns) == ["cluster", "name", "погода", "спорт", "(no label)", "texts", "main label",
+                                   "agreement"]
+    assert list(table["cluster"]) == [0, 1, 2, -1]  # largest first, noise last
+    first = table.iloc[0]
+    assert (first["name"], first["спорт"], first["погода"], first["texts"]) == ("футбол", 2, 1, 3)
+    assert first["main label"] == "спорт" and first["agreement"] == pytest.approx(0.667)
+    assert table.iloc[1]["agreement"] == 1.0 and table.iloc[2]["main label"] == "(no label)"
+    assert table.iloc[2]["name"] == ""
+    # A tie is settled alphabetically; a label named like a fixed column keeps its own heading.
+    tie = cluster_label_table([0, 0], ["texts", "b"])
+    assert tie.loc[0, "main label"] == "b" and "label: texts" in tie.columns
+    assert cluster_label_table([], []).empty
+    with pytest.raises(ValueError, match="clusters has 2 items but labels has 1"):
+        cluster_label_table([0, 1], ["a"])
+
+
+@pytest.fixture
+def studio(tiny_model_dir, tmp_path):
+    from core.encoder import Encoder
+    from core.studio import Studio
+
+    return Studio(Encoder(str(tiny_model_dir), device="cpu", dtype="float32"),
+                  store=JudgmentStore(tmp_path / "feedback.sqlite"))
+
+
+@pytest.fixture
+def view():
+    from ui.cluster_tab import ClusterView
+
+    texts = ["Нефть в Удмуртии.", "Добыча нефти.", "Нефть в Удмуртии.", "Дождь завтра.", "Солнце и жара.", "шум"]
+    table = pd.DataFrame({"cluster": [0, 1, -1], "size": [3, 2, 1], "keywords": ["нефть, удмуртии", "дождь", ""],
+                          "examples": ["", "", ""]})
+    return ClusterView(texts, ["нефть", "нефть", "нефть", "погода", "погода", "погода"],
+                       np.array([0, 0, 0, 1, 1, -1]), np.zeros((6, 2)), {0: "нефть · удмуртии", 1: "дождь"}, table)
+
+
+def test_the_clusters_table_and_picker_carry_the_names(view):
+    from ui.cluster_tab import agreement_table, cluster_choices
+
+    assert list(view.named_table()["name"]) == ["нефть · удмуртии", "дождь", ""]
+    assert list(view.named_table({1: "погода"})["name"]) == ["нефть · удмуртии", "погода", ""]
+    assert cluster_choices(view, view.names) == [("0 · нефть · удмуртии (3 texts)", 0), ("1 · дождь (2 texts)", 1)]
+    crosstab = agreement_table(view, {0: "нефть"})
+    assert list(crosstab["cluster"]) == [0, 1, -1] and crosstab.loc[0, "agreement"] == 1.0
+    no_labels = type(view)(view.texts, None, view.clusters, view.coords, view.names, view.table)
+    assert agreement_table(no_labels, {}) is None
+
+
+def test_a_name_is_saved_as_one_label_per_text_and_undone_as_a_batch(studio, view):
+    from ui.cluster_tab import save_cluster_labels
+
+    store = studio.store
+    a, b = Identity("anon:a"), Identity("anon:b")
+    # A labelled one text so before: the batch must not take that judgment back.
+    earlier = store.add(Judgment("label", "Добыча нефти.", label="нефть", tab="clustering", user=a.user,
+                                 query_prefix="query: ", passage_prefix="query: ", model_id=studio.encoder.model_id))
+    ids, message = save_cluster_labels(studio, a, view, 0, "  нефть  ")
+    rows = store.rows(user=a.user, kind="label")
+    assert sorted(r["anchor"] for r in rows) == ["Добыча нефти.", "Нефть в Удмуртии."]  # one per distinct text
+    assert {r["label"] for r in rows} == {"нефть"} and {r["tab"] for r in rows} == {"clustering"}
+    assert len(ids) == 1 and earlier not in ids and "1 already had it from you" in message
+    assert all(r["user"] == a.user and r["model_id"] == studio.encoder.model_id for r in rows)
+    # B saving the same name gets B's own judgments; A's are untouched.
+    b_ids, _ = save_cluster_labels(studio, b, view, 0, "нефть")
+    assert len(b_ids) == 2 and store.count(user=a.user) == 2
+
+    for cluster, name, error in ((-1, "шум", "noise is not a topic"), (0, "   ", "give cluster 0 a name"),
+                                 (7, "x", "there is no cluster 7"), (None, "x", "pick a cluster"),
+                                 ("zero", "x", "pick a cluster from the list")):
+        with pytest.raises(ValueError, match=error):
+            save_cluster_labels(studio, a, view, cluster, name)
+    with pytest.raises(ValueError, match="cluster a corpus first"):
+        save_cluster_labels(studio, a, None, 0, "x")
+    with pytest.raises(ValueError, match="label is too long"):
+        save_cluster_labels(studio, a, view, 1, "д" * 600)  # the store's label limit, said clearly
+    assert store.count(user=a.user) == 2  # refused input stored nothing and lost nothing
+
+    # Undo: only the batch's ids, and only as their owner.
+    from core.judgments.store import NotOwnerError
+
+    with pytest.raises(NotOwnerError):
+        store.delete(ids[0], b.user)
+    assert all(store.delete(i, a.user) for i in ids)
+    assert [r["id"] for r in store.rows(user=a.user)] == [earlier] and store.count(user=b.user) == 2
+
+
+def test_cluster_run_proposes_names_for_the_sample(studio):
+    from ui.cluster_tab import run_cluster
+
+    figure, table, summary, *_, view = run_cluster(studio, "sample", k=3, seed=1)
+    assert list(table.columns[:2]) == ["cluster", "name"]
+    assert all(name and name != "noise" for name in table["name"])
+    legend = [trace.name for trace in figure.data]
+    assert all(" · " in name for name in legend)  # the map's legend names each cluster
+    assert set(view.names) == set(table["cluster"])
