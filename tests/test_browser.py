@@ -8,6 +8,7 @@ The tests share one page and run in file order, like a person going through the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -93,6 +94,30 @@ def wait_for_trace(page, elem_id: str, trace_type: str) -> None:
         }""",
         arg=[elem_id, trace_type],
     )
+
+
+@contextlib.contextmanager
+def chromium_page(url: str, login: tuple[str, str] | None = None):
+    """A fresh Chromium on ``url`` (logged in through Gradio's form when ``login`` is given), for modules
+    that start an app of their own."""
+    if not CHROMIUM.is_file():  # only reached on CI (skipped elsewhere): fail, do not skip
+        pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        if login is not None:
+            page.fill("input[type=text]", login[0])
+            page.fill("input[type=password]", login[1])
+            page.keyboard.press("Enter")
+        page.wait_for_selector("#header")
+        try:
+            yield page
+        finally:
+            browser.close()
 
 
 def error_toasts(page) -> list[str]:

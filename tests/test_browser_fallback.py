@@ -7,9 +7,8 @@ import pytest
 
 from tests.test_browser import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     ON_CI,
-    TIMEOUT_MS,
+    chromium_page,
     error_toasts,
     open_tab,
     screenshot,
@@ -36,18 +35,8 @@ def fallback_app(e5_converted, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fallback_page(fallback_app):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(fallback_app.url)
-        page.wait_for_selector("#header")
+    with chromium_page(fallback_app.url) as page:
         yield page
-        browser.close()
 
 
 def test_prefixes_tab_gives_a_result_on_the_fallback_model(fallback_page, fallback_app):

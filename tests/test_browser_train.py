@@ -5,15 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ON_CI,
-    TIMEOUT_MS,
-    error_toasts,
-    open_tab,
-    screenshot,
-)
+from tests.test_browser import CHROMIUM, ON_CI, chromium_page, error_toasts, open_tab, screenshot
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,21 +33,8 @@ def train_app(tiny_model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def train_page(train_app):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(train_app.url)
-        page.fill("input[type=text]", LOGIN[0])
-        page.fill("input[type=password]", LOGIN[1])
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#header")
+    with chromium_page(train_app.url, login=LOGIN) as page:
         yield page
-        browser.close()
 
 
 def test_train_load_and_compare_in_the_browser(train_page, train_app):
