@@ -221,7 +221,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             with gr.Column(scale=2):
                 source = gr.Radio(SOURCES, value="sample", label="Corpus", elem_id="cl-source")
                 upload = gr.File(label="CSV, TSV, TXT, XLSX or Parquet (5 MB at most)", height=150,
-                                 file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"])
+                                 file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"], elem_id="cl-file")
                 pasted = gr.Textbox("", label="Pasted texts, one per line", lines=4, elem_id="cl-pasted")
                 with gr.Row():
                     text_column = gr.Dropdown(["text"], value="text", label="Text column", allow_custom_value=True)
