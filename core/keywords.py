@@ -1,12 +1,14 @@
 """Top keywords per cluster with class-based TF-IDF (c-TF-IDF, as in BERTopic).
 
 All texts of one cluster are treated as a single document; a word scores high when it is frequent
-in that cluster and rare across clusters. Tokenisation is deliberately simple (no lemmatiser: the
-app must stay light), so the Russian stop-word list below does most of the cleaning.
+in that cluster and rare across clusters. Russian words are counted by their lemma (pymorphy3 with
+OpenCorpora's dictionary), so "вечера" and "вечером" count as "вечер" and a cluster reads
+"вечер, делать" rather than "вечера, делают"; the stop-word list below applies to words and lemmas.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -18,6 +20,7 @@ __all__ = ["RUSSIAN_STOP_WORDS", "class_tfidf", "cluster_name", "tokenize", "top
 # ("что-то", "онлайн-курс"); digits and underscores split words.
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 MIN_WORD_LENGTH = 3
+_CYRILLIC = re.compile(r"[а-яё]")
 
 # Common Russian function words and fillers, written for this project. Only words of >= 3 letters
 # matter (shorter ones are dropped by the tokenizer anyway) but the short ones are kept so the list
@@ -42,6 +45,7 @@ _STOP_WORDS_TEXT = """
     среди кроме вместо вроде ради против вдоль благодаря согласно всегда
     что-то кто-то как-то где-то когда-то какой-то чей-то что-нибудь кто-нибудь
     просто вообще именно вполне довольно совсем слишком впрочем кстати например
+    мочь хотеть стать являться весь этот который свой такой
     query passage
 """
 RUSSIAN_STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
@@ -83,8 +87,9 @@ def top_keywords(
     n: int = 5,
     *,
     stop_words: Iterable[str] | None = RUSSIAN_STOP_WORDS,
+    lemmatize: bool = True,
 ) -> dict[int, list[str]]:
-    """The ``n`` most distinctive words of every cluster label (noise -1 included if present).
+    """The ``n`` most distinctive words (lemmas) of every cluster label (noise -1 included if present).
 
     A cluster whose texts hold no usable word gets an empty list. Ties are broken alphabetically
     so the result is deterministic.
@@ -99,11 +104,54 @@ def top_keywords(
     counts: dict[int, Counter[str]] = {}
     for text, label in zip(texts, labels, strict=True):
         counts.setdefault(int(label), Counter()).update(tokenize(text, stop))
+    if lemmatize:
+        counts = lemma_counts(counts, stop or frozenset())
     scores = class_tfidf(counts)
     return {
         label: [w for w, _ in sorted(word_scores.items(), key=lambda ws: (-ws[1], ws[0]))[:n]]
         for label, word_scores in sorted(scores.items())
     }
+
+
+# Lemmatising costs ~0.3 ms per distinct word (pymorphy3, measured: 9,622 distinct words of the shared
+# Russian data in 3.1 s on these 2 cores; cached for the process). Only the most frequent distinct
+# words are looked up, so a huge corpus adds at most ~6 s; the rarest forms are kept as they are.
+MAX_LEMMATIZED_WORDS = 20_000
+
+
+@functools.lru_cache(maxsize=1)
+def _morph():
+    try:
+        import pymorphy3
+    except ImportError:  # keywords still work, inflected
+        return None
+    return pymorphy3.MorphAnalyzer()
+
+
+@functools.lru_cache(maxsize=200_000)
+def lemma(word: str) -> str:
+    """The dictionary form of a Russian word ("делают" -> "делать"); other words as they are."""
+    morph = _morph()
+    if morph is None or not _CYRILLIC.search(word):
+        return word
+    return morph.parse(word)[0].normal_form
+
+
+def lemma_counts(counts: dict[int, Counter[str]], stop_words: frozenset[str]) -> dict[int, Counter[str]]:
+    """Per-class counts of lemmas instead of word forms (stop words removed after lemmatising too)."""
+    totals = Counter[str]()
+    for counter in counts.values():
+        totals.update(counter)
+    looked_up = {word: lemma(word) for word, _ in totals.most_common(MAX_LEMMATIZED_WORDS)}
+    out: dict[int, Counter[str]] = {}
+    for label, counter in counts.items():
+        merged = Counter[str]()
+        for word, count in counter.items():
+            base = looked_up.get(word, word)
+            if base not in stop_words and len(base) >= MIN_WORD_LENGTH:
+                merged[base] += count
+        out[label] = merged
+    return out
 
 
 NAME_WORDS = 3

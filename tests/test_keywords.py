@@ -42,7 +42,8 @@ WEATHER = [
 def test_distinctive_words_win_and_stop_words_never_appear():
     kw = top_keywords(SPORT + WEATHER, [0] * 3 + [1] * 3, n=3)
     assert set(kw) == {0, 1}
-    assert kw[0] == ["матч", "вратарь", "команды"]
+    # Lemmas: "команды" and "команда" count together, so the team now leads.
+    assert kw[0] == ["команда", "матч", "вратарь"]
     assert kw[1][:2] == ["снег", "мороз"]
     assert not set(kw[0] + kw[1]) & RUSSIAN_STOP_WORDS
 
@@ -80,3 +81,17 @@ def test_class_tfidf_formula():
     assert isclose(scores[0]["гол"], 0.5 * log(1 + avg / 2))
     assert isclose(scores[1]["день"], 1.0 * log(1 + avg / 6))
     assert class_tfidf({0: Counter()}) == {0: {}}
+
+
+def test_keywords_are_lemmas_so_a_cluster_reads_in_dictionary_forms():
+    texts = ["Что вы делаете вечерами?", "Вечера мы делаем дома", "Вечер: делают уроки",
+             "Погода завтра хорошая", "Какая погода будет завтра", "Завтра погоды не будет"]
+    kw = top_keywords(texts, [0, 0, 0, 1, 1, 1], n=2)
+    assert kw == {0: ["вечер", "делать"], 1: ["завтра", "погода"]}
+    inflected = top_keywords(texts, [0, 0, 0, 1, 1, 1], n=2, lemmatize=False)
+    assert "вечер" not in inflected[0] or "делать" not in inflected[0]
+
+
+def test_lemmas_that_are_stop_words_never_appear_and_latin_words_stay():
+    kw = top_keywords(["Были бы мы там", "Была хорошая погода", "iPhone погода", "iPhone дождь"], [0, 0, 1, 1])
+    assert "быть" not in kw[0] and "iphone" in kw[1]
