@@ -139,17 +139,6 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn, repeats: int, device: str) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def cpu_facts() -> dict[str, object]:
     name, flags = "CPU", set()
     try:
@@ -193,24 +182,37 @@ def measure_set(name: str, texts: list[str], engines: dict[str, Encoder], st, re
         return st.encode(batch, prompt="query: ", batch_size=args.st_batch_size, normalize_embeddings=True,
                          convert_to_numpy=True)
 
-    run_st(warm)
-    st_vectors = run_st()
+    runners = {"sentence_transformers": run_st}
+    for label, encoder in engines.items():
+        runners[label] = lambda batch=texts, enc=encoder: enc.encode(batch, prefix="query")
+    for run in runners.values():
+        run(warm)  # first calls pick kernels and shapes
+    # Rounds with the order rotated, best time per runner: on a shared machine other work comes and
+    # goes, and this way no runner always meets it at the same point of the run.
+    best = dict.fromkeys(runners, float("inf"))
+    vectors: dict[str, np.ndarray] = {}
     load_before = os.getloadavg()
-    st_s = timed(run_st, args.repeats, args.device)
+    for round_ in range(args.repeats):
+        order = list(runners)[round_ % len(runners):] + list(runners)[: round_ % len(runners)]
+        for label in order:
+            sync(args.device)
+            start = time.perf_counter()
+            vectors[label] = runners[label]()
+            sync(args.device)
+            best[label] = min(best[label], time.perf_counter() - start)
+    st_s = best["sentence_transformers"]
     result: dict[str, object] = {
         "texts": len(texts), "tokens": tokens, "mean_tokens": round(tokens / len(texts), 1),
         "truncated_texts": info.n_truncated,
         "sentence_transformers": {"tokens_per_s": round(tokens / st_s, 1), "seconds": round(st_s, 2),
-                                  "min_cosine_to_fp32": min_cosine(st_vectors, ref_vectors)},
+                                  "min_cosine_to_fp32": min_cosine(vectors["sentence_transformers"], ref_vectors)},
     }
-    for label, encoder in engines.items():
-        encoder.encode(warm, prefix="query")
-        vectors = encoder.encode(texts, prefix="query")
-        seconds = timed(lambda enc=encoder: enc.encode(texts, prefix="query"), args.repeats, args.device)
+    for label in engines:
+        seconds = best[label]
         row = {"tokens_per_s": round(tokens / seconds, 1), "seconds": round(seconds, 2),
                "ratio_to_sentence_transformers": round(st_s / seconds, 3),
                "share_of_ceiling": round(flops / seconds / ceiling["flop_per_s"], 3),
-               "min_cosine_to_fp32": min_cosine(vectors, ref_vectors)}
+               "min_cosine_to_fp32": min_cosine(vectors[label], ref_vectors)}
         if args.device.startswith("cuda"):
             peak = bf16_peak(torch.cuda.get_device_name())
             row["tflop_per_s"] = round(flops / seconds / 1e12, 2)
@@ -258,10 +260,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-dir", type=Path, default=SHARED, help="folder with the shared Russian CSVs")
     parser.add_argument("--short-texts", type=int, default=400)
-    parser.add_argument("--long-texts", type=int, default=240)
+    parser.add_argument("--long-texts", type=int, default=200)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=1, help="timed runs per engine and set, after a warm-up; "
-                        "the best counts")
+    parser.add_argument("--repeats", type=int, default=2, help="timed rounds per set (each runner once a round, "
+                        "order rotated), after a warm-up; the best counts")
     parser.add_argument("--engines", default=None,
                         help="comma-separated from torch, openvino, openvino-int8 (default: all on CPU, torch on GPU)")
     parser.add_argument("--st-batch-size", type=int, default=32)
