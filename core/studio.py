@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.campaigns import CampaignStore
 from core.encoder import Encoder, Encoding
 from core.identity import IdentityIssuer, load_or_create_key
 from core.judgments import JudgmentStore
@@ -137,6 +138,8 @@ class Studio:
             registry = ModelRegistry(training.models_dir, keep=training.keep)
         self.training = training
         self.registry = registry
+        # Annotation campaigns live in the judgments' own SQLite file (core/campaigns).
+        self.campaigns: CampaignStore | None = CampaignStore(store) if store is not None else None
         self.tuned_model: str | None = None  # the model id of the tuned version loaded, if any
         self._models_lock = threading.Lock()
 

@@ -6,7 +6,16 @@ import gradio as gr
 
 from core.judgments import Judgment
 from core.studio import Studio
-from ui import cluster_tab, common, evaluate_tab, prefix_tab, review_tab, similarity_tab, train_tab
+from ui import (
+    annotate_tab,
+    cluster_tab,
+    common,
+    evaluate_tab,
+    prefix_tab,
+    review_tab,
+    similarity_tab,
+    train_tab,
+)
 from ui.sessions import SessionJanitor
 
 CSS = """
@@ -35,6 +44,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             if studio.store is not None:
                 view, inputs, outputs, whoami = review_tab.build(studio, token)
                 train_tab.build(studio, token)
+                annotate_tab.build(studio, token)
 
         if studio.store is not None:
             @common.user_errors
@@ -48,6 +58,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
                 view, inputs, outputs, api_visibility="private")
             add_api(studio)
             train_tab.add_api(studio)
+            annotate_tab.add_api(studio)
         evaluate_tab.add_api(studio)
         (janitor or SessionJanitor(interval_s=min(30.0, max(1.0, files_ttl / 2)))).attach(app, files=studio.files)
     return app
@@ -70,16 +81,21 @@ def add_api(studio: Studio) -> None:
     @common.user_errors
     def flag(kind: str, anchor: str, positive: str = "", negative: str = "", score: float | None = None,
              label: str = "", comment: str = "", query_prefix: str = "", passage_prefix: str = "",
-             tab: str = "api", token: str = "", request: gr.Request = None,
-             profile: gr.OAuthProfile | None = None) -> dict:
+             tab: str = "api", token: str = "", campaign: str = "", item_id: float | None = None,
+             request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> dict:
         """Store one judgment. kind: relevant, not_relevant, score (0-5), similar, dissimilar, misplaced,
         label or prefer (label = query, passage or none). Without a token (and not logged in) you get a
-        new anonymous identity: keep the returned token and pass it to judge and delete as the same user."""
+        new anonymous identity: keep the returned token and pass it to judge and delete as the same user.
+        With campaign and item_id (from /next_item) it answers that campaign item; anchor may be empty."""
         identity = common.identify(studio, request, profile, token, issue=True)
-        record = common.flag(studio, identity, Judgment(
+        judgment = Judgment(
             kind=kind, anchor=anchor, positive=positive or None, negative=negative or None, score=score,
             label=label or None, comment=comment or None, tab=tab or "api",
-            query_prefix=query_prefix or None, passage_prefix=passage_prefix or None))
+            query_prefix=query_prefix or None, passage_prefix=passage_prefix or None)
+        if campaign or item_id not in (None, ""):
+            record = annotate_tab.flag_item(studio, identity, campaign, item_id, judgment)
+        else:
+            record = common.flag(studio, identity, judgment)
         return {"id": record, "user": identity.user, "token": identity.token or token or None,
                 "count": studio.store.count(user=identity.user)}
 

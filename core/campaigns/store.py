@@ -416,6 +416,12 @@ class CampaignStore:
                         judgments=sum(judged.values()), needed=campaign.n_items * campaign.overlap,
                         available=int(available))
 
+    def has_judged(self, campaign_id: Any, item_id: Any, user: str) -> bool:
+        """Whether ``user`` has a judgment on this item (a key pressed twice must not judge twice)."""
+        campaign = self.get(campaign_id)
+        return bool(self._read("SELECT 1 FROM campaign_judgments WHERE campaign_id = ? AND item_id = ? AND user = ?",
+                               (campaign.id, _item_number(item_id), user)))
+
     def ratings(self, campaign_id: Any) -> dict[int, dict[str, Any]]:
         """item -> annotator -> value (the verdict's kind, the score, or the label), for agreement."""
         campaign = self.get(campaign_id)
