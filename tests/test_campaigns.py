@@ -459,3 +459,18 @@ def test_cli_round_trip(tmp_path, capsys):
     assert "no feedback store" in capsys.readouterr().err
     assert cli_main(["create", "--db", str(db), "--file", str(table), "--judgment", "label", "--labels", "а,б"]) == 1
     assert "needs columns 'text'" in capsys.readouterr().err
+
+
+def test_consensus_trains_with_the_recipe(stores):
+    """The fine-tuning recipe takes a campaign's consensus as it takes any judgments (scores -> CoSENT)."""
+    from core.training.recipe import GRADED, Prompts, build_sets
+
+    _, campaigns, _ = stores
+    pairs = [(f"фраза {i}", f"другая фраза {i}") for i in range(12)]
+    cid = campaigns.create("auth:ann", pair_table(pairs), "score", overlap=2).id
+    for user in ("u1", "u2"):
+        while (item := campaigns.next_item(cid, user)) is not None:
+            campaigns.submit(cid, item.item_id, Judgment("score", "", score=item.item_id % 6, user=user))
+    consensus = campaigns.consensus(cid, "auth:ann", min_agreement=0.5)
+    sets = build_sets(consensus.judgments, [GRADED], Prompts())
+    assert len(sets[GRADED]) == 12 and sets[GRADED].kind.loss == "CoSENTLoss"

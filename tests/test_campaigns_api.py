@@ -3,6 +3,8 @@ and every campaign endpoint tried as another user."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -148,3 +150,22 @@ def test_the_model_chooses_the_items(live_app):
     assert "boundary" in boundary["rule"] and "midway" in boundary["rule"] and boundary["items"] == 5
     assert "choose the rule" in error_of(lambda: client.predict(rule="guess", queries="а", passages="б",
                                                                 api_name="/model_campaign"))
+
+
+def test_consensus_export_is_the_creators(live_app, pairs_file):
+    """The tab's export (a private handler): the creator gets a file, anyone else is refused."""
+    from core.identity import Identity
+    from ui.annotate_tab import export_consensus
+
+    client = client_of(live_app)
+    made = create(client, pairs_file, overlap=1)
+    item = client.predict(made["campaign"], made["token"], api_name="/next_item")
+    client.predict(kind="score", anchor="", score=3.0, token=made["token"], campaign=made["campaign"],
+                   item_id=item["item_id"], api_name="/flag")
+    path, note = export_consensus(live_app.studio, Identity(made["user"]), made["campaign"], "scores", "csv", 0)
+    assert Path(path).read_text(encoding="utf-8").count("\n") == 2 and "1 scores rows" in note
+    with pytest.raises(PermissionError, match="only the campaign's creator and admins"):
+        export_consensus(live_app.studio, Identity("anon:someoneelse"), made["campaign"], "scores", "csv", 0)
+    admin_path, _ = export_consensus(live_app.studio, Identity("auth:root", is_admin=True), made["campaign"],
+                                     "scores", "jsonl", None)
+    assert admin_path.endswith(".jsonl")
