@@ -394,6 +394,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = who(user_token, request, profile)
             campaigns = _campaigns(studio)
             item = campaigns.undo(campaign_id, identity.user)
+            if item is not None:  # a judgment may have gone: exports holding it stop being served
+                common.forget_exports(studio, identity.user)
             message = (f"↩️ Item {item.item_id} is back: answer it again." if item is not None
                        else "Nothing to undo in this campaign.")
             return show(studio, identity, campaign_id, item or campaigns.next_item(campaign_id, identity.user),
@@ -429,7 +431,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def export_campaign(campaign_id: str, kind_: str, fmt_: str, level: float | None, user_token: str,
                             request: gr.Request, profile: gr.OAuthProfile | None):
-            path, note = export_consensus(studio, who(user_token, request, profile), campaign_id, kind_, fmt_, level)
+            identity = who(user_token, request, profile)
+            path, note = export_consensus(studio, identity, campaign_id, kind_, fmt_, level)
+            common.track_export(studio, identity, path)
             return path, note
 
         private = {"api_visibility": "private"}
