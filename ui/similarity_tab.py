@@ -380,15 +380,12 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         @common.user_errors
         def similarity(queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage",
-                       model: str = "", top_k: float = DEFAULT_TOP_K, token: str = "", request: gr.Request = None,
-                       profile: gr.OAuthProfile | None = None):
+                       model: str = "", top_k: float = DEFAULT_TOP_K):
             """Cosine x100 of every query against every passage, the best top_k passages per query (0 = all)
-            and token counts. model: one of the loaded models (the header lists them); empty for the default.
-            token: the one /flag returned, to see your own verdicts in the ranking's "yours" column."""
-            # Who asks is decided here, from the server's session or a signed token: the marks are the
-            # caller's own judgments, never those of whoever the client says it is.
-            return run_similarity(studio, queries, passages, query_prefix, passage_prefix, model, top_k,
-                                  caller(studio, request, profile, token))
+            and token counts. model: one of the loaded models (the header lists them); empty for the default."""
+            # No identity here, so the public endpoint keeps its parameters (a BrowserState input would be
+            # a required "token" for every API caller); the page fills "yours" in the next step.
+            return run_similarity(studio, queries, passages, query_prefix, passage_prefix, model, top_k)
 
         @common.user_errors
         def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
@@ -412,16 +409,32 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 return gr.update()
             return view.figure(int(index))
 
-        inputs = [queries, passages, query_prefix, passage_prefix, model, top_k, token]
+        @common.user_errors
+        def refresh_marks(view: RankedPairs | None, user_token: str, request: gr.Request,
+                          profile: gr.OAuthProfile | None):
+            """The ranking with the caller's verdicts as they are now (after a comparison, a judgment, an undo).
+
+            Who asks is decided here, from the server's session or the signed token: the marks are the
+            caller's own judgments, never those of whoever the client claims to be. No identity yet (the
+            page is still getting its token): the ranking stays as it is.
+            """
+            identity = caller(studio, request, profile, user_token)
+            if view is None or identity is None:
+                return gr.update()
+            return view.table(judged_marks(studio, identity.user, view))
+
+        inputs = [queries, passages, query_prefix, passage_prefix, model, top_k]
         outputs = [heatmap, ranking, tokens, status, result_state]
         fresh = [view_query, selected, pair, score]
         compared = run.click(similarity, inputs, outputs, api_name="similarity")
         compared.success(query_picker, result_state, fresh, api_visibility="private").success(
+            refresh_marks, [result_state, token], ranking, api_visibility="private").success(
             compare_models, inputs[:5] + [other], [side_by_side, side_status, changes], api_visibility="private")
         example.click(common.user_errors(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage")), None,
                       [queries, passages, query_prefix, passage_prefix], api_visibility="private").then(
             similarity, inputs, outputs, api_visibility="private").success(
             query_picker, result_state, fresh, api_visibility="private").success(
+            refresh_marks, [result_state, token], ranking, api_visibility="private").success(
             compare_models, inputs[:5] + [other], [side_by_side, side_status, changes], api_visibility="private")
         view_query.input(show_query, [result_state, view_query], heatmap, api_visibility="private")
         tab.select(common.user_errors(lambda: model_choices(studio)), None, [model, other],
@@ -464,15 +477,6 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 DEFAULT_SCORE
 
         ranking.select(select_pair, result_state, [selected, pair, score], api_visibility="private")
-
-        @common.user_errors
-        def refresh_marks(view: RankedPairs | None, user_token: str, request: gr.Request,
-                          profile: gr.OAuthProfile | None):
-            """The ranking with the caller's verdicts as they are now (after a judgment or an undo)."""
-            if view is None:
-                return gr.update()
-            identity = common.identify(studio, request, profile, user_token)
-            return view.table(judged_marks(studio, identity.user, view))
 
         def judge(kind: str):
             @common.user_errors
