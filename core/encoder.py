@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.device import dtype_name, gpu_task, pick_device, pick_dtype
+from core.device import dtype_name, gpu_task, on_zero_gpu, pick_device, pick_dtype
 from core.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
 from core.scheduling import FairScheduler, Job
 from core.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
@@ -136,7 +136,8 @@ class Encoder:
         # Preparing the next batch (padding, pinned host copy to the GPU) in a thread while the device
         # runs the current one keeps a GPU fed; on a 2-core CPU the thread would only compete with the
         # model for the same cores, so it is off there unless asked for (tests use it to check it).
-        self.overlap = on_gpu if overlap is None else bool(overlap)
+        # On ZeroGPU the device exists only inside the spaces.GPU call, so no helper thread there.
+        self.overlap = (on_gpu and not on_zero_gpu()) if overlap is None else bool(overlap)
         if cache_bytes < 0 or (cache_size is not None and cache_size < 0):
             raise ValueError("cache_bytes and cache_size must be 0 or more")
         self._cache: OrderedDict[tuple[str, str], CacheRow] = OrderedDict()
