@@ -33,7 +33,10 @@ def similarity(client, queries: str, passages: str, query_prefix: str = "query",
 
 
 def plot_json(value) -> dict:
-    """gr.Plot's API value: {"type": "plotly", "plot": "<figure JSON>"}, typed arrays decoded to lists."""
+    """A figure from the API, typed arrays decoded to lists: gr.Plot's {"type": "plotly", "plot": "<JSON>"},
+    or the selectable map's value, the figure's JSON itself (ui/map_view.py)."""
+    if isinstance(value, str):
+        return json.loads(value, object_hook=_decode_typed_array)
     assert value["type"] == "plotly"
     return json.loads(value["plot"], object_hook=_decode_typed_array)
 

@@ -15,11 +15,13 @@ from core.corpus import extract_texts, label_candidates, load_sample, load_table
 from core.identity import Identity
 from core.judgments import Judgment, csv_safe
 from core.keywords import cluster_name
+from core.selection import containing, nearest, selected_ids
 from core.studio import ClusterResult, Studio
 from core.tempfiles import TempFiles
 from core.text import split_lines
 from ui import common
-from ui.plots import cluster_map, empty_figure
+from ui.map_view import figure_value, map_component
+from ui.plots import cluster_map, empty_figure, with_highlight
 
 NO_LABEL = "(none)"
 SOURCES = [("Sample corpus (360 sentences, 9 topics)", "sample"), ("Uploaded file", "upload"),
@@ -192,6 +194,82 @@ def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | 
                      "**Undo** takes the batch back.")
 
 
+def whole_number(value: object, name: str) -> int:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
+
+
+def selection_frame(view: ClusterView, ids: list[int]) -> pd.DataFrame:
+    """The selected texts as a table: point, cluster, label (when the corpus has one), text."""
+    frame = pd.DataFrame({"point": [i + 1 for i in ids], "cluster": [int(view.clusters[i]) for i in ids],
+                          "text": [view.texts[i] for i in ids]})
+    if view.labels is not None:
+        frame.insert(2, "label", [view.labels[i] for i in ids])
+    return frame
+
+
+def found_frame(view: ClusterView, ids: list[int]) -> pd.DataFrame:
+    return selection_frame(view, ids)
+
+
+def selection_summary(view: ClusterView, ids: list[int]) -> str:
+    clusters = pd.Series([int(view.clusters[i]) for i in ids]).value_counts()
+    spread = ", ".join(f"{n} in cluster {c}" for c, n in clusters.head(5).items())
+    more = f" and {len(clusters) - 5} more clusters" if len(clusters) > 5 else ""
+    return f"**{len(ids)} text(s) selected**: {spread}{more}."
+
+
+def highlight(view: ClusterView, ids: list[int], what: str, names: dict | None, by: str) -> str:
+    """The map with ``ids`` ringed and listed in the legend as ``what``."""
+    by = "label" if by == "label" and view.labels is not None else "cluster"
+    points = view.points()
+    figure = cluster_map(points, by, f"{len(view.texts):,} texts; {len(ids)} {what}", names)
+    return figure_value(with_highlight(figure, points, ids, f"{len(ids)} {what}"))
+
+
+def save_selection(studio: Studio, identity: Identity, view: ClusterView | None, ids: list[int] | None, kind: str,
+                   label: str = "", note: str = "") -> tuple[list[int], str]:
+    """Judge the selected texts as ``identity``: misplaced or label for each, similar / dissimilar for two.
+
+    Returns the ids created (Undo takes the batch back) and a status line.
+    """
+    if studio.store is None:
+        raise ValueError("judgments are switched off: the app has no feedback store")
+    if view is None:
+        raise ValueError("cluster a corpus first")
+    ids = selected_ids(ids, len(view.texts))
+    if not ids:
+        raise ValueError("select texts on the map first (lasso, box or click)")
+    # Clustering is a symmetric task: every text was encoded with the query prefix.
+    prefix = "query: " if studio.encoder.uses_prefixes else ""
+    common_fields = dict(tab="clustering", user=identity.user, comment=(note or None), query_prefix=prefix,
+                         passage_prefix=prefix, model_id=studio.encoder.model_id,
+                         model_revision=studio.encoder.revision)
+    if kind in ("similar", "dissimilar"):
+        if len(ids) != 2:
+            raise ValueError(f"select exactly two texts to call them {kind.replace('_', ' ')}; {len(ids)} are selected")
+        batch = [Judgment(kind=kind, anchor=view.texts[ids[0]], positive=view.texts[ids[1]], **common_fields)]
+    elif kind == "misplaced":
+        batch = [Judgment(kind="misplaced", anchor=view.texts[i], label=f"cluster {int(view.clusters[i])}",
+                          **common_fields) for i in ids]
+    elif kind == "label":
+        label = " ".join((label or "").split())
+        if not label:
+            raise ValueError("type a topic label for the selected texts")
+        batch = [Judgment(kind="label", anchor=text, label=label, **common_fields)
+                 for text in dict.fromkeys(view.texts[i] for i in ids)]
+    else:
+        raise ValueError(f"unknown judgment {kind!r} for a selection")
+    created = [common.flag(studio, identity, judgment) for judgment in batch]
+    what = {"misplaced": "not in its cluster", "label": f"label “{html.escape(label)}”"}.get(kind, kind)
+    return created, f"Saved {len(created)} judgment(s): {what}. **Undo** takes the batch back."
+
+
 def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Every text cell that a spreadsheet would run as a formula, quoted (labels and texts alike)."""
     safe = frame.copy()
@@ -240,7 +318,27 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 with_embeddings = gr.Checkbox(False, label="Include embeddings in the export")
                 run = gr.Button("Cluster", variant="primary", elem_id="cl-run")
         summary = gr.Markdown(elem_id="cl-summary")
-        plot = gr.Plot(empty_figure("Pick a corpus, then Cluster"), elem_id="cl-plot")
+        # Lasso, box or click on the map selects texts (plotly's toolbar switches between them).
+        plot = map_component("cl-plot", value=figure_value(empty_figure("Pick a corpus, then Cluster")))
+        with gr.Accordion("Selected on the map", open=True):
+            selection_view = gr.Markdown("Lasso, box or click points on the map to select texts; click empty space "
+                                         "to clear.", elem_id="cl-selection")
+            selection_table = gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False,
+                                           elem_id="cl-selection-table")
+            selection = gr.State([])  # point ids, checked on the server
+            with gr.Row():
+                sel_misplaced = gr.Button("Each is not in its cluster", size="sm", elem_id="cl-sel-misplaced")
+                sel_label = gr.Textbox(label="Topic label for all selected", lines=1, scale=2, elem_id="cl-sel-label")
+                sel_save_label = gr.Button("Save label for each", size="sm", elem_id="cl-sel-save-label")
+                sel_similar = gr.Button("The two are similar", size="sm", elem_id="cl-sel-similar")
+                sel_dissimilar = gr.Button("The two are not similar", size="sm", elem_id="cl-sel-dissimilar")
+            with gr.Row():
+                find_text = gr.Textbox(label="Highlight texts containing", lines=1, scale=2, elem_id="cl-find")
+                find = gr.Button("Find", size="sm", elem_id="cl-find-run")
+                meaning = gr.Textbox(label="…or nearest by meaning to", lines=1, scale=2, elem_id="cl-meaning")
+                meaning_k = gr.Number(10, label="k", precision=0, minimum=1, maximum=100, scale=0)
+                search = gr.Button("Search", size="sm", elem_id="cl-meaning-run")
+            found = gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False, elem_id="cl-found")
         table = gr.Dataframe(label="Clusters", interactive=False, wrap=True, elem_id="cl-table",
                              column_widths=["70px", "18%", "60px", "22%", "45%"])
         with gr.Accordion("Name the clusters", open=True):
@@ -281,12 +379,13 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         # A new corpus makes the old map, tables, exports and picks stale: they go before it is read, and
         # a refused file leaves the field (nobody should take it for the data on screen).
         stale = [plot, table, csv_file, parquet_file, points, result_state, picked, picked_view, names_state,
-                 name_cluster, cluster_name_box, agreement]
+                 name_cluster, cluster_name_box, agreement, selection, selection_view, selection_table, found]
 
         @common.user_errors
         def clear_results():
-            return (empty_figure("Pick a corpus, then Cluster"), None, None, None, None, None,
+            return (figure_value(empty_figure("Pick a corpus, then Cluster")), None, None, None, None, None,
                     {"a": None, "b": None, "next": "a"}, "A: – · B: –", {}, gr.update(choices=[], value=None), "",
+                    gr.update(value=None, visible=False), [], "Nothing selected.", gr.update(value=None, visible=False),
                     gr.update(value=None, visible=False))
 
         upload.upload(clear_results, None, stale, api_visibility="private").then(
@@ -310,9 +409,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                     metric: str = "cosine", seed: float | None = 42, colour_by: str = "cluster",
                     with_embeddings: bool = False, progress=gr.Progress()):  # noqa: B008 (gradio injects it)
             """Cluster the sample corpus, pasted texts (source="paste") or an uploaded file; map, table, exports."""
-            return run_cluster(studio, source, texts, file, text_column, label_column, method, k, min_cluster_size,
-                               n_neighbors, min_dist, metric, seed, colour_by, with_embeddings,
-                               progress=lambda fraction, desc: progress(fraction, desc=desc))
+            figure, *rest = run_cluster(studio, source, texts, file, text_column, label_column, method, k,
+                                        min_cluster_size, n_neighbors, min_dist, metric, seed, colour_by,
+                                        with_embeddings, progress=lambda fraction, desc: progress(fraction, desc=desc))
+            return (figure_value(figure), *rest)
 
         @common.user_errors
         def after_cluster(view: ClusterView | None):
@@ -339,7 +439,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             if result is None:
                 return gr.update()
             by = "label" if by == "label" and result.labels is not None else "cluster"
-            return cluster_map(result.points(), by, f"{len(result.texts):,} texts coloured by {by}", names)
+            return figure_value(cluster_map(result.points(), by, f"{len(result.texts):,} texts coloured by {by}", names))
 
         colour_by.change(recolour, [result_state, colour_by, names_state], plot, api_visibility="private")
 
@@ -364,7 +464,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             by = "label" if by == "label" and view.labels is not None else "cluster"
             crosstab = agreement_table(view, names)
             return (names, view.named_table(names), gr.update(choices=cluster_choices(view, names), value=int(cluster)),
-                    cluster_map(view.points(), by, f"{len(view.texts):,} texts coloured by {by}", names),
+                    figure_value(cluster_map(view.points(), by, f"{len(view.texts):,} texts coloured by {by}", names)),
                     gr.update(value=crosstab, visible=crosstab is not None))
 
         rename.click(rename_cluster, [result_state, names_state, name_cluster, cluster_name_box, colour_by],
@@ -445,3 +545,58 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return f"↩️ {removed} label judgment(s) of the batch removed.", None
 
         undo.click(undo_last, [last_id, token], [flag_status, last_id], api_visibility="private")
+
+        # -- the map's selection -----------------------------------------------------------------
+        @common.user_errors
+        def on_select(view: ClusterView | None, event: gr.SelectData):
+            if view is None:
+                return [], "Cluster a corpus first.", gr.update(value=None, visible=False)
+            ids = selected_ids(event.index, len(view.texts))
+            if not ids:
+                return [], "Nothing selected.", gr.update(value=None, visible=False)
+            return ids, selection_summary(view, ids), gr.update(value=selection_frame(view, ids), visible=True)
+
+        plot.select(on_select, result_state, [selection, selection_view, selection_table], api_visibility="private")
+
+        def judge_selection(kind: str):
+            @common.user_errors
+            def save(view: ClusterView | None, ids: list[int] | None, label: str, note: str, user_token: str,
+                     request: gr.Request, profile: gr.OAuthProfile | None):
+                identity = common.identify(studio, request, profile, user_token)
+                created, message = save_selection(studio, identity, view, ids, kind, label, note)
+                return message, created, ""
+            return save
+
+        for button, kind in ((sel_misplaced, "misplaced"), (sel_save_label, "label"), (sel_similar, "similar"),
+                             (sel_dissimilar, "dissimilar")):
+            button.click(judge_selection(kind), [result_state, selection, sel_label, comment, token],
+                         [flag_status, last_id, comment], api_visibility="private")
+
+        @common.user_errors
+        def find_texts(view: ClusterView | None, needle: str, names: dict | None, by: str):
+            if view is None:
+                raise ValueError("cluster a corpus first")
+            ids = containing(view.texts, needle)
+            return highlight(view, ids, f"containing “{' '.join(needle.split())}”", names, by), \
+                gr.update(value=found_frame(view, ids), visible=True)
+
+        find.click(find_texts, [result_state, find_text, names_state, colour_by], [plot, found],
+                   api_visibility="private")
+
+        @common.user_errors
+        def search_meaning(view: ClusterView | None, query: str, k: float, names: dict | None, by: str):
+            if view is None:
+                raise ValueError("cluster a corpus first")
+            query = " ".join((query or "").split())
+            if not query:
+                raise ValueError("type a query to search by meaning")
+            # The map's texts were encoded with the query prefix (a symmetric task), so is the search;
+            # they are in the encoder's cache, so this costs one new encoding.
+            embeddings = studio.encoder.encode(view.texts, "query")
+            hits = nearest(embeddings, studio.encoder.encode([query], "query")[0], whole_number(k, "k"))
+            ids = [i for i, _ in hits]
+            frame = found_frame(view, ids).assign(score=[round(s * 100, 2) for _, s in hits])
+            return highlight(view, ids, f"nearest to “{query}”", names, by), gr.update(value=frame, visible=True)
+
+        search.click(search_meaning, [result_state, meaning, meaning_k, names_state, colour_by], [plot, found],
+                     api_visibility="private")

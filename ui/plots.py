@@ -138,6 +138,8 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
         ]
         fig.add_trace(go.Scattergl(
             x=part["x"], y=part["y"], mode="markers", name=html.escape(name),
+            # Each point's row in ``points``: what a selection on the map reports back.
+            customdata=part.index.to_numpy(dtype=np.int32),
             marker=dict(size=7, opacity=0.8,
                         color=NOISE_COLOUR if name == "noise" else PALETTE[i % len(PALETTE)]),
             hovertext=hovers, hoverinfo="text",
@@ -148,6 +150,17 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
         legend=dict(title=colour_by, itemsizing="constant"), hoverlabel=dict(align="left"),
     )
     return fig
+
+
+def with_highlight(figure: go.Figure, points: pd.DataFrame, ids: list[int], name: str) -> go.Figure:
+    """Ring the points ``ids`` (rows of ``points``) in a trace of their own, which the legend can hide."""
+    part = points.iloc[list(ids)] if len(ids) else points.iloc[[]]
+    figure.add_trace(go.Scattergl(
+        x=part["x"], y=part["y"], mode="markers", name=html.escape(name), customdata=part.index.to_numpy(np.int32),
+        marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(width=2, color="#d62728")),
+        hovertext=[hover_text(t) for t in part["text"]], hoverinfo="text",
+    ))
+    return figure
 
 
 def matrices_figure(matrices: dict[str, np.ndarray], texts: list[str]) -> go.Figure:

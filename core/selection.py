@@ -1,0 +1,58 @@
+"""Selections on a map: point ids from the browser, checked; texts found by a string or by meaning.
+
+The ids of a lasso, box or click come from the client, so nothing about them is trusted: each must
+be a whole number naming a point of the map the server drew, and a selection has a size cap.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+# A selection becomes one judgment per text; past this a misdrawn lasso would flood the store.
+MAX_SELECTION = 5_000
+MAX_SEARCH_CHARS = 200
+
+
+def selected_ids(raw: object, n_points: int, cap: int = MAX_SELECTION) -> list[int]:
+    """Distinct point ids in the order given, or ValueError naming the bad one."""
+    if raw is None:
+        return []
+    if isinstance(raw, bool | str | bytes) or not isinstance(raw, Sequence | np.ndarray):
+        raw = [raw]
+    ids: dict[int, None] = {}
+    for position, value in enumerate(raw):  # type: ignore[arg-type]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or float(value) != int(value):
+            raise ValueError(f"selection item {position + 1} is not a point id: {value!r}")
+        point = int(value)
+        if not 0 <= point < n_points:
+            raise ValueError(f"selection item {position + 1} names point {point}, but the map has {n_points} points")
+        ids[point] = None
+        if len(ids) > cap:
+            raise ValueError(f"a selection holds at most {cap:,} texts; select fewer")
+    return list(ids)
+
+
+def containing(texts: Sequence[str], needle: str, limit: int = MAX_SELECTION) -> list[int]:
+    """Ids of the texts that contain ``needle`` (case-insensitive), at most ``limit``."""
+    needle = " ".join(str(needle or "").split()).casefold()
+    if not needle:
+        raise ValueError("type some text to find")
+    if len(needle) > MAX_SEARCH_CHARS:
+        raise ValueError(f"search for at most {MAX_SEARCH_CHARS} characters, got {len(needle)}")
+    return [i for i, text in enumerate(texts) if needle in " ".join(str(text).split()).casefold()][:limit]
+
+
+def nearest(embeddings: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` texts most similar to ``query`` (cosine of normalised vectors), best first."""
+    if embeddings.ndim != 2 or len(embeddings) == 0:
+        raise ValueError("there are no texts to search")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+    scores = embeddings @ np.asarray(query, dtype=embeddings.dtype).reshape(-1)
+    k = min(int(k), len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    order = top[np.lexsort((top, -scores[top]))]  # best first; ties by id, so the result is stable
+    return [(int(i), float(scores[i])) for i in order]

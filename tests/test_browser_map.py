@@ -1,0 +1,92 @@
+"""In a real browser: cluster the sample, drag a box over part of the map, label the selection, and find
+one label judgment per selected text in the store; clicking empty space clears; Undo takes the batch."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.test_browser import (
+    CHROMIUM,
+    ON_CI,
+    chromium_page,
+    error_toasts,
+    open_tab,
+    screenshot,
+    wait_for_trace,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+LABEL = "тема с карты"
+
+
+@pytest.fixture(scope="module")
+def map_app(tiny_model_dir, tmp_path_factory):
+    from tests.app_server import start_app, stop_app
+
+    live = start_app(tiny_model_dir, tmp_path_factory.mktemp("map-data"))
+    yield live
+    stop_app(live)
+
+
+@pytest.fixture(scope="module")
+def map_page(map_app):
+    with chromium_page(map_app.url) as page:
+        yield page
+
+
+def wait_text(page, selector: str, text: str, timeout: int = 30_000) -> None:
+    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
+                           arg=[selector, text], timeout=timeout)
+
+
+def test_box_select_on_the_map_and_label_the_selection(map_page, map_app):
+    page, store = map_page, map_app.store
+    open_tab(page, "Clustering")
+    page.click("#cl-run")
+    wait_text(page, "#cl-summary", "clusters", timeout=120_000)
+    wait_for_trace(page, "cl-plot", "scattergl")
+    page.locator("#cl-plot").scroll_into_view_if_needed()
+    # The toolbar's "Box Select" (the map starts in lasso mode).
+    page.evaluate("Plotly.relayout(document.querySelector('#cl-plot .js-plotly-plot'), {dragmode: 'select'})")
+    area = page.locator("#cl-plot .nsewdrag").first.bounding_box()
+    x0, y0 = area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + area["width"] * 0.45, y0 + area["height"] * 0.6, steps=12)
+    page.mouse.up()
+    wait_text(page, "#cl-selection", "selected")
+    count = int(re.search(r"(\d+) text\(s\) selected", page.inner_text("#cl-selection")).group(1))
+    assert 0 < count < 360
+    assert page.locator("#cl-selection-table [role=gridcell]").count() > 0  # the selected texts, listed
+
+    page.fill("#cl-sel-label textarea", LABEL)
+    page.click("#cl-sel-save-label")
+    wait_text(page, "#cl-flag-status", "Saved")
+    rows = store.rows(kind="label")
+    labelled = [r for r in rows if r["label"] == LABEL]
+    assert 0 < len(labelled) <= count  # one per distinct selected text
+    assert len({r["anchor"] for r in labelled}) == len(labelled) and {r["tab"] for r in labelled} == {"clustering"}
+    screenshot(page, "8-map-selection")
+
+    # Clicking empty space (a corner, away from the points) clears the selection.
+    page.locator("#cl-plot").scroll_into_view_if_needed()
+    area = page.locator("#cl-plot .nsewdrag").first.bounding_box()  # where the map is now
+    page.mouse.click(area["x"] + area["width"] * 0.97, area["y"] + area["height"] * 0.03)
+    wait_text(page, "#cl-selection", "Nothing selected")
+
+    page.click("#cl-undo")
+    wait_text(page, "#cl-flag-status", "removed")
+    assert [r for r in store.rows(kind="label") if r["label"] == LABEL] == []
+
+    # Highlight by a string: the matches are listed beside the map and ringed on it.
+    page.fill("#cl-find textarea", "погод")
+    page.click("#cl-find-run")
+    page.wait_for_function(
+        "(document.querySelector('#cl-plot .js-plotly-plot')?.data || []).some(t => (t.name || '').includes('containing'))")
+    assert "погод" in page.inner_text("#cl-found").lower()
+    assert error_toasts(page) == []
