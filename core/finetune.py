@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kinds", default="graded",
                         help=f"comma-separated, from: {', '.join(TRAINING_KINDS)} (default: graded)")
     parser.add_argument("--user", action="append", help="train on this user's judgments (repeatable; default all)")
+    parser.add_argument("--campaign", help="train on this annotation campaign's consensus (one row per item)")
+    parser.add_argument("--min-agreement", type=float,
+                        help="with --campaign: leave out items whose annotators agree less (0-1)")
     parser.add_argument("--models-dir", help="where versions are saved (default: models/ beside the store)")
     parser.add_argument("--keep", type=int, default=DEFAULT_KEEP, help="versions to keep (default %(default)s)")
     parser.add_argument("--report", help="also write the report as JSON to this file")
@@ -113,6 +116,22 @@ class Output:
         return code
 
 
+def source_judgments(store: JudgmentStore, args: argparse.Namespace) -> list:
+    """The judgments to train on: a campaign's consensus, else the users' (default everyone's).
+
+    The command line runs as the store's operator, so a campaign's consensus is read as an admin; the
+    app checks that its caller may read it before it starts a job.
+    """
+    if args.campaign:
+        from core.campaigns import CampaignStore
+
+        consensus = CampaignStore(store).consensus(args.campaign, "operator", is_admin=True,
+                                                   min_agreement=args.min_agreement)
+        return consensus.judgments
+    users = args.user or [None]
+    return [j for user in users for j in store.judgments(user=user)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.nice:
@@ -128,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"no judgments store at {store_path}")
         store = JudgmentStore(store_path, create=False)
         try:
-            users = args.user or [None]
-            judgments = [j for user in users for j in store.judgments(user=user)]
+            judgments = source_judgments(store, args)
         finally:
             store.close()
         if not judgments:

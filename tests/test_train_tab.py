@@ -166,3 +166,28 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
     tuned = client.predict("погода", "дождь\nсолнце", "query", "passage", version, api_name="/similarity")
     assert version in tuned[3]
     assert client.predict(mallory, api_name="/training_status") == {"state": "none"}
+
+
+def test_a_campaigns_consensus_trains_for_its_creator_only(studio):
+    from tests.test_campaigns import pair_table
+
+    pairs = [(f"фраза {i} кампании", f"другая фраза {i}") for i in range(15)]
+    campaign = studio.campaigns.create(ALICE.user, pair_table(pairs), "score", overlap=2).id
+    for user in ("anon:annotator01", "anon:annotator02"):
+        while (item := studio.campaigns.next_item(campaign, user)) is not None:
+            studio.campaigns.submit(campaign, item.item_id, Judgment("score", "", score=item.item_id % 6, user=user))
+
+    choices, ready, note = train_tab.readiness(studio, ALICE, train_tab.CAMPAIGN, campaign)
+    assert ready == ["graded"] and "**15** of the campaign's consensus" in note
+    with pytest.raises(PermissionError):
+        train_tab.readiness(studio, MALLORY, train_tab.CAMPAIGN, campaign)
+    with pytest.raises(PermissionError):
+        train_tab.start(studio, MALLORY, train_tab.CAMPAIGN, "", ["graded"], 1, 2e-5, 8, True, 0, 0.0, campaign)
+    assert studio.training.current() is None
+
+    job = train_tab.start(studio, ALICE, train_tab.CAMPAIGN, "", ["graded"], 1, 2e-5, 8, True, 0, 0.0, campaign)
+    argv = studio.training.argv(job)
+    assert argv[argv.index("--campaign") + 1] == campaign and "--user" not in argv
+    done = wait_done(studio)
+    assert done.state == DONE, done.error
+    assert done.report.judgments == 15  # one row per item, not the 30 individual judgments

@@ -26,28 +26,42 @@ from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, TrainingRefu
 from core.training.trainer import TrainingConfig
 from ui import common
 
-MINE, EVERYONE = "mine", "everyone"
+MINE, EVERYONE, CAMPAIGN = "mine", "everyone", "campaign"
 METRIC_COLUMNS = ["metric", "set", "before", "after", "change", "rows"]
 VERSION_COLUMNS = ["version", "base model", "created", "held-out change", "regression change", "promoted", "reason"]
 POLL_S = 1.0
 
 
-def _judgments(studio: Studio, identity: Identity, whose: str) -> tuple[list[Judgment], list[str] | None]:
-    """The judgments to train on and the users they belong to (None: everyone's)."""
+def _judgments(studio: Studio, identity: Identity, whose: str, campaign: str = "",
+               min_agreement: float | None = None) -> tuple[list[Judgment], list[str] | None]:
+    """The judgments to train on and the users they belong to (None: everyone's or a campaign's)."""
     if studio.store is None:
         raise ValueError("judgments are switched off: the app has no feedback store")
+    if whose == CAMPAIGN:
+        if studio.campaigns is None:
+            raise ValueError("campaigns are switched off: the app has no feedback store")
+        if not (campaign or "").strip():
+            raise ValueError("enter the id of a campaign you created (or any campaign, as an admin)")
+        # One row per item (mean score, majority verdict or label); only its creator and admins may.
+        consensus = studio.campaigns.consensus(campaign.strip(), identity.user, identity.is_admin,
+                                               min_agreement=min_agreement or None)
+        return consensus.judgments, None
     if whose == EVERYONE:
         if not identity.is_admin:
             raise PermissionError("only admins may train on everyone's judgments; choose your own")
         return studio.store.judgments(), None
     if whose not in (MINE, None, ""):
-        raise ValueError(f"choose whose judgments to use: {MINE} or {EVERYONE}, got {whose!r}")
+        raise ValueError(f"choose whose judgments to use: {MINE}, {EVERYONE} or {CAMPAIGN}, got {whose!r}")
     return studio.store.judgments(user=identity.user), [identity.user]
 
 
-def readiness(studio: Studio, identity: Identity, whose: str) -> tuple[list[tuple[str, str]], list[str], str]:
+def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = "",
+              min_agreement: float | None = None) -> tuple[list[tuple[str, str]], list[str], str]:
     """Checkbox choices with row counts, the kinds ready to train, and a note per kind."""
-    judgments, _ = _judgments(studio, identity, whose)
+    if whose == CAMPAIGN and not (campaign or "").strip():
+        return ([(kind.title, name) for name, kind in TRAINING_KINDS.items()], [],
+                "Enter a campaign's id: its consensus (one row per item) is what trains.")
+    judgments, _ = _judgments(studio, identity, whose, campaign, min_agreement)
     counts = count_rows(judgments)
     choices, ready, notes = [], [], []
     for name, kind in TRAINING_KINDS.items():
@@ -60,17 +74,18 @@ def readiness(studio: Studio, identity: Identity, whose: str) -> tuple[list[tupl
         ready.append(name)
         loss = next(iter(sets.values())).kind.loss
         notes.append(f"- **{kind.title}**: {counts[name]:,} rows, trains with {loss} ✓")
-    owner = "everyone's" if whose == EVERYONE else "your"
+    owner = {EVERYONE: "everyone's", CAMPAIGN: "the campaign's consensus"}.get(whose, "your")
     head = f"**{len(judgments):,}** of {owner} judgments. Each kind needs at least {MIN_ROWS} rows.\n\n"
     return choices, ready, head + "\n".join(notes)
 
 
 def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list[str] | None, epochs: float,
-          learning_rate: float, batch_size: float, freeze: bool, seed: float, blend: float = 0.0) -> Job:
+          learning_rate: float, batch_size: float, freeze: bool, seed: float, blend: float = 0.0,
+          campaign: str = "", min_agreement: float | None = None) -> Job:
     if studio.training is None:
         raise ValueError("training is switched off: the app has no feedback store")
     studio.training.check_free(identity.user)
-    judgments, users = _judgments(studio, identity, whose)
+    judgments, users = _judgments(studio, identity, whose, campaign, min_agreement)
     if not judgments:
         raise ValueError("there are no judgments to train on yet: judge some results in the other tabs")
     encoder = studio.model(base or None)
@@ -79,6 +94,9 @@ def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list
                             freeze_embeddings=bool(freeze), seed=_whole(seed, "seed"),
                             blend=float(blend or 0.0)).validate()
     build_sets(judgments, config.kinds, Prompts())  # refuse now, with the reason, not in the background
+    if whose == CAMPAIGN:
+        return studio.training.start(identity.user, config, None, campaign=campaign.strip(),
+                                     min_agreement=min_agreement or None)
     return studio.training.start(identity.user, config, users)
 
 
@@ -182,10 +200,15 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             "scored before and after, with a ParaPhraser regression set that catches forgetting. A version "
             "is promoted only when the held-out score rose and the regression set fell by at most 0.01.")
         with gr.Row():
-            whose = gr.Radio([("My judgments", MINE), ("Everyone's (admins)", EVERYONE)], value=MINE,
-                             label="Judgments", elem_id="train-whose")
+            whose = gr.Radio([("My judgments", MINE), ("Everyone's (admins)", EVERYONE),
+                              ("A campaign's consensus", CAMPAIGN)], value=MINE, label="Judgments",
+                             elem_id="train-whose")
             base = gr.Dropdown(models, value=models[0], label="Base model", allow_custom_value=True,
                                elem_id="train-base")
+        with gr.Row(visible=False) as campaign_row:
+            campaign = gr.Textbox(label="Campaign id (one you created; admins: any)", lines=1, elem_id="train-campaign")
+            min_agreement = gr.Slider(0, 1, value=0, step=0.05, label="Leave out items whose annotators agree "
+                                      "less than (0: keep all)", elem_id="train-min-agreement")
         kinds = gr.CheckboxGroup([(kind.title, name) for name, kind in TRAINING_KINDS.items()], value=[],
                                  label="Train on", elem_id="train-kinds")
         advice = gr.Markdown(elem_id="train-advice")
@@ -220,9 +243,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return common.identify(studio, request, profile, user_token)
 
         @common.user_errors
-        def show_kinds(whose_value: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
-            choices, ready, note = readiness(studio, who(user_token, request, profile), whose_value)
-            return gr.update(choices=choices, value=ready), note
+        def show_kinds(whose_value: str, campaign_id: str, level: float, user_token: str, request: gr.Request,
+                       profile: gr.OAuthProfile | None):
+            choices, ready, note = readiness(studio, who(user_token, request, profile), whose_value, campaign_id,
+                                             level)
+            return gr.update(choices=choices, value=ready), note, gr.update(visible=whose_value == CAMPAIGN)
 
         def status_outputs(identity: Identity):
             line, table, verdict_text, running = status(studio, identity)
@@ -239,11 +264,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return status_outputs(who(user_token, request, profile))
 
         @common.user_errors
-        def start_job(whose_value, base_value, kinds_value, epochs_value, rate, batch, freeze_value, seed_value,
-                      blend_value, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+        def start_job(whose_value, campaign_id, level, base_value, kinds_value, epochs_value, rate, batch,
+                      freeze_value, seed_value, blend_value, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             identity = who(user_token, request, profile)
             start(studio, identity, whose_value, base_value, kinds_value, epochs_value, rate, batch, freeze_value,
-                  seed_value, blend_value)
+                  seed_value, blend_value, campaign_id, level)
             return status_outputs(identity)
 
         @common.user_errors
@@ -256,12 +281,17 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return use_version(studio, who(user_token, request, profile), name, load_anyway)
 
         status_targets = [progress, metrics, verdict, timer, saved, version]
-        tab.select(show_kinds, [whose, token], [kinds, advice], api_visibility="private").then(
+        source = [whose, campaign, min_agreement, token]
+        shown = [kinds, advice, campaign_row]
+        tab.select(show_kinds, source, shown, api_visibility="private").then(
             show_status, token, status_targets, api_visibility="private")
-        whose.change(show_kinds, [whose, token], [kinds, advice], api_visibility="private")
-        refresh.click(show_kinds, [whose, token], [kinds, advice], api_visibility="private").then(
+        whose.change(show_kinds, source, shown, api_visibility="private")
+        campaign.submit(show_kinds, source, shown, api_visibility="private")
+        min_agreement.release(show_kinds, source, shown, api_visibility="private")
+        refresh.click(show_kinds, source, shown, api_visibility="private").then(
             show_status, token, status_targets, api_visibility="private")
-        run.click(start_job, [whose, base, kinds, epochs, learning_rate, batch_size, freeze, seed, blend, token],
+        run.click(start_job, [whose, campaign, min_agreement, base, kinds, epochs, learning_rate, batch_size, freeze,
+                              seed, blend, token],
                   status_targets, api_visibility="private")
         timer.tick(show_status, token, status_targets, api_visibility="private", show_progress="hidden")
         stop.click(cancel_job, token, progress, api_visibility="private")
@@ -276,14 +306,17 @@ def add_api(studio: Studio) -> None:
 
     @common.user_errors
     def train(kinds: str = "graded", base_model: str = "", epochs: int = 1, everyone: bool = False,
-              token: str = "", blend: float = 0.0, request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> dict:
+              token: str = "", blend: float = 0.0, campaign: str = "", min_agreement: float = 0.0, request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> dict:
         """Start training on your judgments (admins: everyone's with everyone=true). kinds: comma-separated
-        from graded, triplets, labels; blend: the base model's share of the weights after training (0 to <1).
+        from graded, triplets, labels; blend: the base model's share of the weights after training (0 to <1);
+        campaign: train on that campaign's consensus instead (its creator and admins), leaving out items whose
+        agreement is below min_agreement.
         Returns the job; poll /training_status for progress and results."""
         identity = identity_of(token, request, profile)
         chosen = [k.strip() for k in str(kinds or "").split(",") if k.strip()]
-        job = start(studio, identity, EVERYONE if everyone else MINE, base_model, chosen, epochs, 2e-5, 16, True, 0,
-                    blend)
+        whose = CAMPAIGN if campaign else EVERYONE if everyone else MINE
+        job = start(studio, identity, whose, base_model, chosen, epochs, 2e-5, 16, True, 0, blend, campaign,
+                    min_agreement)
         return _public(job_summary(job))
 
     @common.user_errors

@@ -9,6 +9,7 @@ thread inside ``spaces.GPU`` with a duration sized to the job.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 import importlib.util
@@ -62,6 +63,8 @@ class Job:
     owner: str
     config: TrainingConfig
     users: list[str] | None
+    campaign: str | None = None  # train on this campaign's consensus instead of users' judgments
+    min_agreement: float | None = None
     started: float = field(default_factory=time.time)
     state: str = RUNNING
     progress: Progress | None = None
@@ -124,12 +127,15 @@ class TrainingJobs:
             raise ValueError(f"a training job started by {who} {minutes:.0f} min ago is still running; "
                              "one job runs at a time, try again when it has finished")
 
-    def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None) -> Job:
-        """Start a job for ``owner`` on ``users``' judgments (None: everyone's); one at a time."""
+    def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None, *, campaign: str | None = None,
+              min_agreement: float | None = None) -> Job:
+        """Start a job for ``owner`` on ``users``' judgments (None: everyone's), or on a campaign's
+        consensus (the caller checks access first); one at a time."""
         config.validate()
         with self._lock:
             self.check_free(owner)
-            self._job = job = Job(uuid.uuid4().hex[:12], owner, config, list(users) if users else None)
+            self._job = job = Job(uuid.uuid4().hex[:12], owner, config, list(users) if users else None,
+                                  campaign, min_agreement)
             self._cancel = threading.Event()
             self._finished = threading.Event()
         target = self._run_here if self.in_process else self._run_child
@@ -181,8 +187,13 @@ class TrainingJobs:
             argv += ["--blend", repr(c.blend)]
         if not c.freeze_embeddings:
             argv.append("--train-embeddings")
-        for user in job.users or []:
-            argv += ["--user", user]
+        if job.campaign:
+            argv += ["--campaign", job.campaign]
+            if job.min_agreement:
+                argv += ["--min-agreement", repr(job.min_agreement)]
+        else:
+            for user in job.users or []:
+                argv += ["--user", user]
         return argv
 
     def _run_child(self, job: Job) -> None:
@@ -226,6 +237,7 @@ class TrainingJobs:
 
     def _run_here(self, job: Job) -> None:
         """In this process (ZeroGPU): the GPU part runs inside ``spaces.GPU``."""
+        from core.finetune import source_judgments
         from core.judgments import JudgmentStore
         from core.training.recipe import TrainingRefused
         from core.training.registry import ModelRegistry
@@ -233,7 +245,8 @@ class TrainingJobs:
 
         store = JudgmentStore(self.store_path, create=False)
         try:
-            judgments = [j for user in (job.users or [None]) for j in store.judgments(user=user)]
+            judgments = source_judgments(store, argparse.Namespace(
+                campaign=job.campaign, min_agreement=job.min_agreement, user=job.users))
         finally:
             store.close()
         registry = ModelRegistry(self.models_dir, keep=self.keep)
