@@ -194,16 +194,6 @@ def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | 
                      "**Undo** takes the batch back.")
 
 
-def whole_number(value: object, name: str) -> int:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if not number.is_integer():
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    return int(number)
-
-
 def selection_frame(view: ClusterView, ids: list[int]) -> pd.DataFrame:
     """The selected texts as a table: point, cluster, label (when the corpus has one), text."""
     frame = pd.DataFrame({"point": [i + 1 for i in ids], "cluster": [int(view.clusters[i]) for i in ids],
@@ -593,7 +583,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             # The map's texts were encoded with the query prefix (a symmetric task), so is the search;
             # they are in the encoder's cache, so this costs one new encoding.
             embeddings = studio.encoder.encode(view.texts, "query")
-            hits = nearest(embeddings, studio.encoder.encode([query], "query")[0], whole_number(k, "k"))
+            hits = nearest(embeddings, studio.encoder.encode([query], "query")[0], common.whole_number(k, "k"))
             ids = [i for i, _ in hits]
             frame = found_frame(view, ids).assign(score=[round(s * 100, 2) for _, s in hits])
             return highlight(view, ids, f"nearest to “{query}”", names, by), gr.update(value=frame, visible=True)

@@ -79,6 +79,17 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def whole_number(value: object, name: str) -> int:
+    """A number box's value as an int (3 and 3.0 alike), or a ValueError naming the field."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(number)
+
+
 def display_model(model_id: object) -> str:
     """A model as visitors may see it: a hub id as it is, a local folder by its name only (no server path)."""
     text = str(model_id or "")

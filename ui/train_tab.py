@@ -89,25 +89,16 @@ def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list
     if not judgments:
         raise ValueError("there are no judgments to train on yet: judge some results in the other tabs")
     encoder = studio.model(base or None)
-    config = TrainingConfig(base_model=encoder.model_id, kinds=tuple(kinds or ()), epochs=_whole(epochs, "epochs"),
-                            learning_rate=float(learning_rate), batch_size=_whole(batch_size, "batch size"),
-                            freeze_embeddings=bool(freeze), seed=_whole(seed, "seed"),
+    config = TrainingConfig(base_model=encoder.model_id, kinds=tuple(kinds or ()),
+                            epochs=common.whole_number(epochs, "epochs"), learning_rate=float(learning_rate),
+                            batch_size=common.whole_number(batch_size, "batch size"),
+                            freeze_embeddings=bool(freeze), seed=common.whole_number(seed, "seed"),
                             blend=float(blend or 0.0)).validate()
     build_sets(judgments, config.kinds, Prompts())  # refuse now, with the reason, not in the background
     if whose == CAMPAIGN:
         return studio.training.start(identity.user, config, None, campaign=campaign.strip(),
                                      min_agreement=min_agreement or None)
     return studio.training.start(identity.user, config, users)
-
-
-def _whole(value: object, name: str) -> int:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if not number.is_integer():
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    return int(number)
 
 
 def visible_job(studio: Studio, identity: Identity) -> Job | None:
