@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--engine", default=env("USER_STUDIO_ENGINE", "auto"), choices=["auto", "torch", "openvino"],
                         help="auto: OpenVINO on the CPU when installed, torch on GPU and MPS")
     parser.add_argument("--cpu-weights", default=env("USER_STUDIO_CPU_WEIGHTS", "full"), choices=["full", "int8"],
-                        help="int8: OpenVINO with int8 weights (faster on CPU, min cosine to fp32 ~0.9998)")
+                        help="int8: OpenVINO with int8 weights (less memory; min cosine to fp32 ~0.9998)")
     parser.add_argument("--auth", default=env("USER_STUDIO_AUTH"),
                         help="require a login: user:password, several as a:x,b:y")
     parser.add_argument("--admins", default=env("USER_STUDIO_ADMINS", ""),
