@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from core.judgments import Judgment
@@ -18,10 +20,7 @@ from ui import (
 )
 from ui.sessions import SessionJanitor
 
-CSS = """
-#banner {background: #fff4e5; border: 1px solid #f0b429; border-radius: 8px; padding: 4px 12px;}
-#header h3 {margin-bottom: 0;}
-"""
+CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
 
 def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | None = None) -> gr.Blocks:
