@@ -5,12 +5,16 @@ from __future__ import annotations
 import html
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
+from core.identity import Identity
 from core.judgments import Judgment
+from core.selection import selected_ids
 from core.studio import Studio
 from core.text import PREFIX_HELP, split_lines
 from ui import common
+from ui.map_view import figure_value, map_component
 from ui.plots import empty_figure, matrices_figure, prefix_map
 
 EXAMPLE = "\n".join([
@@ -34,8 +38,38 @@ def run_compare(studio: Studio, texts: str, k: float = 5):
     options = [(f"{i + 1}. {t[:80]}", i) for i, t in enumerate(result.texts)]
     return (readable(result.cosines), matrices_figure(result.matrices, result.texts), readable(result.neighbours),
             readable(result.overlap),
-            prefix_map(result.map_points, result.texts), html.escape(summary),
+            prefix_map_value(result.map_points, result.texts), html.escape(summary),
             gr.update(choices=options, value=0 if options else None), list(result.texts))
+
+
+def prefix_map_value(map_points: pd.DataFrame, texts: list[str]) -> str:
+    """The prefix map as the selectable map's value: every marker reports its text's index, so selecting a
+    text's point under any variant selects that text."""
+    figure = prefix_map(map_points, texts)
+    markers = [trace for trace in figure.data if trace.mode == "markers"]  # the joining lines carry no ids
+    for trace, variant in zip(markers, map_points["variant"].unique(), strict=True):  # prefix_map's order
+        trace.customdata = map_points.loc[map_points["variant"] == variant, "text_index"].to_numpy(np.int32)
+    return figure_value(figure)
+
+
+def selection_frame(texts: list[str], ids: list[int]) -> pd.DataFrame:
+    """The selected texts, counted from 1 as in the other tables."""
+    return pd.DataFrame({"#": [i + 1 for i in ids], "text": [texts[i] for i in ids]})
+
+
+def save_selection(studio: Studio, identity: Identity, texts: list[str] | None, ids: object, better: str,
+                   note: str = "") -> tuple[list[int], str]:
+    """One "prefer" judgment (``better``: query, passage or none) per selected text; returns the ids made."""
+    if not texts:
+        raise ValueError("compare prefixes first, then select texts on the map")
+    if better not in {value for _, value in CHOICES}:
+        raise ValueError(f"pick which variant is better, got {better!r}")
+    ids = selected_ids(ids, len(texts))
+    if not ids:
+        raise ValueError("select texts on the map first (lasso, box or click)")
+    created = [common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[i], label=better,
+                                                      comment=note or None, tab="prefixes")) for i in ids]
+    return created, f"Saved {len(created)} judgment(s): {better} gives better neighbours. **Undo** takes the batch back."
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,8 +104,15 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             overlap = gr.Dataframe(label="Mean overlap@k between variants", interactive=False)
         neighbours = gr.Dataframe(label="Top-k neighbours per variant, with rank shifts", interactive=False,
                                   wrap=True, max_height=400)
-        pmap = gr.Plot(empty_figure(""), elem_id="px-map")
+        # Lasso, box or click on the map selects texts (any of a text's points selects the text).
+        pmap = map_component("px-map", value=figure_value(empty_figure("")))
         result_state = gr.State(None)  # the compared texts: all a judgment needs
+        with gr.Accordion("Selected on the map", open=True):
+            selection_view = gr.Markdown("Lasso, box or click points on the map to select texts; click empty space "
+                                         "to clear.", elem_id="px-selection")
+            selection_table = gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False,
+                                           elem_id="px-selection-table")
+            selection = gr.State([])  # text indexes, checked on the server
 
         with gr.Column(variant="panel"):
             gr.Markdown("**Judge:** which variant gives this text the better neighbours?")
@@ -79,10 +120,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 which = gr.Dropdown([], label="Text", scale=3)
                 verdict = gr.Radio(CHOICES, value="query", label="Better neighbours with", scale=2)
                 save = gr.Button("Save", size="sm", scale=1, elem_id="px-save")
+                save_selected = gr.Button("Save for each selected", size="sm", scale=1, elem_id="px-save-selected")
             comment = gr.Textbox(label="Comment (optional)", lines=1)
             with gr.Row():
                 flag_status = gr.Markdown(elem_id="px-flag-status")
-                undo = gr.Button("Undo", size="sm")
+                undo = gr.Button("Undo", size="sm", elem_id="px-undo")
             last_id = gr.State(None)
 
         @common.user_errors
@@ -92,7 +134,20 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         run.click(compare_prefixes, [texts, k],
                   [cosines, matrices, neighbours, overlap, pmap, summary, which, result_state],
-                  api_name="compare_prefixes")
+                  api_name="compare_prefixes").success(
+            common.user_errors(lambda: ([], "Nothing selected.", gr.update(value=None, visible=False))), None,
+            [selection, selection_view, selection_table], api_visibility="private")
+
+        @common.user_errors
+        def on_select(texts: list[str] | None, event: gr.SelectData):
+            if not texts:
+                return [], "Compare prefixes first.", gr.update(value=None, visible=False)
+            ids = selected_ids(event.index, len(texts))
+            if not ids:
+                return [], "Nothing selected.", gr.update(value=None, visible=False)
+            return ids, f"**{len(ids)} text(s) selected.**", gr.update(value=selection_frame(texts, ids), visible=True)
+
+        pmap.select(on_select, result_state, [selection, selection_view, selection_table], api_visibility="private")
 
         @common.user_errors
         def judge(texts: list[str] | None, index: int | None, better: str, note: str, user_token: str,
@@ -108,4 +163,30 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         save.click(judge, [result_state, which, verdict, comment, token], [flag_status, last_id, comment],
                    api_visibility="private")
-        undo.click(common.undo_handler(studio), [last_id, token], [flag_status, last_id], api_visibility="private")
+
+        @common.user_errors
+        def judge_selected(texts: list[str] | None, ids: list[int] | None, better: str, note: str, user_token: str,
+                           request: gr.Request, profile: gr.OAuthProfile | None):
+            identity = common.identify(studio, request, profile, user_token)
+            created, message = save_selection(studio, identity, texts, ids, better, note)
+            return message, created, ""
+
+        save_selected.click(judge_selected, [result_state, selection, verdict, comment, token],
+                            [flag_status, last_id, comment], api_visibility="private")
+
+        @common.user_errors
+        def undo_last(record: int | list[int] | None, user_token: str, request: gr.Request,
+                      profile: gr.OAuthProfile | None):
+            """Take back the last judgment, or the last batch on a selection, of the caller only."""
+            if not record:
+                return "Nothing to undo.", None
+            identity = common.identify(studio, request, profile, user_token)
+            ids = record if isinstance(record, list) else [record]
+            removed = sum(studio.store.delete(rid, identity.user) for rid in ids)
+            if removed:
+                common.forget_exports(studio, identity.user)
+            if len(ids) == 1:
+                return (f"↩️ Judgment #{ids[0]} removed." if removed else f"Judgment #{ids[0]} was already gone."), None
+            return f"↩️ {removed} judgment(s) of the batch removed.", None
+
+        undo.click(undo_last, [last_id, token], [flag_status, last_id], api_visibility="private")
