@@ -24,7 +24,7 @@ from core.campaigns import (
 )
 from core.campaigns.cli import main as cli_main
 from core.campaigns.model import Item
-from core.campaigns.uncertain import border_texts, boundary_pairs, tied_queries
+from core.campaigns.uncertain import ClusterBorders, border_texts, boundary_pairs, tied_queries
 from core.judgments import Judgment, JudgmentStore, NotOwnerError, export
 
 PAIRS = [("Где добывают нефть?", "Нефть добывают в Удмуртии."), ("Как варить борщ?", "Борщ варят со свёклой."),
@@ -414,6 +414,69 @@ def test_border_texts_become_a_label_campaign(stores):
     assert made.rule.startswith("border: the 5 of 30 texts") and made.labels == choice.labels
     with pytest.raises(ValueError, match="k \\(clusters\\) must be from 2 to 9"):
         border_texts(texts, encode, k=12)
+
+
+def _clustered(n_clusters: int, per: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, 16))
+    texts = [f"тема {c} текст {i}" for c in range(n_clusters) for i in range(per)]
+    clusters = np.repeat(np.arange(n_clusters), per)
+    vectors = centres[clusters] + 0.3 * rng.normal(size=(len(texts), 16))
+    return texts, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), clusters
+
+
+def test_borders_of_the_last_clustering_keep_its_clusters_and_names():
+    texts, vectors, clusters = _clustered(3, 10)
+    clusters[0] = -1  # noise is a candidate, not a label
+    borders = ClusterBorders.measure(texts, vectors, clusters, what="3 clusters of the last clustering")
+    choice = borders.choice(texts, {0: "погода", 1: "деньги", 2: "еда"}, n=4)
+    assert choice.judgment == "label" and choice.labels == ("1: погода", "2: деньги", "3: еда")
+    assert [i.text1 for i in choice.table.items] == [texts[r] for r in borders.rows[:4]]
+    gaps = [i.model_score for i in choice.table.items]
+    assert gaps == sorted(gaps) and len(borders.rows) == 30
+    assert choice.rule.startswith("border: the 4 of 30 texts nearest the border between two of 3 clusters of the last")
+    # The names are read when the campaign is made, so a cluster renamed after clustering counts.
+    assert borders.choice(texts, {0: "климат"}, n=1).labels[0] == "1: климат"
+    assert borders.choice(texts, None, n=1).labels[1] == "2: cluster 1"
+
+
+def test_borders_past_nine_clusters_keep_the_largest_and_say_so():
+    texts, vectors, clusters = _clustered(12, 6)
+    clusters[:5] = 0  # cluster 0 has 6, others too: make sizes differ so the cut is well defined
+    sizes = {c: int((clusters == c).sum()) for c in set(clusters.tolist())}
+    borders = ClusterBorders.measure(texts, vectors, clusters)
+    kept = sorted(sorted(sizes, key=lambda c: (-sizes[c], c))[:9])
+    assert borders.clusters == tuple(kept)
+    assert set(borders.nearest.tolist()) | set(borders.second.tolist()) <= set(kept)
+    assert all(clusters[r] in kept for r in borders.rows)
+    choice = borders.choice(texts, n=100)
+    assert len(choice.labels) == 9 and "the 9 largest: a label campaign has at most 9 labels" in choice.rule
+    assert len(choice.table.items) == len(borders.rows)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3])
+def test_borders_at_edge_sizes(size):
+    texts = [f"текст {i}" for i in range(size)]
+    vectors = np.eye(4)[:size] if size else np.zeros((0, 4))
+    clusters = list(range(size))
+    if size < 2:
+        with pytest.raises(ValueError, match="fewer than two clusters"):
+            ClusterBorders.measure(texts, vectors, clusters)
+        return
+    choice = ClusterBorders.measure(texts, vectors, clusters).choice(texts, n=5)
+    assert len(choice.table.items) == size and len(choice.labels) == size
+
+
+def test_borders_refuse_mismatched_inputs_and_hand_out_a_text_once():
+    texts, vectors, clusters = _clustered(2, 4)
+    with pytest.raises(ValueError, match="8 texts, 7 vectors and 8 cluster labels"):
+        ClusterBorders.measure(texts, vectors[:7], clusters)
+    doubled = texts + texts[:2] + ["  "]
+    borders = ClusterBorders.measure(doubled, np.vstack([vectors, vectors[:2], vectors[:1]]),
+                                     np.concatenate([clusters, clusters[:2], [0]]))
+    assert sorted(borders.rows.tolist()) == list(range(8))
+    with pytest.raises(ValueError, match="whole number from 1"):
+        borders.choice(texts, n=0)
 
 
 def test_item_dict_uses_the_table_column_names(stores):

@@ -121,3 +121,48 @@ def test_cluster_run_proposes_names_for_the_sample(studio):
     legend = [trace.name for trace in figure.data]
     assert all(" · " in name for name in legend)  # the map's legend names each cluster
     assert set(view.names) == set(table["cluster"])
+
+
+def _clustering(n_clusters: int = 3, per: int = 8):
+    from core.studio import ClusterResult
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(n_clusters, 16))
+    clusters = np.repeat(np.arange(n_clusters), per)
+    vectors = centres[clusters] + 0.3 * rng.normal(size=(len(clusters), 16))
+    texts = [f"тема {c} текст {i}" for c, i in zip(clusters, range(len(clusters)), strict=True)]
+    table = pd.DataFrame({"cluster": list(range(n_clusters)), "size": [per] * n_clusters,
+                          "keywords": [f"слово{c}" for c in range(n_clusters)], "examples": [""] * n_clusters})
+    return ClusterResult(texts=texts, labels=None, clusters=clusters, coords=np.zeros((len(texts), 2)), table=table,
+                         metrics=None, embeddings=vectors / np.linalg.norm(vectors, axis=1, keepdims=True),
+                         method="HDBSCAN")
+
+
+def test_a_campaign_from_the_last_clustering_labels_its_border_texts_with_the_edited_names(studio):
+    """Issue 11 point 2: the model chooses from the last clustering, not a new one; the rule says so."""
+    from ui.cluster_tab import ClusterView, make_border_campaign
+
+    view = ClusterView.of(_clustering())
+    assert view.borders is not None and len(view.borders.rows) == 24
+    owner = Identity("anon:owner")
+    made = make_border_campaign(studio, owner, view, {1: "деньги"}, 6, 2, "  границы  ")
+    assert made.name == "границы" and made.n_items == 6 and made.overlap == 2 and made.judgment == "label"
+    assert made.labels == ("1: слово0", "2: деньги", "3: слово2")
+    assert made.rule.startswith("border: the 6 of 24 texts nearest the border between two of 3 HDBSCAN clusters")
+    # The six handed out are the six nearest a border, in that order, to anyone who annotates.
+    first = studio.campaigns.next_item(made.id, "anon:someone-else")
+    assert first is not None and first.text1 == view.texts[int(view.borders.rows[0])]
+
+
+def test_a_border_campaign_needs_a_clustering_with_two_clusters(studio):
+    from ui.cluster_tab import ClusterView, make_border_campaign
+
+    owner = Identity("anon:owner")
+    with pytest.raises(ValueError, match="cluster a corpus first"):
+        make_border_campaign(studio, owner, None, {}, 5, 2)
+    one = _clustering(n_clusters=1)
+    assert ClusterView.of(one).borders is None
+    with pytest.raises(ValueError, match="fewer than two clusters"):
+        make_border_campaign(studio, owner, ClusterView.of(one), {}, 5, 2)
+    with pytest.raises(ValueError, match="whole number from 1, got 0"):
+        make_border_campaign(studio, owner, ClusterView.of(_clustering()), {}, 0, 2)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.campaigns import JUDGMENTS, LABEL, MAX_LABELS, RELEVANCE, SCORE, Campaign, CampaignStore, Item
 from core.campaigns.model import check_settings, items_from_table
-from core.campaigns.uncertain import DEFAULT_ITEMS, RULES, border_texts, boundary_pairs, tied_queries
+from core.campaigns.uncertain import DEFAULT_ITEMS, RULES, Choice, border_texts, boundary_pairs, tied_queries
 from core.identity import Identity
 from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, Judgment, export
 from core.studio import Studio
@@ -125,7 +125,7 @@ def create_by_model(studio: Studio, identity: Identity, rule: str, queries: str 
                     n: Any = DEFAULT_ITEMS, judgment: str = RELEVANCE, overlap: Any = 2, instructions: str = "",
                     name: str = "", show_model_score: bool = False, k: Any = 0) -> Campaign:
     """A campaign of the items the model is least sure about, by ``rule`` (boundary, tied, border)."""
-    campaigns = _campaigns(studio)
+    _campaigns(studio)  # refuse before encoding anything when campaigns are off
     if rule not in RULES:
         raise ValueError(f"choose the rule: one of {', '.join(RULES)}, got {rule!r}")
     count = _whole(n, "number of items", 1, studio.limits.max_corpus)
@@ -141,10 +141,18 @@ def create_by_model(studio: Studio, identity: Identity, rule: str, queries: str 
         studio.limits.check_texts(second, studio.limits.max_passages, "passages")
         pick = boundary_pairs if rule == "boundary" else tied_queries
         choice = pick(first, second, encode, count, judgment=judgment)
+    return create_from_choice(studio, identity, choice, overlap, instructions, name or f"model-chosen: {rule}",
+                              show_model_score)
+
+
+def create_from_choice(studio: Studio, identity: Identity, choice: Choice, overlap: Any = 2,
+                       instructions: str = "", name: str = "", show_model_score: bool = False) -> Campaign:
+    """A campaign of the items a rule chose (``create_by_model``, or the Clustering tab's border texts)."""
+    campaigns = _campaigns(studio)
     query_prefix, passage_prefix = _prefixes(studio, choice.judgment)
     return campaigns.create(identity.user, choice.table, choice.judgment, overlap=overlap,
                             labels=choice.labels or None, instructions=instructions,
-                            name=name or f"model-chosen: {rule}", show_model_score=bool(show_model_score),
+                            name=name or "model-chosen", show_model_score=bool(show_model_score),
                             rule=choice.rule, query_prefix=query_prefix, passage_prefix=passage_prefix,
                             model_id=studio.encoder.model_id, is_admin=identity.is_admin)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core import __version__
+from core.campaigns.uncertain import DEFAULT_ITEMS, ClusterBorders
 from core.clustering import CLUSTERERS, NOISE, cluster_label_table
 from core.corpus import extract_texts, label_candidates, load_sample, load_table, text_columns
 from core.identity import Identity
@@ -102,12 +103,19 @@ class ClusterView:
     coords: np.ndarray
     names: dict[int, str] | None = None  # each cluster's name as first proposed (from its keywords)
     table: pd.DataFrame | None = None  # one row per cluster (size, keywords, examples)
+    borders: ClusterBorders | None = None  # texts by closeness to a border, for a campaign (None: one cluster)
 
     @classmethod
     def of(cls, result: ClusterResult) -> ClusterView:
         table = result.table
         names = {int(c): cluster_name(int(c), kw) for c, kw in zip(table["cluster"], table["keywords"], strict=True)}
-        return cls(result.texts, result.labels, result.clusters, result.coords, names, table)
+        try:
+            n_clusters = len(set(result.clusters.tolist()) - {NOISE})
+            borders = ClusterBorders.measure(result.texts, result.embeddings, result.clusters,
+                                             what=f"{n_clusters} {result.method} clusters")
+        except ValueError:  # fewer than two clusters: no text is on a border
+            borders = None
+        return cls(result.texts, result.labels, result.clusters, result.coords, names, table, borders)
 
     def named_table(self, names: dict[int, str] | None = None) -> pd.DataFrame | None:
         """The clusters table with each cluster's name (``names``: the edited ones) beside its number."""
@@ -260,6 +268,24 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
     return created, f"Saved {len(created)} judgment(s): {what}. **Undo** takes the batch back."
 
 
+def make_border_campaign(studio: Studio, identity: Identity, view: ClusterView | None, names: dict | None,
+                         n: float | None, overlap: float | None, name: str = ""):
+    """A label campaign of this clustering's border texts, labelled with the clusters' current names."""
+    from ui.annotate_tab import create_from_choice
+
+    if view is None:
+        raise ValueError("cluster a corpus first: the campaign is made from the clustering on screen")
+    if view.borders is None:
+        raise ValueError("this clustering has fewer than two clusters, so no text is on a border; cluster again "
+                         "into more clusters")
+    if n in (None, "") or float(n) < 1 or not float(n).is_integer():
+        raise ValueError(f"the number of items must be a whole number from 1, got {n!r}")
+    chosen = {**(view.names or {}), **{int(c): v for c, v in (names or {}).items()}}
+    choice = view.borders.choice(view.texts, chosen, int(n))
+    return create_from_choice(studio, identity, choice, overlap if overlap not in (None, "") else 2,
+                              name=" ".join((name or "").split()) or "cluster borders")
+
+
 def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Every text cell that a spreadsheet would run as a formula, quoted (labels and texts alike)."""
     safe = frame.copy()
@@ -341,6 +367,19 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 save_labels = gr.Button("Save as labels for its texts", size="sm", elem_id="cl-save-labels", scale=1)
             agreement = gr.Dataframe(label="Clusters × labels: texts per label (agreement: share of the main label)",
                                      interactive=False, wrap=True, visible=False, elem_id="cl-agreement")
+        if studio.store is not None:
+            with gr.Accordion("Campaign: let annotators label the texts on cluster borders", open=False):
+                gr.Markdown("The texts nearest the border between two clusters of this clustering (smallest gap "
+                            "between the cosine to the nearest and to the second-nearest cluster centre), to label "
+                            "with one of the clusters' names in the Annotate tab.")
+                with gr.Row():
+                    campaign_n = gr.Number(DEFAULT_ITEMS, label="Items", precision=0, minimum=1, scale=1,
+                                           elem_id="cl-campaign-n")
+                    campaign_overlap = gr.Number(2, label="Annotators per item", precision=0, minimum=1, scale=1,
+                                                 elem_id="cl-campaign-overlap")
+                    campaign_name = gr.Textbox(label="Campaign name", lines=1, scale=2, elem_id="cl-campaign-name")
+                    make_campaign = gr.Button("Make the campaign", size="sm", scale=1, elem_id="cl-campaign-run")
+                campaign_status = gr.Markdown(elem_id="cl-campaign-status")
         names_state = gr.State({})  # cluster -> name, as edited in this session
         with gr.Row():
             csv_file = gr.File(label="Export CSV")
@@ -518,6 +557,19 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         save_labels.click(save_names, [result_state, names_state, name_cluster, cluster_name_box, token],
                           [flag_status, last_id, names_state, table], api_visibility="private")
+
+        if studio.store is not None:
+            @common.user_errors
+            def border_campaign(view: ClusterView | None, names: dict | None, n: float | None, overlap: float | None,
+                                name: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+                identity = common.identify(studio, request, profile, user_token)
+                made = make_border_campaign(studio, identity, view, names, n, overlap, name)
+                return (f"Campaign **{html.escape(made.name)}** made: {made.n_items:,} texts, {made.overlap} "
+                        f"annotator(s) each, labels {html.escape(', '.join(made.labels or ()))}. Open the "
+                        f"Annotate tab to label them; its id, to share: `{made.id}`<br>Rule: {html.escape(made.rule)}")
+
+            make_campaign.click(border_campaign, [result_state, names_state, campaign_n, campaign_overlap,
+                                                  campaign_name, token], campaign_status, api_visibility="private")
 
         @common.user_errors
         def undo_last(record: int | list[int] | None, user_token: str, request: gr.Request,

@@ -17,7 +17,7 @@ no model and no UI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,19 +120,75 @@ def border_texts(texts: Sequence[str], encode: Encode, n: int = DEFAULT_ITEMS, *
     clusters = sorted(set(labels.tolist()))
     if len(clusters) < 2:
         raise ValueError("the texts form a single cluster, so no text is on a border; give more varied texts")
-    centroids = np.stack([vectors[labels == c].mean(axis=0) for c in clusters])
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True).clip(min=1e-12)
-    sims = vectors @ centroids.T
-    order = np.argsort(-sims, axis=1, kind="stable")
-    nearest, second = order[:, 0], order[:, 1]
-    rows = np.arange(len(texts))
-    margins = sims[rows, nearest] - sims[rows, second]
     keywords = top_keywords(texts, labels.tolist(), n=3)
-    names = tuple(f"{i + 1}: {' / '.join(keywords.get(c, [])) or f'cluster {i + 1}'}" for i, c in enumerate(clusters))
-    chosen = np.argsort(margins, kind="stable")[:n]
-    items = [Item(j + 1, texts[i], model_score=float(margins[i]) * 100,
-                  reason=f"between {names[nearest[i]]} and {names[second[i]]} (gap {margins[i] * 100:.1f})")
-             for j, i in enumerate(chosen)]
-    rule = (f"border: the {len(items)} of {len(texts):,} texts nearest the border between two of {len(clusters)} "
-            "k-means clusters (smallest gap between the cosine to the nearest and to the second-nearest centroid)")
-    return Choice(ItemTable(("text",), items), LABEL, rule, labels=names)
+    names = {c: f"{' / '.join(keywords.get(c, [])) or f'cluster {i + 1}'}" for i, c in enumerate(clusters)}
+    borders = ClusterBorders.measure(texts, vectors, labels, what=f"{len(clusters)} k-means clusters")
+    return borders.choice(texts, names, n)
+
+
+@dataclass(frozen=True)
+class ClusterBorders:
+    """Each text's gap between the cosine to its nearest and to its second-nearest cluster centroid.
+
+    Measured once, when a clustering is made (the Clustering tab keeps it instead of the embeddings:
+    four small arrays, about 1.2 MB for 50,000 texts), and turned into a campaign later with the
+    clusters' names as they are then. Noise (cluster -1) is no label, but its texts are candidates:
+    they are what the clustering could not place. A label campaign has at most ``MAX_LABELS`` labels
+    (one digit key each), so past that the largest clusters are kept and only texts nearest two of
+    them are candidates; ``where`` says so.
+    """
+
+    rows: np.ndarray  # positions in the texts, nearest a border first (first occurrence of each text)
+    nearest: np.ndarray  # each row's nearest cluster, as a cluster id
+    second: np.ndarray  # and its second nearest
+    gaps: np.ndarray  # cosine gap between the two
+    clusters: tuple[int, ...]  # the clusters that become labels, in label order
+    where: str  # which clustering, in words, for the rule
+
+    @classmethod
+    def measure(cls, texts: Sequence[str], vectors: np.ndarray, clusters: Sequence[int], *,
+                what: str = "") -> ClusterBorders:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        labels = np.asarray(clusters)
+        if vectors.ndim != 2 or len(vectors) != len(texts) or len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts, {len(vectors)} vectors and {len(labels)} cluster labels: "
+                             "they must match one to one")
+        sizes = {int(c): int((labels == c).sum()) for c in set(labels.tolist()) if c != -1}
+        if len(sizes) < 2:
+            raise ValueError("the clustering has fewer than two clusters, so no text is on a border; cluster "
+                             "again into more clusters")
+        kept = sorted(sorted(sizes, key=lambda c: (-sizes[c], c))[:MAX_LABELS])
+        where = what or f"{len(sizes)} clusters"
+        if len(kept) < len(sizes):
+            where += f" (the {len(kept)} largest: a label campaign has at most {MAX_LABELS} labels)"
+        # The first occurrence of each text stands for it, so no text is handed out twice.
+        firsts: dict[str, int] = {}
+        for i, text in enumerate(texts):
+            if text and text.strip() and (labels[i] == -1 or int(labels[i]) in kept):
+                firsts.setdefault(text, i)
+        rows = np.fromiter(sorted(firsts.values()), dtype=np.int64, count=len(firsts))
+        centroids = np.stack([vectors[labels == c].mean(axis=0) for c in kept])
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True).clip(min=1e-12)
+        sims = vectors[rows] @ centroids.T
+        order = np.argsort(-sims, axis=1, kind="stable")
+        at = np.arange(len(rows))
+        gaps = sims[at, order[:, 0]] - sims[at, order[:, 1]]
+        by_gap = np.argsort(gaps, kind="stable")
+        ids = np.asarray(kept)
+        return cls(rows=rows[by_gap].astype(np.int32), nearest=ids[order[by_gap, 0]].astype(np.int32),
+                   second=ids[order[by_gap, 1]].astype(np.int32), gaps=gaps[by_gap].astype(np.float32),
+                   clusters=tuple(kept), where=where)
+
+    def choice(self, texts: Sequence[str], names: Mapping[int, str] | None = None, n: int = DEFAULT_ITEMS) -> Choice:
+        """The ``n`` texts nearest a border, to label with one of the clusters (named by ``names``)."""
+        n = _check_n(n)
+        given = dict(names or {})
+        labels = {c: f"{i + 1}: {given.get(c) or f'cluster {c}'}" for i, c in enumerate(self.clusters)}
+        items = [Item(j + 1, texts[int(row)], model_score=float(gap) * 100,
+                      reason=f"between {labels[int(a)]} and {labels[int(b)]} (gap {gap * 100:.1f})")
+                 for j, (row, a, b, gap) in enumerate(zip(self.rows[:n], self.nearest[:n], self.second[:n],
+                                                          self.gaps[:n], strict=True))]
+        rule = (f"border: the {len(items)} of {len(self.rows):,} texts nearest the border between two of "
+                f"{self.where} (smallest gap between the cosine to the nearest and to the second-nearest "
+                "centroid)")
+        return Choice(ItemTable(("text",), items), LABEL, rule, labels=tuple(labels.values()))
