@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import unicodedata
 import warnings
 import zipfile
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.text import clean_text
@@ -26,6 +28,8 @@ from core.text import clean_text
 __all__ = [
     "FORMATS",
     "LoadedCorpus",
+    "embedding_columns",
+    "extract_embeddings",
     "extract_texts",
     "label_candidates",
     "load_sample",
@@ -623,6 +627,88 @@ def _is_textual(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
 
 
+# A vector written as text: numbers separated by spaces or commas, optionally in brackets, as this app's
+# CSV export ("0.01 -0.2 ...") and json.dumps ("[0.01, -0.2, ...]") write them. Two numbers at least, so
+# a column of single numbers stored as text is not taken for one.
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_VECTOR_TEXT = re.compile(rf"\s*\[?\s*{_NUMBER}(?:\s*[,\s]\s*{_NUMBER})+\s*,?\s*\]?\s*")
+# Enough leading values to tell a column's kind without walking 50,000 rows.
+_KIND_SAMPLE = 50
+
+
+def _is_vector(value: Any) -> bool:
+    if isinstance(value, np.ndarray | list | tuple):
+        return len(value) > 0 and all(isinstance(v, int | float | np.number) and not isinstance(v, bool)
+                                      for v in value[:8])
+    return isinstance(value, str) and _VECTOR_TEXT.fullmatch(value[:20_000]) is not None
+
+
+def embedding_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns of precomputed embeddings: most non-empty values are numeric vectors (a Parquet list
+    column, or text such as ``"0.1 0.2 ..."`` or ``"[0.1, 0.2, ...]"``). Named ``embedding`` first."""
+    found = []
+    for name in frame.columns:
+        series = frame[name]
+        if not pd.api.types.is_object_dtype(series) and not pd.api.types.is_string_dtype(series):
+            continue
+        values = [v for v in series.iloc[: _KIND_SAMPLE * 4].tolist() if _filled(v)][:_KIND_SAMPLE]
+        if values and sum(map(_is_vector, values)) > 0.5 * len(values):
+            found.append(str(name))
+    return sorted(found, key=lambda c: (c.lower() not in ("embedding", "embeddings"), found.index(c)))
+
+
+def _filled(value: Any) -> bool:
+    if isinstance(value, np.ndarray | list | tuple):
+        return True
+    return not (value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+                or (isinstance(value, str) and not value.strip()))
+
+
+def _vector(value: Any) -> np.ndarray:
+    if isinstance(value, str):
+        text = value.strip().strip("[]").replace(",", " ")
+        return np.array(text.split(), dtype=np.float64)
+    return np.asarray(value, dtype=np.float64).reshape(-1)
+
+
+def extract_embeddings(
+    frame: pd.DataFrame, column: str, text_column: str, dim: int
+) -> np.ndarray:
+    """The precomputed vectors of the rows :func:`extract_texts` keeps (those with a text), float32.
+
+    Every kept row must hold ``dim`` finite numbers, not all zero; otherwise a ``ValueError`` names
+    the row (counted from 1 among the file's data rows, as a spreadsheet shows them after its header)
+    and the expected and actual dimension.
+    """
+    columns = [str(c) for c in frame.columns]
+    for role, name in (("embedding", column), ("text", text_column)):
+        if name not in columns:
+            raise ValueError(f"{role} column {name!r} not found; the columns are: {', '.join(columns)}")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"dim must be a positive whole number, got {dim!r}")
+    keep = [i for i, text in enumerate(frame[text_column].tolist()) if _clean_text(text)]
+    raw = frame[column].tolist()
+    out = np.empty((len(keep), dim), dtype=np.float32)
+    for position, row in enumerate(keep):
+        where = f"row {row + 1} of column {column!r}"
+        value = raw[row]
+        if not _filled(value):
+            raise ValueError(f"{where} has no embedding; every text needs one ({dim} numbers)")
+        try:
+            vector = _vector(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where} is not a list of numbers: {str(value)[:60]!r}") from None
+        if vector.size != dim:
+            raise ValueError(f"{where} has {vector.size} numbers, but the model's embeddings have {dim} "
+                             f"dimensions; it must be an embedding from the same model")
+        if not np.isfinite(vector).all() or np.abs(vector).max() > 1e30:
+            raise ValueError(f"{where} holds a NaN or infinite value")
+        if not vector.any():
+            raise ValueError(f"{where} is all zeros: not an embedding")
+        out[position] = vector
+    return out
+
+
 def text_columns(frame: pd.DataFrame) -> list[str]:
     """Columns that hold text (mostly non-numeric strings), longest mean length first."""
     scored = []
@@ -632,8 +718,11 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
             continue
         values = series.dropna()
         strings = values[values.map(lambda v: isinstance(v, str) and v.strip() != "")]
-        # a column of numbers stored as text (ids, codes) is not a corpus
+        # a column of numbers stored as text (ids, codes) is not a corpus, nor one of vectors as text
         if len(strings) == 0 or pd.to_numeric(strings, errors="coerce").notna().mean() > 0.5:
+            continue
+        head = strings.iloc[:_KIND_SAMPLE]
+        if head.map(_is_vector).mean() > 0.5:
             continue
         if len(strings) < 0.5 * len(values):
             continue
@@ -652,6 +741,8 @@ def label_candidates(frame: pd.DataFrame, max_labels: int = 100) -> list[str]:
         series = frame[name]
         if pd.api.types.is_float_dtype(series):
             continue
+        if series.map(lambda v: isinstance(v, np.ndarray | list | tuple | dict)).any():
+            continue  # vectors (a Parquet list column) are not classes, and cannot be counted as values
         n_unique = series.dropna().nunique()
         # labels repeat: if (almost) every row has its own value it is an id or the text itself
         if 2 <= n_unique <= max_labels and n_unique <= max(2, n_rows // 2):

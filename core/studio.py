@@ -33,6 +33,8 @@ class Limits:
     max_queries: int = 100
     max_passages: int = 1_000
     max_corpus: int = 5_000
+    # Texts one clustering maps (the other tabs keep max_corpus): 50,000 draw in about 10 s (core/projection.py).
+    max_cluster_texts: int = 50_000
     max_chars: int = 20_000
     upload_bytes: int = 5_000_000
 
@@ -216,11 +218,12 @@ class Studio:
         seed: int | None = 42,
         prefix: str = "query",
         progress: Progress | None = None,
+        embeddings: np.ndarray | None = None,
     ) -> ClusterResult:
         from core.clustering import cluster_metrics, cluster_table, make_clusterer
         from core.projection import project_2d
 
-        self.limits.check_texts(texts, self.limits.max_corpus, "texts")
+        self.limits.check_texts(texts, self.limits.max_cluster_texts, "texts")
         if labels is not None and len(labels) != len(texts):
             raise ValueError(f"{len(labels)} labels for {len(texts)} texts")
         params = {"min_cluster_size": min_cluster_size} if method == "HDBSCAN" else {"k": k or None}
@@ -230,8 +233,13 @@ class Studio:
             if progress is not None and total:
                 progress(0.8 * done / total, f"encoding: batch {done} of {total}")
 
-        encoding = self.encoder.encode_detailed(texts, prefix, progress=encoding_progress)
-        vectors = encoding.embeddings
+        if embeddings is not None:
+            # Precomputed (an uploaded embedding column): nothing to encode, so nothing was truncated.
+            vectors = self._precomputed(embeddings, len(texts))
+            encoding = None
+        else:
+            encoding = self.encoder.encode_detailed(texts, prefix, progress=encoding_progress)
+            vectors = encoding.embeddings
         if progress is not None:
             progress(0.82, "clustering")
         clusters = np.asarray(clusterer.fit_predict(vectors))
@@ -243,7 +251,7 @@ class Studio:
         if labels is not None and any(str(x).strip() for x in labels):
             metrics = cluster_metrics(labels, clusters)
         warnings = []
-        if encoding.n_truncated:
+        if encoding is not None and encoding.n_truncated:
             warnings.append(f"{encoding.n_truncated} text(s) were longer than {self.encoder.max_tokens} tokens "
                             "and were cut")
         return ClusterResult(
@@ -272,6 +280,19 @@ class Studio:
             map_points=pc.paired_map(variants, reference="none", n_neighbors=n_neighbors, seed=seed),
             k=min(k, max(len(texts) - 1, 0)),
         )
+
+    def _precomputed(self, embeddings: np.ndarray, n_texts: int) -> np.ndarray:
+        """Uploaded vectors as the encoder's own would be: (n_texts, dim) float32, unit length."""
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        dim = self.encoder.dim
+        if vectors.ndim != 2 or vectors.shape[0] != n_texts or vectors.shape[1] != dim:
+            raise ValueError(f"embeddings of shape {vectors.shape} for {n_texts} texts; expected ({n_texts}, {dim}), "
+                             f"{dim} being the dimension of {self.encoder.model_id}")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        bad = ~np.isfinite(norms[:, 0]) | (norms[:, 0] == 0)
+        if bad.any():
+            raise ValueError(f"embedding {int(np.flatnonzero(bad)[0]) + 1} is zero or not finite")
+        return vectors / norms
 
     @staticmethod
     def _literal(prefix: str, encoder: Encoder) -> str:

@@ -13,6 +13,8 @@ import pytest
 
 from core.corpus import (
     LoadedCorpus,
+    embedding_columns,
+    extract_embeddings,
     extract_texts,
     label_candidates,
     load_sample,
@@ -644,3 +646,76 @@ def test_sample_corpus_loads_through_load_table():
     loaded = load_table(SAMPLE_PATH)
     assert loaded.warnings == [] and loaded.format == "csv"
     assert loaded.frame.equals(load_sample())
+
+
+# ------------------------------------------------------------------------------------------------
+# precomputed embeddings (a Parquet list column, or vectors written as text in a CSV)
+
+
+def _vectors(n: int, dim: int, seed: int = 0):
+    import numpy as np
+
+    return np.random.default_rng(seed).standard_normal((n, dim)).astype("float32")
+
+
+def test_a_parquet_list_column_is_found_and_read_in_text_order(tmp_path):
+    import numpy as np
+
+    vectors = _vectors(4, 8)
+    frame = pd.DataFrame({"text": ["а", "", "в", "г"], "topic": ["x", "y", "x", "y"],
+                          "embedding": list(vectors)})
+    frame.to_parquet(tmp_path / "c.parquet", index=False)
+    loaded = load_table(tmp_path / "c.parquet").frame
+    assert embedding_columns(loaded) == ["embedding"]
+    assert text_columns(loaded) == ["text", "topic"] and label_candidates(loaded) == ["topic"]
+    got = extract_embeddings(loaded, "embedding", "text", 8)
+    texts, _, skipped = extract_texts(loaded, "text")
+    assert got.dtype == np.float32 and len(got) == len(texts) == 3 and skipped == 1  # the empty text's row goes too
+    np.testing.assert_allclose(got, vectors[[0, 2, 3]])
+
+
+@pytest.mark.parametrize("write", [lambda v: " ".join(f"{x:.6f}" for x in v),  # this app's CSV export
+                                   lambda v: "[" + ", ".join(f"{x:.6f}" for x in v) + "]"])  # json.dumps
+def test_vectors_written_as_text_in_a_csv_are_read_and_not_taken_for_texts(tmp_path, write):
+    import numpy as np
+
+    vectors = _vectors(3, 5)
+    pd.DataFrame({"text": ["один", "два", "три"], "vec": [write(v) for v in vectors]}).to_csv(
+        tmp_path / "c.csv", index=False)
+    loaded = load_table(tmp_path / "c.csv").frame
+    assert embedding_columns(loaded) == ["vec"] and text_columns(loaded) == ["text"]
+    np.testing.assert_allclose(extract_embeddings(loaded, "vec", "text", 5), vectors, atol=1e-6)
+
+
+def test_a_table_without_vectors_has_no_embedding_column():
+    frame = pd.DataFrame({"text": ["а б", "в"], "code": ["1", "2"], "pair": ["1 2", "3 4"], "n": [1, 2]})
+    assert embedding_columns(frame) == ["pair"]  # two numbers in text do look like a (2-d) vector
+    assert embedding_columns(frame[["text", "code", "n"]]) == []
+    assert embedding_columns(pd.DataFrame({"text": []}, dtype=object)) == []
+
+
+@pytest.mark.parametrize("cell, match", [
+    ([1.0, 2.0], "row 2 of column 'embedding' has 2 numbers, but the model's embeddings have 3 dimensions"),
+    ([1.0, 2.0, 3.0, 4.0], "row 2 .* has 4 numbers, but .* have 3 dimensions"),
+    (None, "row 2 .* has no embedding"), ([0.0, 0.0, 0.0], "row 2 .* all zeros"),
+    ([1.0, float("nan"), 0.0], "row 2 .* NaN or infinite"), ("1 два 3", "row 2 .* not a list of numbers"),
+])
+def test_a_bad_vector_is_refused_naming_the_row_and_the_dimensions(cell, match):
+    frame = pd.DataFrame({"text": ["а", "б", "в"], "embedding": [[1.0, 0.0, 0.0], cell, [0.0, 1.0, 0.0]]})
+    with pytest.raises(ValueError, match=match):
+        extract_embeddings(frame, "embedding", "text", 3)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_embeddings_of_edge_sizes(n):
+    frame = pd.DataFrame({"text": [f"т{i}" for i in range(n)], "embedding": [[1.0, float(i)] for i in range(n)]},
+                         dtype=object)
+    assert extract_embeddings(frame, "embedding", "text", 2).shape == (n, 2)
+
+
+def test_extract_embeddings_checks_its_arguments():
+    frame = pd.DataFrame({"text": ["а"], "embedding": [[1.0]]})
+    with pytest.raises(ValueError, match="embedding column 'vec' not found"):
+        extract_embeddings(frame, "vec", "text", 1)
+    with pytest.raises(ValueError, match="dim must be"):
+        extract_embeddings(frame, "embedding", "text", 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gradio as gr
 import numpy as np
@@ -12,7 +12,15 @@ import pandas as pd
 from core import __version__
 from core.campaigns.uncertain import DEFAULT_ITEMS, ClusterBorders
 from core.clustering import CLUSTERERS, NOISE, cluster_label_table
-from core.corpus import extract_texts, label_candidates, load_sample, load_table, text_columns
+from core.corpus import (
+    embedding_columns,
+    extract_embeddings,
+    extract_texts,
+    label_candidates,
+    load_sample,
+    load_table,
+    text_columns,
+)
 from core.identity import Identity
 from core.judgments import Judgment, csv_safe
 from core.keywords import cluster_name
@@ -39,7 +47,7 @@ def corpus_frame(studio: Studio, source: str, path: str | None, pasted: str) -> 
         return pd.DataFrame({"text": lines}), []
     if not path:
         raise ValueError("upload a CSV, TSV, TXT, XLSX or Parquet file first")
-    loaded = load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=studio.limits.max_corpus)
+    loaded = load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=studio.limits.max_cluster_texts)
     return loaded.frame, loaded.warnings
 
 
@@ -67,10 +75,18 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     texts, labels, skipped = extract_texts(frame, text_column, label_column)
     if skipped:
         warnings.append(f"skipped {skipped} empty row(s)")
+    # A file with an embedding column (this tab's own export with embeddings, say) is not encoded again;
+    # its vectors must have the model's dimension, checked row by row.
+    vectors_column = (embedding_columns(frame) or [None])[0] if source == "upload" else None
+    embeddings = None
+    if vectors_column is not None:
+        embeddings = extract_embeddings(frame, vectors_column, text_column, studio.encoder.dim)
+        warnings.append(f"used the file's embeddings (column “{vectors_column}”, {studio.encoder.dim}-d) "
+                        "instead of encoding the texts")
     result = studio.cluster(
         texts, labels, method=method, k=int(k) if k else None, min_cluster_size=int(min_cluster_size),
         n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
-        seed=int(seed) if seed not in (None, "") else None, progress=progress,
+        seed=int(seed) if seed not in (None, "") else None, progress=progress, embeddings=embeddings,
     )
     warnings += result.warnings
     points = result.points()
@@ -79,6 +95,8 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     title = f"{len(texts):,} texts · {n_clusters} clusters ({method}" + (
         f", k={result.chosen_k} by silhouette)" if method != "HDBSCAN" and not k else ")")
     view = ClusterView.of(result)
+    if embeddings is not None:  # search by meaning cannot get them from the encoder's cache
+        view = replace(view, vectors=result.embeddings.astype(np.float16))
     figure = cluster_map(points, by, title, view.names)
     summary = [f"**{n_clusters} clusters** from {len(texts):,} texts"]
     if result.metrics:
@@ -104,6 +122,8 @@ class ClusterView:
     names: dict[int, str] | None = None  # each cluster's name as first proposed (from its keywords)
     table: pd.DataFrame | None = None  # one row per cluster (size, keywords, examples)
     borders: ClusterBorders | None = None  # texts by closeness to a border, for a campaign (None: one cluster)
+    # Only for uploaded embeddings (float16: ranking needs no more; 77 MB for 50,000 768-d vectors).
+    vectors: np.ndarray | None = None
 
     @classmethod
     def of(cls, result: ClusterResult) -> ClusterView:
@@ -634,7 +654,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 raise ValueError("type a query to search by meaning")
             # The map's texts were encoded with the query prefix (a symmetric task), so is the search;
             # they are in the encoder's cache, so this costs one new encoding.
-            embeddings = studio.encoder.encode(view.texts, "query")
+            embeddings = view.vectors.astype(np.float32) if view.vectors is not None \
+                else studio.encoder.encode(view.texts, "query")
             hits = nearest(embeddings, studio.encoder.encode([query], "query")[0], common.whole_number(k, "k"))
             ids = [i for i, _ in hits]
             frame = found_frame(view, ids).assign(score=[round(s * 100, 2) for _, s in hits])
