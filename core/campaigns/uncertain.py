@@ -169,7 +169,7 @@ class ClusterBorders:
         rows = np.fromiter(sorted(firsts.values()), dtype=np.int64, count=len(firsts))
         centroids = np.stack([vectors[labels == c].mean(axis=0) for c in kept])
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True).clip(min=1e-12)
-        sims = vectors[rows] @ centroids.T
+        sims = (vectors @ centroids.T)[rows]  # not vectors[rows]: that copies 150 MB at 50,000 texts
         order = np.argsort(-sims, axis=1, kind="stable")
         at = np.arange(len(rows))
         gaps = sims[at, order[:, 0]] - sims[at, order[:, 1]]
