@@ -174,11 +174,13 @@ def queue_settings() -> dict[str, object]:
 
 
 def launch_settings(upload_bytes: int) -> dict[str, object]:
-    """Safe by default: no share link, no monitoring, uploads capped (analytics are off above)."""
+    """Safe by default: no share link, no monitoring, uploads capped (analytics are off above).
+    English and Russian: the translations, and the script that picks the page's language (ui/i18n.py)."""
     from ui.app import CSS
+    from ui.i18n import launch_options
 
     return {"share": False, "enable_monitoring": False, "max_file_size": upload_bytes, "css": CSS,
-            "footer_links": ["api"], "show_error": True}
+            "footer_links": ["api"], "show_error": True, **launch_options()}
 
 
 if __name__ == "__main__":

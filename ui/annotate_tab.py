@@ -25,6 +25,7 @@ from core.studio import Studio
 from core.text import resolve_prefix
 from ui import common
 from ui.evaluate_tab import uploaded_path
+from ui.i18n import i18n, t
 
 SCORES = tuple(range(6))  # 0-5, one digit key each
 ANNOTATOR_COLUMNS = ["annotator", "judgments", "items shared", "agreement with others", "alpha without them"]
@@ -32,8 +33,6 @@ DISPUTED_COLUMNS = ["item", "judgments", "agreement", "values", "texts"]
 # Prefixes the model saw for each judgment: relevance is asymmetric (query vs passage); scores judge
 # symmetric similarity and labels judge one text, both of which USER-base encodes with "query: ".
 PREFIXES = {RELEVANCE: ("query", "passage"), SCORE: ("query", "query"), LABEL: ("query", "query")}
-KEYS_HELP = ("**Keys**: `R` relevant · `N` not relevant · `0`–`5` score · `1`–`9` label · `S` skip · `U` undo "
-             "(when no text box has the focus)")
 ITEM_CSS = """
 .ann-meta {color: #6b7280; font-size: 0.9em; margin: 4px 0;}
 .ann-text {margin: 8px 0; padding: 10px 14px; border: 1px solid #d1d5db; border-radius: 8px; font-size: 1.15em;}
@@ -193,28 +192,27 @@ def answer(studio: Studio, identity: Identity, campaign_id: str, item_id: Any, v
 
 def item_html(campaign: Campaign, item: Item | None) -> str:
     if item is None:
-        return ("<div class='ann-done'><b>Nothing left for you in this campaign.</b> Every item has its "
-                "judgments, or you have judged or skipped the rest. Thank you!</div>")
-    parts = [f"<div class='ann-meta'>Item {item.item_id} of {campaign.n_items}</div>"]
+        return f"<div class='ann-done'>{t('ann_done')}</div>"
+    parts = [f"<div class='ann-meta'>{t('ann_item_of', item=item.item_id, n=campaign.n_items)}</div>"]
     for column, text in zip(campaign.columns, (item.text1, item.text2), strict=False):
         if text is not None:
             parts.append(f"<div class='ann-text'><div class='ann-column'>{html.escape(column)}</div>"
                          f"<div>{html.escape(text)}</div></div>")
     if campaign.show_model_score and item.model_score is not None:
-        parts.append(f"<div class='ann-meta'>model score: {item.model_score:.1f}</div>")
+        parts.append(f"<div class='ann-meta'>{t('ann_model_score', score=f'{item.model_score:.1f}')}</div>")
     return "\n".join(parts)
 
 
 def instructions_md(campaign: Campaign) -> str:
-    what = {RELEVANCE: "Does the passage answer the query? **R** relevant, **N** not relevant.",
-            SCORE: "How similar are the two texts, from **0** (unrelated) to **5** (same meaning)?",
-            LABEL: "Which label fits the text? " + ", ".join(f"**{i}** {html.escape(label)}"
+    what = {RELEVANCE: t("ann_what_relevance"),
+            SCORE: t("ann_what_score"),
+            LABEL: t("ann_what_label") + ", ".join(f"**{i}** {html.escape(label)}"
                                                             for i, label in enumerate(campaign.labels, start=1))}
     text = f"### {html.escape(campaign.name)}\n{what[campaign.judgment]}"
     if campaign.instructions:
         text += f"\n\n{html.escape(campaign.instructions)}"
     if campaign.rule:
-        text += f"\n\n*Items chosen by the model: {html.escape(campaign.rule)}.*"
+        text += "\n\n" + t("ann_chosen_by", rule=html.escape(campaign.rule))
     return text
 
 
@@ -235,7 +233,7 @@ def show(studio: Studio, identity: Identity, campaign_id: str, item: Item | None
     campaigns = _campaigns(studio)
     campaign = campaigns.get(campaign_id)
     progress = campaigns.progress(campaign.id, identity.user)
-    line = f"**{progress.line()}** · {progress.judgments:,} of {progress.needed:,} judgments"
+    line = t("ann_progress", line=progress.line(), done=f"{progress.judgments:,}", needed=f"{progress.needed:,}")
     return (instructions_md(campaign), item_html(campaign, item), line, status,
             item.item_id if item is not None else None, *button_updates(campaign, item is not None))
 
@@ -245,11 +243,10 @@ def agreement_view(studio: Studio, identity: Identity, campaign_id: str) -> tupl
     campaigns = _campaigns(studio)
     campaign = campaigns.get(campaign_id)
     report = campaigns.agreement(campaign.id, identity.user, identity.is_admin, top=20)
-    alpha = "not defined yet (it needs items judged by two people, and some variation)" if report.alpha is None \
-        else f"**{report.alpha:.3f}**"
-    summary = (f"Krippendorff's alpha ({report.level}): {alpha}, from {report.items:,} items with two or more "
-               f"judgments ({report.judgments:,} judgments); {report.all_judgments:,} judgments on "
-               f"{report.all_items:,} items in all.")
+    alpha = t("ann_alpha_undefined") if report.alpha is None else f"**{report.alpha:.3f}**"
+    summary = t("ann_alpha", level=report.level, alpha=alpha, items=f"{report.items:,}",
+                judgments=f"{report.judgments:,}", all_judgments=f"{report.all_judgments:,}",
+                all_items=f"{report.all_items:,}")
     people = pd.DataFrame([[a.annotator, a.judgments, a.items_shared, _round(a.agreement), _round(a.alpha_without)]
                            for a in report.annotators], columns=ANNOTATOR_COLUMNS)
     items = {}
@@ -282,73 +279,72 @@ def export_consensus(studio: Studio, identity: Identity, campaign_id: str, kind:
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
-    with gr.Tab("Annotate", id="annotate") as tab:
-        gr.Markdown("Judge the items of a campaign one at a time, from the keyboard. Several people judge each "
-                    "item; a campaign's id is its invitation. Its creator sees how much people agree.")
+    with gr.Tab(i18n("ann_tab"), id="annotate") as tab:
+        gr.Markdown(i18n("ann_intro"))
         with gr.Row():
-            campaign = gr.Dropdown([], label="Campaign (pick one, or paste its id)", allow_custom_value=True,
+            campaign = gr.Dropdown([], label=i18n("ann_campaign"), allow_custom_value=True,
                                    elem_id="ann-campaign", scale=4)
-            refresh = gr.Button("Refresh list", size="sm", elem_id="ann-refresh", scale=0)
-            start = gr.Button("Start", variant="primary", elem_id="ann-start", scale=0)
+            refresh = gr.Button(i18n("btn_refresh_list"), size="sm", elem_id="ann-refresh", scale=0)
+            start = gr.Button(i18n("btn_start"), variant="primary", elem_id="ann-start", scale=0)
         instructions = gr.Markdown(elem_id="ann-instructions")
-        item_view = gr.HTML("<div class='ann-meta'>Pick a campaign and press Start.</div>", elem_id="ann-item",
+        item_view = gr.HTML(i18n("ann_pick"), elem_id="ann-item",
                             js_on_load=KEYBOARD_JS, css_template=ITEM_CSS)
         current = gr.State(None)
         with gr.Row():
-            relevant = gr.Button("Relevant (R)", visible=False, variant="primary", elem_id="ann-relevant")
-            not_relevant = gr.Button("Not relevant (N)", visible=False, elem_id="ann-not-relevant")
+            relevant = gr.Button(i18n("btn_relevant_key"), visible=False, variant="primary", elem_id="ann-relevant")
+            not_relevant = gr.Button(i18n("btn_not_relevant_key"), visible=False, elem_id="ann-not-relevant")
             scores = [gr.Button(str(s), visible=False, elem_id=f"ann-score-{s}", min_width=60) for s in SCORES]
             label_buttons = [gr.Button(str(i + 1), visible=False, elem_id=f"ann-label-{i + 1}")
                              for i in range(MAX_LABELS)]
-            skip = gr.Button("Skip (S)", visible=False, elem_id="ann-skip")
-            undo = gr.Button("Undo (U)", elem_id="ann-undo")
-        gr.Markdown(KEYS_HELP)
+            skip = gr.Button(i18n("btn_skip_key"), visible=False, elem_id="ann-skip")
+            undo = gr.Button(i18n("btn_undo_key"), elem_id="ann-undo")
+        gr.Markdown(i18n("ann_keys"))
         progress = gr.Markdown(elem_id="ann-progress")
         status = gr.Markdown(elem_id="ann-status")
 
-        with gr.Accordion("New campaign", open=False):
+        with gr.Accordion(i18n("ann_new"), open=False):
             with gr.Row():
-                name = gr.Textbox(label="Name", elem_id="ann-new-name")
-                judgment = gr.Radio(list(JUDGMENTS), value=RELEVANCE, label="Judgment", elem_id="ann-new-judgment")
-                overlap = gr.Number(2, label="People per item (overlap)", precision=0, minimum=1, maximum=10,
+                name = gr.Textbox(label=i18n("ann_name"), elem_id="ann-new-name")
+                judgment = gr.Radio(list(JUDGMENTS), value=RELEVANCE, label=i18n("ann_judgment"), elem_id="ann-new-judgment")
+                overlap = gr.Number(2, label=i18n("ann_overlap"), precision=0, minimum=1, maximum=10,
                                     elem_id="ann-new-overlap")
-                show_score = gr.Checkbox(False, label="Show the model's score (off: it anchors people)")
-            labels = gr.Textbox(label=f"Labels (label campaigns: 2 to {MAX_LABELS}, comma-separated)",
+                show_score = gr.Checkbox(False, label=i18n("ann_show_score"))
+            labels = gr.Textbox(label=i18n("ann_labels"),  # "2 to 9": MAX_LABELS
                                 elem_id="ann-new-labels")
-            guide = gr.Textbox(label="Instructions", lines=2, elem_id="ann-new-instructions")
-            with gr.Tab("From a table"):
-                file = gr.File(label="Items: query,passage or sentence1,sentence2 (pairs), or text (labels)",
+            guide = gr.Textbox(label=i18n("ann_instructions"), lines=2, elem_id="ann-new-instructions")
+            with gr.Tab(i18n("ann_from_table")):
+                file = gr.File(label=i18n("ann_items_file"),
                                file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"], elem_id="ann-new-file")
-                create = gr.Button("Create campaign", variant="primary", elem_id="ann-create")
-            with gr.Tab("Let the model choose"):
-                rule = gr.Radio([("Pairs near the decision boundary", "boundary"),
-                                 ("Queries whose top two passages are nearly tied", "tied"),
-                                 ("Texts on the border between two clusters (labels)", "border")],
-                                value="boundary", label="Rule", elem_id="ann-rule")
+                create = gr.Button(i18n("btn_create_campaign"), variant="primary", elem_id="ann-create")
+            with gr.Tab(i18n("ann_model_choose")):
+                rule = gr.Radio([(i18n("ann_rule_boundary"), "boundary"),
+                                 (i18n("ann_rule_tied"), "tied"),
+                                 (i18n("ann_rule_border"), "border")],
+                                value="boundary", label=i18n("ann_rule"), elem_id="ann-rule")
                 with gr.Row():
-                    queries = gr.Textbox(label="Queries (or the texts to cluster), one per line", lines=4)
-                    passages = gr.Textbox(label="Passages, one per line", lines=4)
+                    queries = gr.Textbox(label=i18n("ann_queries"), lines=4)
+                    passages = gr.Textbox(label=i18n("sim_passages"), lines=4)
                 with gr.Row():
-                    n_items = gr.Number(DEFAULT_ITEMS, label="Items", precision=0, minimum=1)
-                    k = gr.Number(0, label="Clusters (border; 0: by silhouette)", precision=0, minimum=0,
+                    n_items = gr.Number(DEFAULT_ITEMS, label=i18n("ann_items"), precision=0, minimum=1)
+                    k = gr.Number(0, label=i18n("ann_k"), precision=0, minimum=0,
                                   maximum=MAX_LABELS)
-                choose = gr.Button("Create from the model's choice", elem_id="ann-choose")
+                choose = gr.Button(i18n("btn_create_from_model"), elem_id="ann-choose")
             created = gr.Markdown(elem_id="ann-created")
 
-        with gr.Accordion("Agreement and training data (the campaign's creator and admins)", open=False):
-            check = gr.Button("Show agreement", elem_id="ann-agreement-run")
+        with gr.Accordion(i18n("ann_agreement_title"), open=False):
+            check = gr.Button(i18n("btn_show_agreement"), elem_id="ann-agreement-run")
             agreement = gr.Markdown(elem_id="ann-agreement")
-            people = gr.Dataframe(headers=ANNOTATOR_COLUMNS, interactive=False, label="Each annotator against the others",
+            people = gr.Dataframe(headers=ANNOTATOR_COLUMNS, interactive=False, label=i18n("ann_annotators"),
                                   elem_id="ann-annotators")
             disputed = gr.Dataframe(headers=DISPUTED_COLUMNS, interactive=False, wrap=True,
-                                    label="Most disputed items", elem_id="ann-disputed")
+                                    label=i18n("ann_disputed"), elem_id="ann-disputed")
             with gr.Row():
-                export_kind = gr.Dropdown(list(EXPORT_KINDS), value="scores", label="Dataset")
-                export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label="Format")
-                min_agreement = gr.Number(0, label="Leave out items agreeing less than (0-1)", minimum=0, maximum=1)
-                make_export = gr.Button("Export consensus", elem_id="ann-export")
+                export_kind = gr.Dropdown(list(EXPORT_KINDS), value="scores", label=i18n("rv_dataset"))
+                export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label=i18n("rv_format"))
+                min_agreement = gr.Number(0, label=i18n("ann_min_agreement"), minimum=0, maximum=1)
+                make_export = gr.Button(i18n("btn_export_consensus"), elem_id="ann-export")
             export_note = gr.Markdown(elem_id="ann-export-note")
-            export_file = gr.File(label="Download")
+            export_file = gr.File(label=i18n("rv_download"))
 
         answer_buttons = [relevant, not_relevant, *scores, *label_buttons, skip]
         view = [instructions, item_view, progress, status, current, *answer_buttons]
@@ -375,13 +371,13 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 identity = who(user_token, request, profile)
                 campaigns = _campaigns(studio)
                 if item_id is None:
-                    raise ValueError("press Start to get an item first")
+                    raise ValueError(t("ann_press_start"))
                 if campaigns.has_judged(campaign_id, item_id, identity.user):
                     # a key pressed twice while the first answer was on its way: already saved
-                    message = f"Item {int(item_id)} was already saved."
+                    message = t("ann_already_saved", item=int(item_id))
                 else:
                     record = answer(studio, identity, campaign_id, item_id, value)
-                    message = f"✅ Saved item {int(item_id)}: {html.escape(str(value))} (judgment #{record})."
+                    message = t("ann_saved", item=int(item_id), value=html.escape(str(value)), record=record)
                 return show(studio, identity, campaign_id, campaigns.next_item(campaign_id, identity.user), message)
 
             return handler
@@ -392,10 +388,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = who(user_token, request, profile)
             campaigns = _campaigns(studio)
             if item_id is None:
-                raise ValueError("press Start to get an item first")
+                raise ValueError(t("ann_press_start"))
             campaigns.skip(campaign_id, item_id, identity.user)
             return show(studio, identity, campaign_id, campaigns.next_item(campaign_id, identity.user),
-                        f"⏭️ Skipped item {int(item_id)}.")
+                        t("ann_skipped", item=int(item_id)))
 
         @common.user_errors
         def take_back(campaign_id: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
@@ -404,16 +400,16 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             item = campaigns.undo(campaign_id, identity.user)
             if item is not None:  # a judgment may have gone: exports holding it stop being served
                 common.forget_exports(studio, identity.user)
-            message = (f"↩️ Item {item.item_id} is back: answer it again." if item is not None
-                       else "Nothing to undo in this campaign.")
+            message = (t("ann_back", item=item.item_id) if item is not None
+                       else t("ann_nothing_to_undo"))
             return show(studio, identity, campaign_id, item or campaigns.next_item(campaign_id, identity.user),
                         message)
 
         def created_message(made: Campaign, notes: list[str]) -> str:
-            text = (f"✅ Campaign **{html.escape(made.name)}** created: {made.n_items:,} items, {made.overlap} "
-                    f"per item. Its id, to share with annotators: `{made.id}`")
+            text = t("ann_created", name=html.escape(made.name), n=f"{made.n_items:,}", overlap=made.overlap,
+                     id=made.id)
             if made.rule:
-                text += f"<br>Rule: {html.escape(made.rule)}"
+                text += "<br>" + t("ann_rule_line", rule=html.escape(made.rule))
             return text + "".join(f"<br>{html.escape(n)}" for n in notes)
 
         @common.user_errors

@@ -18,6 +18,7 @@ from ui import (
     similarity_tab,
     train_tab,
 )
+from ui.i18n import PAGE_LANGUAGE_JS, SWITCH_JS, i18n, remember, t
 from ui.sessions import SessionJanitor
 
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
@@ -30,11 +31,14 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
     with gr.Blocks(title="USER Studio", delete_cache=(max(1, min(60, files_ttl)), files_ttl)) as app:
         token = identity_token(studio)
         with gr.Row():
-            gr.Markdown(common.model_header(studio), elem_id="header")
+            header = gr.Markdown(common.model_header(studio), elem_id="header")
+            # The app's own switch: Gradio's settings panel (with its language menu) is hidden.
+            language = gr.Radio([("RU", "ru"), ("EN", "en")], value=None, label=i18n("app_language"),
+                                show_label=False, container=False, scale=0, min_width=110, elem_id="lang-switch")
             if login:
                 gr.LoginButton(scale=0)
-        banner = common.fallback_banner(studio)
-        gr.Markdown(banner, elem_id="banner", visible=bool(banner))
+        banner_text = common.fallback_banner(studio)
+        banner = gr.Markdown(banner_text, elem_id="banner", visible=bool(banner_text))
         with gr.Tabs():
             similarity_tab.build(studio, token)
             cluster_tab.build(studio, token)
@@ -45,15 +49,27 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
                 train_tab.build(studio, token)
                 annotate_tab.build(studio, token)
 
+        @common.user_errors
+        def page_language(lang: str, request: gr.Request):
+            """The page says which language it shows; this session's handlers answer in it from now on."""
+            lang = remember(request, lang)
+            banner_value = common.fallback_banner(studio, lang)
+            return lang, common.model_header(studio, lang), gr.update(value=banner_value, visible=bool(banner_value))
+
+        # js: the language the page chose before Gradio started (ui/i18n.py), sent instead of the radio's value.
+        loaded = app.load(page_language, language, [language, header, banner], js=PAGE_LANGUAGE_JS,
+                          api_visibility="private")
+        language.input(None, language, None, js=SWITCH_JS, api_visibility="private")
+
         if studio.store is not None:
             @common.user_errors
             def start_session(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
                 """A browser without a valid identity token gets one from the server."""
                 user_token = common.ensure_token(studio, user_token)
                 identity = common.identify(studio, request, profile, user_token)
-                return user_token, f"You are `{identity.user}`" + (" (admin)." if identity.is_admin else ".")
+                return user_token, t("you_are_admin" if identity.is_admin else "you_are", user=identity.user)
 
-            app.load(start_session, token, [token, whoami], api_visibility="private").then(
+            loaded.then(start_session, token, [token, whoami], api_visibility="private").then(
                 view, inputs, outputs, api_visibility="private")
             add_api(studio)
             train_tab.add_api(studio)

@@ -15,10 +15,11 @@ import gradio as gr
 from core.identity import Identity
 from core.judgments import Judgment, NotOwnerError
 from core.studio import Studio
+from ui.i18n import i18n, t, translate_error
 
 log = logging.getLogger("user_studio.ui")
 
-PREFIX_CHOICES = [("query: ", "query"), ("passage: ", "passage"), ("no prefix", "none")]
+PREFIX_CHOICES = [("query: ", "query"), ("passage: ", "passage"), (i18n("prefix_none"), "none")]
 # Where a browser keeps its anonymous identity token (gr.BrowserState, i.e. localStorage).
 IDENTITY_STORAGE_KEY = "user-studio-identity"
 
@@ -51,6 +52,7 @@ def user_errors(fn: Callable) -> Callable:
 
     Bad input (ValueError and friends) is shown as it is, markup escaped and quotes kept; anything
     unexpected is logged with a reference the user can quote, and the user sees only that reference.
+    Messages are in the language of the page that asked (known ones translated, see ui/i18n.py).
     """
 
     @wraps(fn)
@@ -63,17 +65,16 @@ def user_errors(fn: Callable) -> Callable:
             message = str(error)
         except KeyError as error:
             # str(KeyError("x")) is "'x'": the message is the argument itself.
-            message = f"missing value: {error.args[0]}" if error.args else "missing value"
+            message = t("err_missing", name=error.args[0]) if error.args else t("err_missing_bare")
         except MemoryError:
             log.exception("%s ran out of memory", fn.__name__)
-            raise gr.Error("out of memory: send fewer or shorter texts", print_exception=False) from None
+            raise gr.Error(t("err_memory"), print_exception=False) from None
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("%s failed (reference %s)", fn.__name__, reference)
-            raise gr.Error(f"Something went wrong on the server (reference {reference}); it has been logged. "
-                           "Try again, or with fewer or shorter texts.", print_exception=False) from None
+            raise gr.Error(t("err_server", reference=reference), print_exception=False) from None
         log.info("%s refused: %s", fn.__name__, message, exc_info=True)
-        raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
+        raise gr.Error(html.escape(translate_error(message), quote=False), print_exception=False) from None
 
     wrapper.handles_errors = True  # tests check that every event handler is wrapped
     return wrapper
@@ -98,35 +99,33 @@ def display_model(model_id: object) -> str:
     return text
 
 
-def model_header(studio: Studio) -> str:
+def model_header(studio: Studio, lang: str | None = None) -> str:
     info = studio.encoder.info()
     revision = f" @ `{str(info['revision'])[:10]}`" if info.get("revision") else ""
-    limit = info["max_tokens"] or "no"
+    limit = t("hdr_token_limit", lang, limit=info["max_tokens"]) if info["max_tokens"] else t("hdr_no_limit", lang)
     header = (
         f"### USER Studio · `{html.escape(display_model(info['model']))}`{revision}\n"
-        f"**{info['dim']}-d** · **{info['device']}** · **{info['dtype']}** · {limit} token limit · "
+        f"**{info['dim']}-d** · **{info['device']}** · **{info['dtype']}** · {limit} · "
         f"{html.escape(str(info['backend']))}"
     )
     if len(studio.encoders) > 1:
         loaded = " · ".join(f"`{html.escape(display_model(model_id))}` ({encoder.dim}-d)"
                             for model_id, encoder in studio.encoders.items())
-        header += f"\n\nModels loaded: {loaded}; the first is the default."
+        header += "\n\n" + t("hdr_models_loaded", lang, models=loaded)
     return header
 
 
-def fallback_banner(studio: Studio) -> str:
+def fallback_banner(studio: Studio, lang: str | None = None) -> str:
     if not studio.fallback_reason:
         return ""
-    prefixes = ("It was trained with the same `query: ` / `passage: ` prefixes, so every tab applies."
-                if studio.encoder.uses_prefixes else "Prefixes do not apply to this fallback model.")
-    return (
-        f"⚠️ **Running on `{html.escape(display_model(studio.encoder.model_id))}`, not deepvk/USER-base.** "
-        f"{html.escape(studio.fallback_reason)} {prefixes}"
-    )
+    prefixes = t("banner_prefixes_apply" if studio.encoder.uses_prefixes else "banner_prefixes_off", lang)
+    # The reason comes from the model loader, in English (it names the model and the way out).
+    return (f"{t('banner_running_on', lang, model=html.escape(display_model(studio.encoder.model_id)))} "
+            f"{html.escape(studio.fallback_reason)} {prefixes}")
 
 
 def judgment_status(record_id: int, what: str) -> str:
-    return f"✅ Saved judgment #{record_id}: {html.escape(what)}. Use **Undo** to take it back."
+    return t("saved_judgment", id=record_id, what=html.escape(what))
 
 
 def flag(studio: Studio, identity: Identity, judgment: Judgment) -> int:
@@ -148,7 +147,7 @@ def delete_judgment(studio: Studio, identity: Identity, record_id: object) -> st
     if not deleted:
         raise ValueError(f"there is no judgment #{record_id}")
     forget_exports(studio, identity.user)
-    return f"Judgment #{record_id} deleted."
+    return t("judgment_deleted", id=record_id)
 
 
 def undo_handler(studio: Studio) -> Callable:
@@ -158,12 +157,12 @@ def undo_handler(studio: Studio) -> Callable:
     def undo(record_id: int | None, token: str, request: gr.Request,
              profile: gr.OAuthProfile | None) -> tuple[str, None]:
         if not record_id:
-            return "Nothing to undo.", None
+            return t("nothing_to_undo"), None
         identity = identify(studio, request, profile, token)
         deleted = studio.store.delete(record_id, identity.user)
         if deleted:
             forget_exports(studio, identity.user)
-        return (f"↩️ Judgment #{record_id} removed." if deleted else f"Judgment #{record_id} was already gone."), None
+        return t("judgment_removed" if deleted else "judgment_already_gone", id=record_id), None
 
     return undo
 

@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ui.i18n import t
+
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
            "#9D755D", "#BAB0AC", "#1F77B4", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
            "#7F7F7F", "#BCBD22", "#17BECF", "#AEC7E8"]
@@ -51,19 +53,21 @@ def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[st
     cells = scores.size
     rounded = np.round(scores, 2)
     trace = dict(z=rounded, x=x, y=y, colorscale="Blues", colorbar_title="cos×100")
+    words = (t("colh_query"), t("colh_passage"), t("colh_score"))
     if cells <= CELL_TEXT_CELLS:
         trace.update(text=rounded, texttemplate="%{text:.2f}")
     if cells <= FULL_HOVER_CELLS:
         trace.update(hoverinfo="text", hovertext=[
-            [f"<b>query</b> {hover_text(q)}<br><b>passage</b> {hover_text(p)}<br><b>score</b> {scores[i, j]:.2f}"
-             for j, p in enumerate(passages)] for i, q in enumerate(queries)])
+            [f"<b>{words[0]}</b> {hover_text(q)}<br><b>{words[1]}</b> {hover_text(p)}<br><b>{words[2]}</b> "
+             f"{scores[i, j]:.2f}" for j, p in enumerate(passages)] for i, q in enumerate(queries)])
     else:
-        trace.update(hovertemplate="<b>query</b> %{y}<br><b>passage</b> %{x}<br><b>score</b> %{z:.2f}<extra></extra>")
+        trace.update(hovertemplate=f"<b>{words[0]}</b> %{{y}}<br><b>{words[1]}</b> %{{x}}<br><b>{words[2]}</b> "
+                                   "%{z:.2f}<extra></extra>")
     fig = go.Figure(go.Heatmap(**trace))
     fig.update_layout(
         template="plotly_white", height=min(max(260, 80 + 44 * len(queries)), 1_200),
         margin=dict(l=10, r=10, t=30, b=10), yaxis_autorange="reversed",
-        title="Query–passage similarity (cosine × 100)",
+        title=t("plot_heatmap_title"),
     )
     return fig
 
@@ -84,13 +88,14 @@ def similarity_per_query(query_index: int, query: str, passage_ids: np.ndarray, 
     fig = go.Figure(go.Bar(
         x=values, y=labels, orientation="h", marker_color=PALETTE[0], text=[f"{v:.2f}" for v in values],
         textposition="auto", cliponaxis=False, hoverinfo="text",
-        hovertext=[f"<b>passage {j + 1}</b> {hover_text(passages[j])}<br><b>score</b> {v:.2f}"
+        hovertext=[f"<b>{t('plot_passage', n=j + 1)}</b> {hover_text(passages[j])}<br><b>{t('colh_score')}</b> {v:.2f}"
                    for j, v in zip(ids, values, strict=True)]))
     fig.update_layout(
         template="plotly_white", height=min(max(260, 90 + 26 * len(ids)), 1_200),
         margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed", automargin=True),
-        xaxis_title="cosine × 100", hoverlabel=dict(align="left"),
-        title=f"q{query_index + 1} of {n_queries}: {short_label(query, 70)} · top {len(ids)} of {len(passages)} passages",
+        xaxis_title=t("plot_cosine"), hoverlabel=dict(align="left"),
+        title=t("plot_per_query_title", q=query_index + 1, n=n_queries, query=short_label(query, 70), top=len(ids),
+                passages=len(passages)),
     )
     return fig
 
@@ -110,12 +115,13 @@ def similarity_side_by_side(first: np.ndarray, second: np.ndarray, names: tuple[
         fig.add_trace(go.Heatmap(
             z=rounded, x=x, y=y, colorscale=scale, showscale=col == 3, **limits,
             text=rounded if text else None, texttemplate="%{text:.2f}" if text else None,
-            hovertemplate="<b>query</b> %{y}<br><b>passage</b> %{x}<br>%{z:.2f}<extra>" + titles[col - 1]
+            hovertemplate=f"<b>{t('colh_query')}</b> %{{y}}<br><b>{t('colh_passage')}</b> %{{x}}<br>%{{z:.2f}}<extra>"
+            + titles[col - 1]
                           + "</extra>"), row=1, col=col)
         fig.update_xaxes(showticklabels=len(passages) <= 6, row=1, col=col)
         fig.update_yaxes(autorange="reversed", showticklabels=col == 1, row=1, col=col)
     fig.update_layout(template="plotly_white", height=min(max(300, 100 + 44 * len(queries)), 1_200),
-                      margin=dict(l=10, r=10, t=50, b=10), title="The same pairs, two models (cosine × 100)")
+                      margin=dict(l=10, r=10, t=50, b=10), title=t("plot_side_title"))
     return fig
 
 
@@ -127,7 +133,7 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
     order = sorted(groups.unique(), key=lambda g: (g == "-1", _natural(g)))
     for i, group in enumerate(order):
         part = points[groups == group]
-        name = "noise" if colour_by == "cluster" and group == "-1" else group
+        name = t("plot_noise") if colour_by == "cluster" and group == "-1" else group
         if colour_by == "cluster" and names and group != "-1" and _natural(group)[0] == 0:
             given = names.get(int(group), "")
             name = f"{group} · {given}" if given else group
@@ -141,7 +147,7 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
             # Each point's row in ``points``: what a selection on the map reports back.
             customdata=part.index.to_numpy(dtype=np.int32),
             marker=dict(size=7, opacity=0.8,
-                        color=NOISE_COLOUR if name == "noise" else PALETTE[i % len(PALETTE)]),
+                        color=NOISE_COLOUR if group == "-1" and colour_by == "cluster" else PALETTE[i % len(PALETTE)]),
             hovertext=hovers, hoverinfo="text",
         ))
     fig.update_layout(
@@ -202,13 +208,13 @@ def prefix_map(map_points: pd.DataFrame, texts: list[str], reference: str = "non
     for variant in map_points["variant"].unique():
         part = map_points[map_points["variant"] == variant]
         fig.add_trace(go.Scattergl(
-            x=part["x"], y=part["y"], mode="markers", name="no prefix" if variant == "none" else f"{variant}: ",
+            x=part["x"], y=part["y"], mode="markers", name=t("prefix_none") if variant == "none" else f"{variant}: ",
             marker=dict(size=8, color=colours.get(variant, "#999"), symbol="circle" if variant == reference else "diamond"),
             hovertext=[f"<b>{html.escape(variant)}</b> #{i + 1}<br>{hover_text(texts[i])}" for i in part["text_index"]],
             hoverinfo="text",
         ))
     fig.update_layout(template="plotly_white", height=520, margin=dict(l=10, r=10, t=40, b=10),
-                      title="Where each text moves when a prefix is added",
+                      title=t("plot_prefix_map_title"),
                       xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
     return fig
 

@@ -17,23 +17,25 @@ from core.identity import Identity
 from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, KINDS, PREFIX_MODES, export
 from core.studio import Studio
 from ui import common
+from ui.i18n import i18n, t
 
 ALL = "(all)"
 SHOWN = ["id", "created_at", "user", "tab", "kind", "anchor", "positive", "score", "label", "comment",
          "query_prefix", "passage_prefix", "model_id"]
 # The two text columns are headed for what the judgment says about them: a passage judged not relevant
 # must never appear under "positive" (the store's field name, which holds the second text of every kind).
+# (Translation keys: the page's language names them.)
 TEXT_HEADINGS: dict[str, tuple[str, str | None]] = {
-    "relevant": ("query", "relevant passage"),
-    "not_relevant": ("query", "not-relevant passage"),
-    "score": ("text", "scored against"),
-    "similar": ("text", "similar text"),
-    "dissimilar": ("text", "dissimilar text"),
-    "misplaced": ("misplaced text", None),
-    "label": ("labelled text", None),
-    "prefer": ("text", None),
+    "relevant": ("rvh_query", "rvh_relevant"),
+    "not_relevant": ("rvh_query", "rvh_not_relevant"),
+    "score": ("rvh_text", "rvh_scored_against"),
+    "similar": ("rvh_text", "rvh_similar"),
+    "dissimilar": ("rvh_text", "rvh_dissimilar"),
+    "misplaced": ("rvh_misplaced", None),
+    "label": ("rvh_labelled", None),
+    "prefer": ("rvh_text", None),
 }
-MIXED_HEADINGS = ("text", "judged against (see kind)")
+MIXED_HEADINGS = ("rvh_text", "rvh_against")
 # Deleted judgments a user can still restore, and for how long (the janitor forgets a session idle
 # for an hour, so "within the session" is at most that).
 RESTORE_TTL_S = 3_600.0
@@ -43,7 +45,7 @@ RESTORE_MAX_USERS = 200
 def headed(frame: pd.DataFrame, kind: str | None) -> pd.DataFrame:
     """The records with their text columns named for ``kind`` (None: several kinds, neutral names)."""
     first, second = TEXT_HEADINGS.get(kind, MIXED_HEADINGS) if kind else MIXED_HEADINGS
-    out = frame.rename(columns={"anchor": first, "positive": second or "positive"})
+    out = frame.rename(columns={"anchor": t(first), "positive": t(second) if second else "positive"})
     if second is None and "positive" in out:
         out = out.drop(columns="positive")  # this kind has no second text
     return out
@@ -107,13 +109,13 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     counts = store.counts(by_user=identity.is_admin)
 
     def table(name: str) -> pd.DataFrame:
-        return pd.DataFrame(sorted(counts[name].items(), key=lambda kv: -kv[1]), columns=[name[3:], "records"])
+        return pd.DataFrame(sorted(counts[name].items(), key=lambda kv: -kv[1]), columns=[name[3:], t("rv_records")])
 
     mine = store.count(user=identity.user)
-    summary = (f"**{counts['total']:,} judgments** by {counts['users']:,} people; **{mine:,} are yours** "
-               f"(you are `{identity.user}`).")
+    summary = t("rv_summary", total=f"{counts['total']:,}", users=f"{counts['users']:,}", mine=f"{mine:,}",
+                user=identity.user)
     if identity.is_admin:
-        summary += f" You are an admin: every user's judgments are shown. Store: `{store.path}`"
+        summary += t("rv_admin", path=store.path)
         by_user = gr.update(value=table("by_user"), visible=True)
     else:
         by_user = gr.update(value=None, visible=False)
@@ -134,10 +136,9 @@ def ask_delete_all(studio: Studio, identity: Identity):
     """The confirmation: how many judgments would go. Nothing is deleted here."""
     n = studio.store.count(user=identity.user)
     if not n:
-        return "You have no judgments to delete.", gr.update(visible=False), gr.update()
-    return (f"**Delete all {n:,} of your judgments?** They leave the store and your exports stop working; "
-            "you can restore them from this page for an hour.", gr.update(visible=True),
-            gr.update(value=f"Yes, delete all {n:,}"))
+        return t("rv_none_to_delete"), gr.update(visible=False), gr.update()
+    return (t("rv_ask_delete", n=f"{n:,}"), gr.update(visible=True),
+            gr.update(value=t("btn_confirm_delete_n", n=f"{n:,}")))
 
 
 def delete_all(studio: Studio, identity: Identity, deleted: DeletedJudgments) -> str:
@@ -146,60 +147,58 @@ def delete_all(studio: Studio, identity: Identity, deleted: DeletedJudgments) ->
     n = studio.store.delete_user(identity.user)
     deleted.keep(identity.user, rows)
     common.forget_exports(studio, identity.user)
-    late = f" ({n - len(rows)} made while deleting cannot be restored)" if n > len(rows) else ""
-    return f"Deleted {n:,} of your judgments{late}. **Undo** restores them."
+    late = t("rv_deleted_late", n=n - len(rows)) if n > len(rows) else ""
+    return t("rv_deleted", n=f"{n:,}", late=late)
 
 
 def restore_all(studio: Studio, identity: Identity, deleted: DeletedJudgments) -> str:
     """Put back what the caller's "delete all" took (their own rows only: the batch is keyed by who they are)."""
     rows = [r for r in deleted.take(identity.user) if r.get("user") == identity.user]
     if not rows:
-        return "Nothing to restore: no deletion of yours in the last hour."
+        return t("rv_nothing_to_restore")
     result = studio.store.import_records(rows, notify=True)
-    return f"Restored {result.added:,} of your judgments."
+    return t("rv_restored", n=f"{result.added:,}")
 
 
 def build(studio: Studio, token: gr.BrowserState) -> tuple:
     deleted = DeletedJudgments()
-    with gr.Tab("Review judgments", id="review") as tab:
-        gr.Markdown("Your judgments so far, and the data they make for fine-tuning (pairs and triplets for "
-                    "MultipleNegativesRankingLoss, scores for CoSENTLoss). Nobody else sees your texts; the "
-                    "counts name nobody.")
+    with gr.Tab(i18n("rv_tab"), id="review") as tab:
+        gr.Markdown(i18n("rv_intro"))
         with gr.Row():
-            kind = gr.Dropdown([ALL, *KINDS], value=ALL, label="Kind", elem_id="rv-kind")
-            user = gr.Textbox(label="User (admins only: exact id)", lines=1)
+            kind = gr.Dropdown([ALL, *KINDS], value=ALL, label=i18n("rv_kind"), elem_id="rv-kind")
+            user = gr.Textbox(label=i18n("rv_user"), lines=1)
             tab_filter = gr.Dropdown([ALL, "similarity", "clustering", "prefixes", "search", "api"], value=ALL,
-                                     label="Tab", allow_custom_value=True)
-            limit = gr.Number(500, label="Rows", precision=0, minimum=1, maximum=100_000)
-            refresh = gr.Button("Refresh", variant="primary", elem_id="rv-refresh")
+                                     label=i18n("rv_tab_filter"), allow_custom_value=True)
+            limit = gr.Number(500, label=i18n("rv_rows"), precision=0, minimum=1, maximum=100_000)
+            refresh = gr.Button(i18n("btn_refresh"), variant="primary", elem_id="rv-refresh")
         summary = gr.Markdown(elem_id="rv-summary")
         records = gr.Dataframe(interactive=False, wrap=True, max_height=420, elem_id="rv-records",
                                column_widths=["60px", "150px", "120px", "90px", "100px", "22%", "22%", "60px",
                                               "100px", "140px", "90px", "90px", "140px"])
         with gr.Row():
-            by_kind = gr.Dataframe(label="By kind", interactive=False)
-            by_user = gr.Dataframe(label="By user", interactive=False, visible=False)
-            by_tab = gr.Dataframe(label="By tab", interactive=False)
-        with gr.Accordion("Export training data (yours; an admin's: everyone's)", open=True):
+            by_kind = gr.Dataframe(label=i18n("rv_by_kind"), interactive=False)
+            by_user = gr.Dataframe(label=i18n("rv_by_user"), interactive=False, visible=False)
+            by_tab = gr.Dataframe(label=i18n("rv_by_tab"), interactive=False)
+        with gr.Accordion(i18n("rv_export_title"), open=True):
             with gr.Row():
-                export_kind = gr.Dropdown(list(EXPORT_KINDS), value="pairs", label="Dataset")
-                export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label="Format")
+                export_kind = gr.Dropdown(list(EXPORT_KINDS), value="pairs", label=i18n("rv_dataset"))
+                export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label=i18n("rv_format"))
                 prefix_mode = gr.Radio(list(PREFIX_MODES), value="apply",
-                                       label="Prefixes: applied to texts, or kept as columns for `prompts`")
-                make_export = gr.Button("Export", elem_id="rv-export")
-            export_out = gr.File(label="Download", elem_id="rv-export-file")
-        with gr.Accordion("Delete my judgments", open=False):
+                                       label=i18n("rv_prefix_mode"))
+                make_export = gr.Button(i18n("btn_export"), elem_id="rv-export")
+            export_out = gr.File(label=i18n("rv_download"), elem_id="rv-export-file")
+        with gr.Accordion(i18n("rv_delete_title"), open=False):
             whoami = gr.Markdown(elem_id="rv-whoami")
             with gr.Row():
-                record_id = gr.Number(label="Judgment id", precision=0, elem_id="rv-record-id")
-                delete_one = gr.Button("Delete this judgment", size="sm", elem_id="rv-delete")
-                delete_all_button = gr.Button("Delete all my judgments…", size="sm", variant="stop",
+                record_id = gr.Number(label=i18n("rv_judgment_id"), precision=0, elem_id="rv-record-id")
+                delete_one = gr.Button(i18n("btn_delete_one"), size="sm", elem_id="rv-delete")
+                delete_all_button = gr.Button(i18n("btn_delete_all"), size="sm", variant="stop",
                                               elem_id="rv-delete-all")
             with gr.Row(visible=False) as confirm_row:
-                confirm = gr.Button("Yes, delete all", size="sm", variant="stop", elem_id="rv-confirm-delete-all")
-                cancel = gr.Button("Cancel", size="sm", elem_id="rv-cancel-delete-all")
+                confirm = gr.Button(i18n("btn_confirm_delete"), size="sm", variant="stop", elem_id="rv-confirm-delete-all")
+                cancel = gr.Button(i18n("btn_cancel"), size="sm", elem_id="rv-cancel-delete-all")
             delete_status = gr.Markdown(elem_id="rv-delete-status")
-            restore = gr.Button("Undo: restore my deleted judgments", size="sm", visible=False,
+            restore = gr.Button(i18n("btn_restore"), size="sm", visible=False,
                                 elem_id="rv-restore")
 
         # Every handler below that reads or changes judgments finds out who is asking by itself.
@@ -243,7 +242,7 @@ def build(studio: Studio, token: gr.BrowserState) -> tuple:
         delete_one.click(delete, [record_id, token], [delete_status, export_out], api_visibility="private").then(
             view, inputs, outputs, api_visibility="private")
         delete_all_button.click(ask, token, [delete_status, confirm_row, confirm], api_visibility="private")
-        cancel.click(common.user_errors(lambda: ("Nothing was deleted.", gr.update(visible=False))), None,
+        cancel.click(common.user_errors(lambda: (t("rv_nothing_deleted"), gr.update(visible=False))), None,
                      [delete_status, confirm_row], api_visibility="private")
         confirm.click(delete_mine, token, [delete_status, confirm_row, restore, export_out],
                       api_visibility="private").then(view, inputs, outputs, api_visibility="private")

@@ -16,6 +16,7 @@ from core.judgments import Judgment
 from core.studio import SimilarityResult, Studio
 from core.text import add_prefix, split_lines
 from ui import common
+from ui.i18n import i18n, t
 from ui.plots import (
     HEATMAP_MAX,
     VIEW_PASSAGES,
@@ -106,6 +107,10 @@ class RankedPairs:
         })
         return frame[RANKING_COLUMNS]
 
+    def shown(self, marks: list[str] | None = None) -> pd.DataFrame:
+        """The ranking as the page shows it: the table with its headers in the page's language."""
+        return localized(self.table(marks))
+
     def figure(self, query: int = 0):
         """The heatmap's replacement at real sizes: one query's best passages as bars."""
         if self.top is None or self.top_scores is None:
@@ -114,6 +119,26 @@ class RankedPairs:
             raise ValueError(f"there is no query {query + 1}; there are {len(self.queries)}")
         return similarity_per_query(query, self.queries[query], self.top[query], self.top_scores[query],
                                     self.passages, len(self.queries))
+
+
+# Table headers as the page shows them; the API's tables keep the English names.
+HEADER_KEYS = {"query #": "colh_query_no", "rank": "colh_rank", "score": "colh_score", "yours": "colh_yours",
+               "passage #": "colh_passage_no", "passage": "colh_passage", "query": "colh_query",
+               "change": "colh_change"}
+
+
+def localized(frame: pd.DataFrame, lang: str | None = None) -> pd.DataFrame:
+    """``frame`` with its known headers in ``lang`` (default: the page's language)."""
+    return frame.rename(columns={c: t(HEADER_KEYS[c], lang) for c in frame.columns if c in HEADER_KEYS})
+
+
+def verdict_text(kind: str, score: object = None, lang: str | None = None) -> str:
+    """A verdict in words: relevant, not relevant, score 3."""
+    if kind == "score":
+        return t("verdict_score", lang, score=f"{float(score):g}")
+    if kind in ("relevant", "not_relevant"):
+        return t(f"verdict_{kind}", lang)
+    return kind.replace("_", " ")
 
 
 def per_query_view_needed(n_queries: int, n_passages: int) -> bool:
@@ -143,7 +168,7 @@ def judged_marks(studio: Studio, user: str, view: RankedPairs) -> list[str]:
         return [""] * len(view.pairs)
     verdicts: dict[tuple[str, str], list[str]] = {}
     for row in studio.store.rows(kind=MARKED_KINDS, user=user, newest_first=True):
-        text = f"score {row['score']:g}" if row["kind"] == "score" else row["kind"].replace("_", " ")
+        text = verdict_text(row["kind"], row["score"])
         seen = verdicts.setdefault((row["anchor"], row["positive"]), [])
         if text not in seen:
             seen.append(text)
@@ -175,17 +200,17 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
         figure = view.figure(0)
     else:
         figure = similarity_heatmap(result.scores, result.queries, result.passages)
-    notes = [f"⚠️ {html.escape(w)}" for w in result.warnings]
-    shown = f"top {k} per query" if k and k < len(result.passages) else "every passage"
-    status = " · ".join(notes) or (f"{len(result.queries)} queries × {len(result.passages)} passages, "
-                                  f"prefixes `{result.query_prefix or '∅'}` / `{result.passage_prefix or '∅'}`")
-    status += f" · ranking: {shown}"
+    notes = [f"{t('warning')} {html.escape(w)}" for w in result.warnings]
+    shown = t("sim_shown_top", k=k) if k and k < len(result.passages) else t("sim_shown_all")
+    status = " · ".join(notes) or t("sim_status", queries=len(result.queries), passages=len(result.passages),
+                                    qp=result.query_prefix or "∅", pp=result.passage_prefix or "∅")
+    status += f" · {shown}"
     if view.per_query:
-        status += f" · more than {HEATMAP_MAX} queries or passages: one query at a time (pick it above the chart)"
+        status += " · " + t("sim_per_query", n=HEATMAP_MAX)
     if len(studio.encoders) > 1:
-        status += f" · model `{html.escape(common.display_model(result.model_id))}`"
+        status += " · " + t("sim_model", model=html.escape(common.display_model(result.model_id)))
     marks = judged_marks(studio, identity.user, view) if identity is not None else None
-    return figure, view.table(marks), result.tokens, status, view
+    return figure, view.shown(marks), result.tokens, status, view
 
 
 def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: str, passage_prefix: str,
@@ -205,11 +230,10 @@ def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: 
     gap = np.abs(first.scores - second.scores)
     top_first, top_second = first.scores.argmax(axis=1), second.scores.argmax(axis=1)
     agree = int((top_first == top_second).sum())
-    summary = (f"**{html.escape(names[0])}** vs **{html.escape(names[1])}**: mean |difference| "
-               f"{gap.mean():.2f}, largest {gap.max():.2f} (cosine × 100); the top passage agrees for "
-               f"{agree} of {len(first.queries)} queries.")
-    return gr.update(value=figure, visible=True), summary, gr.update(value=score_changes(first, second, names),
-                                                                     visible=True)
+    summary = t("sim_side_summary", a=html.escape(names[0]), b=html.escape(names[1]), mean=f"{gap.mean():.2f}",
+                largest=f"{gap.max():.2f}", agree=agree, n=len(first.queries))
+    return gr.update(value=figure, visible=True), summary, gr.update(
+        value=localized(score_changes(first, second, names)), visible=True)
 
 
 def score_changes(first: SimilarityResult, second: SimilarityResult, names: tuple[str, str],
@@ -232,7 +256,7 @@ def model_choices(studio: Studio):
     models = [common.display_model(m) for m in studio.encoders]
     several = len(models) > 1
     return (gr.update(choices=models, visible=several),
-            gr.update(choices=[("(none)", ""), *[(m, m) for m in models]], visible=several))
+            gr.update(choices=[(t("col_none"), ""), *[(m, m) for m in models]], visible=several))
 
 
 def found_columns(frame: pd.DataFrame) -> tuple[str | None, str | None]:
@@ -290,10 +314,11 @@ def table_to_boxes(studio: Studio, path: str | None, query_column: str | None = 
                          + ", ".join(map(str, frame.columns)))
     if query == passage:
         raise ValueError(f"the query and passage columns must differ; both are {query!r}")
-    notes = [f"{len(frame):,} rows · queries from " + (f"`{html.escape(query)}`" if query else "(none)")
-             + " · passages from " + (f"`{html.escape(passage)}`" if passage else "(none)")]
-    notes += [f"⚠️ {html.escape(w)}" for w in loaded.warnings]
-    choices = [("found by itself", AUTO), (NO_COLUMN, NO_COLUMN), *[(str(c), str(c)) for c in frame.columns]]
+    notes = [t("sim_table_rows", rows=f"{len(frame):,}",
+               query=f"`{html.escape(query)}`" if query else t("col_none"),
+               passage=f"`{html.escape(passage)}`" if passage else t("col_none"))]
+    notes += [f"{t('warning')} {html.escape(w)}" for w in loaded.warnings]
+    choices = [(t("col_found"), AUTO), (t("col_none"), NO_COLUMN), *[(str(c), str(c)) for c in frame.columns]]
     return (_column_text(frame, query) if query else gr.update(),
             _column_text(frame, passage) if passage else gr.update(),
             " · ".join(notes),
@@ -301,81 +326,77 @@ def table_to_boxes(studio: Studio, path: str | None, query_column: str | None = 
             gr.update(choices=choices, value=passage or NO_COLUMN))
 
 
-NO_RESULT = "Enter queries and passages, then Compare"
-NO_PAIR = "**Judge a pair:** select a row of the ranking."
-
-
 def cleared_results():
     """What a tab shows before any comparison: a new input makes the old results stale."""
-    return (empty_figure(NO_RESULT), None, None, None, gr.update(choices=[], value=None, visible=False), NO_PAIR,
-            None, DEFAULT_SCORE)
+    return (empty_figure(t("sim_no_result")), None, None, None, gr.update(choices=[], value=None, visible=False),
+            t("sim_no_pair"), None, DEFAULT_SCORE)
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
-    with gr.Tab("Similarity", id="similarity") as tab:
-        gr.Markdown(
-            "Score every query against every passage. USER-base expects `query: ` on questions and "
-            "`passage: ` on the documents searched; the card's example is one click away."
-        )
+    with gr.Tab(i18n("sim_tab"), id="similarity") as tab:
+        gr.Markdown(i18n("sim_intro"))
         with gr.Row():
             with gr.Column():
-                queries = gr.Textbox(label="Queries, one per line", lines=5, elem_id="sim-queries")
-                query_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="query", label="Query prefix",
+                queries = gr.Textbox(label=i18n("sim_queries"), lines=5, elem_id="sim-queries")
+                query_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="query", label=i18n("query_prefix"),
                                            allow_custom_value=True)
             with gr.Column():
-                passages = gr.Textbox(label="Passages, one per line", lines=5, elem_id="sim-passages")
-                passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label="Passage prefix",
+                passages = gr.Textbox(label=i18n("sim_passages"), lines=5, elem_id="sim-passages")
+                passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label=i18n("passage_prefix"),
                                              allow_custom_value=True)
         several = len(studio.encoders) > 1
         # Shown and sent by name (a local folder's name, never its server path); Studio.model resolves it.
         models = [common.display_model(m) for m in studio.encoders]
         with gr.Row():
             with gr.Column():
-                table = gr.File(label="…or upload a table: pick its query and passage columns", height=150,
+                table = gr.File(label=i18n("sim_upload"), height=150,
                                 file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"], elem_id="sim-file")
                 with gr.Row():
-                    query_column = gr.Dropdown([("found by itself", AUTO)], value=AUTO, label="Query column",
+                    query_column = gr.Dropdown([(i18n("col_found"), AUTO)], value=AUTO, label=i18n("query_column"),
                                                allow_custom_value=True, elem_id="sim-query-column")
-                    passage_column = gr.Dropdown([("found by itself", AUTO)], value=AUTO, label="Passage column",
+                    passage_column = gr.Dropdown([(i18n("col_found"), AUTO)], value=AUTO,
+                                                 label=i18n("passage_column"),
                                                  allow_custom_value=True, elem_id="sim-passage-column")
             with gr.Column():
                 # Custom values pass through so that the API's model="" (the default) and an unknown name
                 # reach Studio.model, which answers with the loaded names.
-                model = gr.Dropdown(models, value=models[0], label="Model", visible=several, elem_id="sim-model",
+                model = gr.Dropdown(models, value=models[0], label=i18n("model"), visible=several, elem_id="sim-model",
                                     allow_custom_value=True)
-                other = gr.Dropdown([("(none)", ""), *[(m, m) for m in models]], value="", label="Side by side with",
+                other = gr.Dropdown([(i18n("col_none"), ""), *[(m, m) for m in models]], value="",
+                                    label=i18n("sim_other"),
                                     visible=several, elem_id="sim-other", allow_custom_value=True)
-                top_k = gr.Number(DEFAULT_TOP_K, label="Top k passages per query (0 = all)", precision=0, minimum=0,
+                top_k = gr.Number(DEFAULT_TOP_K, label=i18n("sim_top_k"), precision=0, minimum=0,
                                   elem_id="sim-top-k")
-                example = gr.Button("Model card example", elem_id="sim-example")
-                run = gr.Button("Compare", variant="primary", elem_id="sim-run")
+                example = gr.Button(i18n("sim_example"), elem_id="sim-example")
+                run = gr.Button(i18n("sim_compare"), variant="primary", elem_id="sim-run")
         status = gr.Markdown(elem_id="sim-status")
-        view_query = gr.Dropdown([], label="Query to show", visible=False, elem_id="sim-view-query")
-        heatmap = gr.Plot(empty_figure(NO_RESULT), elem_id="sim-plot")
+        view_query = gr.Dropdown([], label=i18n("sim_query_to_show"), visible=False, elem_id="sim-view-query")
+        heatmap = gr.Plot(empty_figure(),  # no text: the page's language is not known yet
+                           elem_id="sim-plot")
         side_status = gr.Markdown(elem_id="sim-side-status")
         side_by_side = gr.Plot(visible=False, elem_id="sim-side-plot")
-        changes = gr.Dataframe(label="Both models' scores per pair, largest change first", interactive=False,
+        changes = gr.Dataframe(label=i18n("sim_changes"), interactive=False,
                                wrap=True, visible=False, elem_id="sim-changes", max_height=360)
-        ranking = gr.Dataframe(label="Best passages per query (select a row to judge it; \"yours\": your verdicts)",
+        ranking = gr.Dataframe(label=i18n("sim_ranking"),
                                interactive=False, wrap=True, elem_id="sim-ranking", max_height=480,
                                column_widths=RANKING_WIDTHS)
-        with gr.Accordion("Tokens per text", open=False):
+        with gr.Accordion(i18n("sim_tokens"), open=False):
             tokens = gr.Dataframe(interactive=False, wrap=True, column_widths=["90px", "50px", "70%", "80px", "110px"])
         result_state = gr.State(None)  # RankedPairs
 
         with gr.Column(variant="panel"):
-            selected = gr.Markdown(NO_PAIR, elem_id="sim-selected")
+            selected = gr.Markdown(i18n("sim_no_pair"), elem_id="sim-selected")
             pair = gr.State(None)  # the selected row as a Judgment without its verdict
             with gr.Row():
-                relevant = gr.Button("👍 Relevant", size="sm", elem_id="sim-relevant")
-                not_relevant = gr.Button("👎 Not relevant", size="sm", elem_id="sim-not-relevant")
-                score = gr.Slider(0, 5, value=DEFAULT_SCORE, step=0.5, label="Similarity score 0–5",
+                relevant = gr.Button(i18n("btn_relevant"), size="sm", elem_id="sim-relevant")
+                not_relevant = gr.Button(i18n("btn_not_relevant"), size="sm", elem_id="sim-not-relevant")
+                score = gr.Slider(0, 5, value=DEFAULT_SCORE, step=0.5, label=i18n("sim_score"),
                                   elem_id="sim-score")
-                save_score = gr.Button("Save score", size="sm", elem_id="sim-save-score")
-            comment = gr.Textbox(label="Comment (optional)", lines=1)
+                save_score = gr.Button(i18n("btn_save_score"), size="sm", elem_id="sim-save-score")
+            comment = gr.Textbox(label=i18n("comment_optional"), lines=1)
             with gr.Row():
                 flag_status = gr.Markdown(elem_id="sim-flag-status")
-                undo = gr.Button("Undo", size="sm", elem_id="sim-undo")
+                undo = gr.Button(i18n("btn_undo"), size="sm", elem_id="sim-undo")
             last_id = gr.State(None)
 
         @common.user_errors
@@ -400,7 +421,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             else:
                 choices = [(f"q{i + 1}: {q[:80]}", i) for i, q in enumerate(view.queries)]
                 visible = True
-            return (gr.update(choices=choices, value=0 if visible else None, visible=visible), NO_PAIR, None,
+            return (gr.update(choices=choices, value=0 if visible else None, visible=visible), t("sim_no_pair"), None,
                     DEFAULT_SCORE)
 
         @common.user_errors
@@ -421,7 +442,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = caller(studio, request, profile, user_token)
             if view is None or identity is None:
                 return gr.update()
-            return view.table(judged_marks(studio, identity.user, view))
+            return view.shown(judged_marks(studio, identity.user, view))
 
         inputs = [queries, passages, query_prefix, passage_prefix, model, top_k]
         outputs = [heatmap, ranking, tokens, status, result_state]
@@ -455,8 +476,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         table.upload(common.user_errors(cleared_results), None, stale, api_visibility="private").then(
             read_table, table, [queries, passages, status, query_column, passage_column],
             api_visibility="private").failure(
-            common.user_errors(lambda: (None, gr.update(choices=[("found by itself", AUTO)], value=AUTO),
-                                        gr.update(choices=[("found by itself", AUTO)], value=AUTO))),
+            common.user_errors(lambda: (None, gr.update(choices=[(t("col_found"), AUTO)], value=AUTO),
+                                        gr.update(choices=[(t("col_found"), AUTO)], value=AUTO))),
             None, [table, query_column, passage_column], api_visibility="private")
         for picker in (query_column, passage_column):
             picker.input(common.user_errors(cleared_results), None, stale, api_visibility="private").then(
@@ -472,7 +493,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             chosen = result.pair(row)
             # The slider starts from the middle for every pair: a score left from the last pair would
             # otherwise be saved for this one by a quick click.
-            return (f"**Judging:** q{qi + 1} → p{pi + 1} (score {result.scores[row]:.2f})<br>"
+            return (t("sim_judging", q=qi + 1, p=pi + 1, score=f"{result.scores[row]:.2f}") + "<br>"
                     f"{html.escape(chosen.anchor[:200])} → {html.escape(chosen.positive[:200])}"), chosen, \
                 DEFAULT_SCORE
 
@@ -483,11 +504,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             def save(chosen: Judgment | None, value: float, note: str, user_token: str, request: gr.Request,
                      profile: gr.OAuthProfile | None):
                 if chosen is None:
-                    raise ValueError("select a row of the ranking first")
+                    raise ValueError(t("sim_select_row"))
                 identity = common.identify(studio, request, profile, user_token)
                 record = common.flag(studio, identity, chosen.replace(
                     kind=kind, score=value if kind == "score" else None, comment=note))
-                what = {"relevant": "relevant", "not_relevant": "not relevant"}.get(kind, f"score {value}")
+                what = verdict_text(kind, value)
                 return common.judgment_status(record, what), record, ""
             return save
 

@@ -25,6 +25,7 @@ from core.training.jobs import Job, job_summary
 from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, TrainingRefused, build_sets, count_rows
 from core.training.trainer import TrainingConfig
 from ui import common
+from ui.i18n import i18n, t
 
 MINE, EVERYONE, CAMPAIGN = "mine", "everyone", "campaign"
 METRIC_COLUMNS = ["metric", "set", "before", "after", "change", "rows"]
@@ -60,12 +61,12 @@ def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = ""
     """Checkbox choices with row counts, the kinds ready to train, and a note per kind."""
     if whose == CAMPAIGN and not (campaign or "").strip():
         return ([(kind.title, name) for name, kind in TRAINING_KINDS.items()], [],
-                "Enter a campaign's id: its consensus (one row per item) is what trains.")
+                t("tr_enter_campaign"))
     judgments, _ = _judgments(studio, identity, whose, campaign, min_agreement)
     counts = count_rows(judgments)
     choices, ready, notes = [], [], []
     for name, kind in TRAINING_KINDS.items():
-        choices.append((f"{kind.title} ({counts[name]:,} rows)", name))
+        choices.append((t("tr_kind_rows", kind=kind.title, n=f"{counts[name]:,}"), name))
         try:
             sets = build_sets(judgments, [name], Prompts())
         except TrainingRefused as refusal:
@@ -73,9 +74,9 @@ def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = ""
             continue
         ready.append(name)
         loss = next(iter(sets.values())).kind.loss
-        notes.append(f"- **{kind.title}**: {counts[name]:,} rows, trains with {loss} ✓")
-    owner = {EVERYONE: "everyone's", CAMPAIGN: "the campaign's consensus"}.get(whose, "your")
-    head = f"**{len(judgments):,}** of {owner} judgments. Each kind needs at least {MIN_ROWS} rows.\n\n"
+        notes.append(t("tr_kind_ready", kind=kind.title, n=f"{counts[name]:,}", loss=loss))
+    owner = t({EVERYONE: "tr_owner_everyone", CAMPAIGN: "tr_owner_campaign"}.get(whose, "tr_owner_yours"))
+    head = t("tr_head", n=f"{len(judgments):,}", owner=owner, min=MIN_ROWS) + "\n\n"
     return choices, ready, head + "\n".join(notes)
 
 
@@ -113,13 +114,12 @@ def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, 
     """Progress line, before/after table, verdict, and whether a job is still running."""
     job = studio.training.current() if studio.training is not None else None
     if job is None:
-        return "No training job yet.", pd.DataFrame(columns=METRIC_COLUMNS), "", False
+        return t("tr_no_job"), pd.DataFrame(columns=METRIC_COLUMNS), "", False
     if job.owner != identity.user and not identity.is_admin:
         if job.running:
-            return ("Someone else's training job is running; one runs at a time. "
-                    f"Started {(time.time() - job.started) / 60:.0f} min ago."), pd.DataFrame(columns=METRIC_COLUMNS), \
-                "", True
-        return "No training job of yours yet.", pd.DataFrame(columns=METRIC_COLUMNS), "", False
+            return (t("tr_other_job", minutes=f"{(time.time() - job.started) / 60:.0f}"),
+                    pd.DataFrame(columns=METRIC_COLUMNS), "", True)
+        return t("tr_no_job_yours"), pd.DataFrame(columns=METRIC_COLUMNS), "", False
     line = f"**{html.escape(common.display_model(job.config.base_model))}** · {html.escape(job.describe())}"
     if job.report is None:
         return line, pd.DataFrame(columns=METRIC_COLUMNS), "", job.running
@@ -128,13 +128,10 @@ def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, 
                            "change": round(m.change, 4), "rows": m.rows} for m in report.metrics],
                          columns=METRIC_COLUMNS)
     # Plain words, no emoji: many machines have no emoji font and show an empty box.
-    verdict = (f"**Promoted**: {html.escape(report.reason)}. Load `{report.version}` below to compare it "
-               "with the base model in the Similarity tab." if report.promoted else
-               f"**Not promoted**: {html.escape(report.reason)}. `{report.version}` is kept and can still be "
-               "loaded on purpose below.")
+    verdict = t("tr_promoted" if report.promoted else "tr_not_promoted", reason=html.escape(report.reason),
+                version=report.version)
     if report.dropped:
-        verdict += (f"<br>{report.dropped} judgment(s) shared a text with the hold-out and were left out of both "
-                    "sides, so no text is scored that was trained on.")
+        verdict += "<br>" + t("tr_dropped", n=report.dropped)
     return line, table, verdict, job.running
 
 
@@ -173,8 +170,7 @@ def use_version(studio: Studio, identity: Identity, name: str, anyway: bool = Fa
         raise ValueError(f"{version.name} was not promoted ({version.report.reason}); tick 'load it anyway' to "
                          "load it on purpose")
     encoder = studio.load_tuned(version.path)
-    return (f"Loaded `{version.name}` next to the base model. In the Similarity tab pick it as the model or "
-            f"'side by side with' to see both models' scores and the change ({encoder.dim}-d).")
+    return t("tr_loaded", version=version.name, dim=encoder.dim)
 
 
 def cancel(studio: Studio, identity: Identity) -> str:
@@ -185,49 +181,44 @@ def cancel(studio: Studio, identity: Identity) -> str:
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
     models = [common.display_model(m) for m in studio.encoders]
-    with gr.Tab("Train", id="train") as tab:
-        gr.Markdown(
-            "Fine-tune a loaded model on judgments. 20 % of them are held out (no text on both sides) and "
-            "scored before and after, with a ParaPhraser regression set that catches forgetting. A version "
-            "is promoted only when the held-out score rose and the regression set fell by at most 0.01.")
+    with gr.Tab(i18n("tr_tab"), id="train") as tab:
+        gr.Markdown(i18n("tr_intro"))
         with gr.Row():
-            whose = gr.Radio([("My judgments", MINE), ("Everyone's (admins)", EVERYONE),
-                              ("A campaign's consensus", CAMPAIGN)], value=MINE, label="Judgments",
+            whose = gr.Radio([(i18n("tr_mine"), MINE), (i18n("tr_everyone"), EVERYONE),
+                              (i18n("tr_campaign"), CAMPAIGN)], value=MINE, label=i18n("tr_judgments"),
                              elem_id="train-whose")
-            base = gr.Dropdown(models, value=models[0], label="Base model", allow_custom_value=True,
+            base = gr.Dropdown(models, value=models[0], label=i18n("tr_base"), allow_custom_value=True,
                                elem_id="train-base")
         with gr.Row(visible=False) as campaign_row:
-            campaign = gr.Textbox(label="Campaign id (one you created; admins: any)", lines=1, elem_id="train-campaign")
-            min_agreement = gr.Slider(0, 1, value=0, step=0.05, label="Leave out items whose annotators agree "
-                                      "less than (0: keep all)", elem_id="train-min-agreement")
+            campaign = gr.Textbox(label=i18n("tr_campaign_id"), lines=1, elem_id="train-campaign")
+            min_agreement = gr.Slider(0, 1, value=0, step=0.05, label=i18n("tr_min_agreement"), elem_id="train-min-agreement")
         kinds = gr.CheckboxGroup([(kind.title, name) for name, kind in TRAINING_KINDS.items()], value=[],
-                                 label="Train on", elem_id="train-kinds")
+                                 label=i18n("tr_train_on"), elem_id="train-kinds")
         advice = gr.Markdown(elem_id="train-advice")
-        with gr.Accordion("Settings (the measured defaults)", open=False):
+        with gr.Accordion(i18n("tr_settings"), open=False):
             with gr.Row():
-                epochs = gr.Number(1, label="Epochs", precision=0, minimum=1, maximum=20)
-                learning_rate = gr.Number(2e-5, label="Learning rate")
-                batch_size = gr.Number(16, label="Batch size", precision=0, minimum=2, maximum=256)
-                seed = gr.Number(0, label="Seed", precision=0)
-                freeze = gr.Checkbox(True, label="Freeze word embeddings (same quality, ~45 % faster)")
-            blend = gr.Slider(0, 0.9, value=0, step=0.1, label="Blend with the base model (its share of the weights; "
-                              "0.5 kept ~70 % of the gain and halved the forgetting when measured)",
+                epochs = gr.Number(1, label=i18n("tr_epochs"), precision=0, minimum=1, maximum=20)
+                learning_rate = gr.Number(2e-5, label=i18n("tr_lr"))
+                batch_size = gr.Number(16, label=i18n("tr_batch"), precision=0, minimum=2, maximum=256)
+                seed = gr.Number(0, label=i18n("tr_seed"), precision=0)
+                freeze = gr.Checkbox(True, label=i18n("tr_freeze"))
+            blend = gr.Slider(0, 0.9, value=0, step=0.1, label=i18n("tr_blend"),
                               elem_id="train-blend")
         with gr.Row():
-            run = gr.Button("Start training", variant="primary", elem_id="train-start")
-            stop = gr.Button("Cancel", elem_id="train-cancel")
-            refresh = gr.Button("Refresh", size="sm")
+            run = gr.Button(i18n("btn_start_training"), variant="primary", elem_id="train-start")
+            stop = gr.Button(i18n("btn_cancel"), elem_id="train-cancel")
+            refresh = gr.Button(i18n("btn_refresh"), size="sm")
         progress = gr.Markdown(elem_id="train-status")
-        metrics = gr.Dataframe(headers=METRIC_COLUMNS, label="Before and after", interactive=False,
+        metrics = gr.Dataframe(headers=METRIC_COLUMNS, label=i18n("tr_before_after"), interactive=False,
                                elem_id="train-metrics")
         verdict = gr.Markdown(elem_id="train-verdict")
         timer = gr.Timer(POLL_S, active=False)
-        with gr.Accordion("Saved versions", open=True):
+        with gr.Accordion(i18n("tr_saved_versions"), open=True):
             saved = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, wrap=True, elem_id="train-versions")
             with gr.Row():
-                version = gr.Dropdown([], label="Version", allow_custom_value=True, elem_id="train-version")
-                anyway = gr.Checkbox(False, label="Load it anyway (not promoted)", elem_id="train-anyway")
-                use = gr.Button("Use this model", elem_id="train-use")
+                version = gr.Dropdown([], label=i18n("tr_version"), allow_custom_value=True, elem_id="train-version")
+                anyway = gr.Checkbox(False, label=i18n("tr_anyway"), elem_id="train-anyway")
+                use = gr.Button(i18n("btn_use_model"), elem_id="train-use")
             used = gr.Markdown(elem_id="train-used")
 
         def who(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None) -> Identity:

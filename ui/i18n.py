@@ -1,0 +1,755 @@
+"""The interface in English and Russian: every string the app shows, in one place.
+
+Two ways a string reaches the page:
+
+- Component properties (labels, buttons, static Markdown) are ``i18n("key")``: Gradio sends the key and
+  the browser picks the text in its locale, the same locale as Gradio's own strings ("Drop File Here").
+  Such texts go through ICU MessageFormat on the page, so they hold no ``{...}``.
+- Text built by a handler (a status line, a table's headers, an error) is ``t("key", **values)`` in
+  Python, in the language of the page that asked (see ``current``); API callers get English unless
+  their Accept-Language asks for Russian.
+
+Which language a page uses is decided in the browser before Gradio starts (``LANGUAGE_SCRIPT``, put
+at the top of the page by ``LanguageScript``): ``?lang=ru`` or ``?lang=en`` in the address, else the
+switch's last choice (localStorage), else the browser's language (Russian if it starts with "ru",
+English otherwise). Gradio has no public way to change its locale later without stale strings (its
+upload area keeps the old language), so the switch stores the choice and reloads the page. The page
+then tells the server its language in a private load step, kept per session for the handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import gradio as gr
+
+LANGUAGES = ("en", "ru")
+DEFAULT = "en"
+STORAGE_KEY = "user-studio-lang"  # localStorage: the switch's last choice
+MAX_SESSIONS = 20_000  # remembered page languages; the oldest go first (each is a few dozen bytes)
+
+EN: dict[str, str] = {
+    # The header and the switch.
+    "app_language": "Language",
+    "hdr_token_limit": "{limit} token limit",
+    "hdr_no_limit": "no token limit",
+    "hdr_models_loaded": "Models loaded: {models}; the first is the default.",
+    "banner_running_on": "**Running on `{model}`, not deepvk/USER-base.**",
+    "banner_prefixes_apply": "It was trained with the same `query: ` / `passage: ` prefixes, so every tab applies.",
+    "banner_prefixes_off": "Prefixes do not apply to this fallback model.",
+    "you_are": "You are `{user}`.",
+    "you_are_admin": "You are `{user}` (admin).",
+    # Shared pieces.
+    "prefix_none": "no prefix",
+    "warning": "Warning:",
+    "saved_judgment": "Saved judgment #{id}: {what}. Use **Undo** to take it back.",
+    "nothing_to_undo": "Nothing to undo.",
+    "judgment_removed": "Judgment #{id} removed.",
+    "judgment_already_gone": "Judgment #{id} was already gone.",
+    "judgment_deleted": "Judgment #{id} deleted.",
+    "err_server": ("Something went wrong on the server (reference {reference}); it has been logged. "
+                   "Try again, or with fewer or shorter texts."),
+    "err_memory": "out of memory: send fewer or shorter texts",
+    "err_missing": "missing value: {name}",
+    "err_missing_bare": "missing value",
+    "verdict_relevant": "relevant",
+    "verdict_not_relevant": "not relevant",
+    "verdict_score": "score {score}",
+    "btn_relevant": "Relevant",
+    "btn_not_relevant": "Not relevant",
+    "btn_undo": "Undo",
+    "btn_save_score": "Save score",
+    "comment_optional": "Comment (optional)",
+    # Similarity.
+    "sim_tab": "Similarity",
+    "sim_intro": ("Score every query against every passage. USER-base expects `query: ` on questions and "
+                  "`passage: ` on the documents searched; the card's example is one click away."),
+    "sim_queries": "Queries, one per line",
+    "sim_passages": "Passages, one per line",
+    "query_prefix": "Query prefix",
+    "passage_prefix": "Passage prefix",
+    "sim_upload": "…or upload a table: pick its query and passage columns",
+    "col_found": "found by itself",
+    "col_none": "(none)",
+    "query_column": "Query column",
+    "passage_column": "Passage column",
+    "model": "Model",
+    "sim_other": "Side by side with",
+    "sim_top_k": "Top k passages per query (0 = all)",
+    "sim_example": "Model card example",
+    "sim_compare": "Compare",
+    "sim_query_to_show": "Query to show",
+    "sim_changes": "Both models' scores per pair, largest change first",
+    "sim_ranking": "Best passages per query (select a row to judge it; \"yours\": your verdicts)",
+    "sim_tokens": "Tokens per text",
+    "sim_score": "Similarity score 0–5",
+    "sim_no_result": "Enter queries and passages, then Compare",
+    "sim_no_pair": "**Judge a pair:** select a row of the ranking.",
+    "sim_judging": "**Judging:** q{q} → p{p} (score {score})",
+    "sim_status": "{queries} queries × {passages} passages, prefixes `{qp}` / `{pp}`",
+    "sim_shown_top": "ranking: top {k} per query",
+    "sim_shown_all": "ranking: every passage",
+    "sim_per_query": "more than {n} queries or passages: one query at a time (pick it above the chart)",
+    "sim_model": "model `{model}`",
+    "sim_side_summary": ("**{a}** vs **{b}**: mean |difference| {mean}, largest {largest} (cosine × 100); "
+                         "the top passage agrees for {agree} of {n} queries."),
+    "sim_table_rows": "{rows} rows · queries from {query} · passages from {passage}",
+    "sim_select_row": "select a row of the ranking first",
+    # Ranking and score-change column headers (API callers read the English ones).
+    "colh_query_no": "query #",
+    "colh_rank": "rank",
+    "colh_score": "score",
+    "colh_yours": "yours",
+    "colh_passage_no": "passage #",
+    "colh_passage": "passage",
+    "colh_query": "query",
+    "colh_change": "change",
+    "plot_passage": "passage {n}",
+    "plot_cosine": "cosine × 100",
+    "plot_per_query_title": "q{q} of {n}: {query} · top {top} of {passages} passages",
+    "plot_heatmap_title": "Query–passage similarity (cosine × 100)",
+    "plot_side_title": "The same pairs, two models (cosine × 100)",
+    "plot_noise": "noise",
+    "plot_prefix_map_title": "Where each text moves when a prefix is added",
+    # Review.
+    "rv_tab": "Review judgments",
+    "rv_intro": (
+        "Your judgments so far, and the data they make for fine-tuning (pairs and triplets for "
+        "MultipleNegativesRankingLoss, scores for CoSENTLoss). Nobody else sees your texts; the counts name "
+        "nobody."
+    ),
+    "rv_kind": "Kind",
+    "rv_user": "User (admins only: exact id)",
+    "rv_tab_filter": "Tab",
+    "rv_rows": "Rows",
+    "btn_refresh": "Refresh",
+    "rv_by_kind": "By kind",
+    "rv_by_user": "By user",
+    "rv_by_tab": "By tab",
+    "rv_export_title": "Export training data (yours; an admin's: everyone's)",
+    "rv_dataset": "Dataset",
+    "rv_format": "Format",
+    "rv_prefix_mode": "Prefixes: applied to texts, or kept as columns for `prompts`",
+    "btn_export": "Export",
+    "rv_download": "Download",
+    "rv_delete_title": "Delete my judgments",
+    "rv_judgment_id": "Judgment id",
+    "btn_delete_one": "Delete this judgment",
+    "btn_delete_all": "Delete all my judgments…",
+    "btn_confirm_delete": "Yes, delete all",
+    "btn_confirm_delete_n": "Yes, delete all {n}",
+    "btn_cancel": "Cancel",
+    "btn_restore": "Undo: restore my deleted judgments",
+    "rv_summary": "**{total} judgments** by {users} people; **{mine} are yours** (you are `{user}`).",
+    "rv_admin": " You are an admin: every user's judgments are shown. Store: `{path}`",
+    "rv_records": "records",
+    "rv_none_to_delete": "You have no judgments to delete.",
+    "rv_ask_delete": (
+        "**Delete all {n} of your judgments?** They leave the store and your exports stop working; you can "
+        "restore them from this page for an hour."
+    ),
+    "rv_deleted": "Deleted {n} of your judgments{late}. **Undo** restores them.",
+    "rv_deleted_late": " ({n} made while deleting cannot be restored)",
+    "rv_nothing_to_restore": "Nothing to restore: no deletion of yours in the last hour.",
+    "rv_restored": "Restored {n} of your judgments.",
+    "rv_nothing_deleted": "Nothing was deleted.",
+    "rvh_query": "query",
+    "rvh_relevant": "relevant passage",
+    "rvh_not_relevant": "not-relevant passage",
+    "rvh_text": "text",
+    "rvh_scored_against": "scored against",
+    "rvh_similar": "similar text",
+    "rvh_dissimilar": "dissimilar text",
+    "rvh_misplaced": "misplaced text",
+    "rvh_labelled": "labelled text",
+    "rvh_against": "judged against (see kind)",
+    # Train.
+    "tr_tab": "Train",
+    "tr_intro": (
+        "Fine-tune a loaded model on judgments. 20 % of them are held out (no text on both sides) and "
+        "scored before and after, with a ParaPhraser regression set that catches forgetting. A version is "
+        "promoted only when the held-out score rose and the regression set fell by at most 0.01."
+    ),
+    "tr_mine": "My judgments",
+    "tr_everyone": "Everyone's (admins)",
+    "tr_campaign": "A campaign's consensus",
+    "tr_judgments": "Judgments",
+    "tr_base": "Base model",
+    "tr_campaign_id": "Campaign id (one you created; admins: any)",
+    "tr_min_agreement": "Leave out items whose annotators agree less than (0: keep all)",
+    "tr_train_on": "Train on",
+    "tr_settings": "Settings (the measured defaults)",
+    "tr_epochs": "Epochs",
+    "tr_lr": "Learning rate",
+    "tr_batch": "Batch size",
+    "tr_seed": "Seed",
+    "tr_freeze": "Freeze word embeddings (same quality, ~45 % faster)",
+    "tr_blend": (
+        "Blend with the base model (its share of the weights; 0.5 kept ~70 % of the gain and halved the "
+        "forgetting when measured)"
+    ),
+    "btn_start_training": "Start training",
+    "tr_before_after": "Before and after",
+    "tr_saved_versions": "Saved versions",
+    "tr_version": "Version",
+    "tr_anyway": "Load it anyway (not promoted)",
+    "btn_use_model": "Use this model",
+    "tr_no_job": "No training job yet.",
+    "tr_other_job": "Someone else's training job is running; one runs at a time. Started {minutes} min ago.",
+    "tr_no_job_yours": "No training job of yours yet.",
+    "tr_promoted": (
+        "**Promoted**: {reason}. Load `{version}` below to compare it with the base model in the Similarity "
+        "tab."
+    ),
+    "tr_not_promoted": (
+        "**Not promoted**: {reason}. `{version}` is kept and can still be loaded on purpose below."
+    ),
+    "tr_dropped": (
+        "{n} judgment(s) shared a text with the hold-out and were left out of both sides, so no text is "
+        "scored that was trained on."
+    ),
+    "tr_loaded": (
+        "Loaded `{version}` next to the base model. In the Similarity tab pick it as the model or 'side by "
+        "side with' to see both models' scores and the change ({dim}-d)."
+    ),
+    "tr_enter_campaign": "Enter a campaign's id: its consensus (one row per item) is what trains.",
+    "tr_kind_rows": "{kind} ({n} rows)",
+    "tr_kind_ready": "- **{kind}**: {n} rows, trains with {loss} (ready)",
+    "tr_head": "**{n}** of {owner} judgments. Each kind needs at least {min} rows.",
+    "tr_owner_everyone": "everyone's",
+    "tr_owner_campaign": "the campaign's consensus",
+    "tr_owner_yours": "your",
+    # Annotate.
+    "ann_tab": "Annotate",
+    "ann_intro": (
+        "Judge the items of a campaign one at a time, from the keyboard. Several people judge each item; a "
+        "campaign's id is its invitation. Its creator sees how much people agree."
+    ),
+    "ann_campaign": "Campaign (pick one, or paste its id)",
+    "btn_refresh_list": "Refresh list",
+    "btn_start": "Start",
+    "ann_pick": "Pick a campaign and press Start.",
+    "btn_relevant_key": "Relevant (R)",
+    "btn_not_relevant_key": "Not relevant (N)",
+    "btn_skip_key": "Skip (S)",
+    "btn_undo_key": "Undo (U)",
+    "ann_keys": (
+        "**Keys**: `R` relevant · `N` not relevant · `0`–`5` score · `1`–`9` label · `S` skip · `U` undo "
+        "(when no text box has the focus)"
+    ),
+    "ann_new": "New campaign",
+    "ann_name": "Name",
+    "ann_judgment": "Judgment",
+    "ann_overlap": "People per item (overlap)",
+    "ann_show_score": "Show the model's score (off: it anchors people)",
+    "ann_labels": "Labels (label campaigns: 2 to 9, comma-separated)",
+    "ann_instructions": "Instructions",
+    "ann_from_table": "From a table",
+    "ann_items_file": "Items: query,passage or sentence1,sentence2 (pairs), or text (labels)",
+    "btn_create_campaign": "Create campaign",
+    "ann_model_choose": "Let the model choose",
+    "ann_rule_boundary": "Pairs near the decision boundary",
+    "ann_rule_tied": "Queries whose top two passages are nearly tied",
+    "ann_rule_border": "Texts on the border between two clusters (labels)",
+    "ann_rule": "Rule",
+    "ann_queries": "Queries (or the texts to cluster), one per line",
+    "ann_items": "Items",
+    "ann_k": "Clusters (border; 0: by silhouette)",
+    "btn_create_from_model": "Create from the model's choice",
+    "ann_agreement_title": "Agreement and training data (the campaign's creator and admins)",
+    "btn_show_agreement": "Show agreement",
+    "ann_annotators": "Each annotator against the others",
+    "ann_disputed": "Most disputed items",
+    "ann_min_agreement": "Leave out items agreeing less than (0-1)",
+    "btn_export_consensus": "Export consensus",
+    "ann_done": (
+        "<b>Nothing left for you in this campaign.</b> Every item has its judgments, or you have judged or "
+        "skipped the rest. Thank you!"
+    ),
+    "ann_item_of": "Item {item} of {n}",
+    "ann_model_score": "model score: {score}",
+    "ann_what_relevance": "Does the passage answer the query? **R** relevant, **N** not relevant.",
+    "ann_what_score": "How similar are the two texts, from **0** (unrelated) to **5** (same meaning)?",
+    "ann_what_label": "Which label fits the text? ",
+    "ann_chosen_by": "*Items chosen by the model: {rule}.*",
+    "ann_progress": "**{line}** · {done} of {needed} judgments",
+    "ann_press_start": "press Start to get an item first",
+    "ann_already_saved": "Item {item} was already saved.",
+    "ann_saved": "Saved item {item}: {value} (judgment #{record}).",
+    "ann_skipped": "Skipped item {item}.",
+    "ann_back": "Item {item} is back: answer it again.",
+    "ann_nothing_to_undo": "Nothing to undo in this campaign.",
+    "ann_created": (
+        "Campaign **{name}** created: {n} items, {overlap} per item. Its id, to share with annotators: "
+        "`{id}`"
+    ),
+    "ann_rule_line": "Rule: {rule}",
+    "ann_alpha_undefined": "not defined yet (it needs items judged by two people, and some variation)",
+    "ann_alpha": (
+        "Krippendorff's alpha ({level}): {alpha}, from {items} items with two or more judgments "
+        "({judgments} judgments); {all_judgments} judgments on {all_items} items in all."
+    ),
+}
+
+RU: dict[str, str] = {
+    "app_language": "Язык",
+    "hdr_token_limit": "предел {limit} токенов",
+    "hdr_no_limit": "без предела токенов",
+    "hdr_models_loaded": "Загружены модели: {models}; первая используется по умолчанию.",
+    "banner_running_on": "**Работает `{model}`, а не deepvk/USER-base.**",
+    "banner_prefixes_apply": "Она обучена с теми же префиксами `query: ` / `passage: `, так что все вкладки работают.",
+    "banner_prefixes_off": "К этой запасной модели префиксы не применяются.",
+    "you_are": "Вы — `{user}`.",
+    "you_are_admin": "Вы — `{user}` (администратор).",
+    "prefix_none": "без префикса",
+    "warning": "Внимание:",
+    "saved_judgment": "Оценка №{id} сохранена: {what}. Кнопка **Отменить** её уберёт.",
+    "nothing_to_undo": "Отменять нечего.",
+    "judgment_removed": "Оценка №{id} удалена.",
+    "judgment_already_gone": "Оценки №{id} уже нет.",
+    "judgment_deleted": "Оценка №{id} удалена.",
+    "err_server": ("На сервере что-то пошло не так (код {reference}); ошибка записана в журнал. "
+                   "Попробуйте ещё раз или с меньшим числом текстов покороче."),
+    "err_memory": "не хватило памяти: отправьте меньше текстов или тексты покороче",
+    "err_missing": "не хватает значения: {name}",
+    "err_missing_bare": "не хватает значения",
+    "verdict_relevant": "релевантно",
+    "verdict_not_relevant": "не релевантно",
+    "verdict_score": "оценка {score}",
+    "btn_relevant": "Релевантно",
+    "btn_not_relevant": "Не релевантно",
+    "btn_undo": "Отменить",
+    "btn_save_score": "Сохранить оценку",
+    "comment_optional": "Комментарий (необязательно)",
+    "sim_tab": "Сходство",
+    "sim_intro": ("Каждый запрос сравнивается с каждым фрагментом. USER-base ждёт `query: ` перед вопросами и "
+                  "`passage: ` перед документами, в которых ищут; пример из карточки модели — в один клик."),
+    "sim_queries": "Запросы, по одному в строке",
+    "sim_passages": "Фрагменты, по одному в строке",
+    "query_prefix": "Префикс запросов",
+    "passage_prefix": "Префикс фрагментов",
+    "sim_upload": "…или загрузите таблицу и выберите столбцы запросов и фрагментов",
+    "col_found": "найти автоматически",
+    "col_none": "(нет)",
+    "query_column": "Столбец запросов",
+    "passage_column": "Столбец фрагментов",
+    "model": "Модель",
+    "sim_other": "Сравнить с моделью",
+    "sim_top_k": "Лучших фрагментов на запрос (0 = все)",
+    "sim_example": "Пример из карточки модели",
+    "sim_compare": "Сравнить",
+    "sim_query_to_show": "Показать запрос",
+    "sim_changes": "Оценки обеих моделей для каждой пары, сначала наибольшие изменения",
+    "sim_ranking": "Лучшие фрагменты для каждого запроса (выберите строку, чтобы оценить её; «ваше» — ваши оценки)",
+    "sim_tokens": "Токены в каждом тексте",
+    "sim_score": "Оценка сходства 0–5",
+    "sim_no_result": "Введите запросы и фрагменты и нажмите «Сравнить»",
+    "sim_no_pair": "**Оценить пару:** выберите строку ранжирования.",
+    "sim_judging": "**Оценка пары:** q{q} → p{p} (сходство {score})",
+    "sim_status": "запросов: {queries} × фрагментов: {passages}, префиксы `{qp}` / `{pp}`",
+    "sim_shown_top": "ранжирование: {k} лучших на запрос",
+    "sim_shown_all": "ранжирование: все фрагменты",
+    "sim_per_query": "больше {n} запросов или фрагментов: по одному запросу (выберите его над графиком)",
+    "sim_model": "модель `{model}`",
+    "sim_side_summary": ("**{a}** и **{b}**: средняя |разница| {mean}, наибольшая {largest} (косинус × 100); "
+                         "лучший фрагмент совпадает для {agree} из {n} запросов."),
+    "sim_table_rows": "строк: {rows} · запросы из {query} · фрагменты из {passage}",
+    "sim_select_row": "сначала выберите строку ранжирования",
+    "colh_query_no": "запрос №",
+    "colh_rank": "место",
+    "colh_score": "сходство",
+    "colh_yours": "ваше",
+    "colh_passage_no": "фрагмент №",
+    "colh_passage": "фрагмент",
+    "colh_query": "запрос",
+    "colh_change": "изменение",
+    "plot_passage": "фрагмент {n}",
+    "plot_cosine": "косинус × 100",
+    "plot_per_query_title": "q{q} из {n}: {query} · {top} лучших из {passages} фрагментов",
+    "plot_heatmap_title": "Сходство запросов и фрагментов (косинус × 100)",
+    "plot_side_title": "Те же пары, две модели (косинус × 100)",
+    "plot_noise": "шум",
+    "plot_prefix_map_title": "Куда смещается каждый текст, если добавить префикс",
+    # Review.
+    "rv_tab": "Мои оценки",
+    "rv_intro": (
+        "Ваши оценки и данные, которые из них получаются для дообучения (пары и тройки для "
+        "MultipleNegativesRankingLoss, оценки для CoSENTLoss). Ваших текстов не видит никто, в счётчиках "
+        "нет имён."
+    ),
+    "rv_kind": "Вид",
+    "rv_user": "Пользователь (только для администраторов: точный id)",
+    "rv_tab_filter": "Вкладка",
+    "rv_rows": "Строк",
+    "btn_refresh": "Обновить",
+    "rv_by_kind": "По видам",
+    "rv_by_user": "По пользователям",
+    "rv_by_tab": "По вкладкам",
+    "rv_export_title": "Выгрузить данные для обучения (ваши; у администратора — всех)",
+    "rv_dataset": "Набор",
+    "rv_format": "Формат",
+    "rv_prefix_mode": "Префиксы: добавить к текстам или оставить столбцами для `prompts`",
+    "btn_export": "Выгрузить",
+    "rv_download": "Скачать",
+    "rv_delete_title": "Удалить мои оценки",
+    "rv_judgment_id": "Номер оценки",
+    "btn_delete_one": "Удалить эту оценку",
+    "btn_delete_all": "Удалить все мои оценки…",
+    "btn_confirm_delete": "Да, удалить все",
+    "btn_confirm_delete_n": "Да, удалить все {n}",
+    "btn_cancel": "Отмена",
+    "btn_restore": "Отменить: вернуть удалённые оценки",
+    "rv_summary": "**Оценок: {total}** от людей: {users}; **ваших: {mine}** (вы — `{user}`).",
+    "rv_admin": " Вы администратор: показаны оценки всех пользователей. Хранилище: `{path}`",
+    "rv_records": "оценок",
+    "rv_none_to_delete": "У вас нет оценок, которые можно удалить.",
+    "rv_ask_delete": (
+        "**Удалить все ваши оценки ({n})?** Они уйдут из хранилища, а ваши выгрузки перестанут открываться; "
+        "вернуть их можно на этой странице в течение часа."
+    ),
+    "rv_deleted": "Удалено ваших оценок: {n}{late}. Кнопка **Отменить** их вернёт.",
+    "rv_deleted_late": " ({n} сделанных во время удаления вернуть нельзя)",
+    "rv_nothing_to_restore": "Возвращать нечего: за последний час вы ничего не удаляли.",
+    "rv_restored": "Возвращено ваших оценок: {n}.",
+    "rv_nothing_deleted": "Ничего не удалено.",
+    "rvh_query": "запрос",
+    "rvh_relevant": "релевантный фрагмент",
+    "rvh_not_relevant": "нерелевантный фрагмент",
+    "rvh_text": "текст",
+    "rvh_scored_against": "оценён в паре с",
+    "rvh_similar": "похожий текст",
+    "rvh_dissimilar": "непохожий текст",
+    "rvh_misplaced": "текст не на своём месте",
+    "rvh_labelled": "размеченный текст",
+    "rvh_against": "в паре с (см. вид)",
+    # Train.
+    "tr_tab": "Обучение",
+    "tr_intro": (
+        "Дообучение загруженной модели на оценках. 20 % из них откладываются (ни один текст не попадает в "
+        "обе части) и проверяются до и после обучения, а регрессионный набор ParaPhraser ловит забывание. "
+        "Версия признаётся удачной, только если результат на отложенных оценках вырос, а на регрессионном "
+        "наборе упал не больше чем на 0,01."
+    ),
+    "tr_mine": "Мои оценки",
+    "tr_everyone": "Оценки всех (для администраторов)",
+    "tr_campaign": "Итог кампании разметки",
+    "tr_judgments": "Оценки",
+    "tr_base": "Базовая модель",
+    "tr_campaign_id": "Id кампании (созданной вами; администраторам — любой)",
+    "tr_min_agreement": "Не брать элементы, где согласие разметчиков ниже (0 — брать все)",
+    "tr_train_on": "Обучать на",
+    "tr_settings": "Настройки (проверенные значения по умолчанию)",
+    "tr_epochs": "Эпохи",
+    "tr_lr": "Скорость обучения",
+    "tr_batch": "Размер батча",
+    "tr_seed": "Seed",
+    "tr_freeze": "Заморозить эмбеддинги слов (качество то же, на ~45 % быстрее)",
+    "tr_blend": (
+        "Смешать с базовой моделью (её доля в весах; 0,5 в замерах сохраняло ~70 % прироста и вдвое снижало "
+        "забывание)"
+    ),
+    "btn_start_training": "Начать обучение",
+    "tr_before_after": "До и после",
+    "tr_saved_versions": "Сохранённые версии",
+    "tr_version": "Версия",
+    "tr_anyway": "Загрузить всё равно (неудачная версия)",
+    "btn_use_model": "Использовать эту модель",
+    "tr_no_job": "Обучение ещё не запускалось.",
+    "tr_other_job": "Идёт чужое обучение; одновременно может идти только одно. Началось {minutes} мин назад.",
+    "tr_no_job_yours": "Вы ещё не запускали обучение.",
+    "tr_promoted": (
+        "**Удачная версия**: {reason}. Загрузите `{version}` ниже, чтобы сравнить её с базовой моделью на "
+        "вкладке «Сходство»."
+    ),
+    "tr_not_promoted": (
+        "**Неудачная версия**: {reason}. `{version}` сохранена, и её можно намеренно загрузить ниже."
+    ),
+    "tr_dropped": (
+        "Оценок с общим текстом с отложенной частью: {n}; они исключены из обеих частей, так что ни один "
+        "текст из обучения не проверяется."
+    ),
+    "tr_loaded": (
+        "`{version}` загружена рядом с базовой моделью. На вкладке «Сходство» выберите её как модель или в "
+        "поле «Сравнить с моделью», чтобы увидеть оценки обеих моделей и изменение ({dim}-d)."
+    ),
+    "tr_enter_campaign": "Введите id кампании: обучение идёт на её итоге (одна строка на элемент).",
+    "tr_kind_rows": "{kind} (строк: {n})",
+    "tr_kind_ready": "- **{kind}**: строк: {n}, обучается с {loss} (готово)",
+    "tr_head": "Оценок ({owner}): **{n}**. Для каждого вида нужно не меньше {min} строк.",
+    "tr_owner_everyone": "всех",
+    "tr_owner_campaign": "итог кампании",
+    "tr_owner_yours": "ваших",
+    # Annotate.
+    "ann_tab": "Разметка",
+    "ann_intro": (
+        "Оценивайте элементы кампании по одному, с клавиатуры. Каждый элемент оценивают несколько человек; "
+        "id кампании — это приглашение в неё. Её создатель видит, насколько оценки согласуются."
+    ),
+    "ann_campaign": "Кампания (выберите или вставьте её id)",
+    "btn_refresh_list": "Обновить список",
+    "btn_start": "Начать",
+    "ann_pick": "Выберите кампанию и нажмите «Начать».",
+    "btn_relevant_key": "Релевантно (R)",
+    "btn_not_relevant_key": "Не релевантно (N)",
+    "btn_skip_key": "Пропустить (S)",
+    "btn_undo_key": "Отменить (U)",
+    "ann_keys": (
+        "**Клавиши**: `R` релевантно · `N` не релевантно · `0`–`5` оценка · `1`–`9` метка · `S` пропустить "
+        "· `U` отменить (когда курсор не в текстовом поле)"
+    ),
+    "ann_new": "Новая кампания",
+    "ann_name": "Название",
+    "ann_judgment": "Что оценивать",
+    "ann_overlap": "Человек на элемент (перекрытие)",
+    "ann_show_score": "Показывать оценку модели (выключено: она влияет на людей)",
+    "ann_labels": "Метки (для кампаний с метками: от 2 до 9, через запятую)",
+    "ann_instructions": "Инструкция",
+    "ann_from_table": "Из таблицы",
+    "ann_items_file": "Элементы: query,passage или sentence1,sentence2 (пары) либо text (метки)",
+    "btn_create_campaign": "Создать кампанию",
+    "ann_model_choose": "Пусть выберет модель",
+    "ann_rule_boundary": "Пары у границы решения",
+    "ann_rule_tied": "Запросы, у которых два лучших фрагмента почти равны",
+    "ann_rule_border": "Тексты на границе двух кластеров (метки)",
+    "ann_rule": "Правило",
+    "ann_queries": "Запросы (или тексты для кластеризации), по одному в строке",
+    "ann_items": "Элементов",
+    "ann_k": "Кластеров (для границы; 0 — по силуэту)",
+    "btn_create_from_model": "Создать из выбора модели",
+    "ann_agreement_title": "Согласие и данные для обучения (создателю кампании и администраторам)",
+    "btn_show_agreement": "Показать согласие",
+    "ann_annotators": "Каждый разметчик в сравнении с остальными",
+    "ann_disputed": "Самые спорные элементы",
+    "ann_min_agreement": "Не брать элементы с согласием ниже (0–1)",
+    "btn_export_consensus": "Выгрузить итог",
+    "ann_done": (
+        "<b>В этой кампании для вас больше ничего нет.</b> Все элементы оценены, или остальные вы уже "
+        "оценили либо пропустили. Спасибо!"
+    ),
+    "ann_item_of": "Элемент {item} из {n}",
+    "ann_model_score": "оценка модели: {score}",
+    "ann_what_relevance": "Отвечает ли фрагмент на запрос? **R** — релевантно, **N** — не релевантно.",
+    "ann_what_score": "Насколько похожи два текста, от **0** (не связаны) до **5** (один смысл)?",
+    "ann_what_label": "Какая метка подходит тексту? ",
+    "ann_chosen_by": "*Элементы выбрала модель: {rule}.*",
+    "ann_progress": "**{line}** · оценок: {done} из {needed}",
+    "ann_press_start": "сначала нажмите «Начать», чтобы получить элемент",
+    "ann_already_saved": "Элемент {item} уже сохранён.",
+    "ann_saved": "Элемент {item} сохранён: {value} (оценка №{record}).",
+    "ann_skipped": "Элемент {item} пропущен.",
+    "ann_back": "Элемент {item} вернулся: ответьте на него снова.",
+    "ann_nothing_to_undo": "В этой кампании отменять нечего.",
+    "ann_created": (
+        "Кампания **{name}** создана: элементов: {n}, оценок на элемент: {overlap}. Её id, чтобы поделиться "
+        "с разметчиками: `{id}`"
+    ),
+    "ann_rule_line": "Правило: {rule}",
+    "ann_alpha_undefined": "пока не определена (нужны элементы, оценённые двумя людьми, и какой-то разброс)",
+    "ann_alpha": (
+        "Альфа Криппендорфа ({level}): {alpha}, по элементам с двумя и более оценками: {items} (оценок: "
+        "{judgments}); всего оценок: {all_judgments} на элементах: {all_items}."
+    ),
+}
+
+TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
+I18N = gr.I18n(**TRANSLATIONS)
+
+# Messages raised as ValueError by core/ and ui/ (English, the API's language), shown in Russian on a
+# Russian page. Each pattern matches a whole message; its groups fill the Russian text.
+ERRORS_RU: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p, re.S), ru) for p, ru in [
+        (r"select a row of the ranking first", "сначала выберите строку ранжирования"),
+        (r"judgments are switched off: the app has no feedback store",
+         "оценки отключены: у приложения нет хранилища оценок"),
+        (r"enter the id of one of your judgments", "введите номер одной из ваших оценок"),
+        (r"there is no judgment #(.+)", r"оценки №\1 нет"),
+        (r"pick a second model other than the first", "выберите вторую модель, отличную от первой"),
+        (r"(.+) must be a whole number, got (.+)", r"\1: нужно целое число, получено \2"),
+        (r"top k must be a whole number \(0 = every passage\), got (.+)",
+         r"число лучших фрагментов должно быть целым (0 = все), получено \1"),
+        (r"the query and passage columns must differ; both are (.+)",
+         r"столбцы запросов и фрагментов должны различаться; оба — \1"),
+        (r"pick a query column or a passage column; the table's columns are: (.+)",
+         r"выберите столбец запросов или фрагментов; столбцы таблицы: \1"),
+        (r"(query|passage) column (.+) is not in the table; its columns are: (.+)",
+         r"столбца \2 нет в таблице; её столбцы: \3"),
+        (r"enter at least one query", "введите хотя бы один запрос"),
+        (r"enter at least one passage", "введите хотя бы один фрагмент"),
+        (r"enter at least one text", "введите хотя бы один текст"),
+        (r"no text to encode", "нет текста для кодирования"),
+    ]
+]
+
+
+def i18n(key: str) -> Any:
+    """A component property translated in the browser (label, button, static Markdown); no placeholders."""
+    if key not in EN:
+        raise KeyError(f"no translation for {key!r}")
+    return I18N(key)
+
+
+def t(key: str, lang: str | None = None, /, **values: object) -> str:
+    """``key`` in ``lang`` (default: the language of the page being answered), with ``values`` filled in."""
+    text = TRANSLATIONS.get(lang or current(), EN).get(key) or EN[key]
+    return text.format(**values) if values else text
+
+
+_sessions: OrderedDict[str, str] = OrderedDict()
+_lock = threading.Lock()
+
+
+def normalize(value: object) -> str:
+    """A language tag or choice as one of LANGUAGES: Russian for anything starting with "ru"."""
+    return "ru" if str(value or "").strip().lower().startswith("ru") else DEFAULT
+
+
+def remember(request: gr.Request | None, lang: object) -> str:
+    """The page behind ``request`` shows ``lang``: later handlers of its session answer in it."""
+    lang = normalize(lang)
+    session = getattr(request, "session_hash", None) if request is not None else None
+    if session:
+        with _lock:
+            _sessions[session] = lang
+            _sessions.move_to_end(session)
+            while len(_sessions) > MAX_SESSIONS:
+                _sessions.popitem(last=False)
+    return lang
+
+
+def accept_language(header: str | None) -> str:
+    """The first of LANGUAGES an Accept-Language header prefers (q values honoured), else English."""
+    best, best_q = DEFAULT, -1.0
+    for item in (header or "").split(","):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        match = re.search(r"q\s*=\s*([0-9.]+)", params)
+        if match:
+            try:
+                q = float(match.group(1))
+            except ValueError:
+                continue
+        tag = tag.strip().lower()
+        primary = tag.split("-")[0]
+        if primary in LANGUAGES and q > best_q and q > 0:
+            best, best_q = primary, q
+    return best
+
+
+def lang_of(request: gr.Request | None) -> str:
+    """The language to answer ``request`` in: its page's (set at load), else its Accept-Language, else English."""
+    if request is None:
+        return DEFAULT
+    session = getattr(request, "session_hash", None)
+    if session:
+        with _lock:
+            remembered = _sessions.get(session)
+        if remembered:
+            return remembered
+    headers = getattr(request, "headers", None) or {}
+    try:
+        header = headers.get("accept-language")
+    except Exception:  # a header mapping we do not know: English
+        header = None
+    return accept_language(header)
+
+
+def current() -> str:
+    """The language of the request a handler is answering now (Gradio keeps it in a context variable)."""
+    from gradio.context import LocalContext
+
+    return lang_of(LocalContext.request.get(None))
+
+
+def translate_error(message: str, lang: str | None = None) -> str:
+    """A known English error message in ``lang`` (default: the current page's); others stay as they are."""
+    if (lang or current()) != "ru":
+        return message
+    for pattern, russian in ERRORS_RU:
+        match = pattern.fullmatch(message)
+        if match:
+            return match.expand(russian)
+    return message
+
+
+# Runs first in the page, before Gradio reads navigator.language to pick its locale (and with it the
+# app's I18n texts): the language is fixed to the one this app speaks, so Gradio never shows a third.
+LANGUAGE_SCRIPT = """<script>(function () {
+  try {
+    var key = __KEY__, param = null, stored = null;
+    try { param = new URLSearchParams(window.location.search).get("lang"); } catch (e) {}
+    try { stored = window.localStorage.getItem(key); } catch (e) {}
+    var browser = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
+    var lang = String(param || stored || browser).toLowerCase().indexOf("ru") === 0 ? "ru" : "en";
+    Object.defineProperty(navigator, "language", {get: function () { return lang; }, configurable: true});
+    Object.defineProperty(navigator, "languages", {get: function () { return [lang]; }, configurable: true});
+    document.documentElement.setAttribute("lang", lang);
+    window.__userStudioLang = lang;
+  } catch (e) {}
+})();</script>""".replace("__KEY__", json.dumps(STORAGE_KEY))
+
+# The load step's js: the page's language, as decided above, for the server to remember.
+PAGE_LANGUAGE_JS = "() => window.__userStudioLang || 'en'"
+# The switch: keep the choice and reload, so that Gradio's own strings are built in it from the start.
+SWITCH_JS = """(lang) => {
+  try { window.localStorage.setItem(__KEY__, lang); } catch (e) {}
+  const url = new URL(window.location.href);
+  url.searchParams.delete("lang");
+  window.location.replace(url.href);
+  return lang;
+}""".replace("__KEY__", json.dumps(STORAGE_KEY))
+
+
+class LanguageScript:
+    """ASGI middleware: puts LANGUAGE_SCRIPT at the top of every HTML page the app serves.
+
+    Gradio's own ``head`` option is applied by its JavaScript after it has chosen the locale, too late;
+    the script has to be in the page before Gradio's module runs. Only uncompressed text/html responses
+    are touched (the page is small); everything else streams through as it is.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: dict | None = None
+        body: list[bytes] = []
+
+        async def capture(message: dict) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = {k.lower(): v for k, v in message.get("headers", [])}
+                if (headers.get(b"content-type", b"").startswith(b"text/html")
+                        and b"content-encoding" not in headers):
+                    start = message
+                    return
+                await send(message)
+            elif message["type"] == "http.response.body" and start is not None:
+                body.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                page = b"".join(body)
+                script = LANGUAGE_SCRIPT.encode()
+                if b"<head>" in page:
+                    page = page.replace(b"<head>", b"<head>" + script, 1)
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(page)).encode()))
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": page, "more_body": False})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, capture)
+
+
+def launch_options() -> dict[str, Any]:
+    """What ``launch()`` needs for the two languages: the translations and the page script."""
+    from starlette.middleware import Middleware
+
+    return {"i18n": I18N, "app_kwargs": {"middleware": [Middleware(LanguageScript)]}}
