@@ -31,6 +31,7 @@ from core.judgments import Judgment
 from core.studio import Studio
 from core.text import clean_text
 from ui import common
+from ui.i18n import i18n, t, translate_error
 from ui.plots import PALETTE, empty_figure
 from ui.similarity_tab import RankedPairs
 
@@ -40,7 +41,7 @@ AUTO = ""  # a column dropdown's "find it by itself"
 # browser pays for every row.
 MISSES_SHOWN = 100
 SEARCH_K_MAX = 100
-SOURCES = [("Uploaded table (query, passage, label)", "upload"), ("My judgments (relevant / not relevant)", "judgments")]
+SOURCES = [(i18n("ev_source_upload"), "upload"), (i18n("ev_source_judgments"), "judgments")]
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -206,20 +207,20 @@ def misses_table(report: EvaluationReport) -> pd.DataFrame:
 def evaluation_summary(report: EvaluationReport) -> str:
     dataset = report.dataset
     corpus = len(dataset.passages) - report.from_table
-    parts = [f"**{len(dataset.queries):,} queries** against **{len(dataset.passages):,} passages** "
-             f"({report.from_table:,} from the table" + (f", {corpus:,} more from the corpus" if corpus else "") + ")",
-             f"prefixes `{html.escape(report.query_prefix)}` / `{html.escape(report.passage_prefix)}`"]
+    parts = [t("ev_summary_head", queries=f"{len(dataset.queries):,}", passages=f"{len(dataset.passages):,}",
+               table=f"{report.from_table:,}", corpus=t("ev_summary_corpus", n=f"{corpus:,}") if corpus else ""),
+             t("ev_prefixes", qp=html.escape(report.query_prefix), pp=html.escape(report.passage_prefix))]
     if dataset.duplicate_passages:
-        parts.append(f"{dataset.duplicate_passages:,} duplicate passage(s) counted once")
+        parts.append(t("ev_duplicates", n=f"{dataset.duplicate_passages:,}"))
     for model_id, result in report.results.items():
         shown = min(len(result.misses), MISSES_SHOWN)
-        missed = f"{len(result.misses):,} queries missed at rank 1"
+        missed = t("ev_missed_n", n=f"{len(result.misses):,}")
         if shown < len(result.misses):
-            missed += f" (the worst {shown} shown)"
+            missed += t("ev_worst_shown", n=shown)
         parts.append(f"`{html.escape(common.display_model(model_id))}`: {missed}")
     if len(report.results) < 2:
-        parts.append("load a second model (`--model`) to compare two models with a confidence interval")
-    parts += [f"⚠️ {html.escape(w)}" for w in report.warnings]
+        parts.append(t("ev_load_second"))
+    parts += [f"{t('warning')} {html.escape(w)}" for w in report.warnings]
     return " · ".join(parts)
 
 
@@ -282,37 +283,39 @@ def thresholds_table(report: ThresholdReport) -> pd.DataFrame:
 def score_histograms(report: ThresholdReport) -> go.Figure:
     """Per model: scores of relevant and of not-relevant pairs on shared bins, and the chosen threshold."""
     names = [common.display_model(m) for m in report.results]
+    pairs = t("ev_hist_pairs")
     fig = make_subplots(rows=len(names), cols=1, subplot_titles=[html.escape(n) for n in names],
                         vertical_spacing=0.12 if len(names) > 1 else 0.1)
     for row, result in enumerate(report.results.values(), start=1):
         low, high = float(result.scores.min()), float(result.scores.max())
         size = max((high - low) / 30, 0.01)  # ~30 bins over the observed range
-        for verdict, name, colour in ((True, "relevant", PALETTE[2]), (False, "not relevant", PALETTE[3])):
+        for verdict, name, colour in ((True, t("verdict_relevant"), PALETTE[2]),
+                                      (False, t("verdict_not_relevant"), PALETTE[3])):
             fig.add_trace(go.Histogram(x=result.scores[report.relevant == verdict], name=name, marker_color=colour,
                                        opacity=0.6, xbins=dict(start=low, end=high + size, size=size),
                                        legendgroup=name, showlegend=row == 1,
-                                       hovertemplate=f"{name}<br>cos×100 %{{x}}<br>pairs %{{y}}<extra></extra>"),
+                                       hovertemplate=f"{name}<br>cos×100 %{{x}}<br>{pairs} %{{y}}<extra></extra>"),
                           row=row, col=1)
         fig.add_vline(x=result.choice.threshold, line_dash="dash", line_color="#333", row=row, col=1,
-                      annotation_text=f"threshold {result.choice.threshold:.1f} · F1 {result.choice.f1:.2f}",
+                      annotation_text=t("ev_hist_threshold", threshold=f"{result.choice.threshold:.1f}",
+                                        f1=f"{result.choice.f1:.2f}"),
                       annotation_position="top right")
-        fig.update_xaxes(title_text="cosine × 100", row=row, col=1)
-        fig.update_yaxes(title_text="pairs", row=row, col=1)
+        fig.update_xaxes(title_text=t("plot_cosine"), row=row, col=1)
+        fig.update_yaxes(title_text=pairs, row=row, col=1)
     # The legend above the plots: on the right it covers the threshold's label.
     fig.update_layout(barmode="overlay", template="plotly_white", height=100 + 260 * len(names),
-                      margin=dict(l=10, r=10, t=70, b=10), title="Scores of relevant and not-relevant pairs",
+                      margin=dict(l=10, r=10, t=70, b=10), title=t("ev_hist_title"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="right", x=1))
     return fig
 
 
 def thresholds_summary(report: ThresholdReport) -> str:
     n = len(report.relevant)
-    source = "your judgments" if report.source == "judgments" else "the uploaded table"
-    parts = [f"**{n:,} pairs** from {source}: {int(report.relevant.sum()):,} relevant, "
-             f"{int((~report.relevant).sum()):,} not relevant",
-             "a pair counts as relevant when its score is at or above the threshold; chosen on these pairs, so "
-             "expect a little less on new ones"]
-    return " · ".join(parts + [f"⚠️ {html.escape(w)}" for w in report.warnings])
+    source = t("ev_th_source_judgments" if report.source == "judgments" else "ev_th_source_table")
+    parts = [t("ev_th_summary", n=f"{n:,}", source=source, relevant=f"{int(report.relevant.sum()):,}",
+               not_relevant=f"{int((~report.relevant).sum()):,}"),
+             t("ev_th_note")]
+    return " · ".join(parts + [f"{t('warning')} {html.escape(w)}" for w in report.warnings])
 
 
 # -- search ---------------------------------------------------------------------------------------
@@ -334,10 +337,10 @@ def run_search(studio: Studio, query: str, corpus: str | None, k: float | None =
     view = RankedPairs([query], shown, np.array([[0, i] for i in range(len(hits))], dtype=np.int32).reshape(-1, 2),
                        table["score"].to_numpy(np.float32), literal(query_prefix or "none", encoder),
                        literal(passage_prefix or "none", encoder), encoder.model_id, encoder.revision)
-    status = [f"top {len(hits)} of {len(passages):,} passages"
-              + (f" (column `{html.escape(column)}`)" if column else ""),
-              f"model `{html.escape(common.display_model(encoder.model_id))}`"]
-    status += [f"⚠️ {html.escape(n)}" for n in notes]
+    status = [t("ev_search_status", k=len(hits), n=f"{len(passages):,}")
+              + (t("ev_search_column", column=html.escape(column)) if column else ""),
+              t("sim_model", model=html.escape(common.display_model(encoder.model_id)))]
+    status += [f"{t('warning')} {html.escape(n)}" for n in notes]
     return table, " · ".join(status), view
 
 
@@ -351,84 +354,82 @@ def describe_pairs(studio: Studio, path: str | None):
     columns = [AUTO, *[str(c) for c in loaded.frame.columns]]
     try:
         query, passage = pair_columns(loaded.frame)
-        note = f"{len(loaded.frame):,} rows · query column `{html.escape(query)}`, passage column `{html.escape(passage)}`"
+        note = t("ev_table_note", rows=f"{len(loaded.frame):,}", query=html.escape(query),
+                 passage=html.escape(passage))
     except ValueError as error:
         query = passage = AUTO
-        note = f"⚠️ {html.escape(str(error))}: pick the columns"
-    note = " · ".join([note] + [f"⚠️ {html.escape(w)}" for w in loaded.warnings])
+        note = f"{t('warning')} " + t("ev_pick_columns", error=html.escape(translate_error(str(error))))
+    note = " · ".join([note] + [f"{t('warning')} {html.escape(w)}" for w in loaded.warnings])
     return gr.update(choices=columns, value=query), gr.update(choices=columns, value=passage), note
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
     models = [common.display_model(m) for m in studio.encoders]
     several = len(models) > 1
-    with gr.Tab("Evaluate", id="evaluate") as tab:
-        gr.Markdown("Measure retrieval on your own data: a table with one row per query and its right passage "
-                    "(every passage is a candidate for every query), optionally a corpus of further passages. "
-                    "Then choose a threshold from relevant / not-relevant pairs, and search a corpus.")
+    with gr.Tab(i18n("ev_tab"), id="evaluate") as tab:
+        gr.Markdown(i18n("ev_intro"))
         with gr.Row():
-            query_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="query", label="Query prefix",
+            query_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="query", label=i18n("query_prefix"),
                                        allow_custom_value=True, elem_id="ev-query-prefix")
-            passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label="Passage prefix",
+            passage_prefix = gr.Dropdown(common.PREFIX_CHOICES, value="passage", label=i18n("passage_prefix"),
                                          allow_custom_value=True, elem_id="ev-passage-prefix")
-            chosen_models = gr.CheckboxGroup(models, value=models, label="Models", visible=several,
+            chosen_models = gr.CheckboxGroup(models, value=models, label=i18n("ev_models"), visible=several,
                                              elem_id="ev-models")
 
-        gr.Markdown("### Retrieval on your pairs")
+        gr.Markdown(i18n("ev_retrieval"))
         with gr.Row():
-            pairs_file = gr.File(label="Pairs: query and passage columns, one row per relevant pair", height=150,
+            pairs_file = gr.File(label=i18n("ev_pairs_file"), height=150,
                                  file_types=FILE_TYPES, elem_id="ev-file")
-            corpus_file = gr.File(label="Corpus of further passages (optional: a table or a .txt, one per line)",
+            corpus_file = gr.File(label=i18n("ev_corpus_file"),
                                   height=150, file_types=FILE_TYPES, elem_id="ev-corpus")
             with gr.Column():
-                query_column = gr.Dropdown([AUTO], value=AUTO, label="Query column (empty: found by itself)",
+                query_column = gr.Dropdown([AUTO], value=AUTO, label=i18n("ev_query_column"),
                                            allow_custom_value=True, elem_id="ev-query-column")
-                passage_column = gr.Dropdown([AUTO], value=AUTO, label="Passage column (empty: found by itself)",
+                passage_column = gr.Dropdown([AUTO], value=AUTO, label=i18n("ev_passage_column"),
                                              allow_custom_value=True, elem_id="ev-passage-column")
-                run = gr.Button("Evaluate", variant="primary", elem_id="ev-run")
+                run = gr.Button(i18n("btn_evaluate"), variant="primary", elem_id="ev-run")
         status = gr.Markdown(elem_id="ev-status")
-        metrics = gr.Dataframe(label="Models side by side (Recall@k: share of queries with a relevant passage in "
-                               "the top k)", interactive=False, wrap=True, elem_id="ev-metrics")
-        differences = gr.Dataframe(label="Difference between models, 95% paired bootstrap interval over queries",
+        metrics = gr.Dataframe(label=i18n("ev_metrics"), interactive=False, wrap=True, elem_id="ev-metrics")
+        differences = gr.Dataframe(label=i18n("ev_differences"),
                                    interactive=False, wrap=True, visible=several, elem_id="ev-differences")
-        missed = gr.Dataframe(label="Missed queries: what each model ranked first, and where the answer was",
+        missed = gr.Dataframe(label=i18n("ev_missed"),
                               interactive=False, wrap=True, max_height=420, elem_id="ev-misses",
                               column_widths=["12%", "20%", "26%", "70px", "90px", "26%"])
 
-        gr.Markdown("### Threshold")
+        gr.Markdown(i18n("ev_threshold"))
         with gr.Row():
             with gr.Column():
-                source = gr.Radio(SOURCES, value="upload", label="Pairs with a verdict", elem_id="th-source")
-                labelled_file = gr.File(label="Table with query, passage and label (1 relevant / 0 not) columns",
+                source = gr.Radio(SOURCES, value="upload", label=i18n("ev_pairs_verdict"), elem_id="th-source")
+                labelled_file = gr.File(label=i18n("ev_labelled_file"),
                                         height=150, file_types=FILE_TYPES, elem_id="th-file")
-                threshold_run = gr.Button("Find the threshold", variant="primary", elem_id="th-run")
+                threshold_run = gr.Button(i18n("btn_find_threshold"), variant="primary", elem_id="th-run")
             threshold_status = gr.Markdown(elem_id="th-status")
         threshold_table = gr.Dataframe(interactive=False, wrap=True, elem_id="th-table")
-        histogram = gr.Plot(empty_figure("Upload labelled pairs or use your judgments, then Find the threshold"),
+        histogram = gr.Plot(empty_figure(),  # no text: the page's language is not known yet
                             elem_id="th-plot")
 
-        gr.Markdown("### Search")
+        gr.Markdown(i18n("ev_search"))
         with gr.Row():
-            search_corpus_file = gr.File(label="Corpus to search (a table or a .txt, one passage per line)",
+            search_corpus_file = gr.File(label=i18n("ev_search_corpus"),
                                          height=150, file_types=FILE_TYPES, elem_id="se-corpus")
             with gr.Column():
-                search_query = gr.Textbox(label="Query", lines=2, elem_id="se-query")
+                search_query = gr.Textbox(label=i18n("ev_query"), lines=2, elem_id="se-query")
                 with gr.Row():
-                    k = gr.Number(10, label="Top k", precision=0, minimum=1, maximum=SEARCH_K_MAX, elem_id="se-k")
-                    search_model = gr.Dropdown(models, value=models[0], label="Model", visible=several,
+                    k = gr.Number(10, label=i18n("ev_top_k"), precision=0, minimum=1, maximum=SEARCH_K_MAX, elem_id="se-k")
+                    search_model = gr.Dropdown(models, value=models[0], label=i18n("model"), visible=several,
                                                allow_custom_value=True, elem_id="se-model")
-                search_run = gr.Button("Search", variant="primary", elem_id="se-run")
+                search_run = gr.Button(i18n("btn_search"), variant="primary", elem_id="se-run")
         search_status = gr.Markdown(elem_id="se-status")
-        hits = gr.Dataframe(label="Best passages (select a row to judge it)", interactive=False, wrap=True,
+        hits = gr.Dataframe(label=i18n("ev_hits"), interactive=False, wrap=True,
                             elem_id="se-results", column_widths=["60px", "80px", "85%"])
         hits_state = gr.State(None)  # RankedPairs of the shown hits
         with gr.Column(variant="panel"):
-            selected = gr.Markdown("**Judge a passage:** select a row of the results.", elem_id="se-selected")
+            selected = gr.Markdown(i18n("ev_no_hit"), elem_id="se-selected")
             pair = gr.State(None)
             with gr.Row():
-                relevant = gr.Button("👍 Relevant", size="sm", elem_id="se-relevant")
-                not_relevant = gr.Button("👎 Not relevant", size="sm", elem_id="se-not-relevant")
-                undo = gr.Button("Undo", size="sm", elem_id="se-undo")
+                relevant = gr.Button(i18n("btn_relevant"), size="sm", elem_id="se-relevant")
+                not_relevant = gr.Button(i18n("btn_not_relevant"), size="sm", elem_id="se-not-relevant")
+                undo = gr.Button(i18n("btn_undo"), size="sm", elem_id="se-undo")
             flag_status = gr.Markdown(elem_id="se-flag-status")
             last_id = gr.State(None)
 
@@ -498,7 +499,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         search_run.click(search, [search_query, search_corpus_file, k, query_prefix, passage_prefix, search_model],
                          [hits, search_status, hits_state], api_name="search").then(
-            common.user_errors(lambda: ("**Judge a passage:** select a row of the results.", None)), None,
+            common.user_errors(lambda: (t("ev_no_hit"), None)), None,
             [selected, pair], api_visibility="private")
 
         @common.user_errors
@@ -507,7 +508,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 return gr.update(), None
             row = int(event.index[0])
             chosen = result.pair(row).replace(tab="search")
-            return (f"**Judging:** rank {row + 1} (score {result.scores[row]:.2f})<br>"
+            return (t("ev_judging", rank=row + 1, score=f"{result.scores[row]:.2f}") + "<br>"
                     f"{html.escape(short_text(chosen.anchor))} → {html.escape(short_text(chosen.positive))}"), chosen
 
         hits.select(select_hit, hits_state, [selected, pair], api_visibility="private")
@@ -517,10 +518,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             def save(chosen: Judgment | None, user_token: str, request: gr.Request,
                      profile: gr.OAuthProfile | None):
                 if chosen is None:
-                    raise ValueError("select a row of the results first")
+                    raise ValueError(t("ev_select_row"))
                 identity = common.identify(studio, request, profile, user_token)
                 record = common.flag(studio, identity, chosen.replace(kind=kind))
-                return common.judgment_status(record, kind.replace("_", " ")), record
+                return common.judgment_status(record, t(f"verdict_{kind}")), record
             return save
 
         if studio.store is not None:

@@ -293,6 +293,62 @@ EN: dict[str, str] = {
         "Krippendorff's alpha ({level}): {alpha}, from {items} items with two or more judgments "
         "({judgments} judgments); {all_judgments} judgments on {all_items} items in all."
     ),
+    # Evaluate.
+    "ev_tab": "Evaluate",
+    "ev_intro": (
+        "Measure retrieval on your own data: a table with one row per query and its right passage (every "
+        "passage is a candidate for every query), optionally a corpus of further passages. Then choose a "
+        "threshold from relevant / not-relevant pairs, and search a corpus."
+    ),
+    "ev_source_upload": "Uploaded table (query, passage, label)",
+    "ev_source_judgments": "My judgments (relevant / not relevant)",
+    "ev_models": "Models",
+    "ev_retrieval": "### Retrieval on your pairs",
+    "ev_pairs_file": "Pairs: query and passage columns, one row per relevant pair",
+    "ev_corpus_file": "Corpus of further passages (optional: a table or a .txt, one per line)",
+    "ev_query_column": "Query column (empty: found by itself)",
+    "ev_passage_column": "Passage column (empty: found by itself)",
+    "btn_evaluate": "Evaluate",
+    "ev_metrics": "Models side by side (Recall@k: share of queries with a relevant passage in the top k)",
+    "ev_differences": "Difference between models, 95% paired bootstrap interval over queries",
+    "ev_missed": "Missed queries: what each model ranked first, and where the answer was",
+    "ev_threshold": "### Threshold",
+    "ev_pairs_verdict": "Pairs with a verdict",
+    "ev_labelled_file": "Table with query, passage and label (1 relevant / 0 not) columns",
+    "btn_find_threshold": "Find the threshold",
+    "ev_threshold_empty": "Upload labelled pairs or use your judgments, then Find the threshold",
+    "ev_search": "### Search",
+    "ev_search_corpus": "Corpus to search (a table or a .txt, one passage per line)",
+    "ev_query": "Query",
+    "ev_top_k": "Top k",
+    "btn_search": "Search",
+    "ev_hits": "Best passages (select a row to judge it)",
+    "ev_no_hit": "**Judge a passage:** select a row of the results.",
+    "ev_judging": "**Judging:** rank {rank} (score {score})",
+    "ev_select_row": "select a row of the results first",
+    "ev_summary_head": (
+        "**{queries} queries** against **{passages} passages** ({table} from the table{corpus})"
+    ),
+    "ev_summary_corpus": ", {n} more from the corpus",
+    "ev_prefixes": "prefixes `{qp}` / `{pp}`",
+    "ev_duplicates": "{n} duplicate passage(s) counted once",
+    "ev_missed_n": "{n} queries missed at rank 1",
+    "ev_worst_shown": " (the worst {n} shown)",
+    "ev_load_second": "load a second model (`--model`) to compare two models with a confidence interval",
+    "ev_th_summary": "**{n} pairs** from {source}: {relevant} relevant, {not_relevant} not relevant",
+    "ev_th_source_judgments": "your judgments",
+    "ev_th_source_table": "the uploaded table",
+    "ev_th_note": (
+        "a pair counts as relevant when its score is at or above the threshold; chosen on these pairs, so "
+        "expect a little less on new ones"
+    ),
+    "ev_search_status": "top {k} of {n} passages",
+    "ev_search_column": " (column `{column}`)",
+    "ev_table_note": "{rows} rows · query column `{query}`, passage column `{passage}`",
+    "ev_pick_columns": "{error}: pick the columns",
+    "ev_hist_title": "Scores of relevant and not-relevant pairs",
+    "ev_hist_pairs": "pairs",
+    "ev_hist_threshold": "threshold {threshold} · F1 {f1}",
 }
 
 RU: dict[str, str] = {
@@ -553,6 +609,64 @@ RU: dict[str, str] = {
         "Альфа Криппендорфа ({level}): {alpha}, по элементам с двумя и более оценками: {items} (оценок: "
         "{judgments}); всего оценок: {all_judgments} на элементах: {all_items}."
     ),
+    # Evaluate.
+    "ev_tab": "Проверка",
+    "ev_intro": (
+        "Измерьте качество поиска на своих данных: таблица, где в каждой строке запрос и правильный "
+        "фрагмент (каждый фрагмент — кандидат для каждого запроса), и при желании корпус дополнительных "
+        "фрагментов. Затем подберите порог по релевантным и нерелевантным парам и поищите по корпусу."
+    ),
+    "ev_source_upload": "Загруженная таблица (query, passage, label)",
+    "ev_source_judgments": "Мои оценки (релевантно / не релевантно)",
+    "ev_models": "Модели",
+    "ev_retrieval": "### Поиск на ваших парах",
+    "ev_pairs_file": "Пары: столбцы запроса и фрагмента, одна строка на релевантную пару",
+    "ev_corpus_file": (
+        "Корпус дополнительных фрагментов (необязательно: таблица или .txt, по одному в строке)"
+    ),
+    "ev_query_column": "Столбец запросов (пусто — найти автоматически)",
+    "ev_passage_column": "Столбец фрагментов (пусто — найти автоматически)",
+    "btn_evaluate": "Проверить",
+    "ev_metrics": "Модели рядом (Recall@k — доля запросов, у которых релевантный фрагмент в первых k)",
+    "ev_differences": "Разница между моделями, 95% парный бутстрэп-интервал по запросам",
+    "ev_missed": "Промахи: что каждая модель поставила первым и где был ответ",
+    "ev_threshold": "### Порог",
+    "ev_pairs_verdict": "Пары с оценкой",
+    "ev_labelled_file": "Таблица со столбцами query, passage и label (1 — релевантно, 0 — нет)",
+    "btn_find_threshold": "Подобрать порог",
+    "ev_threshold_empty": "Загрузите размеченные пары или возьмите свои оценки и нажмите «Подобрать порог»",
+    "ev_search": "### Поиск",
+    "ev_search_corpus": "Корпус для поиска (таблица или .txt, по фрагменту в строке)",
+    "ev_query": "Запрос",
+    "ev_top_k": "Первых k",
+    "btn_search": "Найти",
+    "ev_hits": "Лучшие фрагменты (выберите строку, чтобы оценить её)",
+    "ev_no_hit": "**Оценить фрагмент:** выберите строку результатов.",
+    "ev_judging": "**Оценка:** место {rank} (сходство {score})",
+    "ev_select_row": "сначала выберите строку результатов",
+    "ev_summary_head": "**Запросов: {queries}**, **фрагментов: {passages}** (из таблицы: {table}{corpus})",
+    "ev_summary_corpus": ", ещё {n} из корпуса",
+    "ev_prefixes": "префиксы `{qp}` / `{pp}`",
+    "ev_duplicates": "повторов фрагментов: {n}, каждый учтён один раз",
+    "ev_missed_n": "промахов на первом месте: {n}",
+    "ev_worst_shown": " (показаны {n} худших)",
+    "ev_load_second": (
+        "загрузите вторую модель (`--model`), чтобы сравнить две модели с доверительным интервалом"
+    ),
+    "ev_th_summary": "**Пар: {n}** ({source}): релевантных: {relevant}, нерелевантных: {not_relevant}",
+    "ev_th_source_judgments": "ваши оценки",
+    "ev_th_source_table": "загруженная таблица",
+    "ev_th_note": (
+        "пара считается релевантной, если её сходство не ниже порога; порог подобран на этих же парах, так "
+        "что на новых ждите чуть меньше"
+    ),
+    "ev_search_status": "{k} лучших из {n} фрагментов",
+    "ev_search_column": " (столбец `{column}`)",
+    "ev_table_note": "строк: {rows} · столбец запросов `{query}`, столбец фрагментов `{passage}`",
+    "ev_pick_columns": "{error}: выберите столбцы",
+    "ev_hist_title": "Сходство релевантных и нерелевантных пар",
+    "ev_hist_pairs": "пар",
+    "ev_hist_threshold": "порог {threshold} · F1 {f1}",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
