@@ -349,6 +349,46 @@ EN: dict[str, str] = {
     "ev_hist_title": "Scores of relevant and not-relevant pairs",
     "ev_hist_pairs": "pairs",
     "ev_hist_threshold": "threshold {threshold} · F1 {f1}",
+    # Prefixes.
+    "px_tab": "Prefixes",
+    "px_help": (
+        "**Why prefixes?** USER-base (like multilingual-e5-small, whose recipe it follows) was trained with "
+        "an instruction at the start of every text. Use `query: ` and `passage: ` for asymmetric tasks such "
+        "as passage retrieval (questions get `query: `, the documents searched get `passage: `). Use "
+        "`query: ` for symmetric tasks (semantic similarity, paraphrase search, bitext mining) and when "
+        "embeddings serve as features (clustering, classification). Without a prefix the model works, but "
+        "worse: that is what the prefix tab shows."
+    ),
+    "px_not_applicable": (
+        "The loaded model was trained without prefixes, so this comparison does not apply to it. Start the "
+        "app on a model with prefixes (deepvk/USER-base, multilingual-e5-small) to use this tab."
+    ),
+    "px_better_query": "query: is better",
+    "px_better_passage": "passage: is better",
+    "px_better_none": "no prefix is better",
+    "px_texts": "Texts, one per line",
+    "px_k": "Neighbours k",
+    "btn_compare_prefixes": "Compare prefixes",
+    "px_cosines": "Cosine between variants of the same text",
+    "px_run_first": "Run the comparison",
+    "px_overlap": "Mean overlap@k between variants",
+    "px_neighbours": "Top-k neighbours per variant, with rank shifts",
+    "px_selected_title": "Selected on the map",
+    "px_select_help": "Lasso, box or click points on the map to select texts; click empty space to clear.",
+    "px_judge": "**Judge:** which variant gives this text the better neighbours?",
+    "px_text": "Text",
+    "px_better_with": "Better neighbours with",
+    "btn_save": "Save",
+    "btn_save_selected": "Save for each selected",
+    "px_summary": "{n} texts, top-{k} neighbours under each variant",
+    "px_saved_batch": (
+        "Saved {n} judgment(s): {better} gives better neighbours. **Undo** takes the batch back."
+    ),
+    "px_better_what": "{better} gives better neighbours",
+    "nothing_selected": "Nothing selected.",
+    "px_compare_first": "Compare prefixes first.",
+    "n_selected": "**{n} text(s) selected.**",
+    "batch_removed": "{n} judgment(s) of the batch removed.",
 }
 
 RU: dict[str, str] = {
@@ -667,6 +707,50 @@ RU: dict[str, str] = {
     "ev_hist_title": "Сходство релевантных и нерелевантных пар",
     "ev_hist_pairs": "пар",
     "ev_hist_threshold": "порог {threshold} · F1 {f1}",
+    # Prefixes.
+    "px_tab": "Префиксы",
+    "px_help": (
+        "**Зачем префиксы?** USER-base (как и multilingual-e5-small, по рецепту которой она сделана) "
+        "обучалась с инструкцией в начале каждого текста. Для асимметричных задач вроде поиска фрагментов "
+        "ставьте `query: ` и `passage: ` (вопросам — `query: `, документам, в которых ищут, — `passage: `). "
+        "Для симметричных задач (семантическое сходство, поиск парафраз, поиск параллельных предложений) и "
+        "когда эмбеддинги служат признаками (кластеризация, классификация), ставьте `query: `. Без префикса "
+        "модель работает, но хуже — это и показывает вкладка префиксов."
+    ),
+    "px_not_applicable": (
+        "Загруженная модель обучалась без префиксов, так что это сравнение к ней не относится. Чтобы "
+        "пользоваться вкладкой, запустите приложение с моделью, у которой есть префиксы (deepvk/USER-base, "
+        "multilingual-e5-small)."
+    ),
+    "px_better_query": "лучше с query:",
+    "px_better_passage": "лучше с passage:",
+    "px_better_none": "лучше без префикса",
+    "px_texts": "Тексты, по одному в строке",
+    "px_k": "Соседей k",
+    "btn_compare_prefixes": "Сравнить префиксы",
+    "px_cosines": "Косинус между вариантами одного текста",
+    "px_run_first": "Запустите сравнение",
+    "px_overlap": "Среднее пересечение@k между вариантами",
+    "px_neighbours": "Первые k соседей для каждого варианта, со сдвигами мест",
+    "px_selected_title": "Выбрано на карте",
+    "px_select_help": (
+        "Обведите, выделите рамкой или щёлкните точки на карте, чтобы выбрать тексты; щелчок по пустому "
+        "месту снимает выбор."
+    ),
+    "px_judge": "**Оценка:** с каким вариантом у этого текста соседи лучше?",
+    "px_text": "Текст",
+    "px_better_with": "Соседи лучше с",
+    "btn_save": "Сохранить",
+    "btn_save_selected": "Сохранить для каждого выбранного",
+    "px_summary": "текстов: {n}, первые {k} соседей (top-{k}) для каждого варианта",
+    "px_saved_batch": (
+        "Сохранено оценок: {n}: соседи лучше с вариантом {better}. Кнопка **Отменить** уберёт всю пачку."
+    ),
+    "px_better_what": "соседи лучше с вариантом {better}",
+    "nothing_selected": "Ничего не выбрано.",
+    "px_compare_first": "Сначала сравните префиксы.",
+    "n_selected": "**Выбрано текстов: {n}.**",
+    "batch_removed": "Оценок из пачки удалено: {n}.",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}

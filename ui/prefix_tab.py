@@ -12,8 +12,9 @@ from core.identity import Identity
 from core.judgments import Judgment
 from core.selection import selected_ids
 from core.studio import Studio
-from core.text import PREFIX_HELP, split_lines
+from core.text import split_lines
 from ui import common
+from ui.i18n import i18n, t
 from ui.map_view import figure_value, map_component
 from ui.plots import empty_figure, matrices_figure, prefix_map
 
@@ -29,12 +30,13 @@ EXAMPLE = "\n".join([
     "Сборная России выиграла матч со счётом 2:1.",
     "Футболисты провели тренировку перед финалом кубка.",
 ])
-CHOICES = [("query: is better", "query"), ("passage: is better", "passage"), ("no prefix is better", "none")]
+CHOICES = [(i18n("px_better_query"), "query"), (i18n("px_better_passage"), "passage"),
+           (i18n("px_better_none"), "none")]
 
 
 def run_compare(studio: Studio, texts: str, k: float = 5):
     result = studio.compare_prefixes(split_lines(texts), int(k))
-    summary = f"{len(result.texts)} texts, top-{result.k} neighbours under each variant"
+    summary = t("px_summary", n=len(result.texts), k=result.k)
     options = [(f"{i + 1}. {t[:80]}", i) for i, t in enumerate(result.texts)]
     return (readable(result.cosines), matrices_figure(result.matrices, result.texts), readable(result.neighbours),
             readable(result.overlap),
@@ -69,7 +71,7 @@ def save_selection(studio: Studio, identity: Identity, texts: list[str] | None, 
         raise ValueError("select texts on the map first (lasso, box or click)")
     created = [common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[i], label=better,
                                                       comment=note or None, tab="prefixes")) for i in ids]
-    return created, f"Saved {len(created)} judgment(s): {better} gives better neighbours. **Undo** takes the batch back."
+    return created, t("px_saved_batch", n=len(created), better=better)
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,49 +84,45 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
-    with gr.Tab("Prefixes", id="prefixes"):
-        gr.Markdown(f"**Why prefixes?** {PREFIX_HELP}")
+    with gr.Tab(i18n("px_tab"), id="prefixes"):
+        gr.Markdown(i18n("px_help"))  # core.text.PREFIX_HELP, in both languages
         applies = studio.encoder.uses_prefixes
         if not applies:
             # Said here, before anyone clicks, rather than as an error on every output.
-            gr.Markdown(f"ℹ️ `{html.escape(common.display_model(studio.encoder.model_id))}` was trained without "
-                        "prefixes, so this comparison does not apply to it. Start the app on a model with "
-                        "prefixes (deepvk/USER-base, multilingual-e5-small) to use this tab.",
-                        elem_id="px-not-applicable")
+            gr.Markdown(i18n("px_not_applicable"), elem_id="px-not-applicable")
         with gr.Row():
-            texts = gr.Textbox(EXAMPLE, label="Texts, one per line", lines=8, scale=3, elem_id="px-texts")
+            texts = gr.Textbox(EXAMPLE, label=i18n("px_texts"), lines=8, scale=3, elem_id="px-texts")
             with gr.Column(scale=1):
-                k = gr.Slider(1, 20, value=5, step=1, label="Neighbours k")
-                run = gr.Button("Compare prefixes", variant="primary", elem_id="px-run", interactive=applies)
+                k = gr.Slider(1, 20, value=5, step=1, label=i18n("px_k"))
+                run = gr.Button(i18n("btn_compare_prefixes"), variant="primary", elem_id="px-run", interactive=applies)
         summary = gr.Markdown(elem_id="px-summary")
-        cosines = gr.Dataframe(label="Cosine between variants of the same text", interactive=False, wrap=True,
+        cosines = gr.Dataframe(label=i18n("px_cosines"), interactive=False, wrap=True,
                                elem_id="px-cosines")
-        matrices = gr.Plot(empty_figure("Run the comparison"), elem_id="px-matrices")
+        matrices = gr.Plot(empty_figure(), elem_id="px-matrices")
         with gr.Row():
-            overlap = gr.Dataframe(label="Mean overlap@k between variants", interactive=False)
-        neighbours = gr.Dataframe(label="Top-k neighbours per variant, with rank shifts", interactive=False,
+            overlap = gr.Dataframe(label=i18n("px_overlap"), interactive=False)
+        neighbours = gr.Dataframe(label=i18n("px_neighbours"), interactive=False,
                                   wrap=True, max_height=400)
         # Lasso, box or click on the map selects texts (any of a text's points selects the text).
         pmap = map_component("px-map", value=figure_value(empty_figure("")))
         result_state = gr.State(None)  # the compared texts: all a judgment needs
-        with gr.Accordion("Selected on the map", open=True):
-            selection_view = gr.Markdown("Lasso, box or click points on the map to select texts; click empty space "
-                                         "to clear.", elem_id="px-selection")
+        with gr.Accordion(i18n("px_selected_title"), open=True):
+            selection_view = gr.Markdown(i18n("px_select_help"), elem_id="px-selection")
             selection_table = gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False,
                                            elem_id="px-selection-table")
             selection = gr.State([])  # text indexes, checked on the server
 
         with gr.Column(variant="panel"):
-            gr.Markdown("**Judge:** which variant gives this text the better neighbours?")
+            gr.Markdown(i18n("px_judge"))
             with gr.Row():
-                which = gr.Dropdown([], label="Text", scale=3)
-                verdict = gr.Radio(CHOICES, value="query", label="Better neighbours with", scale=2)
-                save = gr.Button("Save", size="sm", scale=1, elem_id="px-save")
-                save_selected = gr.Button("Save for each selected", size="sm", scale=1, elem_id="px-save-selected")
-            comment = gr.Textbox(label="Comment (optional)", lines=1)
+                which = gr.Dropdown([], label=i18n("px_text"), scale=3)
+                verdict = gr.Radio(CHOICES, value="query", label=i18n("px_better_with"), scale=2)
+                save = gr.Button(i18n("btn_save"), size="sm", scale=1, elem_id="px-save")
+                save_selected = gr.Button(i18n("btn_save_selected"), size="sm", scale=1, elem_id="px-save-selected")
+            comment = gr.Textbox(label=i18n("comment_optional"), lines=1)
             with gr.Row():
                 flag_status = gr.Markdown(elem_id="px-flag-status")
-                undo = gr.Button("Undo", size="sm", elem_id="px-undo")
+                undo = gr.Button(i18n("btn_undo"), size="sm", elem_id="px-undo")
             last_id = gr.State(None)
 
         @common.user_errors
@@ -135,17 +133,17 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         run.click(compare_prefixes, [texts, k],
                   [cosines, matrices, neighbours, overlap, pmap, summary, which, result_state],
                   api_name="compare_prefixes").success(
-            common.user_errors(lambda: ([], "Nothing selected.", gr.update(value=None, visible=False))), None,
+            common.user_errors(lambda: ([], t("nothing_selected"), gr.update(value=None, visible=False))), None,
             [selection, selection_view, selection_table], api_visibility="private")
 
         @common.user_errors
         def on_select(texts: list[str] | None, event: gr.SelectData):
             if not texts:
-                return [], "Compare prefixes first.", gr.update(value=None, visible=False)
+                return [], t("px_compare_first"), gr.update(value=None, visible=False)
             ids = selected_ids(event.index, len(texts))
             if not ids:
-                return [], "Nothing selected.", gr.update(value=None, visible=False)
-            return ids, f"**{len(ids)} text(s) selected.**", gr.update(value=selection_frame(texts, ids), visible=True)
+                return [], t("nothing_selected"), gr.update(value=None, visible=False)
+            return ids, t("n_selected", n=len(ids)), gr.update(value=selection_frame(texts, ids), visible=True)
 
         pmap.select(on_select, result_state, [selection, selection_view, selection_table], api_visibility="private")
 
@@ -159,7 +157,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = common.identify(studio, request, profile, user_token)
             record = common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[index], label=better,
                                                             comment=note, tab="prefixes"))
-            return common.judgment_status(record, f"{better} gives better neighbours"), record, ""
+            return common.judgment_status(record, t("px_better_what", better=better)), record, ""
 
         save.click(judge, [result_state, which, verdict, comment, token], [flag_status, last_id, comment],
                    api_visibility="private")
@@ -179,14 +177,14 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                       profile: gr.OAuthProfile | None):
             """Take back the last judgment, or the last batch on a selection, of the caller only."""
             if not record:
-                return "Nothing to undo.", None
+                return t("nothing_to_undo"), None
             identity = common.identify(studio, request, profile, user_token)
             ids = record if isinstance(record, list) else [record]
             removed = sum(studio.store.delete(rid, identity.user) for rid in ids)
             if removed:
                 common.forget_exports(studio, identity.user)
             if len(ids) == 1:
-                return (f"↩️ Judgment #{ids[0]} removed." if removed else f"Judgment #{ids[0]} was already gone."), None
-            return f"↩️ {removed} judgment(s) of the batch removed.", None
+                return t("judgment_removed" if removed else "judgment_already_gone", id=ids[0]), None
+            return t("batch_removed", n=removed), None
 
         undo.click(undo_last, [last_id, token], [flag_status, last_id], api_visibility="private")
