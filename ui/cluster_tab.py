@@ -29,12 +29,13 @@ from core.studio import ClusterResult, Studio
 from core.tempfiles import TempFiles
 from core.text import split_lines
 from ui import common
+from ui.i18n import i18n, t
 from ui.map_view import figure_value, map_component
 from ui.plots import cluster_map, empty_figure, with_highlight
 
 NO_LABEL = "(none)"
-SOURCES = [("Sample corpus (360 sentences, 9 topics)", "sample"), ("Uploaded file", "upload"),
-           ("Pasted texts", "paste")]
+SOURCES = [(i18n("cl_source_sample"), "sample"), (i18n("cl_source_upload"), "upload"),
+           (i18n("cl_source_paste"), "paste")]
 
 
 def corpus_frame(studio: Studio, source: str, path: str | None, pasted: str) -> tuple[pd.DataFrame, list[str]]:
@@ -98,11 +99,11 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     if embeddings is not None:  # search by meaning cannot get them from the encoder's cache
         view = replace(view, vectors=result.embeddings.astype(np.float16))
     figure = cluster_map(points, by, title, view.names)
-    summary = [f"**{n_clusters} clusters** from {len(texts):,} texts"]
+    summary = [t("cl_summary", n=n_clusters, texts=f"{len(texts):,}")]
     if result.metrics:
-        summary.append(f"against `{html.escape(str(label_column))}`: **ARI {result.metrics['ari']:.3f}**, "
-                       f"**NMI {result.metrics['nmi']:.3f}**")
-    summary += [f"⚠️ {html.escape(w)}" for w in warnings]
+        summary.append(t("cl_against", column=html.escape(str(label_column)), ari=f"{result.metrics['ari']:.3f}",
+                         nmi=f"{result.metrics['nmi']:.3f}"))
+    summary += [f"{t('warning')} {html.escape(w)}" for w in warnings]
     csv_path, parquet_path = export_points(result, with_embeddings, studio.files)
     shown = points.assign(label=points.get("label", ""))[["text", "cluster", "label"]]
     return figure, view.named_table(), " · ".join(summary), csv_path, parquet_path, shown, view
@@ -217,9 +218,8 @@ def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | 
     created = [int(r["id"]) for r in store.rows(kind="label", user=identity.user)
                if int(r["id"]) > before and r["content_hash"] in hashes]
     label = html.escape(batch[0].label or "")
-    already = f"; {result.duplicates} already had it from you" if result.duplicates else ""
-    return created, (f"✅ Saved label **{label}** for {result.added} text(s) of cluster {number}{already}. "
-                     "**Undo** takes the batch back.")
+    already = t("cl_already", n=result.duplicates) if result.duplicates else ""
+    return created, t("cl_saved_label", label=label, n=result.added, cluster=number, already=already)
 
 
 def selection_frame(view: ClusterView, ids: list[int]) -> pd.DataFrame:
@@ -237,9 +237,9 @@ def found_frame(view: ClusterView, ids: list[int]) -> pd.DataFrame:
 
 def selection_summary(view: ClusterView, ids: list[int]) -> str:
     clusters = pd.Series([int(view.clusters[i]) for i in ids]).value_counts()
-    spread = ", ".join(f"{n} in cluster {c}" for c, n in clusters.head(5).items())
-    more = f" and {len(clusters) - 5} more clusters" if len(clusters) > 5 else ""
-    return f"**{len(ids)} text(s) selected**: {spread}{more}."
+    spread = ", ".join(t("cl_in_cluster", n=n, cluster=c) for c, n in clusters.head(5).items())
+    more = t("cl_more_clusters", n=len(clusters) - 5) if len(clusters) > 5 else ""
+    return t("cl_selected", n=len(ids), spread=spread, more=more)
 
 
 def highlight(view: ClusterView, ids: list[int], what: str, names: dict | None, by: str) -> str:
@@ -284,8 +284,8 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
     else:
         raise ValueError(f"unknown judgment {kind!r} for a selection")
     created = [common.flag(studio, identity, judgment) for judgment in batch]
-    what = {"misplaced": "not in its cluster", "label": f"label “{html.escape(label)}”"}.get(kind, kind)
-    return created, f"Saved {len(created)} judgment(s): {what}. **Undo** takes the batch back."
+    what = {"misplaced": t("cl_not_in_cluster"), "label": t("cl_label_what", label=html.escape(label))}.get(kind, kind)
+    return created, t("cl_saved_selection", n=len(created), what=what)
 
 
 def make_border_campaign(studio: Studio, identity: Identity, view: ClusterView | None, names: dict | None,
@@ -328,101 +328,97 @@ def export_points(result: ClusterResult, with_embeddings: bool,
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
-    with gr.Tab("Clustering", id="clustering"):
-        gr.Markdown("Cluster a corpus with the `query: ` prefix (the card's advice for clustering), then read "
-                    "the map, the clusters' keywords and, with a label column, how well they match it.")
+    with gr.Tab(i18n("cl_tab"), id="clustering"):
+        gr.Markdown(i18n("cl_intro"))
         with gr.Row():
             with gr.Column(scale=2):
-                source = gr.Radio(SOURCES, value="sample", label="Corpus", elem_id="cl-source")
-                upload = gr.File(label="CSV, TSV, TXT, XLSX or Parquet (5 MB at most)", height=150,
+                source = gr.Radio(SOURCES, value="sample", label=i18n("cl_corpus"), elem_id="cl-source")
+                upload = gr.File(label=i18n("cl_file"), height=150,
                                  file_types=[".csv", ".tsv", ".txt", ".xlsx", ".parquet"], elem_id="cl-file")
-                pasted = gr.Textbox("", label="Pasted texts, one per line", lines=4, elem_id="cl-pasted")
+                pasted = gr.Textbox("", label=i18n("cl_pasted"), lines=4, elem_id="cl-pasted")
                 with gr.Row():
-                    text_column = gr.Dropdown(["text"], value="text", label="Text column", allow_custom_value=True)
-                    label_column = gr.Dropdown([NO_LABEL, "topic"], value=NO_LABEL, label="Label column (optional)",
+                    text_column = gr.Dropdown(["text"], value="text", label=i18n("cl_text_column"), allow_custom_value=True)
+                    label_column = gr.Dropdown([NO_LABEL, "topic"], value=NO_LABEL, label=i18n("cl_label_column"),
                                                allow_custom_value=True)
             with gr.Column(scale=1):
-                method = gr.Dropdown(list(CLUSTERERS), value="k-means", label="Clustering")
-                k = gr.Number(0, label="k clusters (0 = choose by silhouette)", precision=0, minimum=0, maximum=100)
-                min_cluster_size = gr.Number(5, label="HDBSCAN min cluster size", precision=0, minimum=2)
-                with gr.Accordion("Map (PCA → UMAP)", open=False):
+                method = gr.Dropdown(list(CLUSTERERS), value="k-means", label=i18n("cl_method"))
+                k = gr.Number(0, label=i18n("cl_k"), precision=0, minimum=0, maximum=100)
+                min_cluster_size = gr.Number(5, label=i18n("cl_min_size"), precision=0, minimum=2)
+                with gr.Accordion(i18n("cl_map_settings"), open=False):
                     n_neighbors = gr.Slider(2, 100, value=15, step=1, label="n_neighbors")
                     min_dist = gr.Slider(0.0, 1.0, value=0.1, step=0.05, label="min_dist")
                     metric = gr.Dropdown(["cosine", "euclidean"], value="cosine", label="metric")
-                    seed = gr.Number(42, label="seed (empty = faster, not reproducible)", precision=0)
-                colour_by = gr.Radio(["cluster", "label"], value="cluster", label="Colour by")
-                with_embeddings = gr.Checkbox(False, label="Include embeddings in the export")
-                run = gr.Button("Cluster", variant="primary", elem_id="cl-run")
+                    seed = gr.Number(42, label=i18n("cl_seed"), precision=0)
+                colour_by = gr.Radio([(i18n("cl_colour_cluster"), "cluster"), (i18n("cl_colour_label"), "label")],
+                                     value="cluster", label=i18n("cl_colour_by"))
+                with_embeddings = gr.Checkbox(False, label=i18n("cl_with_embeddings"))
+                run = gr.Button(i18n("btn_cluster"), variant="primary", elem_id="cl-run")
         summary = gr.Markdown(elem_id="cl-summary")
         # Lasso, box or click on the map selects texts (plotly's toolbar switches between them).
-        plot = map_component("cl-plot", value=figure_value(empty_figure("Pick a corpus, then Cluster")))
-        with gr.Accordion("Selected on the map", open=True):
-            selection_view = gr.Markdown("Lasso, box or click points on the map to select texts; click empty space "
-                                         "to clear.", elem_id="cl-selection")
+        plot = map_component("cl-plot", value=figure_value(empty_figure()))  # no text: the page's language is not known yet
+        with gr.Accordion(i18n("px_selected_title"), open=True):
+            selection_view = gr.Markdown(i18n("px_select_help"), elem_id="cl-selection")
             selection_table = gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False,
                                            elem_id="cl-selection-table")
             selection = gr.State([])  # point ids, checked on the server
             with gr.Row():
-                sel_misplaced = gr.Button("Each is not in its cluster", size="sm", elem_id="cl-sel-misplaced")
-                sel_label = gr.Textbox(label="Topic label for all selected", lines=1, scale=2, elem_id="cl-sel-label")
-                sel_save_label = gr.Button("Save label for each", size="sm", elem_id="cl-sel-save-label")
-                sel_similar = gr.Button("The two are similar", size="sm", elem_id="cl-sel-similar")
-                sel_dissimilar = gr.Button("The two are not similar", size="sm", elem_id="cl-sel-dissimilar")
+                sel_misplaced = gr.Button(i18n("btn_each_misplaced"), size="sm", elem_id="cl-sel-misplaced")
+                sel_label = gr.Textbox(label=i18n("cl_sel_label"), lines=1, scale=2, elem_id="cl-sel-label")
+                sel_save_label = gr.Button(i18n("btn_save_label_each"), size="sm", elem_id="cl-sel-save-label")
+                sel_similar = gr.Button(i18n("btn_two_similar"), size="sm", elem_id="cl-sel-similar")
+                sel_dissimilar = gr.Button(i18n("btn_two_dissimilar"), size="sm", elem_id="cl-sel-dissimilar")
             with gr.Row():
-                find_text = gr.Textbox(label="Highlight texts containing", lines=1, scale=2, elem_id="cl-find")
-                find = gr.Button("Find", size="sm", elem_id="cl-find-run")
-                meaning = gr.Textbox(label="…or nearest by meaning to", lines=1, scale=2, elem_id="cl-meaning")
+                find_text = gr.Textbox(label=i18n("cl_find"), lines=1, scale=2, elem_id="cl-find")
+                find = gr.Button(i18n("btn_find"), size="sm", elem_id="cl-find-run")
+                meaning = gr.Textbox(label=i18n("cl_meaning"), lines=1, scale=2, elem_id="cl-meaning")
                 meaning_k = gr.Number(10, label="k", precision=0, minimum=1, maximum=100, scale=0)
-                search = gr.Button("Search", size="sm", elem_id="cl-meaning-run")
+                search = gr.Button(i18n("btn_search"), size="sm", elem_id="cl-meaning-run")
             found = gr.Dataframe(interactive=False, wrap=True, max_height=260, visible=False, elem_id="cl-found")
-        table = gr.Dataframe(label="Clusters", interactive=False, wrap=True, elem_id="cl-table",
+        table = gr.Dataframe(label=i18n("cl_clusters"), interactive=False, wrap=True, elem_id="cl-table",
                              column_widths=["70px", "18%", "60px", "22%", "45%"])
-        with gr.Accordion("Name the clusters", open=True):
-            gr.Markdown("Each cluster starts with a name from its keywords. Edit it, then save it as a topic "
-                        "label for every text of the cluster (label judgments, yours; **Undo** takes the batch back).")
+        with gr.Accordion(i18n("cl_name_title"), open=True):
+            gr.Markdown(i18n("cl_name_help"))
             with gr.Row():
-                name_cluster = gr.Dropdown([], label="Cluster", elem_id="cl-name-cluster", scale=2)
-                cluster_name_box = gr.Textbox(label="Name", lines=1, elem_id="cl-name", scale=3)
-                rename = gr.Button("Rename", size="sm", elem_id="cl-rename", scale=1)
-                save_labels = gr.Button("Save as labels for its texts", size="sm", elem_id="cl-save-labels", scale=1)
-            agreement = gr.Dataframe(label="Clusters × labels: texts per label (agreement: share of the main label)",
+                name_cluster = gr.Dropdown([], label=i18n("cl_cluster"), elem_id="cl-name-cluster", scale=2)
+                cluster_name_box = gr.Textbox(label=i18n("ann_name"), lines=1, elem_id="cl-name", scale=3)
+                rename = gr.Button(i18n("btn_rename"), size="sm", elem_id="cl-rename", scale=1)
+                save_labels = gr.Button(i18n("btn_save_as_labels"), size="sm", elem_id="cl-save-labels", scale=1)
+            agreement = gr.Dataframe(label=i18n("cl_agreement"),
                                      interactive=False, wrap=True, visible=False, elem_id="cl-agreement")
         if studio.store is not None:
-            with gr.Accordion("Campaign: let annotators label the texts on cluster borders", open=False):
-                gr.Markdown("The texts nearest the border between two clusters of this clustering (smallest gap "
-                            "between the cosine to the nearest and to the second-nearest cluster centre), to label "
-                            "with one of the clusters' names in the Annotate tab.")
+            with gr.Accordion(i18n("cl_campaign_title"), open=False):
+                gr.Markdown(i18n("cl_campaign_help"))
                 with gr.Row():
-                    campaign_n = gr.Number(DEFAULT_ITEMS, label="Items", precision=0, minimum=1, scale=1,
+                    campaign_n = gr.Number(DEFAULT_ITEMS, label=i18n("ann_items"), precision=0, minimum=1, scale=1,
                                            elem_id="cl-campaign-n")
-                    campaign_overlap = gr.Number(2, label="Annotators per item", precision=0, minimum=1, scale=1,
+                    campaign_overlap = gr.Number(2, label=i18n("cl_annotators"), precision=0, minimum=1, scale=1,
                                                  elem_id="cl-campaign-overlap")
-                    campaign_name = gr.Textbox(label="Campaign name", lines=1, scale=2, elem_id="cl-campaign-name")
-                    make_campaign = gr.Button("Make the campaign", size="sm", scale=1, elem_id="cl-campaign-run")
+                    campaign_name = gr.Textbox(label=i18n("cl_campaign_name"), lines=1, scale=2, elem_id="cl-campaign-name")
+                    make_campaign = gr.Button(i18n("btn_make_campaign"), size="sm", scale=1, elem_id="cl-campaign-run")
                 campaign_status = gr.Markdown(elem_id="cl-campaign-status")
         names_state = gr.State({})  # cluster -> name, as edited in this session
         with gr.Row():
-            csv_file = gr.File(label="Export CSV")
-            parquet_file = gr.File(label="Export Parquet")
+            csv_file = gr.File(label=i18n("cl_export_csv"))
+            parquet_file = gr.File(label=i18n("cl_export_parquet"))
         result_state = gr.State(None)  # ClusterView
 
-        with gr.Accordion("Judge texts", open=True):
-            gr.Markdown("Select a row: it becomes text A, the next selection text B.")
+        with gr.Accordion(i18n("cl_judge_title"), open=True):
+            gr.Markdown(i18n("cl_judge_help"))
             points = gr.Dataframe(interactive=False, wrap=True, max_height=300, elem_id="cl-points",
                                   column_widths=["70%", "80px", "25%"])
             picked = gr.State({"a": None, "b": None, "next": "a"})
             picked_view = gr.Markdown("A: – · B: –", elem_id="cl-picked")
             with gr.Row():
-                misplaced = gr.Button("A does not belong to its cluster", size="sm", elem_id="cl-misplaced")
-                similar = gr.Button("A and B are similar", size="sm", elem_id="cl-similar")
-                dissimilar = gr.Button("A and B are not similar", size="sm", elem_id="cl-dissimilar")
+                misplaced = gr.Button(i18n("btn_a_misplaced"), size="sm", elem_id="cl-misplaced")
+                similar = gr.Button(i18n("btn_ab_similar"), size="sm", elem_id="cl-similar")
+                dissimilar = gr.Button(i18n("btn_ab_dissimilar"), size="sm", elem_id="cl-dissimilar")
             with gr.Row():
-                topic = gr.Textbox(label="Topic label for A", lines=1, scale=3, elem_id="cl-topic")
-                save_topic = gr.Button("Save label", size="sm", scale=1, elem_id="cl-save-topic")
-            comment = gr.Textbox(label="Comment (optional)", lines=1)
+                topic = gr.Textbox(label=i18n("cl_topic"), lines=1, scale=3, elem_id="cl-topic")
+                save_topic = gr.Button(i18n("btn_save_label"), size="sm", scale=1, elem_id="cl-save-topic")
+            comment = gr.Textbox(label=i18n("comment_optional"), lines=1)
             with gr.Row():
                 flag_status = gr.Markdown(elem_id="cl-flag-status")
-                undo = gr.Button("Undo", size="sm", elem_id="cl-undo")
+                undo = gr.Button(i18n("btn_undo"), size="sm", elem_id="cl-undo")
             last_id = gr.State(None)
 
         # A new corpus makes the old map, tables, exports and picks stale: they go before it is read, and
@@ -432,9 +428,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         @common.user_errors
         def clear_results():
-            return (figure_value(empty_figure("Pick a corpus, then Cluster")), None, None, None, None, None,
+            return (figure_value(empty_figure(t("cl_empty_map"))), None, None, None, None, None,
                     {"a": None, "b": None, "next": "a"}, "A: – · B: –", {}, gr.update(choices=[], value=None), "",
-                    gr.update(value=None, visible=False), [], "Nothing selected.", gr.update(value=None, visible=False),
+                    gr.update(value=None, visible=False), [], t("nothing_selected"), gr.update(value=None, visible=False),
                     gr.update(value=None, visible=False))
 
         upload.upload(clear_results, None, stale, api_visibility="private").then(
@@ -584,9 +580,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                                 name: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
                 identity = common.identify(studio, request, profile, user_token)
                 made = make_border_campaign(studio, identity, view, names, n, overlap, name)
-                return (f"Campaign **{html.escape(made.name)}** made: {made.n_items:,} texts, {made.overlap} "
-                        f"annotator(s) each, labels {html.escape(', '.join(made.labels or ()))}. Open the "
-                        f"Annotate tab to label them; its id, to share: `{made.id}`<br>Rule: {html.escape(made.rule)}")
+                return (t("cl_campaign_made", name=html.escape(made.name), n=f"{made.n_items:,}",
+                          overlap=made.overlap, labels=html.escape(", ".join(made.labels or ())), id=made.id)
+                        + "<br>" + t("ann_rule_line", rule=html.escape(made.rule)))
 
             make_campaign.click(border_campaign, [result_state, names_state, campaign_n, campaign_overlap,
                                                   campaign_name, token], campaign_status, api_visibility="private")
@@ -596,15 +592,15 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                       profile: gr.OAuthProfile | None):
             """Take back the last judgment, or the last batch of cluster labels, of the caller only."""
             if not record:
-                return "Nothing to undo.", None
+                return t("nothing_to_undo"), None
             identity = common.identify(studio, request, profile, user_token)
             ids = record if isinstance(record, list) else [record]
             removed = sum(studio.store.delete(rid, identity.user) for rid in ids)
             if removed:
                 common.forget_exports(studio, identity.user)
             if len(ids) == 1:
-                return (f"↩️ Judgment #{ids[0]} removed." if removed else f"Judgment #{ids[0]} was already gone."), None
-            return f"↩️ {removed} label judgment(s) of the batch removed.", None
+                return t("judgment_removed" if removed else "judgment_already_gone", id=ids[0]), None
+            return t("cl_label_batch_removed", n=removed), None
 
         undo.click(undo_last, [last_id, token], [flag_status, last_id], api_visibility="private")
 

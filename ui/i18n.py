@@ -389,6 +389,85 @@ EN: dict[str, str] = {
     "px_compare_first": "Compare prefixes first.",
     "n_selected": "**{n} text(s) selected.**",
     "batch_removed": "{n} judgment(s) of the batch removed.",
+    # Clustering.
+    "cl_tab": "Clustering",
+    "cl_intro": (
+        "Cluster a corpus with the `query: ` prefix (the card's advice for clustering), then read the map, "
+        "the clusters' keywords and, with a label column, how well they match it."
+    ),
+    "cl_source_sample": "Sample corpus (360 sentences, 9 topics)",
+    "cl_source_upload": "Uploaded file",
+    "cl_source_paste": "Pasted texts",
+    "cl_corpus": "Corpus",
+    "cl_file": "CSV, TSV, TXT, XLSX or Parquet (5 MB at most)",
+    "cl_pasted": "Pasted texts, one per line",
+    "cl_text_column": "Text column",
+    "cl_label_column": "Label column (optional)",
+    "cl_method": "Clustering",
+    "cl_k": "k clusters (0 = choose by silhouette)",
+    "cl_min_size": "HDBSCAN min cluster size",
+    "cl_map_settings": "Map (PCA → UMAP)",
+    "cl_seed": "seed (empty = faster, not reproducible)",
+    "cl_colour_cluster": "cluster",
+    "cl_colour_label": "label",
+    "cl_colour_by": "Colour by",
+    "cl_with_embeddings": "Include embeddings in the export",
+    "btn_cluster": "Cluster",
+    "btn_each_misplaced": "Each is not in its cluster",
+    "cl_sel_label": "Topic label for all selected",
+    "btn_save_label_each": "Save label for each",
+    "btn_two_similar": "The two are similar",
+    "btn_two_dissimilar": "The two are not similar",
+    "cl_find": "Highlight texts containing",
+    "btn_find": "Find",
+    "cl_meaning": "…or nearest by meaning to",
+    "cl_clusters": "Clusters",
+    "cl_name_title": "Name the clusters",
+    "cl_name_help": (
+        "Each cluster starts with a name from its keywords. Edit it, then save it as a topic label for "
+        "every text of the cluster (label judgments, yours; **Undo** takes the batch back)."
+    ),
+    "cl_cluster": "Cluster",
+    "btn_rename": "Rename",
+    "btn_save_as_labels": "Save as labels for its texts",
+    "cl_agreement": "Clusters × labels: texts per label (agreement: share of the main label)",
+    "cl_campaign_title": "Campaign: let annotators label the texts on cluster borders",
+    "cl_campaign_help": (
+        "The texts nearest the border between two clusters of this clustering (smallest gap between the "
+        "cosine to the nearest and to the second-nearest cluster centre), to label with one of the "
+        "clusters' names in the Annotate tab."
+    ),
+    "cl_annotators": "Annotators per item",
+    "cl_campaign_name": "Campaign name",
+    "btn_make_campaign": "Make the campaign",
+    "cl_export_csv": "Export CSV",
+    "cl_export_parquet": "Export Parquet",
+    "cl_judge_title": "Judge texts",
+    "cl_judge_help": "Select a row: it becomes text A, the next selection text B.",
+    "btn_a_misplaced": "A does not belong to its cluster",
+    "btn_ab_similar": "A and B are similar",
+    "btn_ab_dissimilar": "A and B are not similar",
+    "cl_topic": "Topic label for A",
+    "btn_save_label": "Save label",
+    "cl_empty_map": "Pick a corpus, then Cluster",
+    "cl_summary": "**{n} clusters** from {texts} texts",
+    "cl_against": "against `{column}`: **ARI {ari}**, **NMI {nmi}**",
+    "cl_saved_label": (
+        "Saved label **{label}** for {n} text(s) of cluster {cluster}{already}. **Undo** takes the batch "
+        "back."
+    ),
+    "cl_already": "; {n} already had it from you",
+    "cl_in_cluster": "{n} in cluster {cluster}",
+    "cl_more_clusters": " and {n} more clusters",
+    "cl_selected": "**{n} text(s) selected**: {spread}{more}.",
+    "cl_saved_selection": "Saved {n} judgment(s): {what}. **Undo** takes the batch back.",
+    "cl_not_in_cluster": "not in its cluster",
+    "cl_label_what": "label “{label}”",
+    "cl_campaign_made": (
+        "Campaign **{name}** made: {n} texts, {overlap} annotator(s) each, labels {labels}. Open the "
+        "Annotate tab to label them; its id, to share: `{id}`"
+    ),
+    "cl_label_batch_removed": "{n} label judgment(s) of the batch removed.",
 }
 
 RU: dict[str, str] = {
@@ -751,6 +830,86 @@ RU: dict[str, str] = {
     "px_compare_first": "Сначала сравните префиксы.",
     "n_selected": "**Выбрано текстов: {n}.**",
     "batch_removed": "Оценок из пачки удалено: {n}.",
+    # Clustering.
+    "cl_tab": "Кластеризация",
+    "cl_intro": (
+        "Кластеризуйте корпус с префиксом `query: ` (так советует карточка модели для кластеризации), затем "
+        "изучите карту, ключевые слова кластеров и, если есть столбец меток, насколько кластеры с ним "
+        "совпадают."
+    ),
+    "cl_source_sample": "Пример корпуса (360 предложений, 9 тем)",
+    "cl_source_upload": "Загруженный файл",
+    "cl_source_paste": "Вставленные тексты",
+    "cl_corpus": "Корпус",
+    "cl_file": "CSV, TSV, TXT, XLSX или Parquet (не больше 5 МБ)",
+    "cl_pasted": "Тексты, по одному в строке",
+    "cl_text_column": "Столбец текстов",
+    "cl_label_column": "Столбец меток (необязательно)",
+    "cl_method": "Метод кластеризации",
+    "cl_k": "Кластеров k (0 — выбрать по силуэту)",
+    "cl_min_size": "Минимальный размер кластера HDBSCAN",
+    "cl_map_settings": "Карта (PCA → UMAP)",
+    "cl_seed": "seed (пусто — быстрее, но не воспроизводимо)",
+    "cl_colour_cluster": "кластер",
+    "cl_colour_label": "метка",
+    "cl_colour_by": "Цвет по",
+    "cl_with_embeddings": "Добавить эмбеддинги в выгрузку",
+    "btn_cluster": "Кластеризовать",
+    "btn_each_misplaced": "Каждый не в своём кластере",
+    "cl_sel_label": "Тема для всех выбранных",
+    "btn_save_label_each": "Сохранить метку для каждого",
+    "btn_two_similar": "Эти два похожи",
+    "btn_two_dissimilar": "Эти два не похожи",
+    "cl_find": "Выделить тексты, содержащие",
+    "btn_find": "Найти",
+    "cl_meaning": "…или ближайшие по смыслу к",
+    "cl_clusters": "Кластеры",
+    "cl_name_title": "Названия кластеров",
+    "cl_name_help": (
+        "У каждого кластера сначала название из его ключевых слов. Исправьте его и сохраните как тему для "
+        "каждого текста кластера (ваши оценки-метки; **Отменить** уберёт всю пачку)."
+    ),
+    "cl_cluster": "Кластер",
+    "btn_rename": "Переименовать",
+    "btn_save_as_labels": "Сохранить как метки его текстов",
+    "cl_agreement": "Кластеры × метки: текстов на метку (согласие — доля главной метки)",
+    "cl_campaign_title": "Кампания: пусть разметчики разметят тексты на границах кластеров",
+    "cl_campaign_help": (
+        "Тексты ближе всего к границе двух кластеров этой кластеризации (наименьшая разница косинусов до "
+        "ближайшего и второго по близости центра), чтобы на вкладке «Разметка» отнести их к одному из "
+        "кластеров по названию."
+    ),
+    "cl_annotators": "Разметчиков на элемент",
+    "cl_campaign_name": "Название кампании",
+    "btn_make_campaign": "Создать кампанию",
+    "cl_export_csv": "Выгрузка CSV",
+    "cl_export_parquet": "Выгрузка Parquet",
+    "cl_judge_title": "Оценить тексты",
+    "cl_judge_help": "Выберите строку: она станет текстом A, следующая — текстом B.",
+    "btn_a_misplaced": "A не из своего кластера",
+    "btn_ab_similar": "A и B похожи",
+    "btn_ab_dissimilar": "A и B не похожи",
+    "cl_topic": "Тема для A",
+    "btn_save_label": "Сохранить метку",
+    "cl_empty_map": "Выберите корпус и нажмите «Кластеризовать»",
+    "cl_summary": "**Кластеров: {n}** из текстов: {texts}",
+    "cl_against": "в сравнении с `{column}`: **ARI {ari}**, **NMI {nmi}**",
+    "cl_saved_label": (
+        "Метка **{label}** сохранена для текстов кластера {cluster}: {n}{already}. Кнопка **Отменить** "
+        "уберёт всю пачку."
+    ),
+    "cl_already": "; у {n} она уже была от вас",
+    "cl_in_cluster": "{n} в кластере {cluster}",
+    "cl_more_clusters": " и ещё кластеров: {n}",
+    "cl_selected": "**Выбрано текстов: {n}**: {spread}{more}.",
+    "cl_saved_selection": "Сохранено оценок: {n}: {what}. Кнопка **Отменить** уберёт всю пачку.",
+    "cl_not_in_cluster": "не в своём кластере",
+    "cl_label_what": "метка «{label}»",
+    "cl_campaign_made": (
+        "Кампания **{name}** создана: текстов: {n}, разметчиков на текст: {overlap}, метки: {labels}. "
+        "Размечайте на вкладке «Разметка»; её id, чтобы поделиться: `{id}`"
+    ),
+    "cl_label_batch_removed": "Оценок-меток из пачки удалено: {n}.",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
