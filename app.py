@@ -150,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.projection import warm_up
     from ui.app import build_app
 
-    # numba compiles UMAP now, not on the first map. Inputs stay under the exact-kNN limit (10,000
-    # points), so the nearest-neighbour-descent path that needs a second compile is never used.
-    warm_up(background=True, large=False)
+    # numba compiles UMAP now, not on the first map, and then the nearest-neighbour descent that maps
+    # past 10,000 texts use (a clustering takes up to 50,000), so the first large map does not stall.
+    warm_up(background=True, large=True)
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
     if parse_admins(args.admins) and not (login or auth):
         log.warning("--admins names users, but nobody can log in (no --auth, no HF sign-in): nobody is an admin")

@@ -64,6 +64,14 @@ MIN_UMAP_POINTS = 6
 # Rows of the similarity matrix computed at once: 1,024 x 10,000 float32 is 40 MB.
 _KNN_CHUNK_ROWS = 1024
 
+# Beyond EXACT_KNN_MAX_POINTS texts, neighbours and layout start from this many principal components
+# instead of the raw 768 dimensions: NN-descent's cost grows with the dimension, and UMAP's PCA
+# initialisation is then the first two of them, for free (spectral initialisation took 12 s of CPU at
+# 50,000 points, as long as the whole layout). Measured on 50,000 synthetic vectors in 30 clusters
+# (benchmarks/projection.py, trustworthiness k=10 on 3,000 points): see LARGE_MAP_PCA_NOTE there.
+PCA_DIMS = 64
+_PCA_SAMPLE = 10_000
+
 _umap_lock = threading.Lock()
 _warm_lock = threading.Lock()
 _warm_small = threading.Event()
@@ -118,7 +126,18 @@ def default_n_epochs(n_points: int) -> int:
     therefore held near 750,000 (150 epochs at 5,000 texts), with a floor of 100 epochs, where
     the loss was already close to 0.01.
     """
-    return int(np.clip(round(750_000 / max(n_points, 1)), 100, 500))
+    return int(np.clip(round(750_000 / max(n_points, 1)), _epoch_floor(n_points), 500))
+
+
+# Above 30,000 texts N x epochs is held at 3,000,000 (60 epochs at 50,000): each epoch costs about
+# 0.14 s of CPU there and benchmarks/projection.py measured 60 epochs within 0.002 trustworthiness of
+# 100 on 50,000 points, while 100 would not fit the 10 s a 50,000-point map may take on two cores.
+_LARGE_EPOCH_BUDGET = 3_000_000
+_MIN_EPOCHS = 40
+
+
+def _epoch_floor(n_points: int) -> int:
+    return int(np.clip(round(_LARGE_EPOCH_BUDGET / max(n_points, 1)), _MIN_EPOCHS, 100))
 
 
 def _validate_params(n_neighbors: Any, min_dist: Any, metric: Any, seed: Any, n_epochs: Any) -> None:
@@ -159,17 +178,23 @@ def _check_embeddings(embeddings: Any, metric: str) -> np.ndarray:
         raise ValueError(f"embeddings must be numeric, got dtype {x.dtype}")
     # float64 inputs can hold values that overflow float32; check before casting.
     bad = ~np.isfinite(x).all(axis=1)
+    was_float32 = x.dtype == np.float32
     with np.errstate(over="ignore"):  # overflow becomes inf, reported just below
         x = x.astype(np.float32)  # always a copy, so normalising below never touches the caller's data
-    bad |= ~np.isfinite(x).all(axis=1)
+    if not was_float32:
+        bad |= ~np.isfinite(x).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
         raise ValueError(
             f"embeddings contain NaN or infinite values in {rows.size} row(s), first at row {int(rows[0])}"
         )
     if metric == "cosine":
-        # In float64: squaring float32 values above ~1e19 would overflow to an infinite norm.
-        norms = np.linalg.norm(x.astype(np.float64), axis=1)
+        # Squaring float32 values above ~1e17 can overflow a sum of squares; such inputs take float64
+        # (a 300 MB copy at 50,000 x 768, so not for the usual unit-scale embeddings).
+        if float(np.abs(x).max()) < 1e15:
+            norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
+        else:
+            norms = np.linalg.norm(x.astype(np.float64), axis=1)
         zero = norms == 0
         if zero.any():
             raise ValueError(
@@ -182,7 +207,12 @@ def _check_embeddings(embeddings: Any, metric: str) -> np.ndarray:
 
 def _all_identical(x: np.ndarray) -> bool:
     scale = max(float(np.abs(x).max()), 1e-30)
-    return bool(np.abs(x - x[0]).max() <= 1e-6 * scale)
+    # In chunks, stopping at the first that differs: a real corpus answers after the first rows
+    # instead of building an N x d difference (150 MB at 50,000 x 768).
+    for start in range(0, x.shape[0], _KNN_CHUNK_ROWS):
+        if np.abs(x[start : start + _KNN_CHUNK_ROWS] - x[0]).max() > 1e-6 * scale:
+            return False
+    return True
 
 
 def _pca_layout(x: np.ndarray) -> np.ndarray:
@@ -237,6 +267,27 @@ def _exact_knn(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarr
         indices[start:stop] = idx
         dists[start:stop] = np.clip(d, 0.0, None)
     return indices, dists
+
+
+def _principal_components(x: np.ndarray, dims: int) -> np.ndarray:
+    """The first ``dims`` principal components of ``x`` (centred), float32, largest variance first.
+
+    From the d x d covariance (one BLAS product, about 0.5 s for 50,000 x 768 on two cores) rather
+    than an SVD of the whole matrix; signs fixed so the layout does not flip between platforms.
+    """
+    mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+    xc = x - mean
+    dims = min(dims, x.shape[1])
+    # The directions from a random 10,000 rows: a fifth of the product at 50,000 texts, and the leading
+    # components of a sample that size are what the map needs (the benchmark's trustworthiness).
+    rows = xc if x.shape[0] <= _PCA_SAMPLE else xc[np.random.default_rng(0).choice(x.shape[0], _PCA_SAMPLE, replace=False)]
+    cov = (rows.T @ rows).astype(np.float64)
+    _, vectors = np.linalg.eigh(cov)
+    top = vectors[:, ::-1][:, :dims].astype(np.float32)
+    z = xc @ top
+    flip = z[np.argmax(np.abs(z), axis=0), np.arange(dims)] < 0
+    z[:, flip] *= -1
+    return np.ascontiguousarray(z, dtype=np.float32)
 
 
 def _nndescent_knn(x: np.ndarray, k: int, metric: str, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +375,10 @@ def _unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows in order of first occurrence, and each input row's index among them."""
     # Adding 0.0 turns -0.0 into 0.0 so the byte view compares values, not bit patterns.
     rows = np.ascontiguousarray(x + np.float32(0.0))
+    # Equal rows have equal hashes, so distinct hashes prove there is nothing to merge: a hash per row
+    # costs a fraction of sorting N rows of 3 KB each (0.7 s at 50,000 x 768 on a busy machine).
+    if len({hash(row.tobytes()) for row in rows}) == rows.shape[0]:
+        return x, np.arange(x.shape[0])
     keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     if first.size == x.shape[0]:
@@ -342,10 +397,19 @@ def _project_unique(
         return _pca_layout(x)
 
     k = int(min(n_neighbors, n - 1))
+    init: str | np.ndarray
     if n <= EXACT_KNN_MAX_POINTS:
         knn_indices, knn_dists = _exact_knn(x, k, metric)
+        # Spectral init measured as fast as PCA init here (the Laplacian is small and sparse)
+        # and keeps umap-learn's global layout.
+        init = "spectral"
     else:
-        knn_indices, knn_dists = _nndescent_knn(x, k, metric, seed)
+        z = _principal_components(x, PCA_DIMS)
+        # Euclidean on the components: for unit vectors that ranks as cosine does, and
+        # _nndescent_knn turns the distances into cosine ones.
+        knn_indices, knn_dists = _nndescent_knn(z, k, metric, seed)
+        init = z[:, :2].astype(np.float64)  # umap-learn's "pca" init, without a second PCA
+        x = z  # UMAP only checks the data it is given beside precomputed neighbours; keep it small
 
     umap = _import_umap()
     reducer = umap.UMAP(
@@ -354,9 +418,7 @@ def _project_unique(
         min_dist=float(min_dist),
         metric=metric,
         n_epochs=int(n_epochs) if n_epochs is not None else default_n_epochs(n),
-        # Spectral init measured as fast as PCA init here (the Laplacian is small and sparse)
-        # and keeps umap-learn's global layout.
-        init="spectral",
+        init=init,
         random_state=None if seed is None else int(seed),
         # umap-learn forces one thread when seeded; asking for it avoids its warning.
         n_jobs=1 if seed is not None else -1,

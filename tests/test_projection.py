@@ -244,8 +244,10 @@ def test_default_epochs_shrink_with_size() -> None:
     assert default_n_epochs(10) == 500
     assert default_n_epochs(1500) == 500
     assert default_n_epochs(5000) == 150
-    assert default_n_epochs(100_000) == 100
-    sizes = [10, 1000, 2000, 5000, 8000, 20_000]
+    assert default_n_epochs(20_000) == default_n_epochs(30_000) == 100
+    # Past 30,000 N x epochs is held at 3,000,000 (a 50,000-point map in ~10 s), 40 at the least.
+    assert default_n_epochs(50_000) == 60 and default_n_epochs(200_000) == 40
+    sizes = [10, 1000, 2000, 5000, 8000, 20_000, 40_000, 50_000, 100_000]
     assert [default_n_epochs(n) for n in sizes] == sorted((default_n_epochs(n) for n in sizes), reverse=True)
 
 
@@ -342,4 +344,45 @@ def test_nndescent_path_for_large_inputs(monkeypatch) -> None:
     np.testing.assert_allclose(dist, np.clip(true, 0.0, None), atol=1e-5)
     y = project_2d(x, seed=0)
     check_map(y, 600)
+    assert trustworthiness(x, y, n_neighbors=10, metric="cosine") >= 0.90
+
+
+@pytest.mark.parametrize("dim", [3, 16, 80])
+def test_principal_components_come_largest_first_with_fixed_signs(dim: int) -> None:
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((500, dim)) * np.linspace(3.0, 0.1, dim)).astype(np.float32)
+    z = projection._principal_components(x, 8)
+    assert z.shape == (500, min(8, dim)) and z.dtype == np.float32
+    variances = z.var(axis=0)
+    assert np.all(np.diff(variances) <= 1e-4)  # largest variance first
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-4)
+    # Each component's largest entry is positive: the layout does not flip between runs or platforms.
+    assert np.all(z[np.argmax(np.abs(z), axis=0), np.arange(z.shape[1])] > 0)
+    # With every component kept, distances are those of the input.
+    full = projection._principal_components(x, dim)
+    np.testing.assert_allclose(np.linalg.norm(full[0] - full[1:20], axis=1),
+                               np.linalg.norm(x[0] - x[1:20], axis=1), rtol=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_large_maps_start_from_principal_components(monkeypatch, metric: str) -> None:
+    """Past EXACT_KNN_MAX_POINTS: NN-descent on PCA_DIMS components, their first two as the initial layout."""
+    from sklearn.manifold import trustworthiness
+
+    warm_up(background=False, large=True)
+    x, _ = clustered(800, dim=64)
+    monkeypatch.setattr(projection, "EXACT_KNN_MAX_POINTS", 100)
+    monkeypatch.setattr(projection, "PCA_DIMS", 16)
+    seen = {}
+    real = projection._nndescent_knn
+
+    def spy(z, k, metric_, seed):
+        seen["shape"] = z.shape
+        return real(z, k, metric_, seed)
+
+    monkeypatch.setattr(projection, "_nndescent_knn", spy)
+    y = project_2d(x, seed=0, metric=metric)
+    assert seen["shape"] == (800, 16)
+    check_map(y, 800)
     assert trustworthiness(x, y, n_neighbors=10, metric="cosine") >= 0.90
