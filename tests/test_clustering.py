@@ -280,3 +280,46 @@ def test_sample_corpus_clusters_by_topic(sample_embeddings):
     table = cluster_table(frame["text"].tolist(), labels, embeddings=emb)
     assert len(table) == k and table["size"].sum() == len(frame)
     assert (table["keywords"].str.len() > 0).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# large corpora (up to 50,000 texts)
+
+
+@pytest.fixture(scope="module")
+def many_blobs() -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_blobs(n_samples=600, centers=N_BLOBS, n_features=32, cluster_std=1.0, random_state=1)
+    return X, y
+
+
+@pytest.mark.parametrize("k", [None, N_BLOBS])
+def test_past_the_sample_size_kmeans_fits_a_sample_then_every_text(monkeypatch, many_blobs, k):
+    import core.clustering as clustering
+
+    X, y = many_blobs
+    monkeypatch.setattr(clustering, "KMEANS_SAMPLE", 200)
+    model = KMeansClusterer(k=k, seed=3)
+    labels = model.fit_predict(X)
+    assert model.k_ == N_BLOBS and labels.shape == (600,) and labels.dtype == np.int64
+    assert cluster_metrics(y, labels)["ari"] > 0.95  # every text, not only the sample, is placed right
+    assert (k is None) == bool(model.silhouette_scores_)
+    np.testing.assert_array_equal(KMeansClusterer(k=k, seed=3).fit_predict(X), labels)  # reproducible
+
+
+def test_past_the_sample_size_identical_texts_are_one_cluster(monkeypatch):
+    import core.clustering as clustering
+
+    monkeypatch.setattr(clustering, "KMEANS_SAMPLE", 5)
+    labels = KMeansClusterer().fit_predict(np.ones((12, 4)))
+    assert labels.tolist() == [0] * 12
+
+
+@pytest.mark.parametrize("clusterer", [HDBSCANClusterer(), AgglomerativeClusterer(k=3)], ids=["hdbscan", "agglo"])
+def test_pairwise_methods_refuse_more_texts_than_their_memory_allows(monkeypatch, clusterer):
+    import core.clustering as clustering
+
+    monkeypatch.setattr(clustering, "PAIRWISE_MAX_POINTS", 50)
+    X = np.random.default_rng(0).standard_normal((51, 8))
+    with pytest.raises(ValueError, match="at most 50 texts .* use k-means for 51 texts"):
+        clusterer.fit_predict(X)
+    assert len(clusterer.fit_predict(X[:50])) == 50
