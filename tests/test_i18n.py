@@ -151,3 +151,23 @@ def test_the_page_script_goes_first_into_html_pages_only():
     assert html.startswith("<!doctype html><html><head><script>") and "user-studio-lang" in html
     assert html.endswith("<title>x</title></head><body>é</body></html>")
     assert client.get("/config").json() == {"head": "<head>"}
+
+
+def test_table_headers_are_shown_in_the_page_language_and_kept_in_english():
+    import pandas as pd
+
+    from ui.i18n import COLUMN_KEYS, localized
+
+    for header, key in COLUMN_KEYS.items():
+        assert EN[key] == header, key  # English pages (and API callers) see the names as they are
+    frame = pd.DataFrame({"rank": [1], "score": [50.0], "passage": ["p"], "recall@1": [1.0]})
+    assert list(localized(frame, "en").columns) == ["rank", "score", "passage", "recall@1"]
+    assert list(localized(frame, "ru").columns) == ["место", "сходство", "фрагмент", "recall@1"]
+    assert localized(None, "ru") is None
+
+
+def test_errors_whose_words_change_form_read_as_russian():
+    assert translate_error("no queries: enter at least one non-empty line", "ru") == (
+        "нет запросов: введите хотя бы одну непустую строку")
+    assert translate_error("1,200 passages is more than the limit of 1,000; send fewer", "ru") == (
+        "фрагментов: 1,200 — больше предела 1,000; отправьте меньше")

@@ -25,7 +25,7 @@ from core.studio import Studio
 from core.text import resolve_prefix
 from ui import common
 from ui.evaluate_tab import uploaded_path
-from ui.i18n import i18n, t
+from ui.i18n import i18n, localized, t
 
 SCORES = tuple(range(6))  # 0-5, one digit key each
 ANNOTATOR_COLUMNS = ["annotator", "judgments", "items shared", "agreement with others", "alpha without them"]
@@ -167,7 +167,7 @@ def _whole(value: Any, what: str, low: int, high: int) -> int:
 
 
 def campaign_choices(studio: Studio, identity: Identity) -> list[tuple[str, str]]:
-    return [(f"{c.name} · {c.judgment} · {c.n_items} items ({c.id})", c.id)
+    return [(t("ann_choice", name=c.name, judgment=c.judgment, n=c.n_items, id=c.id), c.id)
             for c in _campaigns(studio).visible(identity.user, identity.is_admin)]
 
 
@@ -256,7 +256,7 @@ def agreement_view(studio: Studio, identity: Identity, campaign_id: str) -> tupl
     disputed = pd.DataFrame([[d.item, d.judgments, _round(d.agreement),
                               ", ".join(f"{who}: {value}" for who, value in d.values.items()), items[d.item]]
                              for d in report.disputed], columns=DISPUTED_COLUMNS)
-    return summary, people, disputed
+    return summary, localized(people), localized(disputed)
 
 
 def _round(value: float | None) -> float | None:
@@ -272,7 +272,7 @@ def export_consensus(studio: Studio, identity: Identity, campaign_id: str, kind:
         raise ValueError(f"choose the dataset: one of {', '.join(EXPORT_KINDS)}")
     out = studio.files.new_folder("campaign") / f"campaign-{campaigns.get(campaign_id).id}-{kind}.{fmt}"
     rows = export(consensus.judgments, fmt, out, kind=kind)
-    return str(out), f"{rows:,} {kind} rows from {consensus.summary()}."
+    return str(out), t("ann_export_note", rows=f"{rows:,}", kind=kind, summary=consensus.summary())
 
 
 # -- the tab -------------------------------------------------------------------------------------------

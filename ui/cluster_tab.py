@@ -29,7 +29,7 @@ from core.studio import ClusterResult, Studio
 from core.tempfiles import TempFiles
 from core.text import split_lines
 from ui import common
-from ui.i18n import i18n, t
+from ui.i18n import i18n, localized, t, translate_error
 from ui.map_view import figure_value, map_component
 from ui.plots import cluster_map, empty_figure, with_highlight
 
@@ -57,10 +57,10 @@ def describe_columns(studio: Studio, source: str, path: str | None, pasted: str)
     frame, warnings = corpus_frame(studio, source, path, pasted)
     texts = text_columns(frame) or [str(c) for c in frame.columns]
     labels = [NO_LABEL] + [c for c in label_candidates(frame) if c != texts[0]]
-    note = f"{len(frame):,} rows, columns: {', '.join(html.escape(str(c)) for c in frame.columns)}"
+    note = t("cl_columns_note", rows=f"{len(frame):,}", columns=", ".join(html.escape(str(c)) for c in frame.columns))
     return (gr.update(choices=texts, value=texts[0]),
             gr.update(choices=labels, value=labels[1] if len(labels) > 1 else NO_LABEL),
-            " · ".join([note] + [html.escape(w) for w in warnings]))
+            " · ".join([note] + [html.escape(translate_error(w)) for w in warnings]))
 
 
 def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: str | None = None,
@@ -93,8 +93,8 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     points = result.points()
     by = "label" if colour_by == "label" and result.labels is not None else "cluster"
     n_clusters = len(set(result.clusters.tolist()) - {-1})
-    title = f"{len(texts):,} texts · {n_clusters} clusters ({method}" + (
-        f", k={result.chosen_k} by silhouette)" if method != "HDBSCAN" and not k else ")")
+    title = t("cl_map_title", n=f"{len(texts):,}", k=n_clusters, method=method,
+              chosen=t("cl_map_chosen", k=result.chosen_k) if method != "HDBSCAN" and not k else "")
     view = ClusterView.of(result)
     if embeddings is not None:  # search by meaning cannot get them from the encoder's cache
         view = replace(view, vectors=result.embeddings.astype(np.float16))
@@ -103,10 +103,11 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     if result.metrics:
         summary.append(t("cl_against", column=html.escape(str(label_column)), ari=f"{result.metrics['ari']:.3f}",
                          nmi=f"{result.metrics['nmi']:.3f}"))
-    summary += [f"{t('warning')} {html.escape(w)}" for w in warnings]
+    summary += [f"{t('warning')} {html.escape(translate_error(w))}" for w in warnings]
     csv_path, parquet_path = export_points(result, with_embeddings, studio.files)
     shown = points.assign(label=points.get("label", ""))[["text", "cluster", "label"]]
-    return figure, view.named_table(), " · ".join(summary), csv_path, parquet_path, shown, view
+    return (figure, localized(view.named_table()), " · ".join(summary), csv_path, parquet_path, localized(shown),
+            view)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def cluster_choices(view: ClusterView, names: dict[int, str]) -> list[tuple[str,
     """The name picker's clusters (not noise: it is not a topic), largest first, as the table lists them."""
     sizes = {int(c): int(n) for c, n in zip(view.table["cluster"], view.table["size"], strict=True)} \
         if view.table is not None else {}
-    return [(f"{c} · {names.get(c, '')} ({sizes.get(c, 0)} texts)", c) for c in sizes if c != NOISE]
+    return [(t("cl_choice", cluster=c, name=names.get(c, ""), n=sizes.get(c, 0)), c) for c in sizes if c != NOISE]
 
 
 def agreement_table(view: ClusterView, names: dict[int, str]) -> pd.DataFrame | None:
@@ -242,11 +243,17 @@ def selection_summary(view: ClusterView, ids: list[int]) -> str:
     return t("cl_selected", n=len(ids), spread=spread, more=more)
 
 
+def coloured_title(n: int, by: str) -> str:
+    """The map's title when it is recoloured: how many texts, coloured by cluster or by label."""
+    return t("cl_map_coloured", n=f"{n:,}", by=t("cl_colour_label" if by == "label" else "cl_colour_cluster"))
+
+
 def highlight(view: ClusterView, ids: list[int], what: str, names: dict | None, by: str) -> str:
     """The map with ``ids`` ringed and listed in the legend as ``what``."""
     by = "label" if by == "label" and view.labels is not None else "cluster"
     points = view.points()
-    figure = cluster_map(points, by, f"{len(view.texts):,} texts; {len(ids)} {what}", names)
+    figure = cluster_map(points, by, t("cl_map_highlight", n=f"{len(view.texts):,}", what=f"{len(ids)} {what}"),
+                         names)
     return figure_value(with_highlight(figure, points, ids, f"{len(ids)} {what}"))
 
 
@@ -342,7 +349,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                                                allow_custom_value=True)
             with gr.Column(scale=1):
                 method = gr.Dropdown(list(CLUSTERERS), value="k-means", label=i18n("cl_method"))
-                k = gr.Number(0, label=i18n("cl_k"), precision=0, minimum=0, maximum=100)
+                k = gr.Number(0, label=i18n("cl_k"), precision=0, minimum=0, maximum=100, elem_id="cl-k")
                 min_cluster_size = gr.Number(5, label=i18n("cl_min_size"), precision=0, minimum=2)
                 with gr.Accordion(i18n("cl_map_settings"), open=False):
                     n_neighbors = gr.Slider(2, 100, value=15, step=1, label="n_neighbors")
@@ -470,7 +477,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             first = choices[0][1] if choices else None
             crosstab = agreement_table(view, names)
             return (names, gr.update(choices=choices, value=first), names.get(first, "") if first is not None else "",
-                    gr.update(value=crosstab, visible=crosstab is not None),
+                    gr.update(value=localized(crosstab), visible=crosstab is not None),
                     {"a": None, "b": None, "next": "a"}, "A: – · B: –")
 
         run.click(cluster, [source, pasted, upload, text_column, label_column, method, k, min_cluster_size,
@@ -484,7 +491,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             if result is None:
                 return gr.update()
             by = "label" if by == "label" and result.labels is not None else "cluster"
-            return figure_value(cluster_map(result.points(), by, f"{len(result.texts):,} texts coloured by {by}", names))
+            return figure_value(cluster_map(result.points(), by, coloured_title(len(result.texts), by), names))
 
         colour_by.change(recolour, [result_state, colour_by, names_state], plot, api_visibility="private")
 
@@ -508,9 +515,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             names = {**(names or {}), int(cluster): name}
             by = "label" if by == "label" and view.labels is not None else "cluster"
             crosstab = agreement_table(view, names)
-            return (names, view.named_table(names), gr.update(choices=cluster_choices(view, names), value=int(cluster)),
-                    figure_value(cluster_map(view.points(), by, f"{len(view.texts):,} texts coloured by {by}", names)),
-                    gr.update(value=crosstab, visible=crosstab is not None))
+            return (names, localized(view.named_table(names)),
+                    gr.update(choices=cluster_choices(view, names), value=int(cluster)),
+                    figure_value(cluster_map(view.points(), by, coloured_title(len(view.texts), by), names)),
+                    gr.update(value=localized(crosstab), visible=crosstab is not None))
 
         rename.click(rename_cluster, [result_state, names_state, name_cluster, cluster_name_box, colour_by],
                      [names_state, table, name_cluster, plot, agreement], api_visibility="private")
@@ -569,7 +577,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = common.identify(studio, request, profile, user_token)
             created, message = save_cluster_labels(studio, identity, view, cluster, name)
             names = {**(names or {}), int(cluster): " ".join((name or "").split())}
-            return message, created, names, view.named_table(names) if view is not None else gr.update()
+            return message, created, names, localized(view.named_table(names)) if view is not None else gr.update()
 
         save_labels.click(save_names, [result_state, names_state, name_cluster, cluster_name_box, token],
                           [flag_status, last_id, names_state, table], api_visibility="private")
@@ -608,11 +616,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def on_select(view: ClusterView | None, event: gr.SelectData):
             if view is None:
-                return [], "Cluster a corpus first.", gr.update(value=None, visible=False)
+                return [], t("cl_cluster_first"), gr.update(value=None, visible=False)
             ids = selected_ids(event.index, len(view.texts))
             if not ids:
                 return [], "Nothing selected.", gr.update(value=None, visible=False)
-            return ids, selection_summary(view, ids), gr.update(value=selection_frame(view, ids), visible=True)
+            return ids, selection_summary(view, ids), gr.update(value=localized(selection_frame(view, ids)), visible=True)
 
         plot.select(on_select, result_state, [selection, selection_view, selection_table], api_visibility="private")
 
@@ -635,8 +643,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             if view is None:
                 raise ValueError("cluster a corpus first")
             ids = containing(view.texts, needle)
-            return highlight(view, ids, f"containing “{' '.join(needle.split())}”", names, by), \
-                gr.update(value=found_frame(view, ids), visible=True)
+            return highlight(view, ids, t("cl_containing", text=" ".join(needle.split())), names, by), \
+                gr.update(value=localized(found_frame(view, ids)), visible=True)
 
         find.click(find_texts, [result_state, find_text, names_state, colour_by], [plot, found],
                    api_visibility="private")
@@ -655,7 +663,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             hits = nearest(embeddings, studio.encoder.encode([query], "query")[0], common.whole_number(k, "k"))
             ids = [i for i, _ in hits]
             frame = found_frame(view, ids).assign(score=[round(s * 100, 2) for _, s in hits])
-            return highlight(view, ids, f"nearest to “{query}”", names, by), gr.update(value=frame, visible=True)
+            return (highlight(view, ids, t("cl_nearest", query=query), names, by),
+                    gr.update(value=localized(frame), visible=True))
 
         search.click(search_meaning, [result_state, meaning, meaning_k, names_state, colour_by], [plot, found],
                      api_visibility="private")

@@ -31,7 +31,7 @@ from core.judgments import Judgment
 from core.studio import Studio
 from core.text import clean_text
 from ui import common
-from ui.i18n import i18n, t, translate_error
+from ui.i18n import i18n, localized, t, translate_error
 from ui.plots import PALETTE, empty_figure
 from ui.similarity_tab import RankedPairs
 
@@ -220,7 +220,7 @@ def evaluation_summary(report: EvaluationReport) -> str:
         parts.append(f"`{html.escape(common.display_model(model_id))}`: {missed}")
     if len(report.results) < 2:
         parts.append(t("ev_load_second"))
-    parts += [f"{t('warning')} {html.escape(w)}" for w in report.warnings]
+    parts += [f"{t('warning')} {html.escape(translate_error(w))}" for w in report.warnings]
     return " · ".join(parts)
 
 
@@ -315,7 +315,7 @@ def thresholds_summary(report: ThresholdReport) -> str:
     parts = [t("ev_th_summary", n=f"{n:,}", source=source, relevant=f"{int(report.relevant.sum()):,}",
                not_relevant=f"{int((~report.relevant).sum()):,}"),
              t("ev_th_note")]
-    return " · ".join(parts + [f"{t('warning')} {html.escape(w)}" for w in report.warnings])
+    return " · ".join(parts + [f"{t('warning')} {html.escape(translate_error(w))}" for w in report.warnings])
 
 
 # -- search ---------------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ def describe_pairs(studio: Studio, path: str | None):
     except ValueError as error:
         query = passage = AUTO
         note = f"{t('warning')} " + t("ev_pick_columns", error=html.escape(translate_error(str(error))))
-    note = " · ".join([note] + [f"{t('warning')} {html.escape(w)}" for w in loaded.warnings])
+    note = " · ".join([note] + [f"{t('warning')} {html.escape(translate_error(w))}" for w in loaded.warnings])
     return gr.update(choices=columns, value=query), gr.update(choices=columns, value=passage), note
 
 
@@ -462,9 +462,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                             q_column: str, p_column: str):
             report = run_evaluation(studio, path, corpus, q_prefix, p_prefix, ticked_models(studio, names), q_column,
                                     p_column)
-            return (evaluation_summary(report), metrics_table(report),
-                    gr.update(value=differences_table(report), visible=len(report.results) > 1),
-                    misses_table(report))
+            return (evaluation_summary(report), localized(metrics_table(report)),
+                    gr.update(value=localized(differences_table(report)), visible=len(report.results) > 1),
+                    localized(misses_table(report)))
 
         run.click(evaluate_in_tab, [pairs_file, corpus_file, query_prefix, passage_prefix, chosen_models, query_column,
                                     passage_column], [status, metrics, differences, missed], api_visibility="private")
@@ -482,7 +482,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             else:
                 anchors, others, labels, warnings = labelled_pairs_from_table(studio, path)
             report = run_thresholds(studio, anchors, others, labels, q_prefix, p_prefix, names, from_where, warnings)
-            return thresholds_summary(report), thresholds_table(report), score_histograms(report)
+            return thresholds_summary(report), localized(thresholds_table(report)), score_histograms(report)
 
         threshold_run.click(thresholds_in_tab, [source, labelled_file, query_prefix, passage_prefix, chosen_models,
                                                 token], [threshold_status, threshold_table, histogram],
@@ -495,7 +495,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                    passage_prefix: str = "passage", model: str = ""):
             """The top k passages of an uploaded corpus (a table or a .txt, one passage per line) for one query,
             with cosine x 100. model: one of the loaded models; empty for the default."""
-            return run_search(studio, query, file, k, query_prefix, passage_prefix, model)
+            table, status, view = run_search(studio, query, file, k, query_prefix, passage_prefix, model)
+            return localized(table), status, view
 
         search_run.click(search, [search_query, search_corpus_file, k, query_prefix, passage_prefix, search_model],
                          [hits, search_status, hits_state], api_name="search").then(

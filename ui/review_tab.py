@@ -17,7 +17,7 @@ from core.identity import Identity
 from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, KINDS, PREFIX_MODES, export
 from core.studio import Studio
 from ui import common
-from ui.i18n import i18n, t
+from ui.i18n import i18n, localized, t
 
 ALL = "(all)"
 SHOWN = ["id", "created_at", "user", "tab", "kind", "anchor", "positive", "score", "label", "comment",
@@ -116,10 +116,10 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
                 user=identity.user)
     if identity.is_admin:
         summary += t("rv_admin", path=store.path)
-        by_user = gr.update(value=table("by_user"), visible=True)
+        by_user = gr.update(value=localized(table("by_user")), visible=True)
     else:
         by_user = gr.update(value=None, visible=False)
-    return frame, table("by_kind"), by_user, table("by_tab"), summary
+    return localized(frame), localized(table("by_kind")), by_user, localized(table("by_tab")), summary
 
 
 def export_file(studio: Studio, identity: Identity, kind: str, fmt: str, prefixes: str) -> str:

@@ -16,7 +16,7 @@ from core.judgments import Judgment
 from core.studio import SimilarityResult, Studio
 from core.text import add_prefix, split_lines
 from ui import common
-from ui.i18n import i18n, t
+from ui.i18n import i18n, localized, t, translate_error
 from ui.plots import (
     HEATMAP_MAX,
     VIEW_PASSAGES,
@@ -121,17 +121,6 @@ class RankedPairs:
                                     self.passages, len(self.queries))
 
 
-# Table headers as the page shows them; the API's tables keep the English names.
-HEADER_KEYS = {"query #": "colh_query_no", "rank": "colh_rank", "score": "colh_score", "yours": "colh_yours",
-               "passage #": "colh_passage_no", "passage": "colh_passage", "query": "colh_query",
-               "change": "colh_change"}
-
-
-def localized(frame: pd.DataFrame, lang: str | None = None) -> pd.DataFrame:
-    """``frame`` with its known headers in ``lang`` (default: the page's language)."""
-    return frame.rename(columns={c: t(HEADER_KEYS[c], lang) for c in frame.columns if c in HEADER_KEYS})
-
-
 def verdict_text(kind: str, score: object = None, lang: str | None = None) -> str:
     """A verdict in words: relevant, not relevant, score 3."""
     if kind == "score":
@@ -200,7 +189,7 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
         figure = view.figure(0)
     else:
         figure = similarity_heatmap(result.scores, result.queries, result.passages)
-    notes = [f"{t('warning')} {html.escape(w)}" for w in result.warnings]
+    notes = [f"{t('warning')} {html.escape(translate_error(w))}" for w in result.warnings]
     shown = t("sim_shown_top", k=k) if k and k < len(result.passages) else t("sim_shown_all")
     status = " · ".join(notes) or t("sim_status", queries=len(result.queries), passages=len(result.passages),
                                     qp=result.query_prefix or "∅", pp=result.passage_prefix or "∅")
@@ -210,7 +199,7 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
     if len(studio.encoders) > 1:
         status += " · " + t("sim_model", model=html.escape(common.display_model(result.model_id)))
     marks = judged_marks(studio, identity.user, view) if identity is not None else None
-    return figure, view.shown(marks), result.tokens, status, view
+    return figure, view.shown(marks), localized(result.tokens), status, view
 
 
 def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: str, passage_prefix: str,
@@ -317,7 +306,7 @@ def table_to_boxes(studio: Studio, path: str | None, query_column: str | None = 
     notes = [t("sim_table_rows", rows=f"{len(frame):,}",
                query=f"`{html.escape(query)}`" if query else t("col_none"),
                passage=f"`{html.escape(passage)}`" if passage else t("col_none"))]
-    notes += [f"{t('warning')} {html.escape(w)}" for w in loaded.warnings]
+    notes += [f"{t('warning')} {html.escape(translate_error(w))}" for w in loaded.warnings]
     choices = [(t("col_found"), AUTO), (t("col_none"), NO_COLUMN), *[(str(c), str(c)) for c in frame.columns]]
     return (_column_text(frame, query) if query else gr.update(),
             _column_text(frame, passage) if passage else gr.update(),

@@ -25,7 +25,7 @@ from core.training.jobs import Job, job_summary
 from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, TrainingRefused, build_sets, count_rows
 from core.training.trainer import TrainingConfig
 from ui import common
-from ui.i18n import i18n, t
+from ui.i18n import i18n, localized, t
 
 MINE, EVERYONE, CAMPAIGN = "mine", "everyone", "campaign"
 METRIC_COLUMNS = ["metric", "set", "before", "after", "change", "rows"]
@@ -238,7 +238,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             job = visible_job(studio, identity)
             # The version a finished job just saved is the one people want to load next.
             newest = job.report.version if job is not None and job.report is not None else None
-            return (line, table, verdict_text, gr.Timer(active=running), table_of_versions,
+            return (line, localized(table), verdict_text, gr.Timer(active=running), localized(table_of_versions),
                     gr.update(choices=names, value=newest) if newest in names else gr.update(choices=names))
 
         @common.user_errors
