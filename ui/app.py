@@ -34,7 +34,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             header = gr.Markdown(common.model_header(studio), elem_id="header")
             # The app's own switch: Gradio's settings panel (with its language menu) is hidden.
             language = gr.Radio([("RU", "ru"), ("EN", "en")], value=None, label=i18n("app_language"),
-                                show_label=False, container=False, scale=0, min_width=110, elem_id="lang-switch")
+                                show_label=False, container=False, scale=0, min_width=160, elem_id="lang-switch")
             if login:
                 gr.LoginButton(scale=0)
         banner_text = common.fallback_banner(studio)
