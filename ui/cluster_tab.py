@@ -463,7 +463,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             """Cluster the sample corpus, pasted texts (source="paste") or an uploaded file; map, table, exports."""
             figure, *rest = run_cluster(studio, source, texts, file, text_column, label_column, method, k,
                                         min_cluster_size, n_neighbors, min_dist, metric, seed, colour_by,
-                                        with_embeddings, progress=lambda fraction, desc: progress(fraction, desc=desc))
+                                        with_embeddings,
+                                        progress=lambda fraction, desc: progress(fraction, desc=translate_error(desc)))
             return (figure_value(figure), *rest)
 
         @common.user_errors

@@ -539,6 +539,11 @@ EN: dict[str, str] = {
     "cl_cluster_first": "Cluster a corpus first.",
     "ann_choice": "{name} · {judgment} · {n} items ({id})",
     "ann_export_note": "{rows} {kind} rows from {summary}.",
+    "tr_kind_graded": "Scores and verdicts",
+    "tr_kind_triplets": "Triplets",
+    "tr_kind_labels": "Labels",
+    "tr_kind_positives": "Positive pairs only",
+    "rvh_score": "score",
 }
 
 RU: dict[str, str] = {
@@ -1051,6 +1056,11 @@ RU: dict[str, str] = {
     "cl_cluster_first": "Сначала кластеризуйте корпус.",
     "ann_choice": "{name} · {judgment} · элементов: {n} ({id})",
     "ann_export_note": "строк {kind}: {rows}; источник: {summary}.",
+    "tr_kind_graded": "Оценки и вердикты",
+    "tr_kind_triplets": "Тройки",
+    "tr_kind_labels": "Метки",
+    "tr_kind_positives": "Только положительные пары",
+    "rvh_score": "оценка",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
@@ -1130,6 +1140,12 @@ COLUMN_KEYS: dict[str, str] = {
 # Russian page. Each pattern matches a whole message; its groups fill the Russian text (a template, or a
 # function of the match where a word must change its form).
 _PLURAL_RU = {"queries": "запросов", "passages": "фрагментов", "texts": "текстов"}  # genitive plural
+_GIVE_RU = {  # core.training.recipe's TrainingKind.judgments: what to judge for a kind
+    "0–5 scores, similar / dissimilar and relevant / not relevant":
+        "нужны оценки 0–5, «похоже / не похоже» и «релевантно / не релевантно»",
+    "a relevant and a not-relevant text for the same query": "нужны релевантный и нерелевантный текст к одному запросу",
+    "topic labels, at least two texts per label": "нужны темы, хотя бы два текста на тему",
+}
 ERRORS_RU: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(p, re.S), ru) for p, ru in [
         (r"select a row of the ranking first", "сначала выберите строку ранжирования"),
@@ -1196,6 +1212,22 @@ ERRORS_RU: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
         (r"skipped (\d+) row\(s\) with an empty query or passage", r"пропущено строк с пустым запросом или фрагментом: \1"),
         (r"used the file's embeddings \(column “(.+)”, (\d+)-d\) instead of encoding the texts",
          r"взяты эмбеддинги из файла (столбец «\1», \2-d), тексты не кодировались"),
+        # core.studio's progress steps
+        (r"encoding: batch (\d+) of (\d+)", r"кодирование: пакет \1 из \2"),
+        (r"clustering", "кластеризация"),
+        (r"drawing the map", "рисуем карту"),
+        # core.training: why a kind cannot train yet
+        (r"(\d+) training row\(s\), at least (\d+) are needed \(give (.+)\)\.?",
+         lambda m: f"строк для обучения: {m[1]}, нужно не меньше {m[2]} ({_GIVE_RU.get(m[3], m[3])})"),
+        (r"all (\d+) judgments are (relevant/similar|the same score)\. Training on positive pairs alone needs about "
+         r"(.+) of them \(195 made the model worse when measured\); add not-relevant or dissimilar judgments, or "
+         r"0–5 scores, and they train with CoSENT\.?",
+         lambda m: (f"все {m[1]} оценок — {'«релевантно/похоже»' if m[2] == 'relevant/similar' else 'одна и та же оценка'}. "
+                    f"Для обучения только на положительных парах их нужно около {m[3]} (на 195 модель в замерах "
+                    "стала хуже); добавьте оценки «не релевантно» или «не похоже» либо оценки 0–5 — тогда обучение "
+                    "пойдёт с CoSENT")),
+        (r"(\d+) same-label pair\(s\); label at least two texts per label, (\d+) texts in all\.?",
+         r"пар с одной меткой: \1; разметьте хотя бы два текста на метку, всего \2 текстов"),
         # ui
         (r"upload a CSV, TSV, TXT, XLSX or Parquet file first", "сначала загрузите файл CSV, TSV, TXT, XLSX или Parquet"),
         (r"upload (.+) first \(CSV, TSV, TXT, XLSX or Parquet\)", r"сначала загрузите файл (CSV, TSV, TXT, XLSX или Parquet)"),

@@ -106,6 +106,7 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
         frame["model_id"] = frame["model_id"].map(common.display_model)
     kinds = set(frame["kind"]) if len(frame) else {_choice(kind)}
     frame = headed(frame[[c for c in SHOWN if c in frame]], next(iter(kinds)) if len(kinds) == 1 else None)
+    frame = frame.rename(columns={"score": t("rvh_score")})  # the person's 0–5 score, not the model's similarity
     counts = store.counts(by_user=identity.is_admin)
 
     def table(name: str) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from core.training.jobs import Job, job_summary
 from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, TrainingRefused, build_sets, count_rows
 from core.training.trainer import TrainingConfig
 from ui import common
-from ui.i18n import i18n, localized, t
+from ui.i18n import EN, i18n, localized, t, translate_error
 
 MINE, EVERYONE, CAMPAIGN = "mine", "everyone", "campaign"
 METRIC_COLUMNS = ["metric", "set", "before", "after", "change", "rows"]
@@ -56,25 +56,31 @@ def _judgments(studio: Studio, identity: Identity, whose: str, campaign: str = "
     return studio.store.judgments(user=identity.user), [identity.user]
 
 
+def kind_title(name: str) -> str:
+    """A training kind's title in the page's language (core.training.recipe names them in English)."""
+    return t(f"tr_kind_{name}") if f"tr_kind_{name}" in EN else TRAINING_KINDS[name].title
+
+
 def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = "",
               min_agreement: float | None = None) -> tuple[list[tuple[str, str]], list[str], str]:
     """Checkbox choices with row counts, the kinds ready to train, and a note per kind."""
     if whose == CAMPAIGN and not (campaign or "").strip():
-        return ([(kind.title, name) for name, kind in TRAINING_KINDS.items()], [],
+        return ([(kind_title(name), name) for name in TRAINING_KINDS], [],
                 t("tr_enter_campaign"))
     judgments, _ = _judgments(studio, identity, whose, campaign, min_agreement)
     counts = count_rows(judgments)
     choices, ready, notes = [], [], []
-    for name, kind in TRAINING_KINDS.items():
-        choices.append((t("tr_kind_rows", kind=kind.title, n=f"{counts[name]:,}"), name))
+    for name in TRAINING_KINDS:
+        choices.append((t("tr_kind_rows", kind=kind_title(name), n=f"{counts[name]:,}"), name))
         try:
             sets = build_sets(judgments, [name], Prompts())
         except TrainingRefused as refusal:
-            notes.append(f"- **{kind.title}**: {html.escape(str(refusal).split(': ', 1)[-1])}")
+            why = translate_error(str(refusal).split(": ", 1)[-1])
+            notes.append(f"- **{kind_title(name)}**: {html.escape(why)}")
             continue
         ready.append(name)
         loss = next(iter(sets.values())).kind.loss
-        notes.append(t("tr_kind_ready", kind=kind.title, n=f"{counts[name]:,}", loss=loss))
+        notes.append(t("tr_kind_ready", kind=kind_title(name), n=f"{counts[name]:,}", loss=loss))
     owner = t({EVERYONE: "tr_owner_everyone", CAMPAIGN: "tr_owner_campaign"}.get(whose, "tr_owner_yours"))
     head = t("tr_head", n=f"{len(judgments):,}", owner=owner, min=MIN_ROWS) + "\n\n"
     return choices, ready, head + "\n".join(notes)
@@ -192,7 +198,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         with gr.Row(visible=False) as campaign_row:
             campaign = gr.Textbox(label=i18n("tr_campaign_id"), lines=1, elem_id="train-campaign")
             min_agreement = gr.Slider(0, 1, value=0, step=0.05, label=i18n("tr_min_agreement"), elem_id="train-min-agreement")
-        kinds = gr.CheckboxGroup([(kind.title, name) for name, kind in TRAINING_KINDS.items()], value=[],
+        kinds = gr.CheckboxGroup([(i18n(f"tr_kind_{name}"), name) for name in TRAINING_KINDS], value=[],
                                  label=i18n("tr_train_on"), elem_id="train-kinds")
         advice = gr.Markdown(elem_id="train-advice")
         with gr.Accordion(i18n("tr_settings"), open=False):
