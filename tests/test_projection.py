@@ -244,9 +244,9 @@ def test_default_epochs_shrink_with_size() -> None:
     assert default_n_epochs(10) == 500
     assert default_n_epochs(1500) == 500
     assert default_n_epochs(5000) == 150
-    assert default_n_epochs(20_000) == default_n_epochs(30_000) == 100
-    # Past 30,000 N x epochs is held at 3,000,000 (a 50,000-point map in ~10 s), 40 at the least.
-    assert default_n_epochs(50_000) == 60 and default_n_epochs(200_000) == 40
+    assert default_n_epochs(20_000) == 100
+    # Past 20,000 N x epochs is held at 2,000,000 (a 50,000-point map within 10 s), 40 at the least.
+    assert default_n_epochs(30_000) == 67 and default_n_epochs(50_000) == 40 and default_n_epochs(200_000) == 40
     sizes = [10, 1000, 2000, 5000, 8000, 20_000, 40_000, 50_000, 100_000]
     assert [default_n_epochs(n) for n in sizes] == sorted((default_n_epochs(n) for n in sizes), reverse=True)
 
