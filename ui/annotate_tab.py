@@ -25,7 +25,7 @@ from core.studio import Studio
 from core.text import resolve_prefix
 from ui import common
 from ui.evaluate_tab import uploaded_path
-from ui.i18n import i18n, localized, t
+from ui.i18n import i18n, localized, t, translate_error
 
 SCORES = tuple(range(6))  # 0-5, one digit key each
 ANNOTATOR_COLUMNS = ["annotator", "judgments", "items shared", "agreement with others", "alpha without them"]
@@ -233,7 +233,8 @@ def show(studio: Studio, identity: Identity, campaign_id: str, item: Item | None
     campaigns = _campaigns(studio)
     campaign = campaigns.get(campaign_id)
     progress = campaigns.progress(campaign.id, identity.user)
-    line = t("ann_progress", line=progress.line(), done=f"{progress.judgments:,}", needed=f"{progress.needed:,}")
+    line = t("ann_progress", done=f"{progress.done:,}", items=f"{progress.items:,}", left=f"{progress.left:,}",
+             judgments=f"{progress.judgments:,}", needed=f"{progress.needed:,}")
     return (instructions_md(campaign), item_html(campaign, item), line, status,
             item.item_id if item is not None else None, *button_updates(campaign, item is not None))
 
@@ -272,7 +273,7 @@ def export_consensus(studio: Studio, identity: Identity, campaign_id: str, kind:
         raise ValueError(f"choose the dataset: one of {', '.join(EXPORT_KINDS)}")
     out = studio.files.new_folder("campaign") / f"campaign-{campaigns.get(campaign_id).id}-{kind}.{fmt}"
     rows = export(consensus.judgments, fmt, out, kind=kind)
-    return str(out), t("ann_export_note", rows=f"{rows:,}", kind=kind, summary=consensus.summary())
+    return str(out), t("ann_export_note", rows=f"{rows:,}", kind=kind, summary=translate_error(consensus.summary()))
 
 
 # -- the tab -------------------------------------------------------------------------------------------

@@ -335,7 +335,7 @@ EN: dict[str, str] = {
     "ann_what_score": "How similar are the two texts, from **0** (unrelated) to **5** (same meaning)?",
     "ann_what_label": "Which label fits the text? ",
     "ann_chosen_by": "*Items chosen by the model: {rule}.*",
-    "ann_progress": "**{line}** · {done} of {needed} judgments",
+    "ann_progress": "**{done} of {items} done; {left} left in the campaign** · {judgments} of {needed} judgments",
     "ann_press_start": "press Start to get an item first",
     "ann_already_saved": "Item {item} was already saved.",
     "ann_saved": "Saved item {item}: {value} (judgment #{record}).",
@@ -845,7 +845,7 @@ RU: dict[str, str] = {
     "ann_what_score": "Насколько похожи два текста, от **0** (не связаны) до **5** (один смысл)?",
     "ann_what_label": "Какая метка подходит тексту? ",
     "ann_chosen_by": "*Элементы выбрала модель: {rule}.*",
-    "ann_progress": "**{line}** · оценок: {done} из {needed}",
+    "ann_progress": "**Готово {done} из {items}; в кампании осталось {left}** · оценок: {judgments} из {needed}",
     "ann_press_start": "сначала нажмите «Начать», чтобы получить элемент",
     "ann_already_saved": "Элемент {item} уже сохранён.",
     "ann_saved": "Элемент {item} сохранён: {value} (оценка №{record}).",
@@ -1267,6 +1267,8 @@ ERRORS_RU: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
         (r"there is no campaign (.+)", r"кампании \1 нет"),
         (r"a label campaign needs at least two labels \(comma- or newline-separated\)",
          "кампании с метками нужны хотя бы две метки (через запятую или с новой строки)"),
+        (r"(.+) of (.+) judged items; (.+) below the agreement level, (.+) tied",
+         r"оценено элементов: \1 из \2; ниже уровня согласия: \3, с равенством голосов: \4"),
         (r"only the campaign's creator and admins see (.+)", r"\1 видят только создатель кампании и администраторы"),
     ]
 ]
