@@ -27,10 +27,12 @@ EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u21A9
 TEXTS = {
     "ru": {"tab": "Сходство", "compare": "Сравнить", "relevant": "Релевантно", "drop": "Перетащите файл сюда",
            "status": "запросов: 2 × фрагментов: 3", "header": "сходство", "judging": "Оценка пары",
-           "saved": "Оценка №", "error": "сначала выберите строку ранжирования", "limit": "токенов"},
+           "saved": "Оценка №", "error": "сначала выберите строку ранжирования", "limit": "токенов",
+           "toast": "Ошибка"},
     "en": {"tab": "Similarity", "compare": "Compare", "relevant": "Relevant", "drop": "Drop File Here",
            "status": "2 queries × 3 passages", "header": "score", "judging": "Judging",
-           "saved": "Saved judgment #", "error": "select a row of the ranking first", "limit": "token limit"},
+           "saved": "Saved judgment #", "error": "select a row of the ranking first", "limit": "token limit",
+           "toast": "Error"},
 }
 
 
@@ -104,6 +106,9 @@ def main_flow(page, live, lang: str, row: int = 0) -> None:
     page.click("#sim-save-score")
     page.wait_for_function("t => Array.from(document.querySelectorAll(\"[data-testid='toast-text']\"))"
                            ".some(e => e.innerText.includes(t))", arg=texts["error"])
+    # Gradio's own error badge on the event's outputs follows the same locale ("Ошибка" / "Error"). (The
+    # toast's title is Gradio's English "Error" in every locale: it is the message type, not translated.)
+    wait_text(page, "#sim-flag-status", texts["toast"])
     page.locator("[data-testid='toast-close']").first.click()
 
     before = live.store.count()

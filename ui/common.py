@@ -59,7 +59,9 @@ def user_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as error:
+            if error.title == "Error":  # Gradio's default title, in English: the toast's title follows the page
+                error.title = t("err_title")
             raise
         except (ValueError, PermissionError, OverflowError, csv.Error, NotOwnerError) as error:
             message = str(error)
@@ -68,13 +70,15 @@ def user_errors(fn: Callable) -> Callable:
             message = t("err_missing", name=error.args[0]) if error.args else t("err_missing_bare")
         except MemoryError:
             log.exception("%s ran out of memory", fn.__name__)
-            raise gr.Error(t("err_memory"), print_exception=False) from None
+            raise gr.Error(t("err_memory"), title=t("err_title"), print_exception=False) from None
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("%s failed (reference %s)", fn.__name__, reference)
-            raise gr.Error(t("err_server", reference=reference), print_exception=False) from None
+            raise gr.Error(t("err_server", reference=reference), title=t("err_title"),
+                           print_exception=False) from None
         log.info("%s refused: %s", fn.__name__, message, exc_info=True)
-        raise gr.Error(html.escape(translate_error(message), quote=False), print_exception=False) from None
+        raise gr.Error(html.escape(translate_error(message), quote=False), title=t("err_title"),
+                       print_exception=False) from None
 
     wrapper.handles_errors = True  # tests check that every event handler is wrapped
     return wrapper

@@ -54,6 +54,7 @@ EN: dict[str, str] = {
     "judgment_deleted": "Judgment #{id} deleted.",
     "err_server": ("Something went wrong on the server (reference {reference}); it has been logged. "
                    "Try again, or with fewer or shorter texts."),
+    "err_title": "Error",
     "err_memory": "out of memory: send fewer or shorter texts",
     "err_missing": "missing value: {name}",
     "err_missing_bare": "missing value",
@@ -565,6 +566,7 @@ RU: dict[str, str] = {
     "judgment_deleted": "Оценка №{id} удалена.",
     "err_server": ("На сервере что-то пошло не так (код {reference}); ошибка записана в журнал. "
                    "Попробуйте ещё раз или с меньшим числом текстов покороче."),
+    "err_title": "Ошибка",
     "err_memory": "не хватило памяти: отправьте меньше текстов или тексты покороче",
     "err_missing": "не хватает значения: {name}",
     "err_missing_bare": "не хватает значения",
