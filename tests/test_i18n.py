@@ -145,13 +145,15 @@ def test_the_page_script_goes_first_into_html_pages_only():
 
     page = "<!doctype html><html><head><title>x</title></head><body>é</body></html>"
     app = Starlette(routes=[Route("/", lambda request: HTMLResponse(page)),
-                            Route("/config", lambda request: JSONResponse({"head": "<head>"}))],
+                            Route("/config", lambda request: JSONResponse({"head": "<head>"})),
+                            Route("/gradio_api/file=/tmp/x.html", lambda request: HTMLResponse(page))],
                     middleware=[Middleware(i18n.LanguageScript)])
     client = TestClient(app)
     html = client.get("/").text
     assert html.startswith("<!doctype html><html><head><script>") and "user-studio-lang" in html
     assert html.endswith("<title>x</title></head><body>é</body></html>")
     assert client.get("/config").json() == {"head": "<head>"}
+    assert client.get("/gradio_api/file=/tmp/x.html").text == page  # an uploaded HTML file is served as it is
 
 
 def test_table_headers_are_shown_in_the_page_language_and_kept_in_english():

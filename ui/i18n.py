@@ -1404,19 +1404,25 @@ SWITCH_JS = """(lang) => {
 }""".replace("__KEY__", json.dumps(STORAGE_KEY))
 
 
+# Files the server hands out as they are (uploads, exports, Gradio's assets): never rewritten, even HTML.
+SERVED_FILES = ("/gradio_api/", "/file=", "/assets/", "/static/")
+
+
 class LanguageScript:
     """ASGI middleware: puts LANGUAGE_SCRIPT at the top of every HTML page the app serves.
 
     Gradio's own ``head`` option is applied by its JavaScript after it has chosen the locale, too late;
     the script has to be in the page before Gradio's module runs. Only uncompressed text/html responses
-    are touched (the page is small); everything else streams through as it is.
+    are touched (the page is small), and never a served file; everything else streams through as it is.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") != "http" or scope.get("method") != "GET":
+        path = str(scope.get("path", ""))
+        if (scope.get("type") != "http" or scope.get("method") != "GET"
+                or any(part in path for part in SERVED_FILES)):
             await self.app(scope, receive, send)
             return
         start: dict | None = None
