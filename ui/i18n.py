@@ -545,6 +545,8 @@ EN: dict[str, str] = {
     "tr_kind_labels": "Labels",
     "tr_kind_positives": "Positive pairs only",
     "rvh_score": "score",
+    "rv_prefix_apply": "apply",
+    "rv_prefix_columns": "columns",
 }
 
 RU: dict[str, str] = {
@@ -714,7 +716,7 @@ RU: dict[str, str] = {
     "btn_confirm_delete_n": "Да, удалить все {n}",
     "btn_cancel": "Отмена",
     "btn_restore": "Отменить: вернуть удалённые оценки",
-    "rv_summary": "**Оценок: {total}** от людей: {users}; **ваших: {mine}** (вы — `{user}`).",
+    "rv_summary": "**Оценок: {total}** (людей: {users}); **ваших: {mine}** (вы — `{user}`).",
     "rv_admin": " Вы администратор: показаны оценки всех пользователей. Хранилище: `{path}`",
     "rv_records": "оценок",
     "rv_none_to_delete": "У вас нет оценок, которые можно удалить.",
@@ -1063,6 +1065,8 @@ RU: dict[str, str] = {
     "tr_kind_labels": "Метки",
     "tr_kind_positives": "Только положительные пары",
     "rvh_score": "оценка",
+    "rv_prefix_apply": "добавить",
+    "rv_prefix_columns": "столбцами",
 }
 
 TRANSLATIONS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}

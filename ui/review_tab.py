@@ -17,7 +17,7 @@ from core.identity import Identity
 from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, KINDS, PREFIX_MODES, export
 from core.studio import Studio
 from ui import common
-from ui.i18n import i18n, localized, t
+from ui.i18n import EN, i18n, localized, t
 
 ALL = "(all)"
 SHOWN = ["id", "created_at", "user", "tab", "kind", "anchor", "positive", "score", "label", "comment",
@@ -184,7 +184,9 @@ def build(studio: Studio, token: gr.BrowserState) -> tuple:
             with gr.Row():
                 export_kind = gr.Dropdown(list(EXPORT_KINDS), value="pairs", label=i18n("rv_dataset"))
                 export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label=i18n("rv_format"))
-                prefix_mode = gr.Radio(list(PREFIX_MODES), value="apply",
+                # The modes' names are what the export and the CLI take; the page shows them in words.
+                prefix_mode = gr.Radio([(i18n(f"rv_prefix_{mode}"), mode) if f"rv_prefix_{mode}" in EN else mode
+                                        for mode in PREFIX_MODES], value="apply",
                                        label=i18n("rv_prefix_mode"))
                 make_export = gr.Button(i18n("btn_export"), elem_id="rv-export")
             export_out = gr.File(label=i18n("rv_download"), elem_id="rv-export-file")
