@@ -90,3 +90,49 @@ def test_box_select_on_the_map_and_label_the_selection(map_page, map_app):
         "(document.querySelector('#cl-plot .js-plotly-plot')?.data || []).some(t => (t.name || '').includes('containing'))")
     assert "погод" in page.inner_text("#cl-found").lower()
     assert error_toasts(page) == []
+
+
+def test_box_select_on_the_prefix_map_and_judge_each_selected_text(map_page, map_app):
+    page, store = map_page, map_app.store
+    open_tab(page, "Prefixes")
+    page.click("#px-run")
+    wait_text(page, "#px-summary", "texts", timeout=120_000)
+    wait_for_trace(page, "px-map", "scattergl")
+    page.locator("#px-map").scroll_into_view_if_needed()
+    page.evaluate("Plotly.relayout(document.querySelector('#px-map .js-plotly-plot'), {dragmode: 'select'})")
+    area = page.locator("#px-map .nsewdrag").first.bounding_box()
+    x0, y0 = area["x"] + area["width"] * 0.1, area["y"] + area["height"] * 0.1
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + area["width"] * 0.8, y0 + area["height"] * 0.8, steps=12)
+    page.mouse.up()
+    wait_text(page, "#px-selection", "text(s) selected")  # not "Nothing selected", which the run shows
+    n_texts = int(re.search(r"(\d+) text\(s\) selected", page.inner_text("#px-selection")).group(1))
+    # Any of a text's three points selects the text, once.
+    assert 0 < n_texts <= len(page.input_value("#px-texts textarea").splitlines())
+    assert page.locator("#px-selection-table [role=gridcell]").count() > 0
+
+    page.get_by_role("radio", name="no prefix is better").check()
+    page.click("#px-save-selected")
+    wait_text(page, "#px-flag-status", "Saved")
+    rows = [r for r in store.rows(kind="prefer") if r["tab"] == "prefixes" and r["label"] == "none"]
+    assert len(rows) == n_texts and len({r["anchor"] for r in rows}) == n_texts
+
+    page.click("#px-undo")
+    wait_text(page, "#px-flag-status", "removed")
+    assert [r for r in store.rows(kind="prefer") if r["label"] == "none"] == []
+
+    # Clicking empty space clears the selection: the corner of the plot area farthest from every point.
+    area = page.locator("#px-map .nsewdrag").first.bounding_box()
+    cx, cy = page.evaluate("""() => {
+        const gd = document.querySelector('#px-map .js-plotly-plot'), L = gd._fullLayout;
+        const w = L._size.w, h = L._size.h, pts = [];
+        for (const t of gd.data) if (t.mode === 'markers')
+            for (let i = 0; i < t.x.length; i++) pts.push([L.xaxis.l2p(t.x[i]), L.yaxis.l2p(t.y[i])]);
+        const corners = [[0.05 * w, 0.95 * h], [0.95 * w, 0.95 * h], [0.05 * w, 0.1 * h], [0.5 * w, 0.95 * h]];
+        const gap = c => Math.min(...pts.map(p => Math.hypot(p[0] - c[0], p[1] - c[1])));
+        return corners.reduce((a, b) => gap(a) >= gap(b) ? a : b);
+    }""")
+    page.mouse.click(area["x"] + cx, area["y"] + cy)
+    wait_text(page, "#px-selection", "Nothing selected")
+    assert error_toasts(page) == []

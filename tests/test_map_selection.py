@@ -136,3 +136,43 @@ def decoded(array) -> np.ndarray:
     if isinstance(array, dict):
         return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
     return np.asarray(array)
+
+
+# -- large maps: binary arrays, hover texts fetched lazily ------------------------------------------
+def large_points(n: int):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"text": [f"Текст номер {i}: о погоде, о ценах и о чём-нибудь ещё" for i in range(n)],
+                         "cluster": rng.integers(0, 30, n), "x": rng.normal(size=n).astype(np.float32),
+                         "y": rng.normal(size=n).astype(np.float32)})
+
+
+def test_a_50000_point_map_is_under_a_megabyte_and_its_hovers_come_from_the_server():
+    import json
+
+    from ui.map_view import figure_value as value_of
+    from ui.map_view import hover_text
+    from ui.plots import cluster_map
+
+    points = large_points(50_000)
+    value = value_of(cluster_map(points, "cluster", "50,000"))
+    assert len(value.encode()) < 1_200_000  # coordinates and ids as binary arrays, no texts
+    figure = json.loads(value)
+    key = figure["layout"]["meta"]["hover_key"]
+    assert all("hovertext" not in t and t["hoverinfo"] == "none" for t in figure["data"])
+    assert sum(len(decoded(t["customdata"])) for t in figure["data"]) == 50_000
+    assert "Текст номер 12345:" in hover_text([key, 12345]) and "cluster" in hover_text([key, 12345.0])
+    # Unknown keys, ids and shapes get nothing, never an error.
+    for bad in ([key, 50_000], [key, -1], [key, 1.5], [key, True], ["nope", 1], [key], "x", None, [key, "1"]):
+        assert hover_text(bad) == ""
+
+
+def test_small_maps_keep_their_hover_texts():
+    import json
+
+    from ui.map_view import figure_value as value_of
+    from ui.plots import cluster_map
+
+    figure = json.loads(value_of(cluster_map(large_points(300), "cluster", "300")))
+    assert "meta" not in figure["layout"] and all(t["hovertext"] for t in figure["data"])

@@ -8,11 +8,19 @@ Clicking empty space or double-clicking sends an empty selection. The value is t
 (the same figure ``gr.Plot`` showed), so API callers still receive a plotly figure.
 
 Ids come from the browser and are checked on the server (:func:`core.selection.selected_ids`).
+
+Past :data:`LAZY_HOVER_POINTS` points the hover texts stay on the server: they made most of a large map's
+payload (50,000 short texts: about 7 MB with them, under 1 MB of binary coordinates and ids without), so
+the page asks for one point's text when the pointer rests on it (``server.hover_text``), keyed by a random
+token only the figure's recipient holds.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -22,10 +30,19 @@ import plotly.graph_objects as go
 
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
+LAZY_HOVER_POINTS = 5_000
+# Hover texts kept for lazy hover, oldest map out first: 300,000 texts (six 50,000-point maps, a
+# recolouring makes a new one) are about 60 MB.
+_HOVER_POINTS_KEPT = 300_000
+_hovers: OrderedDict[str, dict[int, str]] = OrderedDict()
+_hovers_lock = threading.Lock()
+
 # Constant, so a new value never re-renders (and wipes) the drawn plot; js_on_load draws into it.
 TEMPLATE = "<div class='user-studio-map' style='width:100%;min-height:560px'></div>"
 # A finished selection's outline would swallow later clicks; points stay clickable through it.
-CSS = ".selectionlayer path { pointer-events: none; } .user-studio-map { width: 100%; }"
+CSS = (".selectionlayer path { pointer-events: none; } .user-studio-map { width: 100%; position: relative; }"
+       " .user-studio-hover { position: fixed; z-index: 50; pointer-events: none; max-width: 420px;"
+       " background: #fff; border: 1px solid #999; border-radius: 4px; padding: 4px 6px; font-size: 12px; }")
 JS = """
 const box = element.querySelector('.user-studio-map');
 let drawn = null;
@@ -51,6 +68,28 @@ function draw() {
     box.on('plotly_click', ev => trigger('select', {index: ids(ev.points), value: 'clicked', selected: true}));
     box.on('plotly_deselect', () => trigger('select', {index: [], value: 'cleared', selected: false}));
     box.on('plotly_doubleclick', () => trigger('select', {index: [], value: 'cleared', selected: false}));
+    // Large maps carry no hover texts (layout.meta.hover_key): ask the server for the one under the pointer.
+    const tip = document.createElement('div');
+    tip.className = 'user-studio-hover';
+    tip.style.display = 'none';
+    element.appendChild(tip);
+    let asked = null;
+    box.on('plotly_hover', ev => {
+      const key = ((box.layout || {}).meta || {}).hover_key;
+      const point = ev && ev.points && ev.points[0];
+      if (!key || !point || typeof server === 'undefined') return;
+      const id = Array.isArray(point.customdata) ? point.customdata[0] : point.customdata;
+      asked = id;
+      const x = ev.event ? ev.event.clientX : 0, y = ev.event ? ev.event.clientY : 0;
+      server.hover_text([key, id]).then(text => {
+        if (asked !== id || !text) return;
+        tip.innerHTML = text;  // escaped on the server, as every hover text is (ui/plots.py)
+        tip.style.left = (x + 12) + 'px';
+        tip.style.top = (y + 12) + 'px';
+        tip.style.display = 'block';
+      });
+    });
+    box.on('plotly_unhover', () => { asked = null; tip.style.display = 'none'; });
   }
 }
 function whenReady(tries) {
@@ -76,7 +115,19 @@ def map_component(elem_id: str, value: str | None = None, **kwargs) -> gr.HTML:
     allow_plotly_js()
     return gr.HTML(value=value, html_template=TEMPLATE, css_template=CSS, js_on_load=JS, elem_id=elem_id,
                    head=f'<script src="/gradio_api/file={PLOTLY_JS}"></script>', min_height=560,
-                   apply_default_css=False, **kwargs)
+                   apply_default_css=False, server_functions=[hover_text], **kwargs)
+
+
+def hover_text(request: object) -> str:
+    """One point's hover text of a large map: ``request`` is ``[hover_key, point_id]``; "" when unknown."""
+    if not isinstance(request, list | tuple) or len(request) != 2:
+        return ""
+    key, point = request
+    if not isinstance(key, str) or isinstance(point, bool) or not isinstance(point, int | float):
+        return ""
+    with _hovers_lock:
+        texts = _hovers.get(key)
+        return "" if texts is None or point != int(point) else texts.get(int(point), "")
 
 
 def with_point_ids(figure: go.Figure, ids_per_trace: list[np.ndarray] | None = None) -> go.Figure:
@@ -88,5 +139,25 @@ def with_point_ids(figure: go.Figure, ids_per_trace: list[np.ndarray] | None = N
 
 
 def figure_value(figure: go.Figure) -> str:
-    """The figure as the map's value (plotly's JSON, numpy arrays as plain lists)."""
+    """The figure as the map's value (plotly's JSON; numpy arrays as its base64 typed arrays).
+
+    Past LAZY_HOVER_POINTS points with ids, their hover texts move to the server (see the module's doc).
+    """
+    traces = [t for t in figure.data if getattr(t, "customdata", None) is not None]
+    if sum(len(t.customdata) for t in traces) > LAZY_HOVER_POINTS:
+        texts: dict[int, str] = {}
+        for trace in traces:
+            hovers = trace.hovertext
+            if hovers is None or isinstance(hovers, str):
+                continue
+            for point, text in zip(np.asarray(trace.customdata).reshape(-1).tolist(), hovers, strict=True):
+                texts.setdefault(int(point), text)
+            trace.hovertext = None
+            trace.hoverinfo = "none"  # plotly still sends hover events, without a box of its own
+        key = secrets.token_urlsafe(16)
+        with _hovers_lock:
+            _hovers[key] = texts
+            while len(_hovers) > 1 and sum(map(len, _hovers.values())) > _HOVER_POINTS_KEPT:
+                _hovers.popitem(last=False)
+        figure.update_layout(meta={"hover_key": key})
     return json.dumps(json.loads(figure.to_json()), ensure_ascii=False)
