@@ -15,8 +15,9 @@ Beyond :data:`EXACT_KNN_MAX_POINTS` texts the N^2 brute force loses to pynndesce
 which is used instead, on the first :data:`PCA_DIMS` principal components rather than the raw
 vectors, whose first two also give UMAP its initial layout (spectral initialisation costs as much as
 the whole layout at 50,000 points); past 20,000 texts the epochs shrink further
-(:func:`default_n_epochs`). A 50,000-text map so takes about 7 s on two cores instead of 27-38 s, with
-the same trustworthiness within 0.003 (``benchmarks/projection.py``). Exact duplicate vectors are projected once and share a point. Inputs too
+(:func:`default_n_epochs`). A 50,000-text map so takes 6.7-7.1 s on two quiet cores with a seed (one
+thread) instead of 22.7-22.9 s, and 4.6-4.9 s without one instead of 14.2-15.6 s, with trustworthiness
+within 0.002 of the previous path (``benchmarks/projection.py``). Exact duplicate vectors are projected once and share a point. Inputs too
 small for UMAP's spectral initialisation and fuzzy graph (fewer than :data:`MIN_UMAP_POINTS`
 distinct texts) get a PCA layout; one text sits at the origin, and a set whose vectors are all
 identical collapses to the origin rather than to NaN.
@@ -285,15 +286,15 @@ def _principal_components(x: np.ndarray, dims: int) -> np.ndarray:
     than an SVD of the whole matrix; signs fixed so the layout does not flip between platforms.
     """
     mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
-    xc = x - mean
     dims = min(dims, x.shape[1])
     # The directions from a random 10,000 rows: a fifth of the product at 50,000 texts, and the leading
     # components of a sample that size are what the map needs (the benchmark's trustworthiness).
-    rows = xc if x.shape[0] <= _PCA_SAMPLE else xc[np.random.default_rng(0).choice(x.shape[0], _PCA_SAMPLE, replace=False)]
+    rows = x if x.shape[0] <= _PCA_SAMPLE else x[np.random.default_rng(0).choice(x.shape[0], _PCA_SAMPLE, replace=False)]
+    rows = rows - mean
     cov = (rows.T @ rows).astype(np.float64)
     _, vectors = np.linalg.eigh(cov)
     top = vectors[:, ::-1][:, :dims].astype(np.float32)
-    z = xc @ top
+    z = x @ top - mean @ top  # (x - mean) @ top without a centred copy of x (150 MB at 50,000 x 768)
     flip = z[np.argmax(np.abs(z), axis=0), np.arange(dims)] < 0
     z[:, flip] *= -1
     return np.ascontiguousarray(z, dtype=np.float32)
@@ -382,8 +383,11 @@ def project_2d(
 
 def _unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows in order of first occurrence, and each input row's index among them."""
-    # Adding 0.0 turns -0.0 into 0.0 so the byte view compares values, not bit patterns.
-    rows = np.ascontiguousarray(x + np.float32(0.0))
+    # Adding 0.0 turns -0.0 into 0.0 so the byte view compares values, not bit patterns; a copy
+    # (150 MB at 50,000 x 768) only when there is a -0.0 to fix.
+    rows = np.ascontiguousarray(x)
+    if np.any((rows == 0) & np.signbit(rows)):
+        rows = rows + np.float32(0.0)
     # Equal rows have equal hashes, so distinct hashes prove there is nothing to merge: a hash per row
     # costs a fraction of sorting N rows of 3 KB each (0.7 s at 50,000 x 768 on a busy machine).
     if len({hash(row.tobytes()) for row in rows}) == rows.shape[0]:
