@@ -26,7 +26,7 @@ EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u21A9
 
 TEXTS = {
     "ru": {"tab": "Сходство", "compare": "Сравнить", "relevant": "Релевантно", "drop": "Перетащите файл сюда",
-           "status": "запросов: 2 × фрагментов: 3", "header": "сходство", "judging": "Оценка пары",
+           "status": "запросов: 2 × фрагментов: 3", "header": "балл", "judging": "Оценка пары",
            "saved": "Оценка №", "error": "сначала выберите строку ранжирования", "limit": "токенов",
            "toast": "Ошибка"},
     "en": {"tab": "Similarity", "compare": "Compare", "relevant": "Relevant", "drop": "Drop File Here",

@@ -10,6 +10,7 @@ Screenshots (full page, both sizes) land in tests/screenshots/phone-*.png.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pandas as pd
 import pytest
@@ -88,19 +89,32 @@ def phone_app(tiny_model_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(phone_app):
+def browser(phone_app):
     if not CHROMIUM.is_file():
         pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run on CI (make browser)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport=DESKTOP).new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(phone_app.url)
-        page.wait_for_selector("#header")
-        yield page
+        yield browser
         browser.close()
+
+
+@contextmanager
+def browser_page(browser, url: str, locale: str = "en-US"):
+    context = browser.new_context(viewport=DESKTOP, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector("#header")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, phone_app):
+    with browser_page(browser, phone_app.url) as page:
+        yield page
 
 
 def resize(page, size: dict) -> None:
@@ -149,6 +163,17 @@ def assert_words_whole(page, selector: str, what: str) -> None:
 
 
 def test_similarity_score_and_passage_on_screen_at_both_sizes(page):
+    check_similarity(page, "")
+
+
+def test_similarity_reads_whole_in_russian_at_both_sizes(browser, phone_app):
+    """Russian headers are longer ("фрагмент №"): the same checks on a page in Russian."""
+    with browser_page(browser, phone_app.url, locale="ru-RU") as page:
+        assert page.evaluate("document.documentElement.lang || navigator.language").startswith("ru")
+        check_similarity(page, "-ru")
+
+
+def check_similarity(page, suffix: str) -> None:
     # The card's example: a 2 x 2 heatmap on a desktop, the ranking list in its place on a phone.
     page.click("#sim-example")
     wait_for_trace(page, "sim-plot", "heatmap")
@@ -182,7 +207,7 @@ def test_similarity_score_and_passage_on_screen_at_both_sizes(page):
         assert_no_sideways_scroll(page, where)
         assert page.locator("#sim-plot").is_visible() == (size is DESKTOP), where
         page.evaluate("window.scrollTo(0, 0)")
-        screenshot(page, f"phone-similarity-{size['width']}")
+        screenshot(page, f"phone-similarity{suffix}-{size['width']}")
     resize(page, DESKTOP)
     assert error_toasts(page) == []
 

@@ -165,7 +165,7 @@ def test_table_headers_are_shown_in_the_page_language_and_kept_in_english():
         assert EN[key] == header, key  # English pages (and API callers) see the names as they are
     frame = pd.DataFrame({"rank": [1], "score": [50.0], "passage": ["p"], "recall@1": [1.0]})
     assert list(localized(frame, "en").columns) == ["rank", "score", "passage", "recall@1"]
-    assert list(localized(frame, "ru").columns) == ["место", "сходство", "фрагмент", "recall@1"]
+    assert list(localized(frame, "ru").columns) == ["место", "балл", "фрагмент", "recall@1"]
     assert localized(None, "ru") is None
 
 

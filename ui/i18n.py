@@ -616,7 +616,7 @@ RU: dict[str, str] = {
     "sim_select_row": "сначала выберите строку ранжирования",
     "colh_query_no": "запрос №",
     "colh_rank": "место",
-    "colh_score": "сходство",
+    "colh_score": "балл",
     "colh_yours": "ваше",
     "colh_passage_no": "фрагмент №",
     "colh_passage": "фрагмент",

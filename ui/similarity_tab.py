@@ -41,7 +41,8 @@ NO_COLUMN = "(none)"  # a column picker's "leave this box as it is"
 # The ranking's columns: the score and the caller's own verdict come before the long texts, so that they
 # stay on screen however narrow the page is (at 1,400 px the score, last of six, was cut off).
 RANKING_COLUMNS = ["query #", "rank", "score", "yours", "passage #", "passage", "query"]
-RANKING_WIDTHS = ["64px", "52px", "68px", "100px", "70px", "44%", "24%"]
+# Wide enough for the Russian headers ("фрагмент №", "запрос №") at the tables' header size.
+RANKING_WIDTHS = ["72px", "60px", "88px", "100px", "92px", "41%", "22%"]
 # The judgments a ranking row can carry, as the "yours" column names them.
 MARKED_KINDS = ("relevant", "not_relevant", "score")
 
