@@ -74,3 +74,25 @@ def test_small_selections_are_listed_from_one(n):
 
     frame = selection_frame(TEXTS, list(range(n)))
     assert frame["#"].tolist() == list(range(1, n + 1)) and frame["text"].tolist() == TEXTS[:n]
+
+
+def test_one_undo_handler_takes_back_a_batch_or_one_judgment_of_the_caller_only(studio):
+    """Every tab's Undo is common.undo_handler: a batch (a selection) or one id, never another user's."""
+    import gradio as gr
+
+    from ui.common import undo_handler
+    from ui.prefix_tab import save_selection
+
+    owner = studio.identities.identify(token=None, issue=True)
+    other = studio.identities.identify(token=None, issue=True)
+    created, _ = save_selection(studio, Identity(owner.user), TEXTS, [0, 1, 2], "query")
+    undo = undo_handler(studio)
+    with pytest.raises(gr.Error):
+        undo(created, other.token, None, None)
+    assert all(studio.store.get(r) is not None for r in created)
+    message, cleared = undo(created[:2], owner.token, None, None)
+    assert message == "2 judgment(s) of the batch removed." and cleared is None
+    assert [studio.store.get(r) is None for r in created] == [True, True, False]
+    assert undo(created[2], owner.token, None, None)[0] == f"Judgment #{created[2]} removed."
+    assert undo(created[2], owner.token, None, None)[0] == f"Judgment #{created[2]} was already gone."
+    assert undo_handler(studio, "cl_label_batch_removed")([], owner.token, None, None)[0] == "Nothing to undo."

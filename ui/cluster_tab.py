@@ -596,22 +596,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             make_campaign.click(border_campaign, [result_state, names_state, campaign_n, campaign_overlap,
                                                   campaign_name, token], campaign_status, api_visibility="private")
 
-        @common.user_errors
-        def undo_last(record: int | list[int] | None, user_token: str, request: gr.Request,
-                      profile: gr.OAuthProfile | None):
-            """Take back the last judgment, or the last batch of cluster labels, of the caller only."""
-            if not record:
-                return t("nothing_to_undo"), None
-            identity = common.identify(studio, request, profile, user_token)
-            ids = record if isinstance(record, list) else [record]
-            removed = sum(studio.store.delete(rid, identity.user) for rid in ids)
-            if removed:
-                common.forget_exports(studio, identity.user)
-            if len(ids) == 1:
-                return t("judgment_removed" if removed else "judgment_already_gone", id=ids[0]), None
-            return t("cl_label_batch_removed", n=removed), None
-
-        undo.click(undo_last, [last_id, token], [flag_status, last_id], api_visibility="private")
+        undo.click(common.undo_handler(studio, "cl_label_batch_removed"), [last_id, token], [flag_status, last_id],
+                   api_visibility="private")
 
         # -- the map's selection -----------------------------------------------------------------
         @common.user_errors

@@ -154,19 +154,23 @@ def delete_judgment(studio: Studio, identity: Identity, record_id: object) -> st
     return t("judgment_deleted", id=record_id)
 
 
-def undo_handler(studio: Studio) -> Callable:
-    """An event handler that deletes the user's last judgment in this tab (only if it is theirs)."""
+def undo_handler(studio: Studio, batch_message: str = "batch_removed") -> Callable:
+    """An event handler that takes back the caller's last judgment in a tab, or its last batch (a list of
+    ids, as a selection or a cluster's labels make), deleting only what is the caller's own."""
 
     @user_errors
-    def undo(record_id: int | None, token: str, request: gr.Request,
+    def undo(record: int | list[int] | None, token: str, request: gr.Request,
              profile: gr.OAuthProfile | None) -> tuple[str, None]:
-        if not record_id:
+        if not record:
             return t("nothing_to_undo"), None
         identity = identify(studio, request, profile, token)
-        deleted = studio.store.delete(record_id, identity.user)
-        if deleted:
+        ids = record if isinstance(record, list) else [record]
+        removed = sum(studio.store.delete(rid, identity.user) for rid in ids)
+        if removed:
             forget_exports(studio, identity.user)
-        return t("judgment_removed" if deleted else "judgment_already_gone", id=record_id), None
+        if len(ids) == 1:
+            return t("judgment_removed" if removed else "judgment_already_gone", id=ids[0]), None
+        return t(batch_message, n=removed), None
 
     return undo
 
