@@ -349,7 +349,10 @@ def test_a_job_runs_in_a_child_process_one_at_a_time(judged_store, tiny_model_di
         jobs.start("bob", config, ["bob"])
     with pytest.raises(PermissionError, match="only the person"):
         jobs.cancel("bob")
-    assert wait_for(lambda: job.progress is not None and job.progress.phase == "training")
+    # Progress reaches the parent: a training step, or a later phase that carries the steps (a short run
+    # can pass its training steps between two polls; a busy CI machine can take minutes to load).
+    assert wait_for(lambda: job.progress is not None and (job.progress.phase == "training" or job.progress.step > 0),
+                    timeout=300)
     done = jobs.wait(180)
     assert done.state == DONE, done.error
     assert done.report.judgments == 40  # alice's only: bob's judgment was not used
