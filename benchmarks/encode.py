@@ -269,6 +269,12 @@ def main() -> None:
     parser.add_argument("--st-batch-size", type=int, default=32)
     parser.add_argument("--sts", action=argparse.BooleanOptionalAction, default=None,
                         help="also score multilingual-e5-small on STS-B-ru per engine (default: on CPU)")
+    parser.add_argument("--max-batch-size", type=int, default=None, help="texts per batch (default: the encoder's)")
+    parser.add_argument("--tokenize-chunk", default="auto",
+                        help="texts tokenised at a time: a number, 'none' (all first) or 'auto' (the encoder's)")
+    parser.add_argument("--first-chunk", type=int, default=None, help="the first tokenisation chunk (texts)")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="reuse (or build and keep) the random full-size model here")
     parser.add_argument("--note", default="", help="what else ran on the machine, for the record")
     parser.add_argument("--out", default=None, help="default: benchmarks/results/encode_<cpu|cuda>.json")
     args = parser.parse_args()
@@ -290,11 +296,19 @@ def main() -> None:
     print(f"{facts['cpu']}, {facts['cores']} cores, AMX {facts['amx_bf16']}, AVX512-BF16 {facts['avx512_bf16']}, "
           f"torch capability {facts['torch_cpu_capability']}: the encoder's dtype here is {dtype}", flush=True)
     user_cache = os.environ.get("USER_STUDIO_CACHE_DIR")
+    chunk = args.tokenize_chunk.lower()
+    chunk = None if chunk == "none" else chunk if chunk == "auto" else int(chunk)
+    if args.first_chunk:
+        import core.encoder
+
+        core.encoder.FIRST_CHUNK = args.first_chunk
+    pipeline = {"tokenize_chunk": chunk} | ({"max_batch_size": args.max_batch_size} if args.max_batch_size else {})
     with tempfile.TemporaryDirectory() as tmp:
         # The OpenVINO conversions of this throwaway model go to the temporary folder, not the user cache.
         os.environ["USER_STUDIO_CACHE_DIR"] = str(Path(tmp) / "cache")
-        folder = build_deberta(Path(tmp) / "user-base-shape", full_size=True, corpus=sentences[:3000],
-                               sentence_transformers_layout=True)
+        folder = args.model_dir or Path(tmp) / "user-base-shape"
+        if not (folder / "config.json").exists():
+            build_deberta(folder, full_size=True, corpus=sentences[:3000], sentence_transformers_layout=True)
         st = SentenceTransformer(str(folder), device=args.device)
         reference = Encoder(str(folder), device=args.device, dtype="float32", attention="eager", engine="torch",
                             cache_size=0)
@@ -303,7 +317,7 @@ def main() -> None:
             engine, weights = ENGINES[label]
             started = time.perf_counter()
             engines[label] = Encoder(str(folder), device=args.device, dtype="auto", engine=engine,
-                                     cpu_weights=weights, cache_size=0)
+                                     cpu_weights=weights, cache_size=0, **pipeline)
             engines[label].load_seconds = time.perf_counter() - started
         first = next(iter(engines.values()))
         config = reference.backend.model.config
@@ -330,7 +344,12 @@ def main() -> None:
                 Encoder(str(folder), device=args.device, dtype="auto", engine=engine, cpu_weights=weights)
                 reload[label] = {"first_start_s": round(engines[label].load_seconds, 1),
                                  "cached_start_s": round(time.perf_counter() - started, 1)}
-        engine_info = {label: {"backend": enc.info()["backend"], "dtype": enc.dtype, "batch_tokens": enc.batch_tokens}
+        import core.encoder
+
+        engine_info = {label: {"backend": enc.info()["backend"], "dtype": enc.dtype, "batch_tokens": enc.batch_tokens,
+                               "max_batch_size": enc.max_batch_size, "overlap": enc.overlap,
+                               "tokenize_chunk": enc.tokenize_chunk,
+                               "first_chunk": core.encoder.FIRST_CHUNK if enc.tokenize_chunk else None}
                        for label, enc in engines.items()}
     if user_cache is None:
         os.environ.pop("USER_STUDIO_CACHE_DIR")

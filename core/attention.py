@@ -78,11 +78,14 @@ def _sdpa_forward(
         raise NotImplementedError("the SDPA path serves inference and training without attention maps or z-steps")
     batch, length, _ = hidden_states.shape
     heads = self.num_attention_heads
-    qkv = self.in_proj(hidden_states).view(batch, length, heads, -1).transpose(1, 2)
-    query, key, value = qkv.chunk(3, dim=-1)
-    head_size = query.shape[-1]
-    query = query + self.q_bias.view(1, heads, 1, head_size).to(query.dtype)
-    value = value + self.v_bias.view(1, heads, 1, head_size).to(value.dtype)
+    # The q and v biases go into the QKV product's own bias (its output is per head [q | k | v]), so
+    # the GEMM adds them instead of two extra passes over the queries and values. Built every call
+    # (a 2,304-element vector) so fine-tuning still trains q_bias and v_bias.
+    head_size = self.q_bias.shape[-1] // heads
+    qkv_bias = torch.stack([self.q_bias.view(heads, head_size), torch.zeros_like(self.q_bias).view(heads, head_size),
+                            self.v_bias.view(heads, head_size)], dim=1).reshape(-1)
+    projected = F.linear(hidden_states, self.in_proj.weight, qkv_bias.to(hidden_states.dtype))
+    query, key, value = projected.view(batch, length, heads, -1).transpose(1, 2).chunk(3, dim=-1)
     scale_factor = 1 + len(self.pos_att_type)
     mask = attention_mask if attention_mask.dtype == torch.bool else attention_mask.bool()
     # Training keeps DeBERTa's attention dropout (StableDropout's drop_prob); inference has none.

@@ -30,6 +30,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -37,9 +38,12 @@ import torch
 from core.device import dtype_name
 from core.loading import ModelFiles, ModelLoadError
 
+if TYPE_CHECKING:
+    from core.backends import Finished
+
 WEIGHT_MODES = ("full", "int8")
 # Bump when the saved graph changes (inputs, pooling, patches), so old caches are converted again.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2  # 2: DeBERTa's q/v biases ride in the QKV product
 RECORD = "conversion.json"
 XML = "model.xml"
 
@@ -267,7 +271,9 @@ class OpenVINOBackend:
                 f"{self.attention} attention, {dtype_name(self.dtype)}{weights}")
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
-        return self.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        from core.backends import token_ids
+
+        return token_ids(self.tokenizer, texts)
 
     def truncate(self, ids: list[int]) -> list[int]:
         return ids[: self.max_tokens - 1] + ids[-1:]
@@ -282,6 +288,11 @@ class OpenVINOBackend:
         with self._lock:
             result = self._request.infer(inputs)
             return np.array(result[0], dtype=np.float32)  # a copy: the request reuses its buffers
+
+    def launch(self, inputs: dict[str, np.ndarray]) -> Finished:
+        from core.backends import Finished
+
+        return Finished(self.run(inputs))
 
     def embed(self, batch: list[list[int]], texts: list[str]) -> np.ndarray:
         return self.run(self.prepare(batch, texts))

@@ -231,7 +231,7 @@ class Studio:
 
         def encoding_progress(done: int, total: int) -> None:
             if progress is not None and total:
-                progress(0.8 * done / total, f"encoding: batch {done} of {total}")
+                progress(0.8 * done / total, f"encoding: {done:,} of {total:,} texts")
 
         if embeddings is not None:
             # Precomputed (an uploaded embedding column): nothing to encode, so nothing was truncated.

@@ -177,7 +177,7 @@ def test_similarity_example_heatmap_and_judgment(page, live_app):
 
 def test_clustering_sample_corpus(page):
     open_tab(page, "Clustering")
-    # Watch for the progress bar (gr.Progress: "encoding: batch i of n", "clustering"...); a fast run may
+    # Watch for the progress bar (gr.Progress: "encoding: i of n texts", "clustering"...); a fast run may
     # finish between two frames, so it is reported, not required.
     page.evaluate(
         """() => {

@@ -1146,6 +1146,11 @@ COLUMN_KEYS: dict[str, str] = {
 # Russian page. Each pattern matches a whole message; its groups fill the Russian text (a template, or a
 # function of the match where a word must change its form).
 _PLURAL_RU = {"queries": "запросов", "passages": "фрагментов", "texts": "текстов"}  # genitive plural
+def _ru_number(digits: str) -> str:
+    """English thousands ("4,000") as Russian writes them ("4 000", with a no-break space)."""
+    return digits.replace(",", "\u00a0")
+
+
 _GIVE_RU = {  # core.training.recipe's TrainingKind.judgments: what to judge for a kind
     "0–5 scores, similar / dissimilar and relevant / not relevant":
         "нужны оценки 0–5, «похоже / не похоже» и «релевантно / не релевантно»",
@@ -1219,7 +1224,8 @@ ERRORS_RU: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
         (r"used the file's embeddings \(column “(.+)”, (\d+)-d\) instead of encoding the texts",
          r"взяты эмбеддинги из файла (столбец «\1», \2-d), тексты не кодировались"),
         # core.studio's progress steps
-        (r"encoding: batch (\d+) of (\d+)", r"кодирование: пакет \1 из \2"),
+        (r"encoding: ([\d,]+) of ([\d,]+) texts",
+         lambda m: f"кодирование: {_ru_number(m[1])} из {_ru_number(m[2])} текстов"),
         (r"clustering", "кластеризация"),
         (r"drawing the map", "рисуем карту"),
         # core.training: why a kind cannot train yet

@@ -1,0 +1,200 @@
+"""Where a big encode's time goes, and which pipeline settings keep the model busy (issue 12, point 5).
+
+On the short set (default 4,000 texts of 1-4 real Russian sentences, the full-size random DeBERTa-v1
+of USER-base's shape, the encoder's dtype), in one run:
+
+- parts alone: tokenising every text (each way the tokenizer can be called), and the model alone on
+  batches already tokenised and on the device (one sync at the end): the floor a pipeline can reach
+  is about max(tokenising, model);
+- pipelines: the whole ``Encoder.encode`` with the helper thread on or off, tokenising at once or in
+  chunks of several sizes, several first-chunk and batch sizes. Each is timed warm, best of
+  ``--repeats`` rounds with the order rotated, and checked against the plain sequential loop (min
+  cosine), so a fast but wrong pipeline shows;
+- ``best``: the fastest pipeline's settings, as ``benchmarks/encode.py`` arguments.
+
+    .venv/bin/python benchmarks/encode_pipeline.py --device cuda   # -> results/encode_pipeline_cuda.json
+
+On a 2-core CPU the pipeline cannot help (the helper thread competes with the model for the same
+cores), so the CPU default stays one chunk without the thread; this script says by how much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import core.encoder as encoder_module  # noqa: E402
+from benchmarks.encode import (  # noqa: E402
+    SHARED,
+    bf16_peak,
+    cpu_facts,
+    git_commit,
+    linear_ceiling,
+    min_cosine,
+    model_flops,
+    real_sentences,
+    short_texts,
+    sync,
+)
+from core.encoder import Encoder, padded_tokens, plan_batches  # noqa: E402
+from tests.model_factory import build_deberta  # noqa: E402
+
+# (label, overlap, tokenize_chunk, first chunk, max_batch_size)
+PIPELINES = [
+    ("sequential, tokenise all first", False, None, None, 1024),
+    ("thread, tokenise all first", True, None, None, 1024),
+    ("thread, chunks 1024 from 256", True, 1024, 256, 1024),
+    ("thread, chunks 1024 from 128", True, 1024, 128, 1024),
+    ("thread, chunks 512 from 128", True, 512, 128, 512),
+    ("thread, chunks 2048 from 256", True, 2048, 256, 2048),
+    ("thread, chunks 1024 from 512", True, 1024, 512, 1024),
+]
+
+
+def time_best(fn, repeats: int, device: str) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def tokenizer_ways(encoder: Encoder, inputs: list[str], repeats: int, device: str) -> dict[str, float]:
+    tokenizer = encoder.backend.tokenizer
+    ways = {"backend.tokenize (the encoder's)": lambda: encoder.backend.tokenize(inputs),
+            "tokenizer(..., no attention mask)": lambda: tokenizer(inputs, add_special_tokens=True, truncation=False,
+                                                                  return_attention_mask=False)["input_ids"]}
+    fast = getattr(tokenizer, "_tokenizer", None)
+    if fast is not None and hasattr(fast, "encode_batch_fast"):
+        ways["tokenizers encode_batch_fast"] = lambda: [e.ids for e in fast.encode_batch_fast(inputs)]
+    return {label: round(time_best(fn, repeats, device), 4) for label, fn in ways.items()}
+
+
+def model_alone(
+    encoder: Encoder, inputs: list[str], max_batch_size: int, repeats: int, device: str
+) -> tuple[float, int, int]:
+    """The model on every batch, inputs already on the device, one sync at the end."""
+    backend = encoder.backend
+    ids = [backend.truncate(t) if len(t) > encoder.max_tokens else t for t in backend.tokenize(inputs)]
+    batches = plan_batches([len(t) for t in ids], encoder.batch_tokens, max_batch_size)
+    ready = [backend.prepare([ids[i] for i in b], [inputs[i] for i in b]) for b in batches]
+    sync(device)
+
+    def run():
+        with torch.inference_mode():
+            for x in ready:
+                backend.model(input_ids=x[0], attention_mask=x[1])
+
+    run()
+    return time_best(run, repeats, device), sum(padded_tokens(ids, b) for b in batches), len(batches)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data-dir", type=Path, default=SHARED)
+    parser.add_argument("--texts", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="reuse (or build and keep) the random full-size model here")
+    parser.add_argument("--note", default="")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    on_gpu = args.device.startswith("cuda")
+    out = args.out or ROOT / "benchmarks" / "results" / f"encode_pipeline_{'cuda' if on_gpu else 'cpu'}.json"
+
+    sentences = real_sentences(args.data_dir)
+    texts = short_texts(sentences, args.texts)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.model_dir or Path(tmp) / "user-base-shape"
+        if not (folder / "config.json").exists():
+            build_deberta(folder, full_size=True, corpus=sentences[:3000], sentence_transformers_layout=True)
+        encoder = Encoder(str(folder), device=args.device, dtype="auto", engine="torch", cache_size=0)
+        dtype = encoder.backend.dtype
+        config = encoder.backend.model.config
+        inputs = encoder.encode_detailed(texts).inputs  # as the model sees them (also a warm-up)
+        lengths = [min(len(t), encoder.max_tokens) for t in encoder.backend.tokenize(inputs)]
+        flops = model_flops(config, lengths)
+        tokens = sum(lengths)
+        facts = cpu_facts()
+        device_name = torch.cuda.get_device_name() if on_gpu else facts["cpu"]
+        peak = bf16_peak(device_name) if on_gpu else None
+        print(f"{device_name}, {dtype}, {len(texts)} texts, {tokens} tokens, {flops / 1e12:.1f} TFLOP", flush=True)
+
+        ceiling = linear_ceiling(config, 65_536 if on_gpu else 512, dtype, args.device, seconds=2.0)
+        report: dict[str, object] = {
+            "machine": {**facts, "device": device_name}, "commit": git_commit(), "dtype": str(dtype),
+            "texts": len(texts), "tokens": tokens, "tflop": round(flops / 1e12, 2),
+            "linear_ceiling_tflop_per_s": round(ceiling["flop_per_s"] / 1e12, 1), "bf16_peak_tflop_per_s": peak,
+        }
+
+        def shares(seconds: float) -> dict[str, float | None]:
+            rate = flops / seconds
+            return {"seconds": round(seconds, 4), "tokens_per_s": round(tokens / seconds),
+                    "tflop_per_s": round(rate / 1e12, 1),
+                    "share_of_linear_ceiling": round(rate / ceiling["flop_per_s"], 3),
+                    "share_of_bf16_peak": round(rate / 1e12 / peak, 3) if peak else None}
+
+        report["tokenising"] = tokenizer_ways(encoder, inputs, args.repeats, args.device)
+        print("tokenising:", report["tokenising"], flush=True)
+        alone = {}
+        for size in sorted({p[4] for p in PIPELINES}):
+            seconds, padded, n_batches = model_alone(encoder, inputs, size, args.repeats, args.device)
+            alone[str(size)] = {**shares(seconds), "padded_tokens": padded, "batches": n_batches}
+            print(f"model alone, batches of <= {size} texts: {alone[str(size)]}", flush=True)
+        report["model_alone_by_max_batch_size"] = alone
+
+        reference = None
+        runs: dict[str, dict] = {}
+        for label, overlap, chunk, first, size in PIPELINES:
+            try:
+                encoder.overlap, encoder.tokenize_chunk, encoder.max_batch_size = overlap, chunk, size
+                encoder_module.FIRST_CHUNK = first or encoder_module.FIRST_CHUNK
+
+                def run():
+                    return encoder.encode(texts)
+
+                run()  # warm: this pipeline's shapes
+                seconds = time_best(run, args.repeats, args.device)
+                vectors = run()
+                reference = vectors if reference is None else reference
+                runs[label] = {"overlap": overlap, "tokenize_chunk": chunk, "first_chunk": first,
+                               "max_batch_size": size, **shares(seconds),
+                               "min_cosine_to_sequential": round(min_cosine(vectors, reference), 6)}
+            except Exception as error:  # a broken variant is a finding, not the end of the run
+                traceback.print_exc()
+                runs[label] = {"error": repr(error)}
+            print(f"{label:<34} {runs[label]}", flush=True)
+        report["pipelines"] = runs
+        good = {k: v for k, v in runs.items() if "seconds" in v and v["min_cosine_to_sequential"] > 0.9999}
+        if good:
+            label = min(good, key=lambda k: good[k]["seconds"])
+            best = good[label]
+            report["best"] = {"label": label, "encode_args": [
+                "--max-batch-size", str(best["max_batch_size"]),
+                "--tokenize-chunk", str(best["tokenize_chunk"] or "none"),
+                "--first-chunk", str(best["first_chunk"] or encoder_module.FIRST_CHUNK)]}
+            print("best:", report["best"], flush=True)
+    report["note"] = args.note
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    if "best" in report:
+        (out.parent / "best_encode_args.txt").write_text(" ".join(report["best"]["encode_args"]) + "\n")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
