@@ -273,6 +273,9 @@ def main() -> None:
     parser.add_argument("--tokenize-chunk", default="auto",
                         help="texts tokenised at a time: a number, 'none' (all first) or 'auto' (the encoder's)")
     parser.add_argument("--first-chunk", type=int, default=None, help="the first tokenisation chunk (texts)")
+    parser.add_argument("--packed", action=argparse.BooleanOptionalAction, default=None,
+                        help="texts end to end without padding (default: the encoder's, on for CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile each layer's token-wise steps (CUDA)")
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="reuse (or build and keep) the random full-size model here")
     parser.add_argument("--note", default="", help="what else ran on the machine, for the record")
@@ -302,7 +305,8 @@ def main() -> None:
         import core.encoder
 
         core.encoder.FIRST_CHUNK = args.first_chunk
-    pipeline = {"tokenize_chunk": chunk} | ({"max_batch_size": args.max_batch_size} if args.max_batch_size else {})
+    pipeline = {"tokenize_chunk": chunk, "packed": args.packed, "compile": args.compile} | (
+        {"max_batch_size": args.max_batch_size} if args.max_batch_size else {})
     with tempfile.TemporaryDirectory() as tmp:
         # The OpenVINO conversions of this throwaway model go to the temporary folder, not the user cache.
         os.environ["USER_STUDIO_CACHE_DIR"] = str(Path(tmp) / "cache")
@@ -316,8 +320,9 @@ def main() -> None:
         for label in labels:
             engine, weights = ENGINES[label]
             started = time.perf_counter()
+            options = pipeline if engine == "torch" else {"tokenize_chunk": chunk}
             engines[label] = Encoder(str(folder), device=args.device, dtype="auto", engine=engine,
-                                     cpu_weights=weights, cache_size=0, **pipeline)
+                                     cpu_weights=weights, cache_size=0, **options)
             engines[label].load_seconds = time.perf_counter() - started
         first = next(iter(engines.values()))
         config = reference.backend.model.config

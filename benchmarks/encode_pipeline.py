@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -49,15 +50,15 @@ from benchmarks.encode import (  # noqa: E402
 from core.encoder import Encoder, padded_tokens, plan_batches  # noqa: E402
 from tests.model_factory import build_deberta  # noqa: E402
 
-# (label, overlap, tokenize_chunk, first chunk, max_batch_size)
+# (label, overlap, tokenize_chunk, first chunk, max_batch_size, packed)
 PIPELINES = [
-    ("sequential, tokenise all first", False, None, None, 1024),
-    ("thread, tokenise all first", True, None, None, 1024),
-    ("thread, chunks 1024 from 256", True, 1024, 256, 1024),
-    ("thread, chunks 1024 from 128", True, 1024, 128, 1024),
-    ("thread, chunks 512 from 128", True, 512, 128, 512),
-    ("thread, chunks 2048 from 256", True, 2048, 256, 2048),
-    ("thread, chunks 1024 from 512", True, 1024, 512, 1024),
+    ("sequential, padded, tokenise all first", False, None, None, 1024, False),
+    ("thread, padded, chunks 1024 from 512", True, 1024, 512, 1024, False),
+    ("sequential, packed, tokenise all first", False, None, None, 1024, True),
+    ("thread, packed, chunks 1024 from 512", True, 1024, 512, 1024, True),
+    ("thread, packed, chunks 1024 from 256", True, 1024, 256, 1024, True),
+    ("thread, packed, chunks 512 from 256", True, 512, 256, 512, True),
+    ("thread, packed, chunks 2048 from 512", True, 2048, 512, 2048, True),
 ]
 
 
@@ -86,7 +87,7 @@ def tokenizer_ways(encoder: Encoder, inputs: list[str], repeats: int, device: st
 def model_alone(
     encoder: Encoder, inputs: list[str], max_batch_size: int, repeats: int, device: str
 ) -> tuple[float, int, int]:
-    """The model on every batch, inputs already on the device, one sync at the end."""
+    """The model (pooling included) on every batch, inputs already on the device, one sync at the end."""
     backend = encoder.backend
     ids = [backend.truncate(t) if len(t) > encoder.max_tokens else t for t in backend.tokenize(inputs)]
     batches = plan_batches([len(t) for t in ids], encoder.batch_tokens, max_batch_size)
@@ -94,12 +95,76 @@ def model_alone(
     sync(device)
 
     def run():
-        with torch.inference_mode():
-            for x in ready:
-                backend.model(input_ids=x[0], attention_mask=x[1])
+        for x in ready:
+            backend.launch(x)
 
     run()
     return time_best(run, repeats, device), sum(padded_tokens(ids, b) for b in batches), len(batches)
+
+
+def timeline(encoder: Encoder, texts: list[str], settings: dict) -> dict[str, object]:
+    """One encode with every step timed, per thread: where the wall time goes."""
+    import core.backends
+
+    encoder.overlap, encoder.tokenize_chunk = settings["overlap"], settings["tokenize_chunk"]
+    encoder.max_batch_size, encoder.backend.packed = settings["max_batch_size"], settings["packed"]
+    encoder_module.FIRST_CHUNK = settings["first_chunk"] or encoder_module.FIRST_CHUNK
+    spent: dict[str, float] = {}
+    backend = encoder.backend
+    originals = {name: getattr(backend, name) for name in ("tokenize", "prepare", "launch")}
+    original_result = core.backends.InFlight.result
+    original_uncached = encoder._encode_uncached
+
+    def timed(name, fn):
+        def wrapper(*a, **k):
+            start = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                key = f"{name} ({'main' if threading.current_thread() is threading.main_thread() else 'helper'})"
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
+        return wrapper
+
+    for name, fn in originals.items():
+        setattr(backend, name, timed(name, fn))
+    core.backends.InFlight.result = timed("wait for a batch's rows", original_result)
+    encoder._encode_uncached = timed("pipeline in all", original_uncached)
+    try:
+        sync(encoder.device)
+        start = time.perf_counter()
+        encoder.encode(texts)
+        sync(encoder.device)
+        total = time.perf_counter() - start
+    finally:
+        for name in originals:
+            delattr(backend, name)
+        core.backends.InFlight.result = original_result
+        del encoder._encode_uncached
+    result = {"encode_seconds": round(total, 4), **{k: round(v, 4) for k, v in sorted(spent.items())}}
+    result["outside the pipeline (cleaning, cache, stacking)"] = round(total - spent.get("pipeline in all (main)", 0), 4)
+    print("timeline:", result, flush=True)
+    return result
+
+
+def compiled_run(folder: Path, texts: list[str], settings: dict, reference, shares, args) -> dict[str, object]:
+    """The best pipeline again with torch.compile'd blocks: compile time, then warm timings."""
+    try:
+        started = time.perf_counter()
+        encoder = Encoder(str(folder), device=args.device, dtype="auto", engine="torch", cache_size=0, compile=True,
+                          packed=settings["packed"], tokenize_chunk=settings["tokenize_chunk"],
+                          max_batch_size=settings["max_batch_size"])
+        encoder.encode(texts)  # compiles
+        compile_s = time.perf_counter() - started
+        encoder.encode(texts)
+        seconds = time_best(lambda: encoder.encode(texts), args.repeats, args.device)
+        vectors = encoder.encode(texts)
+        result = {"compile_and_first_encode_s": round(compile_s, 1), **shares(seconds),
+                  "min_cosine_to_sequential": round(min_cosine(vectors, reference), 6)}
+    except Exception as error:
+        traceback.print_exc()
+        result = {"error": repr(error)}
+    print("compiled:", result, flush=True)
+    return result
 
 
 def main() -> None:
@@ -110,6 +175,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="reuse (or build and keep) the random full-size model here")
+    parser.add_argument("--compile", action="store_true", help="also try torch.compile'd blocks (CUDA)")
     parser.add_argument("--note", default="")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -151,17 +217,22 @@ def main() -> None:
         report["tokenising"] = tokenizer_ways(encoder, inputs, args.repeats, args.device)
         print("tokenising:", report["tokenising"], flush=True)
         alone = {}
-        for size in sorted({p[4] for p in PIPELINES}):
-            seconds, padded, n_batches = model_alone(encoder, inputs, size, args.repeats, args.device)
-            alone[str(size)] = {**shares(seconds), "padded_tokens": padded, "batches": n_batches}
-            print(f"model alone, batches of <= {size} texts: {alone[str(size)]}", flush=True)
-        report["model_alone_by_max_batch_size"] = alone
+        for packed in (False, True):
+            encoder.backend.packed = packed
+            for size in sorted({p[4] for p in PIPELINES}):
+                seconds, padded, n_batches = model_alone(encoder, inputs, size, args.repeats, args.device)
+                key = f"{'packed' if packed else 'padded'}, batches of <= {size} texts"
+                alone[key] = {**shares(seconds), "padded_tokens": padded if not packed else tokens,
+                              "batches": n_batches}
+                print(f"model alone, {key}: {alone[key]}", flush=True)
+        report["model_alone"] = alone
 
         reference = None
         runs: dict[str, dict] = {}
-        for label, overlap, chunk, first, size in PIPELINES:
+        for label, overlap, chunk, first, size, packed in PIPELINES:
             try:
                 encoder.overlap, encoder.tokenize_chunk, encoder.max_batch_size = overlap, chunk, size
+                encoder.backend.packed = packed
                 encoder_module.FIRST_CHUNK = first or encoder_module.FIRST_CHUNK
 
                 def run():
@@ -172,7 +243,7 @@ def main() -> None:
                 vectors = run()
                 reference = vectors if reference is None else reference
                 runs[label] = {"overlap": overlap, "tokenize_chunk": chunk, "first_chunk": first,
-                               "max_batch_size": size, **shares(seconds),
+                               "max_batch_size": size, "packed": packed, **shares(seconds),
                                "min_cosine_to_sequential": round(min_cosine(vectors, reference), 6)}
             except Exception as error:  # a broken variant is a finding, not the end of the run
                 traceback.print_exc()
@@ -183,10 +254,17 @@ def main() -> None:
         if good:
             label = min(good, key=lambda k: good[k]["seconds"])
             best = good[label]
+            report["timeline_of_best"] = timeline(encoder, texts, best)
+            if args.compile:
+                report["compiled"] = compiled_run(folder, texts, best, reference, shares, args)
+                if report["compiled"].get("min_cosine_to_sequential", 0) > 0.9999 and \
+                        report["compiled"]["seconds"] < best["seconds"]:
+                    label, best = "compiled: " + label, {**best, "compile": True}
             report["best"] = {"label": label, "encode_args": [
                 "--max-batch-size", str(best["max_batch_size"]),
                 "--tokenize-chunk", str(best["tokenize_chunk"] or "none"),
-                "--first-chunk", str(best["first_chunk"] or encoder_module.FIRST_CHUNK)]}
+                "--first-chunk", str(best["first_chunk"] or encoder_module.FIRST_CHUNK),
+                "--packed" if best["packed"] else "--no-packed"] + (["--compile"] if best.get("compile") else [])}
             print("best:", report["best"], flush=True)
     report["note"] = args.note
     out.parent.mkdir(parents=True, exist_ok=True)

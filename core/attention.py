@@ -11,10 +11,50 @@ from __future__ import annotations
 
 import math
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@dataclass
+class Packing:
+    """A batch laid end to end in one row of ``tokens`` (no padding), for the SDPA path.
+
+    Everything but attention works per token, so it runs on the real tokens only; attention alone
+    needs the texts apart, so the queries, keys and values go into a (rows x width) grid for it and
+    come back out. ``slots`` is each token's place in that grid (row * width + position)."""
+
+    slots: torch.Tensor  # (tokens,) int64
+    rows: int
+    width: int
+    key_mask: torch.Tensor  # (rows, 1, 1, width) bool: True where a real token is
+
+    def to_grid(self, values: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+        """(tokens, C) -> (rows, width, C); empty places hold ``fill``."""
+        grid = values.new_full((self.rows * self.width, values.shape[-1]), fill)
+        return grid.index_copy_(0, self.slots, values).view(self.rows, self.width, -1)
+
+    def from_grid(self, grid: torch.Tensor) -> torch.Tensor:
+        """(rows, width, C) -> (tokens, C)."""
+        return grid.reshape(self.rows * self.width, -1).index_select(0, self.slots)
+
+
+_PACKING: ContextVar[Packing | None] = ContextVar("deberta_packing", default=None)
+
+
+@contextmanager
+def packed(packing: Packing) -> Iterator[None]:
+    """Run the model's SDPA attention on a packed batch (input ids of shape (1, tokens))."""
+    token = _PACKING.set(packing)
+    try:
+        yield
+    finally:
+        _PACKING.reset(token)
 
 
 def can_use_sdpa(model: nn.Module) -> bool:
@@ -76,7 +116,6 @@ def _sdpa_forward(
 ) -> tuple[torch.Tensor, None]:
     if output_attentions or query_states is not None:
         raise NotImplementedError("the SDPA path serves inference and training without attention maps or z-steps")
-    batch, length, _ = hidden_states.shape
     heads = self.num_attention_heads
     # The q and v biases go into the QKV product's own bias (its output is per head [q | k | v]), so
     # the GEMM adds them instead of two extra passes over the queries and values. Built every call
@@ -85,6 +124,11 @@ def _sdpa_forward(
     qkv_bias = torch.stack([self.q_bias.view(heads, head_size), torch.zeros_like(self.q_bias).view(heads, head_size),
                             self.v_bias.view(heads, head_size)], dim=1).reshape(-1)
     projected = F.linear(hidden_states, self.in_proj.weight, qkv_bias.to(hidden_states.dtype))
+    packing = _PACKING.get()
+    if packing is not None:
+        projected = packing.to_grid(projected.view(-1, projected.shape[-1]))
+        attention_mask = packing.key_mask
+    batch, length, _ = projected.shape
     query, key, value = projected.view(batch, length, heads, -1).transpose(1, 2).chunk(3, dim=-1)
     scale_factor = 1 + len(self.pos_att_type)
     mask = attention_mask if attention_mask.dtype == torch.bool else attention_mask.bool()
@@ -93,7 +137,10 @@ def _sdpa_forward(
     context = F.scaled_dot_product_attention(
         query, key, value, attn_mask=mask, dropout_p=dropout, scale=1.0 / math.sqrt(head_size * scale_factor)
     )
-    return context.transpose(1, 2).reshape(batch, length, heads * head_size), None
+    context = context.transpose(1, 2).reshape(batch, length, heads * head_size)
+    if packing is not None:
+        context = packing.from_grid(context).unsqueeze(0)
+    return context, None
 
 
 def _fused_layer_norm(self, hidden_states: torch.Tensor) -> torch.Tensor:

@@ -6,11 +6,13 @@ rows. Batching, caching and validation live in ``core.encoder``.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.attention import enable_sdpa
+from core.attention import Packing, enable_sdpa, packed
 from core.device import dtype_name
 from core.loading import ModelFiles, ModelLoadError
 
@@ -20,7 +22,8 @@ class TransformerBackend:
 
     uses_prefixes = True
 
-    def __init__(self, files: ModelFiles, device: str, dtype: torch.dtype, attention: str = "auto"):
+    def __init__(self, files: ModelFiles, device: str, dtype: torch.dtype, attention: str = "auto",
+                 packed: bool | None = None, compile: bool = False):
         from transformers import AutoModel
 
         try:
@@ -43,10 +46,22 @@ class TransformerBackend:
             self.attention = "sdpa"
         elif attention == "sdpa":
             raise ValueError("SDPA attention needs a DeBERTa model with relative attention off")
+        # Packed batches (texts end to end, no padding) need our SDPA path. On the H100 they save the
+        # padding's share of the work: sorted batches of 512 short texts still padded 183k tokens to
+        # 218k, of 1,024 to 258k (benchmarks/results/encode_pipeline_cuda.json). On the CPU the
+        # batches are short and narrow, so the grid copies for attention would cost about what they save.
+        if packed and self.attention != "sdpa":
+            raise ValueError("packed batches need a DeBERTa model on the SDPA attention path")
+        self.packed = self.attention == "sdpa" and (device.startswith("cuda") if packed is None else packed)
+        self.compiled = False
+        if compile:
+            self.compiled = compile_blocks(self.model, device)
 
     @property
     def description(self) -> str:
-        return f"{type(self.model).__name__}, {self.attention} attention, {dtype_name(self.dtype)}"
+        packed = ", packed batches" if getattr(self, "packed", False) else ""
+        packed += ", compiled blocks" if getattr(self, "compiled", False) else ""
+        return f"{type(self.model).__name__}, {self.attention} attention{packed}, {dtype_name(self.dtype)}"
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
         """Full token ids with special tokens, not truncated (the caller reports and cuts)."""
@@ -56,27 +71,36 @@ class TransformerBackend:
         # Same as the tokenizer's truncation=True: keep the leading [CLS] and the closing [SEP].
         return ids[: self.max_tokens - 1] + ids[-1:]
 
-    def prepare(self, batch: list[list[int]], texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded ids and mask on the device: the CPU half of a batch, which the encoder may run a
-        batch ahead (in a thread) while the device works on the current one."""
-        ids, mask = pad_batch(batch, self.pad_id)
-        ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+    def prepare(self, batch: list[list[int]], texts: list[str]) -> tuple[torch.Tensor, ...]:
+        """The model's inputs on the device: the CPU half of a batch, which the encoder may run a
+        batch ahead (in a thread) while the device works on the current one. Padded ids and mask, or
+        with ``packed`` the ids end to end, their positions, grid slots, key mask and lengths."""
+        arrays = pad_batch(batch, self.pad_id) if not self.packed else pack_batch(batch)
+        tensors = [torch.from_numpy(a) for a in arrays]
         if self.device.startswith("cuda"):
             # Pinned host memory lets the copy run asynchronously, beside the current batch's kernels.
-            ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
-            return ids_t.to(self.device, non_blocking=True), mask_t.to(self.device, non_blocking=True)
-        return ids_t.to(self.device), mask_t.to(self.device)
+            return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in tensors)
+        return tuple(t.to(self.device) for t in tensors)
 
     @torch.inference_mode()
-    def run(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+    def run(self, inputs: tuple[torch.Tensor, ...]) -> np.ndarray:
         return self.launch(inputs).result()
 
     @torch.inference_mode()
-    def launch(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> Finished | InFlight:
+    def launch(self, inputs: tuple[torch.Tensor, ...]) -> Finished | InFlight:
         """Start a batch. On CUDA this only queues the kernels and an asynchronous copy of the rows
         to pinned host memory, so the CPU can go on to the next batch while the GPU works."""
-        ids, mask = inputs
-        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+        if self.packed:
+            ids, positions, slots, key_mask, lengths = inputs
+            packing = Packing(slots=slots, rows=key_mask.shape[0], width=key_mask.shape[1],
+                              key_mask=key_mask[:, None, None, :])
+            with packed(packing):
+                hidden = self.model(input_ids=ids[None], position_ids=positions[None]).last_hidden_state
+            mask = key_mask.to(torch.int64)
+            hidden = packing.to_grid(hidden[0].float())
+        else:
+            ids, mask = inputs
+            hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
         rows = F.normalize(pool(hidden, mask, self.pooling), p=2, dim=1)
         if rows.device.type == "cuda":
             host = torch.empty(rows.shape, dtype=rows.dtype, pin_memory=True)
@@ -133,6 +157,37 @@ def token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     if fast is not None and hasattr(fast, "encode_batch_fast") and fast.truncation is None and fast.padding is None:
         return [encoding.ids for encoding in fast.encode_batch_fast(texts, add_special_tokens=True)]
     return tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+
+
+# The parts of a transformer layer that run token by token: a product, then bias, activation,
+# residual and LayerNorm, which eager PyTorch runs as separate passes over memory.
+COMPILED_BLOCKS = ("DebertaSelfOutput", "DebertaIntermediate", "DebertaOutput",
+                   "BertSelfOutput", "BertIntermediate", "BertOutput")
+
+
+def compile_blocks(model: torch.nn.Module, device: str) -> bool:
+    """Fuse each layer's token-wise steps with ``torch.compile`` (dynamic shapes, one graph shared
+    by all layers). CUDA only: that is where those memory passes, not the products, set the pace."""
+    if not device.startswith("cuda"):
+        raise ValueError(f"compile=True is for CUDA (where it fuses the memory-bound steps), not {device!r}")
+    blocks = [m for m in model.modules() if type(m).__name__ in COMPILED_BLOCKS]
+    for block in blocks:
+        block.forward = torch.compile(block.forward, dynamic=True)
+    return bool(blocks)
+
+
+def pack_batch(batch: list[list[int]]) -> tuple[np.ndarray, ...]:
+    """A batch end to end: ids and positions (tokens,), each token's slot in a (rows x width) grid,
+    the grid's key mask (rows, width) and the rows' lengths. Vectorised: it runs in the helper thread
+    beside the model's kernel launches, so little of it holds the GIL."""
+    lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+    total, width = int(lengths.sum()), int(lengths.max())
+    ids = np.fromiter(itertools.chain.from_iterable(batch), dtype=np.int64, count=total)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    positions = np.arange(total, dtype=np.int64) - starts
+    slots = np.repeat(np.arange(len(batch), dtype=np.int64) * width, lengths) + positions
+    key_mask = np.arange(width)[None, :] < lengths[:, None]
+    return ids, positions, slots, key_mask, lengths
 
 
 def load_tokenizer(files: ModelFiles, config=None):

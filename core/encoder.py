@@ -77,7 +77,9 @@ class Encoder:
     "openvino"; ``cpu_weights="int8"`` runs OpenVINO with int8 weights (see core.openvino_engine).
     ``overlap`` tokenises and prepares the next batches in a thread while the current one runs
     (default: on CUDA); ``tokenize_chunk`` is how many texts it tokenises at a time ("auto": one
-    batch's worth with overlap, else all at once).
+    batch's worth with overlap, else all at once). ``packed`` runs a batch's texts end to end with
+    no padding (DeBERTa on the SDPA path; default: on CUDA). ``compile`` fuses each layer's
+    token-wise steps with torch.compile on CUDA (a compile at the first batch).
 
     The embedding cache keeps at most ``cache_bytes`` (vectors plus an estimate of keys and
     bookkeeping), least recently used out first; ``cache_size`` also caps its entries (0 turns the
@@ -104,6 +106,8 @@ class Encoder:
         cpu_weights: str = "full",
         overlap: bool | None = None,
         tokenize_chunk: int | None | str = "auto",
+        packed: bool | None = None,
+        compile: bool = False,
     ):
         if attention not in ("auto", "sdpa", "eager"):
             raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
@@ -131,7 +135,8 @@ class Encoder:
             else:
                 from core.backends import TransformerBackend
 
-                self.backend = TransformerBackend(files, device, torch_dtype, attention)
+                self.backend = TransformerBackend(files, device, torch_dtype, attention, packed=packed,
+                                                  compile=compile)
             self.model_id, self.revision = files.model_id, files.revision
         self.cpu_weights = cpu_weights if self.engine == "openvino" else "full"
         # H100 sweep over 8,000 texts: 131k-token batches ran 1.6x faster than 32k and 2.8x faster

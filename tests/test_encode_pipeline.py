@@ -231,3 +231,37 @@ def test_fast_token_ids_equal_the_tokenizers_own(which, tiny_model_dir, request)
     expected = tokenizer(TRICKY, add_special_tokens=True, truncation=False)["input_ids"]
     assert token_ids(tokenizer, TRICKY) == expected
     assert max(map(len, expected)) > 512  # nothing was cut
+
+
+# -- packed batches (no padding) -----------------------------------------------------------------------
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
+def test_packed_batches_equal_padded_ones(tiny_model_dir, pooling):
+    """Texts end to end (the CUDA default) give what padded batches give: every pooling, truncated
+    texts, one-token texts, batches of one, and the caller's order."""
+    padded = Encoder(str(tiny_model_dir), packed=False, **OPTIONS)
+    tight = Encoder(str(tiny_model_dir), packed=True, **OPTIONS)
+    assert tight.backend.packed and not padded.backend.packed and "packed" in tight.info()["backend"]
+    for encoder in (padded, tight):
+        encoder.backend.pooling = pooling
+    texts = MIXED + ["я", "а"] + MIXED[:3]
+    want, got = padded.encode_detailed(texts), tight.encode_detailed(texts)
+    np.testing.assert_allclose(got.embeddings, want.embeddings, atol=2e-5)
+    assert got.token_counts == want.token_counts and got.truncated == want.truncated and any(got.truncated)
+    np.testing.assert_allclose(tight.encode([texts[0]]), padded.encode([texts[0]]), atol=2e-5)
+
+
+def test_pack_batch_lays_texts_end_to_end():
+    from core.backends import pack_batch
+
+    ids, positions, slots, key_mask, lengths = pack_batch([[5, 6, 7], [8], [9, 10]])
+    assert ids.tolist() == [5, 6, 7, 8, 9, 10] and positions.tolist() == [0, 1, 2, 0, 0, 1]
+    assert slots.tolist() == [0, 1, 2, 3, 6, 7] and lengths.tolist() == [3, 1, 2]
+    assert key_mask.tolist() == [[True, True, True], [True, False, False], [True, True, False]]
+    ids, positions, slots, key_mask, lengths = pack_batch([[4]])
+    assert ids.tolist() == [4] and slots.tolist() == [0] and key_mask.shape == (1, 1)
+
+
+def test_packing_is_refused_without_the_sdpa_path(tiny_model_dir):
+    with pytest.raises(ValueError, match="packed batches need"):
+        Encoder(str(tiny_model_dir), attention="eager", packed=True, **OPTIONS)
+    assert Encoder(str(tiny_model_dir), **OPTIONS).backend.packed is False  # CPU default: padded
