@@ -57,6 +57,7 @@ PIPELINES = [
     ("sequential, packed, tokenise all first", False, None, None, 1024, True),
     ("thread, packed, chunks 1024 from 512", True, 1024, 512, 1024, True),
     ("thread, packed, chunks 1024 from 256", True, 1024, 256, 1024, True),
+    ("thread, packed, chunks 1024 from 128", True, 1024, 128, 1024, True),
     ("thread, packed, chunks 512 from 256", True, 512, 256, 512, True),
     ("thread, packed, chunks 2048 from 512", True, 2048, 512, 2048, True),
 ]

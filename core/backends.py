@@ -94,8 +94,11 @@ class TransformerBackend:
             ids, positions, slots, key_mask, lengths = inputs
             packing = Packing(slots=slots, rows=key_mask.shape[0], width=key_mask.shape[1],
                               key_mask=key_mask[:, None, None, :])
+            # An explicit mask: without one transformers looks for pad ids in the input, a GPU->CPU
+            # sync that kept the CPU from queueing the next batch while this one ran.
             with packed(packing):
-                hidden = self.model(input_ids=ids[None], position_ids=positions[None]).last_hidden_state
+                hidden = self.model(input_ids=ids[None], attention_mask=torch.ones_like(ids[None]),
+                                    position_ids=positions[None]).last_hidden_state
             mask = key_mask.to(torch.int64)
             hidden = packing.to_grid(hidden[0].float())
         else:

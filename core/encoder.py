@@ -226,7 +226,8 @@ class Encoder:
         cleaned = clean_texts(texts, max_texts=self.max_texts, max_chars=self.max_chars)
         literal = resolve_prefix(prefix) if self.uses_prefixes else ""
         inputs = [add_prefix(text, literal) for text in cleaned]
-        results: list[CacheRow | None] = [None] * len(inputs)
+        embeddings = np.empty((len(inputs), self.dim), dtype=np.float32)
+        token_counts, truncated = [0] * len(inputs), [False] * len(inputs)
         missing: dict[str, list[int]] = {}
         with self._cache_lock:
             for i, text in enumerate(inputs):
@@ -235,23 +236,28 @@ class Encoder:
                     missing.setdefault(text, []).append(i)
                 else:
                     self._cache.move_to_end((self.model_id, text))
-                    results[i] = hit
+                    embeddings[i], token_counts[i], truncated[i] = hit
         if missing:
-            fresh = self._encode_uncached(list(missing), progress)
-            with self._cache_lock:
-                for text, row in zip(missing, fresh, strict=True):
-                    for i in missing[text]:
-                        results[i] = row
-                    self._cache_put(text, row)
+            vectors, counts, cut = self._encode_uncached(list(missing), progress)
+            # One vectorised copy into place (a text asked for twice fills both rows).
+            source = [j for j, rows in enumerate(missing.values()) for _ in rows]
+            target = [i for rows in missing.values() for i in rows]
+            embeddings[target] = vectors[source]
+            for j, rows in enumerate(missing.values()):
+                for i in rows:
+                    token_counts[i], truncated[i] = counts[j], cut[j]
+            if self._caching:
+                with self._cache_lock:
+                    for j, text in enumerate(missing):
+                        # A copy, so a cached row does not keep its whole request's array alive.
+                        self._cache_put(text, (vectors[j].copy(), counts[j], cut[j]))
         elif progress is not None:
             progress(0, 0)
-        embeddings = np.stack([r[0] for r in results]) if results else np.zeros((0, self.dim), np.float32)
-        return Encoding(
-            embeddings=embeddings,
-            inputs=inputs,
-            token_counts=[r[1] for r in results],
-            truncated=[r[2] for r in results],
-        )
+        return Encoding(embeddings=embeddings, inputs=inputs, token_counts=token_counts, truncated=truncated)
+
+    @property
+    def _caching(self) -> bool:
+        return self._cache_bytes > 0 and self._cache_size != 0
 
     def clear_cache(self) -> None:
         with self._cache_lock:
@@ -281,7 +287,9 @@ class Encoder:
             (_, evicted_text), evicted = self._cache.popitem(last=False)
             self._cache_used -= cache_entry_bytes(evicted_text, evicted[0])
 
-    def _encode_uncached(self, texts: list[str], progress: ProgressCallback | None) -> list[CacheRow]:
+    def _encode_uncached(
+        self, texts: list[str], progress: ProgressCallback | None
+    ) -> tuple[np.ndarray, list[int], list[bool]]:
         chunks = plan_chunks(texts, self.tokenize_chunk)
         counts, truncated = [0] * len(texts), [False] * len(texts)
         # The scheduler needs the request's size before all of it is tokenised: an estimate from the
@@ -293,8 +301,7 @@ class Encoder:
         else:
             with job.turn(job.remaining):
                 vectors = self._run_batches(batches, len(texts), progress, None)
-        # Copies, so a cached row does not keep its whole request's output array alive.
-        return [(vectors[i].copy(), counts[i], truncated[i]) for i in range(len(texts))]
+        return vectors, counts, truncated
 
     def _planned_batches(
         self, texts: list[str], chunks: list[list[int]], counts: list[int], truncated: list[bool]

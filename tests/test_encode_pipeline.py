@@ -265,3 +265,22 @@ def test_packing_is_refused_without_the_sdpa_path(tiny_model_dir):
     with pytest.raises(ValueError, match="packed batches need"):
         Encoder(str(tiny_model_dir), attention="eager", packed=True, **OPTIONS)
     assert Encoder(str(tiny_model_dir), **OPTIONS).backend.packed is False  # CPU default: padded
+
+
+def test_launching_a_batch_never_waits_for_the_device(tiny_model_dir, monkeypatch):
+    """Nothing in a batch's launch may copy a tensor's value to the host (a GPU->CPU sync would stop
+    the CPU from queueing the next batch): any conversion of a tensor to a Python value fails here."""
+    import torch
+
+    for packed in (False, True):
+        encoder = Encoder(str(tiny_model_dir), packed=packed, **OPTIONS)
+        inputs = encoder.backend.prepare(encoder.backend.tokenize(MIXED[:4]), MIXED[:4])
+
+        def no_sync(*args, **kwargs):
+            raise AssertionError("a tensor was read on the host during launch")
+
+        with monkeypatch.context() as patch:
+            for name in ("__bool__", "item", "tolist", "__contains__"):
+                patch.setattr(torch.Tensor, name, no_sync)
+            launched = encoder.backend.launch(inputs)
+        assert launched.result().shape == (4, encoder.dim)
