@@ -275,7 +275,6 @@ def main() -> None:
     parser.add_argument("--first-chunk", type=int, default=None, help="the first tokenisation chunk (texts)")
     parser.add_argument("--packed", action=argparse.BooleanOptionalAction, default=None,
                         help="texts end to end without padding (default: the encoder's, on for CUDA)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile each layer's token-wise steps (CUDA)")
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="reuse (or build and keep) the random full-size model here")
     parser.add_argument("--note", default="", help="what else ran on the machine, for the record")
@@ -305,7 +304,7 @@ def main() -> None:
         import core.encoder
 
         core.encoder.FIRST_CHUNK = args.first_chunk
-    pipeline = {"tokenize_chunk": chunk, "packed": args.packed, "compile": args.compile} | (
+    pipeline = {"tokenize_chunk": chunk, "packed": args.packed} | (
         {"max_batch_size": args.max_batch_size} if args.max_batch_size else {})
     with tempfile.TemporaryDirectory() as tmp:
         # The OpenVINO conversions of this throwaway model go to the temporary folder, not the user cache.

@@ -147,27 +147,6 @@ def timeline(encoder: Encoder, texts: list[str], settings: dict) -> dict[str, ob
     return result
 
 
-def compiled_run(folder: Path, texts: list[str], settings: dict, reference, shares, args) -> dict[str, object]:
-    """The best pipeline again with torch.compile'd blocks: compile time, then warm timings."""
-    try:
-        started = time.perf_counter()
-        encoder = Encoder(str(folder), device=args.device, dtype="auto", engine="torch", cache_size=0, compile=True,
-                          packed=settings["packed"], tokenize_chunk=settings["tokenize_chunk"],
-                          max_batch_size=settings["max_batch_size"])
-        encoder.encode(texts)  # compiles
-        compile_s = time.perf_counter() - started
-        encoder.encode(texts)
-        seconds = time_best(lambda: encoder.encode(texts), args.repeats, args.device)
-        vectors = encoder.encode(texts)
-        result = {"compile_and_first_encode_s": round(compile_s, 1), **shares(seconds),
-                  "min_cosine_to_sequential": round(min_cosine(vectors, reference), 6)}
-    except Exception as error:
-        traceback.print_exc()
-        result = {"error": repr(error)}
-    print("compiled:", result, flush=True)
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -176,7 +155,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="reuse (or build and keep) the random full-size model here")
-    parser.add_argument("--compile", action="store_true", help="also try torch.compile'd blocks (CUDA)")
     parser.add_argument("--note", default="")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -256,16 +234,11 @@ def main() -> None:
             label = min(good, key=lambda k: good[k]["seconds"])
             best = good[label]
             report["timeline_of_best"] = timeline(encoder, texts, best)
-            if args.compile:
-                report["compiled"] = compiled_run(folder, texts, best, reference, shares, args)
-                if report["compiled"].get("min_cosine_to_sequential", 0) > 0.9999 and \
-                        report["compiled"]["seconds"] < best["seconds"]:
-                    label, best = "compiled: " + label, {**best, "compile": True}
             report["best"] = {"label": label, "encode_args": [
                 "--max-batch-size", str(best["max_batch_size"]),
                 "--tokenize-chunk", str(best["tokenize_chunk"] or "none"),
                 "--first-chunk", str(best["first_chunk"] or encoder_module.FIRST_CHUNK),
-                "--packed" if best["packed"] else "--no-packed"] + (["--compile"] if best.get("compile") else [])}
+                "--packed" if best["packed"] else "--no-packed"]}
             print("best:", report["best"], flush=True)
     report["note"] = args.note
     out.parent.mkdir(parents=True, exist_ok=True)

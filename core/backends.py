@@ -23,7 +23,7 @@ class TransformerBackend:
     uses_prefixes = True
 
     def __init__(self, files: ModelFiles, device: str, dtype: torch.dtype, attention: str = "auto",
-                 packed: bool | None = None, compile: bool = False):
+                 packed: bool | None = None):
         from transformers import AutoModel
 
         try:
@@ -46,21 +46,20 @@ class TransformerBackend:
             self.attention = "sdpa"
         elif attention == "sdpa":
             raise ValueError("SDPA attention needs a DeBERTa model with relative attention off")
-        # Packed batches (texts end to end, no padding) need our SDPA path. On the H100 they save the
-        # padding's share of the work: sorted batches of 512 short texts still padded 183k tokens to
-        # 218k, of 1,024 to 258k (benchmarks/results/encode_pipeline_cuda.json). On the CPU the
-        # batches are short and narrow, so the grid copies for attention would cost about what they save.
+        # Packed batches (texts end to end, no padding) need our SDPA path. Sorted batches of 4,000
+        # short texts still pad 183k tokens to 218k (512 texts a batch), 258k (1,024) or 275k (2,048);
+        # on an H100 the model alone took 0.120 s packed against 0.127 s padded at 1,024 texts a batch
+        # and 0.120 against 0.134 at 2,048, but 0.126 against 0.118 at 512, where the grid copies for
+        # attention cost more than the padding (benchmarks/results/encode_pipeline_cuda.json). The
+        # fastest whole pipeline there was packed at 512; a padded pipeline at 512 was not measured.
+        # On the CPU batches are short and narrow, so padded stays the default there.
         if packed and self.attention != "sdpa":
             raise ValueError("packed batches need a DeBERTa model on the SDPA attention path")
         self.packed = self.attention == "sdpa" and (device.startswith("cuda") if packed is None else packed)
-        self.compiled = False
-        if compile:
-            self.compiled = compile_blocks(self.model, device)
 
     @property
     def description(self) -> str:
         packed = ", packed batches" if getattr(self, "packed", False) else ""
-        packed += ", compiled blocks" if getattr(self, "compiled", False) else ""
         return f"{type(self.model).__name__}, {self.attention} attention{packed}, {dtype_name(self.dtype)}"
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
@@ -160,23 +159,6 @@ def token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     if fast is not None and hasattr(fast, "encode_batch_fast") and fast.truncation is None and fast.padding is None:
         return [encoding.ids for encoding in fast.encode_batch_fast(texts, add_special_tokens=True)]
     return tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
-
-
-# The parts of a transformer layer that run token by token: a product, then bias, activation,
-# residual and LayerNorm, which eager PyTorch runs as separate passes over memory.
-COMPILED_BLOCKS = ("DebertaSelfOutput", "DebertaIntermediate", "DebertaOutput",
-                   "BertSelfOutput", "BertIntermediate", "BertOutput")
-
-
-def compile_blocks(model: torch.nn.Module, device: str) -> bool:
-    """Fuse each layer's token-wise steps with ``torch.compile`` (dynamic shapes, one graph shared
-    by all layers). CUDA only: that is where those memory passes, not the products, set the pace."""
-    if not device.startswith("cuda"):
-        raise ValueError(f"compile=True is for CUDA (where it fuses the memory-bound steps), not {device!r}")
-    blocks = [m for m in model.modules() if type(m).__name__ in COMPILED_BLOCKS]
-    for block in blocks:
-        block.forward = torch.compile(block.forward, dynamic=True)
-    return bool(blocks)
 
 
 def pack_batch(batch: list[list[int]]) -> tuple[np.ndarray, ...]:

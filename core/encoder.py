@@ -78,8 +78,7 @@ class Encoder:
     ``overlap`` tokenises and prepares the next batches in a thread while the current one runs
     (default: on CUDA); ``tokenize_chunk`` is how many texts it tokenises at a time ("auto": one
     batch's worth with overlap, else all at once). ``packed`` runs a batch's texts end to end with
-    no padding (DeBERTa on the SDPA path; default: on CUDA). ``compile`` fuses each layer's
-    token-wise steps with torch.compile on CUDA (a compile at the first batch).
+    no padding (DeBERTa on the SDPA path; default: on CUDA).
 
     The embedding cache keeps at most ``cache_bytes`` (vectors plus an estimate of keys and
     bookkeeping), least recently used out first; ``cache_size`` also caps its entries (0 turns the
@@ -107,7 +106,6 @@ class Encoder:
         overlap: bool | None = None,
         tokenize_chunk: int | None | str = "auto",
         packed: bool | None = None,
-        compile: bool = False,
     ):
         if attention not in ("auto", "sdpa", "eager"):
             raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
@@ -135,8 +133,7 @@ class Encoder:
             else:
                 from core.backends import TransformerBackend
 
-                self.backend = TransformerBackend(files, device, torch_dtype, attention, packed=packed,
-                                                  compile=compile)
+                self.backend = TransformerBackend(files, device, torch_dtype, attention, packed=packed)
             self.model_id, self.revision = files.model_id, files.revision
         self.cpu_weights = cpu_weights if self.engine == "openvino" else "full"
         # H100 sweep over 8,000 texts: 131k-token batches ran 1.6x faster than 32k and 2.8x faster
@@ -144,18 +141,22 @@ class Encoder:
         # for the batch in progress, so batches stay short there: full-size fp32 on 400 real
         # sentences (2-core AMD EPYC, best of 3 interleaved rounds) ran 508 tokens/s at 4,096-token
         # batches, 647 at 2,048, 682 at 1,024, 685 at 512 and 708 at 256; 512 waits ~0.75 s, not ~8 s.
+        # On an H100 with packed batches and chunked tokenising, 4,000 short texts ran in 0.159 s at
+        # 512 texts per batch against 0.170-0.174 s at 1,024 and 0.163 s at 2,048 (the smaller first batch
+        # starts the GPU sooner; benchmarks/results/encode_pipeline_cuda.json).
         on_gpu = self.device.startswith("cuda")
         self.batch_tokens = batch_tokens or (131_072 if on_gpu else 512)
-        self.max_batch_size = max_batch_size or (1_024 if on_gpu else 256)
+        self.max_batch_size = max_batch_size or (512 if on_gpu else 256)
         # Preparing the next batch (padding, pinned host copy to the GPU) in a thread while the device
         # runs the current one keeps a GPU fed; on a 2-core CPU the thread would only compete with the
         # model for the same cores, so it is off there unless asked for (tests use it to check it).
         # On ZeroGPU the device exists only inside the spaces.GPU call, so no helper thread there.
         self.overlap = (on_gpu and not on_zero_gpu()) if overlap is None else bool(overlap)
         # With overlap the request is tokenised in chunks, longest first, so the model starts on the
-        # first chunk while the helper thread tokenises the rest (tokenising 4,000 short texts takes
-        # about as long as a GPU embeds them). Without it one chunk: batches are then planned on true
-        # token lengths across the whole request, and tokenising is ~0.2 % of CPU encode time.
+        # first chunk while the helper thread tokenises the rest (on the H100 machine tokenising 4,000
+        # short texts took 35-53 ms on 16 cores, the model alone 118-134 ms). Without it one chunk:
+        # batches are then planned on true token lengths across the whole request, and tokenising is
+        # ~0.2 % of CPU encode time.
         if tokenize_chunk == "auto":
             tokenize_chunk = self.max_batch_size if self.overlap else None
         elif tokenize_chunk is not None and (not isinstance(tokenize_chunk, int) or tokenize_chunk < 1):
