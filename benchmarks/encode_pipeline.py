@@ -58,6 +58,7 @@ PIPELINES = [
     ("thread, packed, chunks 1024 from 512", True, 1024, 512, 1024, True),
     ("thread, packed, chunks 1024 from 256", True, 1024, 256, 1024, True),
     ("thread, packed, chunks 1024 from 128", True, 1024, 128, 1024, True),
+    ("thread, padded, chunks 512 from 256", True, 512, 256, 512, False),
     ("thread, packed, chunks 512 from 256", True, 512, 256, 512, True),
     ("thread, packed, chunks 2048 from 512", True, 2048, 512, 2048, True),
 ]
