@@ -141,9 +141,10 @@ class Encoder:
         # for the batch in progress, so batches stay short there: full-size fp32 on 400 real
         # sentences (2-core AMD EPYC, best of 3 interleaved rounds) ran 508 tokens/s at 4,096-token
         # batches, 647 at 2,048, 682 at 1,024, 685 at 512 and 708 at 256; 512 waits ~0.75 s, not ~8 s.
-        # On an H100 with packed batches and chunked tokenising, 4,000 short texts ran in 0.159 s at
-        # 512 texts per batch against 0.170-0.174 s at 1,024 and 0.163 s at 2,048 (the smaller first batch
-        # starts the GPU sooner; benchmarks/results/encode_pipeline_cuda.json).
+        # On an H100 with packed batches and chunked tokenising, 4,000 short texts took 0.159 and
+        # 0.190 s in two runs at 512 texts a batch, 0.163-0.175 s at 1,024 and 0.163-0.186 s at 2,048:
+        # within the runs' spread; benchmarks/encode.py with 512 gave 0.16 s in both
+        # (benchmarks/results/encode_pipeline_cuda*.json).
         on_gpu = self.device.startswith("cuda")
         self.batch_tokens = batch_tokens or (131_072 if on_gpu else 512)
         self.max_batch_size = max_batch_size or (512 if on_gpu else 256)
