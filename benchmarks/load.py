@@ -215,6 +215,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10, help="small /similarity calls per user")
     parser.add_argument("--cluster-texts", type=int, default=2_000)
     parser.add_argument("--k", type=int, default=0, help="clusters for the heavy job (0: chosen by silhouette)")
+    parser.add_argument("--engine", default="auto", choices=["auto", "torch", "openvino"],
+                        help="the encoder's CPU engine (auto: OpenVINO when installed, as the app)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load.json"))
     parser.add_argument("--before", type=Path, help="an earlier run's JSON (say, on older code) to report beside")
     parser.add_argument("--before-label", default="", help="what the earlier run measured")
@@ -235,7 +237,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = build_deberta(Path(tmp) / "user-base-shape", full_size=True, corpus=sentences[:3000],
                                sentence_transformers_layout=True)
-        live = start_app(folder, Path(tmp) / "data")
+        live = start_app(folder, Path(tmp) / "data", encoder_options={"engine": args.engine})
         try:
             def client() -> Client:
                 return Client(live.url, verbose=False, download_files=False)
@@ -260,6 +262,7 @@ def main() -> None:
         "commit": commit,
         "model": "random DeBERTa-v1 of USER-base's shape (768-d, 12 layers), CPU, float32 as in tests",
         "encoder_batch_tokens": encoder.batch_tokens,
+        "engine": encoder.info()["backend"],
         "queue_settings": {k: v for k, v in queue_settings().items()},
         "users": args.users,
         "calls_per_user": args.calls,
@@ -271,7 +274,7 @@ def main() -> None:
     }
     if before is not None:
         report["before"] = {"label": args.before_label, **{k: before.get(k) for k in (
-            "encoder_batch_tokens", "queue_settings", "scenarios", "p95_ratio_heavy_vs_alone")}}
+            "encoder_batch_tokens", "engine", "queue_settings", "scenarios", "p95_ratio_heavy_vs_alone")}}
         print("before:" + (f" {args.before_label}" if args.before_label else ""))
         print_table(before["scenarios"])
         print(f"p95 with the heavy job / alone: {before.get('p95_ratio_heavy_vs_alone')}\nnow:")
