@@ -120,7 +120,7 @@ def _sdpa_forward(
     # The q and v biases go into the QKV product's own bias (its output is per head [q | k | v]), so
     # the GEMM adds them instead of two extra passes over the queries and values. Built every call
     # (a 2,304-element vector) so fine-tuning still trains q_bias and v_bias.
-    head_size = self.q_bias.shape[-1] // heads
+    head_size = self.attention_head_size
     qkv_bias = torch.stack([self.q_bias.view(heads, head_size), torch.zeros_like(self.q_bias).view(heads, head_size),
                             self.v_bias.view(heads, head_size)], dim=1).reshape(-1)
     projected = F.linear(hidden_states, self.in_proj.weight, qkv_bias.to(hidden_states.dtype))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -301,6 +301,9 @@ class Encoder:
         if self._turn_per_batch:
             vectors = self._run_batches(batches, len(texts), progress, job)
         else:
+            # The spaces.GPU call may hand its arguments to another process: a list travels, a
+            # generator does not, so on ZeroGPU the request is tokenised and planned first.
+            batches = list(batches)
             with job.turn(job.remaining):
                 vectors = self._run_batches(batches, len(texts), progress, None)
         return vectors, counts, truncated
@@ -326,7 +329,7 @@ class Encoder:
                 correction = 0
 
     def _run_batches_here(
-        self, batches: Iterator[PlannedBatch], n_texts: int, progress: ProgressCallback | None, job: Job | None
+        self, batches: Iterable[PlannedBatch], n_texts: int, progress: ProgressCallback | None, job: Job | None
     ) -> np.ndarray:
         """Embed ``batches``; with a ``job``, each batch waits for its own turn on the model.
 

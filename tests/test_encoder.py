@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import sys
 import threading
 import time
@@ -262,7 +263,11 @@ def test_gpu_work_runs_under_spaces_gpu_on_zero_gpu(monkeypatch, tiny_model_dir)
     def fake_gpu(duration=60):
         def decorate(fn):
             wrapped.append(fn.__name__)
-            return fn
+
+            def call(batches, *rest):
+                pickle.dumps(batches)  # a spaces.GPU call may hand its arguments to another process
+                return fn(batches, *rest)
+            return call
         return decorate
 
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=fake_gpu))
@@ -270,6 +275,7 @@ def test_gpu_work_runs_under_spaces_gpu_on_zero_gpu(monkeypatch, tiny_model_dir)
     encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
     assert wrapped == ["_run_batches_here"]
     assert encoder.encode(["текст"]).shape == (1, 32)
+    assert encoder.encode([f"текст {i}" for i in range(9)]).shape == (9, 32)
 
 
 def test_runs_unchanged_without_spaces_package(monkeypatch):
