@@ -155,7 +155,7 @@ class Encoder:
         self.overlap = (on_gpu and not on_zero_gpu()) if overlap is None else bool(overlap)
         # With overlap the request is tokenised in chunks, longest first, so the model starts on the
         # first chunk while the helper thread tokenises the rest (on the H100 machine tokenising 4,000
-        # short texts took 35-53 ms on 16 cores, the model alone 118-134 ms). Without it one chunk:
+        # short texts took 35-57 ms on 16 cores, the model alone 118-134 ms). Without it one chunk:
         # batches are then planned on true token lengths across the whole request, and tokenising is
         # ~0.2 % of CPU encode time.
         if tokenize_chunk == "auto":
@@ -335,8 +335,8 @@ class Encoder:
 
         With ``overlap`` a helper thread tokenises and prepares the next batches (padding, pinned
         copies to the GPU) while the model runs the current one, and a batch's rows are collected
-        only after the next batch has been launched, so the GPU is never left waiting for the
-        CPU. The results and their order are the same either way."""
+        only after the next batch has been launched, so the GPU need not wait for the CPU between
+        batches. The results and their order are the same either way."""
         out = np.empty((n_texts, self.dim), dtype=np.float32)
         done = 0
 
