@@ -76,3 +76,24 @@ def test_tiny_precomputed_corpora_cluster(studio, n):
     result = studio.cluster([f"т{i}" for i in range(n)], embeddings=blobs(n, 32), k=1 if n < 3 else 2)
     assert result.coords.shape == (n, 2) and np.isfinite(result.coords).all()
     np.testing.assert_allclose(np.linalg.norm(result.embeddings, axis=1), 1, atol=1e-5)
+
+
+def test_a_big_clustering_sends_only_the_first_rows_to_the_judging_table(studio, tmp_path, monkeypatch):
+    """Past JUDGE_TABLE_ROWS the table holds a prefix of the corpus (so a picked row is still that
+    text), the summary says so, and the map, the view and the exports keep every text."""
+    import ui.cluster_tab as cluster_tab
+
+    monkeypatch.setattr(cluster_tab, "JUDGE_TABLE_ROWS", 25)
+    n = 90
+    path = tmp_path / "with-vectors.parquet"
+    texts = [f"текст номер {i}" for i in range(n)]
+    pd.DataFrame({"text": texts, "embedding": list(blobs(n, studio.encoder.dim))}).to_parquet(path)
+    figure, _, summary, csv_path, _, shown, view = cluster_tab.run_cluster(studio, "upload", path=str(path), k=3,
+                                                                           seed=1)
+    assert len(shown) == 25 and list(shown.iloc[:, 0]) == texts[:25]
+    assert "first 25 of 90 texts" in summary and "exports hold every row" in summary
+    assert len(view.texts) == n and len(pd.read_csv(csv_path)) == n
+    assert sum(len(trace.x) for trace in figure.data if trace.x is not None) >= n
+    monkeypatch.setattr(cluster_tab, "JUDGE_TABLE_ROWS", n)  # exactly at the cap: all rows, no note
+    _, _, summary, _, _, shown, _ = cluster_tab.run_cluster(studio, "upload", path=str(path), k=3, seed=1)
+    assert len(shown) == n and "first" not in summary

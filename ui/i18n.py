@@ -511,6 +511,8 @@ EN: dict[str, str] = {
     "btn_save_label": "Save label",
     "cl_empty_map": "Pick a corpus, then Cluster",
     "cl_summary": "**{n} clusters** from {texts} texts",
+    "cl_table_capped": "the judging table lists the first {shown} of {total} texts: find any other with the "
+                       "search or select it on the map (the exports hold every row)",
     "cl_against": "against `{column}`: **ARI {ari}**, **NMI {nmi}**",
     "cl_saved_label": (
         "Saved label **{label}** for {n} text(s) of cluster {cluster}{already}. **Undo** takes the batch "
@@ -1031,6 +1033,8 @@ RU: dict[str, str] = {
     "btn_save_label": "Сохранить метку",
     "cl_empty_map": "Выберите корпус и нажмите «Кластеризовать»",
     "cl_summary": "**Кластеров: {n}** из текстов: {texts}",
+    "cl_table_capped": "в таблице для оценки первые {shown} из {total} текстов: остальные найдите поиском "
+                       "или выделите на карте (в выгрузках есть все строки)",
     "cl_against": "в сравнении с `{column}`: **ARI {ari}**, **NMI {nmi}**",
     "cl_saved_label": (
         "Метка **{label}** сохранена для текстов кластера {cluster}: {n}{already}. Кнопка **Отменить** "
