@@ -77,8 +77,17 @@ def test_export_takes_judgments_directly(tmp_path):
     assert json.loads(out.read_text(encoding="utf-8")) == {"text": "query: текст", "label": "тема"}
 
 
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _open_fds(database: Path) -> int:
+    """This process's descriptors open on the store's files (the database, its -wal and -shm): other
+    tests' threads (a live app, janitors) open and close unrelated files while this one runs."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since the listing
+            continue
+        count += target.startswith(str(database.resolve()))
+    return count
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counting file descriptors needs /proc")
@@ -94,7 +103,7 @@ def test_connections_stay_flat_while_threads_come_and_go(store):
             thread.start()
         for thread in threads:
             thread.join()
-        fds.append(_open_fds())
+        fds.append(_open_fds(store.path))
         # Idle connections beyond the pool's size are closed when handed back.
         assert store.open_connections <= 4
     assert store.count() == 301
