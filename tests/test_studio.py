@@ -93,3 +93,24 @@ def test_hostile_markup_is_escaped_in_figures():
     names = [trace["name"] for trace in traces]
     assert "<img" not in hover and "&lt;img src=x onerror=alert(1)&gt;" in hover
     assert "<b>x</b>" not in hover and "&lt;b&gt;x&lt;/b&gt;" in hover and "&lt;b&gt;x&lt;/b&gt;" in names
+
+
+def test_every_figure_is_drawn_on_the_white_template():
+    """The template is plotly's default now (set once, not validated per figure): each kind of figure
+    still carries it whole."""
+    import pandas as pd
+    import plotly.io as pio
+
+    from ui import plots
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    points = pd.DataFrame({"text": ["a", "b"], "cluster": [0, 1], "x": [0.0, 1.0], "y": [0.0, 1.0]})
+    figures = [
+        plots.empty_figure("nothing yet"),
+        plots.similarity_heatmap(np.array([[50.0, 20.0]]), ["q"], ["p1", "p2"]),
+        plots.similarity_per_query(0, "q", np.array([1, 0]), np.array([60.0, 10.0]), ["p1", "p2"], 1),
+        plots.cluster_map(points),
+        plots.matrices_figure({"query": np.eye(2), "none": np.eye(2)}, ["a", "b"]),
+    ]
+    for figure in figures:
+        assert figure.layout.template.to_plotly_json() == white

@@ -303,7 +303,7 @@ def score_histograms(report: ThresholdReport) -> go.Figure:
         fig.update_xaxes(title_text=t("plot_cosine"), row=row, col=1)
         fig.update_yaxes(title_text=pairs, row=row, col=1)
     # The legend above the plots: on the right it covers the threshold's label.
-    fig.update_layout(barmode="overlay", template="plotly_white", height=100 + 260 * len(names),
+    fig.update_layout(barmode="overlay", height=100 + 260 * len(names),
                       margin=dict(l=10, r=10, t=70, b=10), title=t("ev_hist_title"),
                       legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="right", x=1))
     return fig
