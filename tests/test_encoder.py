@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from core import device as device_module
+from core import encoder as encoder_module
 from core.encoder import Encoder, plan_batches
 from core.loading import ModelLoadError
 from core.text import add_prefix, clean_texts, resolve_prefix
@@ -172,15 +173,67 @@ def test_auto_dtype_follows_the_hardware(monkeypatch):
         device_module.pick_dtype("int8", "cpu")
 
 
-def test_batches_sorted_by_length_and_bounded_by_token_budget():
+@pytest.mark.parametrize("overhead", [0, 32])
+def test_batches_sorted_by_length_and_bounded_by_token_budget(overhead):
     lengths = [5, 100, 7, 60, 60, 3, 200, 9]
-    batches = plan_batches(lengths, batch_tokens=200, max_batch_size=4)
+    batches = plan_batches(lengths, batch_tokens=200, max_batch_size=4, batch_overhead=overhead)
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     for batch in batches:
         assert len(batch) <= 4
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 200
     flat = [lengths[i] for b in batches for i in b]
     assert flat == sorted(flat, reverse=True)
+
+
+def plan_cost(batches: list[list[int]], lengths: list[int], overhead: int) -> int:
+    return sum(overhead + len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def set_partitions(items: list[int]):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in set_partitions(rest):
+        yield [[first], *partition]
+        for k in range(len(partition)):
+            yield [*partition[:k], [first, *partition[k]], *partition[k + 1:]]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 7])
+def test_costed_plan_is_the_cheapest_of_all_groupings(n):
+    """Against brute force over every way to split the texts (not only contiguous runs of the sorted
+    order) under the same caps: no grouping costs less."""
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        lengths = [int(x) for x in rng.integers(3, 80, n)]
+        batches = plan_batches(lengths, batch_tokens=160, max_batch_size=3, batch_overhead=32)
+        assert sorted(i for b in batches for i in b) == list(range(n))
+        allowed = [p for p in set_partitions(list(range(n)))
+                   if all(len(b) <= 3 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 160) for b in p)]
+        assert plan_cost(batches, lengths, 32) == min(plan_cost(p, lengths, 32) for p in allowed)
+
+
+def test_costed_plan_cuts_padding_that_costs_more_than_a_pass():
+    # Token counts like the ten passages of a /similarity call (315 tokens in all).
+    lengths = [61, 14, 36, 25, 49, 19, 30, 22, 41, 18]
+    greedy = plan_batches(lengths, batch_tokens=512, max_batch_size=256)
+    costed = plan_batches(lengths, batch_tokens=512, max_batch_size=256, batch_overhead=32)
+    assert plan_cost(greedy, lengths, 0) == 8 * 61 + 2 * 18  # the first batch pads 14-token texts to 61
+    assert plan_cost(costed, lengths, 32) < plan_cost(greedy, lengths, 32)
+    assert plan_cost(costed, lengths, 0) < 400  # fewer padded tokens for the model to compute
+    # A text past the budget still goes alone.
+    assert plan_batches([600, 10, 10], 512, 256, batch_overhead=32)[0] == [0]
+
+
+def test_batch_plan_changes_no_embedding(tiny_model_dir):
+    greedy = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_overhead=0, cache_bytes=0)
+    costed = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
+    assert greedy.batch_overhead == 0 and costed.batch_overhead == encoder_module.CPU_BATCH_OVERHEAD_TOKENS
+    texts = [t * (i % 4 + 1) for i, t in enumerate(TEXTS * 3)]
+    np.testing.assert_allclose(costed.encode(texts), greedy.encode(texts), atol=1e-5)
+    with pytest.raises(ValueError, match="batch_overhead"):
+        Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_overhead=-1)
 
 
 def test_cache_makes_a_repeated_text_free(tiny_model_dir):
@@ -198,7 +251,8 @@ def test_cache_makes_a_repeated_text_free(tiny_model_dir):
 
 
 def test_progress_reports_texts_after_every_batch(tiny_model_dir):
-    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_tokens=64, max_batch_size=2)
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_tokens=64, max_batch_size=2,
+                      batch_overhead=0)  # greedy: batches of 2, 2, 2, 1
     seen = []
     encoder.encode([f"текст номер {i}" for i in range(7)], progress=lambda done, total: seen.append((done, total)))
     assert seen == [(2, 7), (4, 7), (6, 7), (7, 7)]
