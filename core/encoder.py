@@ -243,9 +243,22 @@ class Encoder:
         self, texts: Sequence[str], prefix: str | None = "query", *, progress: ProgressCallback | None = None
     ) -> Encoding:
         """Embeddings with each input's token count and truncation flag."""
-        cleaned = clean_texts(texts, max_texts=self.max_texts, max_chars=self.max_chars)
-        literal = resolve_prefix(prefix) if self.uses_prefixes else ""
-        inputs = [add_prefix(text, literal) for text in cleaned]
+        return self.encode_groups([(texts, prefix)], progress=progress)[0]
+
+    def encode_groups(
+        self, groups: Sequence[tuple[Sequence[str], str | None]], *, progress: ProgressCallback | None = None
+    ) -> list[Encoding]:
+        """``encode_detailed`` for several lists of texts at once, each with its own prefix (a
+        /similarity call's queries and passages). Their texts share one batch plan: a lone query rides
+        in a batch with passages of its length instead of paying a forward pass of its own (~30 ms of
+        weight reading on a 2-core CPU, see ``batch_overhead``). Each list is checked as
+        ``encode_detailed`` checks it."""
+        grouped: list[list[str]] = []
+        for texts, prefix in groups:
+            cleaned = clean_texts(texts, max_texts=self.max_texts, max_chars=self.max_chars)
+            literal = resolve_prefix(prefix) if self.uses_prefixes else ""
+            grouped.append([add_prefix(text, literal) for text in cleaned])
+        inputs = [text for group in grouped for text in group]
         embeddings = np.empty((len(inputs), self.dim), dtype=np.float32)
         token_counts, truncated = [0] * len(inputs), [False] * len(inputs)
         missing: dict[str, list[int]] = {}
@@ -273,7 +286,13 @@ class Encoder:
                         self._cache_put(text, (vectors[j].copy(), counts[j], cut[j]))
         elif progress is not None:
             progress(0, 0)
-        return Encoding(embeddings=embeddings, inputs=inputs, token_counts=token_counts, truncated=truncated)
+        encodings, start = [], 0
+        for group in grouped:
+            end = start + len(group)
+            encodings.append(Encoding(embeddings=embeddings[start:end], inputs=group,
+                                      token_counts=token_counts[start:end], truncated=truncated[start:end]))
+            start = end
+        return encodings
 
     @property
     def _caching(self) -> bool:

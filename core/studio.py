@@ -183,8 +183,7 @@ class Studio:
         self.limits.check_texts(passages, self.limits.max_passages, "passages")
         # Cleaned once here, so judgments store exactly the texts the model saw.
         queries, passages = clean_texts(queries), clean_texts(passages)
-        q = encoder.encode_detailed(queries, query_prefix)
-        p = encoder.encode_detailed(passages, passage_prefix)
+        q, p = encoder.encode_groups([(queries, query_prefix), (passages, passage_prefix)])
         scores = (q.embeddings @ p.embeddings.T) * 100
         rows = []
         for qi, query in enumerate(q.inputs):

@@ -236,6 +236,33 @@ def test_batch_plan_changes_no_embedding(tiny_model_dir):
         Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_overhead=-1)
 
 
+def test_groups_share_one_pass_and_match_separate_calls(tiny_model_dir):
+    """A /similarity call's query and passages go through the model together, each with its own
+    prefix, and come back as if encoded one list at a time."""
+    plain = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
+    grouped = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
+    passes = []
+    original = grouped.backend.embed
+    grouped.backend.embed = lambda ids, texts: passes.append(len(ids)) or original(ids, texts)
+    queries, passages = TEXTS[:1], TEXTS[1:4] + TEXTS[:1]  # the query's text is a passage too
+    q, p = grouped.encode_groups([(queries, "query"), (passages, "passage")])
+    assert passes == [5], "one forward pass for all five inputs"
+    for got, want in ((q, plain.encode_detailed(queries, "query")), (p, plain.encode_detailed(passages, "passage"))):
+        assert got.inputs == want.inputs and got.token_counts == want.token_counts
+        assert got.truncated == want.truncated
+        np.testing.assert_allclose(got.embeddings, want.embeddings, atol=1e-5)
+    assert q.inputs == ["query: " + TEXTS[0]] and p.inputs[-1] == "passage: " + TEXTS[0]
+    # The same input in two lists is computed once; an empty list is fine.
+    passes.clear()
+    first, second, empty = grouped.encode_groups([(TEXTS[:2], ""), (TEXTS[1:3], ""), ([], "query")])
+    assert passes == [3] and empty.embeddings.shape == (0, grouped.dim) and empty.inputs == []
+    np.testing.assert_array_equal(first.embeddings[1], second.embeddings[0])
+    # Each list is checked as encode_detailed checks it, before anything reaches the model.
+    with pytest.raises(ValueError, match="position 1 is empty"):
+        grouped.encode_groups([(TEXTS[:1], "query"), (["ok", "  "], "passage")])
+    assert passes == [3]
+
+
 def test_cache_makes_a_repeated_text_free(tiny_model_dir):
     encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
     calls = []
