@@ -11,7 +11,8 @@ For each CPU engine (torch is the baseline, measured in the same run) it reports
 client's wall time and where the time goes, per call: encode (the encoder's ``encode_groups``
 call), figure (the plotly heatmap), the rest of the handler (ranking and token tables), and queue
 (everything outside the handler: HTTP, Gradio's queue, serialisation, the client). The load average
-before and after is recorded, since other work on the machine slows every figure.
+before and after is recorded, since other work on the machine slows every figure. First, the floor: the
+same client calling an endpoint that does nothing, on a one-component app with the same settings.
 
     .venv/bin/python benchmarks/latency.py     # -> benchmarks/results/latency.json
 """
@@ -120,6 +121,39 @@ def run_engine(label: str, folder: Path, data_dir: Path, calls: int, supply: ran
         stop_app(live)
 
 
+def client_floor(calls: int, warmup: int) -> dict[str, object]:
+    """What gradio_client and Gradio's queue cost by themselves: the same client calling an endpoint that
+    returns its input at once, on a one-component app launched with the app's queue and launch settings.
+    No handler of ours can make a call through this client faster than this."""
+    import gradio as gr
+    from gradio_client import Client
+
+    from app import launch_settings, queue_settings
+    from core.studio import Limits
+    from tests.app_server import free_port
+
+    with gr.Blocks() as demo:
+        box = gr.Textbox()
+        gr.Button().click(lambda text: text, box, box, api_name="echo")
+    demo.queue(**queue_settings()).launch(**launch_settings(Limits().upload_bytes), server_name="127.0.0.1",
+                                          server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False, download_files=False)
+        for _ in range(warmup):
+            client.predict("ok", api_name="/echo")
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            client.predict("ok", api_name="/echo")
+            times.append(time.perf_counter() - start)
+        result = {"calls": calls, "p50_ms": percentile(times, 50), "p90_ms": percentile(times, 90)}
+        print(f"{'client floor':<14} {'echo':<8} p50 {result['p50_ms']:>7.1f} ms  p90 {result['p90_ms']:>7.1f} ms",
+              flush=True)
+        return result
+    finally:
+        demo.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=SHARED, help="folder with the shared Russian CSVs")
@@ -146,6 +180,7 @@ def main() -> None:
         os.environ["USER_STUDIO_CACHE_DIR"] = str(Path(tmp) / "cache")  # this throwaway model's conversions
         folder = build_deberta(Path(tmp) / "user-base-shape", full_size=True, corpus=sentences[:3000],
                                sentence_transformers_layout=True)
+        floor = client_floor(args.calls, args.warmup)
         for label in labels:
             results[label] = run_engine(label, folder, Path(tmp) / "data", args.calls, supply, sentences,
                                         args.warmup)
@@ -161,6 +196,7 @@ def main() -> None:
         "request": "/similarity, 1 query x 10 passages of 1-2 real Russian sentences, gradio_client, one at a time",
         "targets_ms": {"uncached_p50": 150, "cached_p50": 80},
         "baseline": labels[0],
+        "gradio_client_floor": floor,
         "engines": results,
         "note": args.note,
     }
