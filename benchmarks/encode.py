@@ -301,9 +301,9 @@ def main() -> None:
     chunk = args.tokenize_chunk.lower()
     chunk = None if chunk == "none" else chunk if chunk == "auto" else int(chunk)
     if args.first_chunk:
-        import core.encoder
+        import core.batching
 
-        core.encoder.FIRST_CHUNK = args.first_chunk
+        core.batching.FIRST_CHUNK = args.first_chunk
     pipeline = {"tokenize_chunk": chunk, "packed": args.packed} | (
         {"max_batch_size": args.max_batch_size} if args.max_batch_size else {})
     with tempfile.TemporaryDirectory() as tmp:
@@ -348,12 +348,12 @@ def main() -> None:
                 Encoder(str(folder), device=args.device, dtype="auto", engine=engine, cpu_weights=weights)
                 reload[label] = {"first_start_s": round(engines[label].load_seconds, 1),
                                  "cached_start_s": round(time.perf_counter() - started, 1)}
-        import core.encoder
+        import core.batching
 
         engine_info = {label: {"backend": enc.info()["backend"], "dtype": enc.dtype, "batch_tokens": enc.batch_tokens,
                                "max_batch_size": enc.max_batch_size, "overlap": enc.overlap,
                                "tokenize_chunk": enc.tokenize_chunk,
-                               "first_chunk": core.encoder.FIRST_CHUNK if enc.tokenize_chunk else None}
+                               "first_chunk": core.batching.FIRST_CHUNK if enc.tokenize_chunk else None}
                        for label, enc in engines.items()}
     if user_cache is None:
         os.environ.pop("USER_STUDIO_CACHE_DIR")

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-import core.encoder as encoder_module  # noqa: E402
+import core.batching as batching  # noqa: E402
 from benchmarks.encode import (  # noqa: E402
     SHARED,
     bf16_peak,
@@ -47,7 +47,8 @@ from benchmarks.encode import (  # noqa: E402
     short_texts,
     sync,
 )
-from core.encoder import Encoder, padded_tokens, plan_batches  # noqa: E402
+from core.batching import padded_tokens, plan_batches  # noqa: E402
+from core.encoder import Encoder  # noqa: E402
 from tests.model_factory import build_deberta  # noqa: E402
 
 # (label, overlap, tokenize_chunk, first chunk, max_batch_size, packed)
@@ -110,7 +111,7 @@ def timeline(encoder: Encoder, texts: list[str], settings: dict) -> dict[str, ob
 
     encoder.overlap, encoder.tokenize_chunk = settings["overlap"], settings["tokenize_chunk"]
     encoder.max_batch_size, encoder.backend.packed = settings["max_batch_size"], settings["packed"]
-    encoder_module.FIRST_CHUNK = settings["first_chunk"] or encoder_module.FIRST_CHUNK
+    batching.FIRST_CHUNK = settings["first_chunk"] or batching.FIRST_CHUNK
     spent: dict[str, float] = {}
     backend = encoder.backend
     originals = {name: getattr(backend, name) for name in ("tokenize", "prepare", "launch")}
@@ -213,7 +214,7 @@ def main() -> None:
             try:
                 encoder.overlap, encoder.tokenize_chunk, encoder.max_batch_size = overlap, chunk, size
                 encoder.backend.packed = packed
-                encoder_module.FIRST_CHUNK = first or encoder_module.FIRST_CHUNK
+                batching.FIRST_CHUNK = first or batching.FIRST_CHUNK
 
                 def run():
                     return encoder.encode(texts)
@@ -238,7 +239,7 @@ def main() -> None:
             report["best"] = {"label": label, "encode_args": [
                 "--max-batch-size", str(best["max_batch_size"]),
                 "--tokenize-chunk", str(best["tokenize_chunk"] or "none"),
-                "--first-chunk", str(best["first_chunk"] or encoder_module.FIRST_CHUNK),
+                "--first-chunk", str(best["first_chunk"] or batching.FIRST_CHUNK),
                 "--packed" if best["packed"] else "--no-packed"]}
             print("best:", report["best"], flush=True)
     report["note"] = args.note

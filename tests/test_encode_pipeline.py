@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from core.encoder import FIRST_CHUNK, Encoder, Prefetcher, estimate_tokens, plan_chunks
+from core.batching import FIRST_CHUNK, estimate_tokens, plan_chunks
+from core.encoder import Encoder, Prefetcher
 from tests.test_openvino_engine import MIXED
 
 OPTIONS = dict(device="cpu", dtype="float32", engine="torch", batch_tokens=64, max_batch_size=3, cache_size=0)

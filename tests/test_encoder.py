@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from core import device as device_module
-from core import encoder as encoder_module
-from core.encoder import Encoder, plan_batches
+from core.batching import CPU_BATCH_OVERHEAD_TOKENS, plan_batches
+from core.encoder import Encoder
 from core.loading import ModelLoadError
 from core.text import add_prefix, clean_texts, resolve_prefix
 
@@ -229,7 +229,7 @@ def test_costed_plan_cuts_padding_that_costs_more_than_a_pass():
 def test_batch_plan_changes_no_embedding(tiny_model_dir):
     greedy = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", batch_overhead=0, cache_bytes=0)
     costed = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
-    assert greedy.batch_overhead == 0 and costed.batch_overhead == encoder_module.CPU_BATCH_OVERHEAD_TOKENS
+    assert greedy.batch_overhead == 0 and costed.batch_overhead == CPU_BATCH_OVERHEAD_TOKENS
     texts = [t * (i % 4 + 1) for i, t in enumerate(TEXTS * 3)]
     np.testing.assert_allclose(costed.encode(texts), greedy.encode(texts), atol=1e-5)
     with pytest.raises(ValueError, match="batch_overhead"):
