@@ -182,6 +182,10 @@ class Encoder:
         self._cache_size = cache_size
         self._cache_used = 0
         self._cache_lock = threading.Lock()
+        # Texts another request is encoding right now (under _cache_lock), with the event it sets when
+        # their rows are in the cache: a request that needs one of them waits instead of computing it
+        # again (the page encodes passages ahead when their box loses focus, and Compare follows).
+        self._in_flight: dict[tuple[str, str], threading.Event] = {}
         # One forward pass at a time (concurrent passes on a few CPU cores only thrash), handed out
         # per batch, smallest remaining request first.
         self._scheduler = FairScheduler(max_wait_tokens=int(wait_batches * self.batch_tokens),
@@ -255,31 +259,41 @@ class Encoder:
         inputs = [text for group in grouped for text in group]
         embeddings = np.empty((len(inputs), self.dim), dtype=np.float32)
         token_counts, truncated = [0] * len(inputs), [False] * len(inputs)
-        missing: dict[str, list[int]] = {}
-        with self._cache_lock:
-            for i, text in enumerate(inputs):
-                hit = self._cache.get((self.model_id, text))
-                if hit is None:
-                    missing.setdefault(text, []).append(i)
-                else:
-                    self._cache.move_to_end((self.model_id, text))
-                    embeddings[i], token_counts[i], truncated[i] = hit
-        if missing:
-            vectors, counts, cut = self._encode_uncached(list(missing), progress)
-            # One vectorised copy into place (a text asked for twice fills both rows).
-            source = [j for j, rows in enumerate(missing.values()) for _ in rows]
-            target = [i for rows in missing.values() for i in rows]
-            embeddings[target] = vectors[source]
-            for j, rows in enumerate(missing.values()):
-                for i in rows:
-                    token_counts[i], truncated[i] = counts[j], cut[j]
-            if self._caching:
+        out = (embeddings, token_counts, truncated)
+        missing = self._from_cache(inputs, range(len(inputs)), out)
+        waiting: dict[str, threading.Event] = {}
+        ours = threading.Event()
+        if missing and self.caching:
+            # A request that finished between the cache lookup and this point gets its texts encoded
+            # once more here: harmless, and rare enough not to hold the lock across both.
+            with self._cache_lock:
+                for text in missing:
+                    other = self._in_flight.get((self.model_id, text))
+                    if other is not None:
+                        waiting[text] = other
+                    else:
+                        self._in_flight[(self.model_id, text)] = ours
+        mine = {text: where for text, where in missing.items() if text not in waiting}
+        try:
+            if mine:
+                self._encode_into(mine, out, progress)
+            elif progress is not None:
+                progress(0, 0)
+        finally:
+            if self.caching:
                 with self._cache_lock:
-                    for j, text in enumerate(missing):
-                        # A copy, so a cached row does not keep its whole request's array alive.
-                        self._cache_put(text, (vectors[j].copy(), counts[j], cut[j]))
-        elif progress is not None:
-            progress(0, 0)
+                    for text in mine:
+                        if self._in_flight.get((self.model_id, text)) is ours:
+                            del self._in_flight[(self.model_id, text)]
+                ours.set()
+        if waiting:
+            for event in set(waiting.values()):
+                event.wait()
+            # Normally in the cache now; a text whose request failed, or that was evicted since, is
+            # encoded here.
+            left = self._from_cache(inputs, [i for text in waiting for i in missing[text]], out)
+            if left:
+                self._encode_into(left, out, None)
         encodings, start = [], 0
         for group in grouped:
             end = start + len(group)
@@ -288,8 +302,44 @@ class Encoder:
             start = end
         return encodings
 
+    def _from_cache(self, inputs: list[str], wanted: Iterable[int],
+                    out: tuple[np.ndarray, list[int], list[bool]]) -> dict[str, list[int]]:
+        """Fill the ``wanted`` rows of ``out`` that the cache holds; return the others by text (a text
+        asked for twice lists both rows)."""
+        embeddings, token_counts, truncated = out
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i in wanted:
+                text = inputs[i]
+                hit = self._cache.get((self.model_id, text))
+                if hit is None:
+                    missing.setdefault(text, []).append(i)
+                else:
+                    self._cache.move_to_end((self.model_id, text))
+                    embeddings[i], token_counts[i], truncated[i] = hit
+        return missing
+
+    def _encode_into(self, missing: dict[str, list[int]], out: tuple[np.ndarray, list[int], list[bool]],
+                     progress: ProgressCallback | None) -> None:
+        """Encode ``missing``'s texts, fill their rows of ``out`` and cache them."""
+        embeddings, token_counts, truncated = out
+        vectors, counts, cut = self._encode_uncached(list(missing), progress)
+        # One vectorised copy into place.
+        source = [j for j, where in enumerate(missing.values()) for _ in where]
+        target = [i for where in missing.values() for i in where]
+        embeddings[target] = vectors[source]
+        for j, where in enumerate(missing.values()):
+            for i in where:
+                token_counts[i], truncated[i] = counts[j], cut[j]
+        if self.caching:
+            with self._cache_lock:
+                for j, text in enumerate(missing):
+                    # A copy, so a cached row does not keep its whole request's array alive.
+                    self._cache_put(text, (vectors[j].copy(), counts[j], cut[j]))
+
     @property
-    def _caching(self) -> bool:
+    def caching(self) -> bool:
+        """Whether encoded rows are kept (cache_bytes above 0)."""
         return self._cache_bytes > 0 and self._cache_size != 0
 
     def clear_cache(self) -> None:

@@ -176,6 +176,19 @@ class Studio:
         return encoder
 
     # -- tab 1 ---------------------------------------------------------------------------------
+    def encode_ahead(self, passages: Sequence[str], passage_prefix: str = "passage", model: str | None = None) -> int:
+        """Encode the Similarity tab's passages before Compare is pressed (the page calls this when
+        their box loses focus, usually while the query is still being typed), so that Compare finds
+        them cached or in flight and encodes only the query. Checked as ``similarity`` checks them;
+        returns how many texts were encoded (0 when the model keeps no cache: nothing to gain)."""
+        encoder = self.model(model)
+        self.limits.check_texts(passages, self.limits.max_passages, "passages")
+        if not encoder.caching:
+            return 0
+        passages = clean_texts(passages)
+        encoder.encode(passages, passage_prefix)
+        return len(passages)
+
     def similarity(self, queries: Sequence[str], passages: Sequence[str], query_prefix: str = "query",
                    passage_prefix: str = "passage", model: str | None = None) -> SimilarityResult:
         encoder = self.model(model)

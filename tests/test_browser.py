@@ -175,6 +175,32 @@ def test_similarity_example_heatmap_and_judgment(page, live_app):
     assert error_toasts(page) == []
 
 
+def test_passages_are_encoded_when_their_box_loses_focus(page, live_app):
+    """Typing the query after the passages: Compare then sends only the query through the model."""
+    import time
+
+    open_tab(page, "Similarity")
+    encoder = live_app.studio.encoder
+    seen: list[str] = []
+    original = encoder.backend.embed
+    encoder.backend.embed = lambda ids, texts: seen.extend(texts) or original(ids, texts)
+    try:
+        passages = ["Байкал — самое глубокое озеро мира.", "Волга впадает в Каспийское море."]
+        page.fill("#sim-passages textarea", "\n".join(passages))
+        page.click("#sim-queries textarea")  # the passages box loses focus
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(seen) == sorted("passage: " + p for p in passages)
+        page.fill("#sim-queries textarea", "Какое озеро самое глубокое?")
+        page.click("#sim-run")
+        page.wait_for_function("document.querySelector('#sim-status').innerText.includes('1 queries × 2 passages')")
+        assert seen[2:] == ["query: Какое озеро самое глубокое?"]
+    finally:
+        encoder.backend.embed = original
+    assert error_toasts(page) == []
+
+
 def test_clustering_sample_corpus(page):
     open_tab(page, "Clustering")
     # Watch for the progress bar (gr.Progress: "encoding: i of n texts", "clustering"...); a fast run may

@@ -263,6 +263,63 @@ def test_groups_share_one_pass_and_match_separate_calls(tiny_model_dir):
     assert passes == [3]
 
 
+def slow_model(encoder: Encoder, seconds: float = 0.3, fail_on: str | None = None) -> list[list[str]]:
+    """Make each forward pass take ``seconds`` (so requests overlap) and record the texts it saw;
+    a pass holding ``fail_on`` raises."""
+    passes: list[list[str]] = []
+    original = encoder.backend.embed
+
+    def embed(ids, texts):
+        passes.append(list(texts))
+        time.sleep(seconds)
+        if fail_on is not None and any(fail_on in t for t in texts):
+            raise RuntimeError("the model failed")
+        return original(ids, texts)
+
+    encoder.backend.embed = embed
+    return passes
+
+
+def test_a_text_another_request_is_encoding_is_waited_for_not_encoded_again(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    passes = slow_model(encoder)
+    reference = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
+    passages = TEXTS[1:4]
+    ahead = threading.Thread(target=encoder.encode, args=(passages, "passage"))  # the page, on leaving the box
+    ahead.start()
+    time.sleep(0.1)  # the passages are in the model now
+    q, p = encoder.encode_groups([(TEXTS[:1], "query"), (passages, "passage")])  # Compare
+    ahead.join()
+    seen = [text for batch in passes for text in batch]
+    assert sorted(seen) == sorted(["query: " + TEXTS[0]] + ["passage: " + t for t in passages])  # each once
+    np.testing.assert_allclose(p.embeddings, reference.encode(passages, "passage"), atol=1e-5)
+    np.testing.assert_allclose(q.embeddings, reference.encode(TEXTS[:1], "query"), atol=1e-5)
+    assert p.token_counts == reference.encode_detailed(passages, "passage").token_counts
+    assert not encoder._in_flight
+
+
+def test_when_the_request_it_waited_for_fails_it_encodes_the_text_itself(tiny_model_dir):
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
+    passes = slow_model(encoder, fail_on=TEXTS[2])
+    failures = []
+
+    def doomed():
+        try:
+            encoder.encode(TEXTS[1:3], "passage")
+        except RuntimeError as error:
+            failures.append(error)
+
+    first = threading.Thread(target=doomed)
+    first.start()
+    time.sleep(0.1)
+    got = encoder.encode(TEXTS[1:2], "passage")  # waits for the first request, which then fails
+    first.join()
+    assert len(failures) == 1 and not encoder._in_flight
+    assert passes[-1] == ["passage: " + TEXTS[1]], "after the failure it went through the model itself"
+    reference = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
+    np.testing.assert_allclose(got, reference.encode(TEXTS[1:2], "passage"), atol=1e-5)
+
+
 def test_cache_makes_a_repeated_text_free(tiny_model_dir):
     encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
     calls = []

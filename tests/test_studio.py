@@ -114,3 +114,23 @@ def test_every_figure_is_drawn_on_the_white_template():
     ]
     for figure in figures:
         assert figure.layout.template.to_plotly_json() == white
+
+
+def test_passages_encoded_ahead_make_compare_encode_only_the_query(studio):
+    encoder = studio.encoder
+    encoder.clear_cache()
+    passages = ["Нефть добывают в Удмуртии.", "Борщ варят из свёклы."]
+    assert studio.encode_ahead(passages) == 2
+    seen = []
+    original = encoder.backend.embed
+    encoder.backend.embed = lambda ids, texts: seen.extend(texts) or original(ids, texts)
+    try:
+        result = studio.similarity(["Где добывают нефть?"], passages)
+    finally:
+        encoder.backend.embed = original
+    assert seen == ["query: Где добывают нефть?"] and result.scores.shape == (1, 2)
+    # Checked as Compare checks them; nothing reaches the model for refused input.
+    with pytest.raises(ValueError, match="no passages"):
+        studio.encode_ahead([])
+    with pytest.raises(ValueError, match="more than the limit"):
+        studio.encode_ahead(["x"] * (studio.limits.max_passages + 1))

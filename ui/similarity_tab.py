@@ -398,6 +398,17 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             # a required "token" for every API caller); the page fills "yours" in the next step.
             return run_similarity(studio, queries, passages, query_prefix, passage_prefix, model, top_k)
 
+        @common.user_errors  # it keeps its own errors quiet; the wrapper is the rule for every handler
+        def encode_ahead(passages_text: str, passage_prefix: str = "passage", model: str = "") -> None:
+            """The passages box lost focus: encode its passages now, so that Compare finds them ready.
+            Nothing to show; input Compare would refuse is left for Compare to explain."""
+            try:
+                studio.encode_ahead(split_lines(passages_text or ""), passage_prefix or "none", model or None)
+            except ValueError:
+                pass
+            except Exception:
+                common.log.exception("encoding the passages ahead failed")
+
         @common.user_errors
         def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
                            second: str):
@@ -438,6 +449,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         outputs = [heatmap, ranking, tokens, status, result_state]
         fresh = [view_query, selected, pair, score]
         compared = run.click(similarity, inputs, outputs, api_name="similarity")
+        passages.blur(encode_ahead, [passages, passage_prefix, model], None, api_visibility="private",
+                      show_progress="hidden", trigger_mode="always_last")
         compared.success(query_picker, result_state, fresh, api_visibility="private").success(
             refresh_marks, [result_state, token], ranking, api_visibility="private").success(
             compare_models, inputs[:5] + [other], [side_by_side, side_status, changes], api_visibility="private")
