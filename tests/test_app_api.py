@@ -275,8 +275,11 @@ def test_compare_prefixes(api_client):
     assert set(shifts["variant"]) == {"query", "passage", "none"}
     markers = [t for t in plot_json(pmap)["data"] if t.get("mode") == "markers"]
     assert sum(len(t["x"]) for t in markers) == 3 * len(texts)
+    assert list(shifts.columns) == ["#", "text", "variant", "rank", "neighbour #", "neighbour", "cosine",
+                                    "rank without prefix", "shift"]
     summary_rows = frame(overlap)
-    assert len(summary_rows) == 3 and summary_rows["mean_overlap"].between(0, 1).all()
+    assert list(summary_rows.columns) == ["pair", "k", "texts", "mean overlap@k", "same top-k"]
+    assert len(summary_rows) == 3 and summary_rows["mean overlap@k"].between(0, 1).all()
 
 
 def test_compare_prefixes_caps_k_below_the_number_of_texts(api_client):

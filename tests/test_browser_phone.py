@@ -231,8 +231,11 @@ def test_prefixes_fit_a_phone(page):
     open_tab(page, "prefixes")
     page.click("#px-run")
     page.wait_for_selector('#px-cosines [data-testid="cell-0-0"]', timeout=SLOW_MS)
+    headers = "#px-cosines th, #px-overlap th, #px-neighbours th"
+    assert_words_whole(page, headers, "prefix table headers at 1400 px")
     resize(page, PHONE)
     assert_no_sideways_scroll(page, "prefixes at 390 px")
+    assert_words_whole(page, headers, "prefix table headers at 390 px")
     screenshot(page, "phone-prefixes-390")
     assert error_toasts(page) == []
 

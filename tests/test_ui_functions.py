@@ -89,6 +89,26 @@ def test_prefix_tables_are_rounded_and_counted_from_one():
     assert shown["#"].tolist() == [1, 2] and shown["cosine"].tolist() == [0.123, 0.5]
 
 
+def test_prefix_tables_read_as_words_in_both_languages():
+    from core import prefix_compare as pc
+    from ui.i18n import localized
+    from ui.prefix_tab import cosines_table, neighbours_table, overlap_table
+
+    rng = np.random.default_rng(0)
+    texts = ["один", "два", "три", "четыре"]
+    variants = {name: rng.normal(size=(4, 8)) for name in ("query", "passage", "none")}
+    variants = {name: v / np.linalg.norm(v, axis=1, keepdims=True) for name, v in variants.items()}
+    tables = [cosines_table(pc.variant_cosines(variants, texts=texts).reset_index()),
+              neighbours_table(pc.neighbour_shifts(variants, texts, k=2, reference="none")),
+              overlap_table(pc.overlap_summary(variants, 2, reference="none"))]
+    for table in tables:
+        assert not [c for c in table.columns if "_" in c], table.columns  # no snake_case names
+        russian = localized(table, "ru")
+        untranslated = [c for c in russian.columns if c not in ("k", "#") and c.isascii()]
+        assert not untranslated, untranslated
+    assert tables[1]["#"].min() == 1 and tables[1]["neighbour #"].min() == 1
+
+
 @pytest.fixture(scope="module")
 def second_model_dir(tmp_path_factory):
     from tests.model_factory import build_deberta

@@ -14,7 +14,7 @@ from core.selection import selected_ids
 from core.studio import Studio
 from core.text import split_lines
 from ui import common
-from ui.i18n import i18n, t
+from ui.i18n import i18n, localized, t
 from ui.map_view import figure_value, map_component
 from ui.plots import empty_figure, matrices_figure, prefix_map
 
@@ -38,8 +38,8 @@ def run_compare(studio: Studio, texts: str, k: float = 5):
     result = studio.compare_prefixes(split_lines(texts), int(k))
     summary = t("px_summary", n=len(result.texts), k=result.k)
     options = [(f"{i + 1}. {t[:80]}", i) for i, t in enumerate(result.texts)]
-    return (readable(result.cosines), matrices_figure(result.matrices, result.texts), readable(result.neighbours),
-            readable(result.overlap),
+    return (localized(cosines_table(result.cosines)), matrices_figure(result.matrices, result.texts),
+            localized(neighbours_table(result.neighbours)), localized(overlap_table(result.overlap)),
             prefix_map_value(result.map_points, result.texts), html.escape(summary),
             gr.update(choices=options, value=0 if options else None), list(result.texts))
 
@@ -74,6 +74,34 @@ def save_selection(studio: Studio, identity: Identity, texts: list[str] | None, 
     return created, t("px_saved_batch", n=len(created), better=better)
 
 
+# What the page and the API show of core.prefix_compare's tables, under readable headers (the page's
+# language on a Russian page, see ui.i18n.COLUMN_KEYS). The neighbours table leaves out what another
+# column already says: in_reference_top_k is "rank without prefix <= k", and overlap_with_reference is
+# the same on each of a text's k rows.
+NEIGHBOUR_HEADERS = {"text_index": "#", "text": "text", "variant": "variant", "rank": "rank",
+                     "neighbour_index": "neighbour #", "neighbour_text": "neighbour", "cosine": "cosine",
+                     "reference_rank": "rank without prefix", "rank_shift": "shift"}
+OVERLAP_HEADERS = {"pair": "pair", "k": "k", "n_texts": "texts", "mean_overlap": "mean overlap@k",
+                   "identical_share": "same top-k"}
+NEIGHBOUR_WIDTHS = ["50px", "22%", "80px", "60px", "105px", "30%", "75px", "95px", "60px"]
+
+
+def cosines_table(cosines: pd.DataFrame) -> pd.DataFrame:
+    """One row per text: its number, the text, and the cosine between each pair of its variants."""
+    return readable(cosines)
+
+
+def neighbours_table(neighbours: pd.DataFrame) -> pd.DataFrame:
+    """Each text's top-k neighbours per variant and how far each moved against no prefix."""
+    shown = neighbours[[c for c in NEIGHBOUR_HEADERS if c in neighbours.columns]]
+    return readable(shown).rename(columns=NEIGHBOUR_HEADERS)
+
+
+def overlap_table(overlap: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair of variants: mean overlap@k and the share of texts whose top-k sets are the same."""
+    return overlap[list(OVERLAP_HEADERS)].round(3).rename(columns=OVERLAP_HEADERS)
+
+
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """Three decimals and texts counted from 1, as in the other tabs."""
     frame = frame.round(3)
@@ -100,9 +128,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                                elem_id="px-cosines")
         matrices = gr.Plot(empty_figure(), elem_id="px-matrices")
         with gr.Row():
-            overlap = gr.Dataframe(label=i18n("px_overlap"), interactive=False)
-        neighbours = gr.Dataframe(label=i18n("px_neighbours"), interactive=False,
-                                  wrap=True, max_height=400)
+            overlap = gr.Dataframe(label=i18n("px_overlap"), interactive=False, elem_id="px-overlap")
+        neighbours = gr.Dataframe(label=i18n("px_neighbours"), interactive=False, wrap=True, max_height=400,
+                                  column_widths=NEIGHBOUR_WIDTHS, elem_id="px-neighbours")
         # Lasso, box or click on the map selects texts (any of a text's points selects the text).
         pmap = map_component("px-map", value=figure_value(empty_figure("")))
         result_state = gr.State(None)  # the compared texts: all a judgment needs
@@ -143,7 +171,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             ids = selected_ids(event.index, len(texts))
             if not ids:
                 return [], t("nothing_selected"), gr.update(value=None, visible=False)
-            return ids, t("n_selected", n=len(ids)), gr.update(value=selection_frame(texts, ids), visible=True)
+            return ids, t("n_selected", n=len(ids)), gr.update(value=localized(selection_frame(texts, ids)), visible=True)
 
         pmap.select(on_select, result_state, [selection, selection_view, selection_table], api_visibility="private")
 
