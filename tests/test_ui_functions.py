@@ -172,3 +172,15 @@ def test_the_header_lists_every_loaded_model(two_models):
 
     header = model_header(two_models)
     assert "Models loaded: `tiny-user0` (32-d) · `other-user` (32-d); the first is the default." in header
+
+
+def test_review_shows_times_to_the_second_and_tabless_judgments_under_none(studio):
+    from core.identity import Identity
+    from ui.review_tab import readable_times, review
+
+    studio.store.add(Judgment("similar", "кошка", positive="кот", user="anon:t", tab=None))
+    records, by_kind, _by_user, by_tab, _summary = review(studio, Identity("anon:t"), "(all)", "", "(all)", 10)
+    assert "created_at" not in records and len(records["created (UTC)"][0]) == len("2026-11-28 00:05:39")
+    assert list(by_tab["tab"]) == ["(none)"]
+    odd = readable_times(pd.DataFrame({"created_at": ["2026-11-28T00:05:39.891+00:00", "not a time"]}))
+    assert list(odd["created (UTC)"]) == ["2026-11-28 00:05:39", "not a time"]

@@ -88,6 +88,16 @@ class DeletedJudgments:
             return self._batches.pop(user, (0, []))[1]
 
 
+def readable_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """``created_at`` (ISO 8601 in UTC, to the millisecond) as "2026-11-28 00:05:39" under "created (UTC)",
+    which fits its column on one line; a value that does not parse is shown as stored."""
+    if "created_at" not in frame:
+        return frame
+    parsed = pd.to_datetime(frame["created_at"], utc=True, errors="coerce", format="ISO8601")
+    shown = parsed.dt.strftime("%Y-%m-%d %H:%M:%S").where(parsed.notna(), frame["created_at"])
+    return frame.assign(created_at=shown).rename(columns={"created_at": "created (UTC)"})
+
+
 def _choice(value: str | None) -> str | None:
     return None if value in (ALL, None, "") else value
 
@@ -107,10 +117,13 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     kinds = set(frame["kind"]) if len(frame) else {_choice(kind)}
     frame = headed(frame[[c for c in SHOWN if c in frame]], next(iter(kinds)) if len(kinds) == 1 else None)
     frame = frame.rename(columns={"score": t("rvh_score")})  # the person's 0–5 score, not the model's similarity
+    frame = readable_times(frame)
     counts = store.counts(by_user=identity.is_admin)
 
     def table(name: str) -> pd.DataFrame:
-        return pd.DataFrame(sorted(counts[name].items(), key=lambda kv: -kv[1]), columns=[name[3:], t("rv_records")])
+        # A judgment sent without a tab (the API's /flag may leave it out) is counted under "(none)".
+        rows = sorted(((key or t("col_none"), n) for key, n in counts[name].items()), key=lambda kv: -kv[1])
+        return pd.DataFrame(rows, columns=[name[3:], t("rv_records")])
 
     mine = store.count(user=identity.user)
     summary = t("rv_summary", total=f"{counts['total']:,}", users=f"{counts['users']:,}", mine=f"{mine:,}",
