@@ -136,6 +136,9 @@ def test_header_shows_the_model(page, live_app):
     assert not page.locator("#banner").is_visible()  # no fallback banner on the requested model
     page.wait_for_timeout(500)  # the review table loads with the page: that must not fail
     assert error_toasts(page) == []
+    # Before a result, no table shows Gradio's placeholder headers "1 2 3".
+    assert page.locator("#sim-ranking .table-container").count() == 1
+    assert not page.locator("#sim-ranking .table-container").is_visible()
 
 
 def test_similarity_example_heatmap_and_judgment(page, live_app):

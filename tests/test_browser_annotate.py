@@ -73,6 +73,7 @@ def test_create_annotate_with_the_keyboard_and_read_agreement(annotate_page, ann
     table = tmp_path / "pairs.csv"
     table.write_text("query,passage\n" + "".join(f'"{a}","{b}"\n' for a, b in PAIRS), encoding="utf-8")
     open_tab(page, "Annotate")
+    assert not page.locator("#ann-undo").is_visible()  # nothing to take back before a campaign starts
     page.get_by_text("New campaign").click()
     page.fill("#ann-new-name textarea, #ann-new-name input", "Похожесть")
     page.get_by_label("score", exact=True).check()
@@ -84,6 +85,7 @@ def test_create_annotate_with_the_keyboard_and_read_agreement(annotate_page, ann
     page.click("#ann-start")
     wait_text(page, "ann-item", "Item 1 of 4")
     assert "Оцените от 0 до 5." in page.inner_text("#ann-instructions")
+    assert page.locator("#ann-undo").is_visible()
     assert "0 of 4 done; 4 left in the campaign" in page.inner_text("#ann-progress")
 
     press(page, "4", "Item 2 of 4")

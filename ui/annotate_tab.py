@@ -226,6 +226,9 @@ def button_updates(campaign: Campaign | None, has_item: bool) -> list[dict]:
         shown = has_item and judgment == LABEL and i < len(labels)
         updates.append(gr.update(visible=shown, value=f"{i + 1} · {labels[i]}" if shown else str(i + 1)))
     updates.append(gr.update(visible=has_item))  # skip
+    # Undo appears with the first campaign shown (it has nothing to take back before), and stays once
+    # the campaign is done, for its last answer.
+    updates.append(gr.update(visible=campaign is not None))
     return updates
 
 
@@ -298,7 +301,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             label_buttons = [gr.Button(str(i + 1), visible=False, elem_id=f"ann-label-{i + 1}")
                              for i in range(MAX_LABELS)]
             skip = gr.Button(i18n("btn_skip_key"), visible=False, elem_id="ann-skip")
-            undo = gr.Button(i18n("btn_undo_key"), elem_id="ann-undo")
+            undo = gr.Button(i18n("btn_undo_key"), visible=False, elem_id="ann-undo")
         gr.Markdown(i18n("ann_keys"))
         progress = gr.Markdown(elem_id="ann-progress")
         status = gr.Markdown(elem_id="ann-status")
@@ -347,7 +350,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             export_note = gr.Markdown(elem_id="ann-export-note")
             export_file = gr.File(label=i18n("rv_download"))
 
-        answer_buttons = [relevant, not_relevant, *scores, *label_buttons, skip]
+        answer_buttons = [relevant, not_relevant, *scores, *label_buttons, skip, undo]
         view = [instructions, item_view, progress, status, current, *answer_buttons]
 
         def who(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None) -> Identity:
