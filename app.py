@@ -98,7 +98,7 @@ def load_encoder(model: str | None, device: str, dtype: str, cache_bytes: int | 
     except ModelLoadError as error:
         reason = str(error).split(" Point at")[0]
     try:
-        log.warning("%s; starting on %s instead", reason, E5_SMALL)
+        log.warning("%s. Starting on %s instead.", reason.rstrip("."), E5_SMALL)
         return Encoder(E5_SMALL, device=device, dtype=dtype, **options), reason
     except ModelLoadError as error:
         log.warning("%s too: %s; starting on %s", E5_SMALL, error, USEM3)
