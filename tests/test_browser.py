@@ -25,10 +25,12 @@ TIMEOUT_MS = 30_000
 
 ON_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
-pytestmark = [
+# Every browser test module's marks: skipped where Chromium is missing, except on CI, where it must run.
+BROWSER_MARKS = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
 ]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")

@@ -6,20 +6,17 @@ from __future__ import annotations
 import pytest
 
 from tests.test_browser import (
+    BROWSER_MARKS,
     CHROMIUM,
     CHROMIUM_ARGS,
     HOSTILE,
-    ON_CI,
     TIMEOUT_MS,
     error_toasts,
     open_tab,
     screenshot,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = BROWSER_MARKS
 LOGIN = ("ann", "annotate-password")
 PAIRS = [("Где добывают нефть?", "Нефть добывают в Удмуртии."), ("Как варить борщ?", "Борщ варят со свёклой."),
          ("Кто написал «Онегина»?", f"Пушкин. {HOSTILE}"), ("Какая погода завтра?", "Завтра дождь.")]

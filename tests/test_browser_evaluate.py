@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from tests.test_browser import (
+    BROWSER_MARKS,
     CHROMIUM,
     CHROMIUM_ARGS,
     HOSTILE,
-    ON_CI,
     TIMEOUT_MS,
     error_toasts,
     open_tab,
@@ -24,10 +24,7 @@ from tests.test_browser import (
 )
 from tests.test_browser import wait_for_trace as wait_for_plot_trace
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 PAIRS = pd.DataFrame({
     "Вопрос": ["Есть ли нефть в Удмуртии?", "Как сварить борщ?", "Какая завтра погода?"],

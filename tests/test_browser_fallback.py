@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_browser import (
-    CHROMIUM,
-    ON_CI,
+    BROWSER_MARKS,
     chromium_page,
     error_toasts,
     open_tab,
@@ -15,11 +14,7 @@ from tests.test_browser import (
     wait_for_trace,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
 
 REASON = "Could not load 'deepvk/USER-base': it is not in the local Hugging Face cache and the hub cannot be reached."
 

@@ -10,13 +10,9 @@ import re
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ON_CI, error_toasts, screenshot
+from tests.test_browser import BROWSER_MARKS, CHROMIUM, CHROMIUM_ARGS, error_toasts, screenshot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
 
 TIMEOUT_MS = 60_000  # generous: the CPU is shared with other work
 QUERIES = "Как сварить борщ?\nСколько стоит билет?"

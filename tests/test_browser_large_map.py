@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.test_browser import (
-    CHROMIUM,
-    ON_CI,
+    BROWSER_MARKS,
     chromium_page,
     error_toasts,
     open_tab,
@@ -20,11 +19,7 @@ from tests.test_browser import (
 )
 from tests.test_browser_map import wait_text
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
 N = 50_000
 # 50,000 texts with 32-d float32 vectors are about 8 MB of Parquet, past the app's default 5 MB.
 UPLOAD_BYTES = 40_000_000

@@ -8,8 +8,7 @@ import re
 import pytest
 
 from tests.test_browser import (
-    CHROMIUM,
-    ON_CI,
+    BROWSER_MARKS,
     chromium_page,
     error_toasts,
     open_tab,
@@ -17,10 +16,7 @@ from tests.test_browser import (
     wait_for_trace,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = BROWSER_MARKS
 LABEL = "тема с карты"
 
 

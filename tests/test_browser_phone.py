@@ -16,20 +16,16 @@ import pandas as pd
 import pytest
 
 from tests.test_browser import (
+    BROWSER_MARKS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    ON_CI,
     TIMEOUT_MS,
     error_toasts,
     screenshot,
     wait_for_trace,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
 
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from tests.test_browser import (
+    BROWSER_MARKS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    ON_CI,
     TIMEOUT_MS,
     error_toasts,
     open_tab,
@@ -19,10 +19,7 @@ from tests.test_browser import (
     wait_for_trace,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 QUERIES = ["Есть ли нефть в Удмуртии?", "Как варить борщ?"]
 PASSAGES = [f"Абзац {j}: нефть добывают в Удмуртии с 1967 года, скважина {j}." for j in range(25)]

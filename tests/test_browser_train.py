@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import CHROMIUM, ON_CI, chromium_page, error_toasts, open_tab, screenshot
+from tests.test_browser import (
+    BROWSER_MARKS,
+    chromium_page,
+    error_toasts,
+    open_tab,
+    screenshot,
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.is_file() and not ON_CI, reason=f"{CHROMIUM} is missing: apt-get install chromium"),
-]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
 LOGIN = ("alice", "secret-password")
 
 
