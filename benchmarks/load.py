@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+
+from benchmarks.encode import cpu_facts, git_commit  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 QUERIES_PER_CALL, PASSAGES_PER_CALL = 2, 5
@@ -179,25 +180,6 @@ def run_scenario(name: str, clients, heavy_client, supply: TextSupply, args) -> 
     return scenario
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=10, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "CPU"
-
-
 def print_table(results: dict[str, dict[str, object]]) -> None:
     print(f"\n{'scenario':<8} {'calls':>5} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'calls/s':>7} "
           f"{'heavy s':>8} {'load before -> after (1 min)':>30}")
@@ -258,7 +240,7 @@ def main() -> None:
 
     alone, heavy = results["alone"]["p95_s"], results["heavy"]["p95_s"]
     report = {
-        "machine": f"{os.cpu_count()}-core {cpu_name()}, shared; app, clients and model in one process",
+        "machine": f"{os.cpu_count()}-core {cpu_facts()['cpu']}, shared; app, clients and model in one process",
         "commit": commit,
         "model": "random DeBERTa-v1 of USER-base's shape (768-d, 12 layers), CPU, float32 as in tests",
         "encoder_batch_tokens": encoder.batch_tokens,
