@@ -79,6 +79,10 @@ def test_similarity_scores_every_query_against_every_passage(api_client):
         assert group["score"].is_monotonic_decreasing
         assert set(group["query"]) == {"query: " + queries[q - 1]}
     assert set(rows["passage"]) == {"passage: " + p for p in passages}
+    # API callers read numbers; the page shows each score to two places (46.40, not 46.4).
+    assert all(isinstance(score, float) for score in rows["score"])
+    shown = [row[2] for row in ranking["metadata"]["display_value"]]
+    assert shown == [f"{score:.2f}" for score in rows["score"]]
 
     heatmap = plot_json(figure)["data"][0]
     assert heatmap["type"] == "heatmap"

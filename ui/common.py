@@ -11,6 +11,7 @@ from functools import wraps
 from pathlib import PurePath
 
 import gradio as gr
+import pandas as pd
 
 from core.identity import Identity
 from core.judgments import Judgment, NotOwnerError
@@ -198,3 +199,22 @@ def forget_exports(studio: Studio, user: str) -> None:
     """Judgments of ``user`` were deleted: their exports, and every all-users export, stop being served."""
     studio.files.forget(user)
     studio.files.forget(EVERYONE_EXPORTS)
+
+
+# Past this many rows a table is sent as plain numbers: pandas' Styler costs ~25 ms per 1,000 rows
+# (measured here, 3 columns), 210 ms at 5,000.
+FIXED_DECIMALS_MAX_ROWS = 1_000
+
+
+def fixed_decimals(frame: pd.DataFrame | None, decimals: int) -> pd.DataFrame | object | None:
+    """The table with every float column shown to ``decimals`` places (46.40, not 46.4; 38.00, not 38).
+
+    Display only: Gradio sends the numbers themselves as the table's data (what API callers read) and the
+    formatted text as its display values. Apply it last, after ``localized``.
+    """
+    if frame is None or frame.empty or len(frame) > FIXED_DECIMALS_MAX_ROWS:
+        return frame
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    if not floats or frame.columns.has_duplicates:
+        return frame
+    return frame.style.format(f"{{:.{decimals}f}}", subset=floats, na_rep="")

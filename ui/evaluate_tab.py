@@ -462,9 +462,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                             q_column: str, p_column: str):
             report = run_evaluation(studio, path, corpus, q_prefix, p_prefix, ticked_models(studio, names), q_column,
                                     p_column)
-            return (evaluation_summary(report), localized(metrics_table(report)),
-                    gr.update(value=localized(differences_table(report)), visible=len(report.results) > 1),
-                    localized(misses_table(report)))
+            return (evaluation_summary(report), common.fixed_decimals(localized(metrics_table(report)), 3),
+                    gr.update(value=common.fixed_decimals(localized(differences_table(report)), 3),
+                              visible=len(report.results) > 1),
+                    common.fixed_decimals(localized(misses_table(report)), 2))
 
         run.click(evaluate_in_tab, [pairs_file, corpus_file, query_prefix, passage_prefix, chosen_models, query_column,
                                     passage_column], [status, metrics, differences, missed], api_visibility="private")
@@ -496,7 +497,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             """The top k passages of an uploaded corpus (a table or a .txt, one passage per line) for one query,
             with cosine x 100. model: one of the loaded models; empty for the default."""
             table, status, view = run_search(studio, query, file, k, query_prefix, passage_prefix, model)
-            return localized(table), status, view
+            return common.fixed_decimals(localized(table), 2), status, view
 
         search_run.click(search, [search_query, search_corpus_file, k, query_prefix, passage_prefix, search_model],
                          [hits, search_status, hits_state], api_name="search").then(

@@ -156,7 +156,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def compare_prefixes(texts: str, k: float = 5):
             """Each text under query:, passage: and no prefix: cosines, matrices, neighbours, overlap@k, map."""
-            return run_compare(studio, texts, k)
+            cosines_, matrices_, neighbours_, overlap_, *rest = run_compare(studio, texts, k)
+            return (common.fixed_decimals(cosines_, 3), matrices_, common.fixed_decimals(neighbours_, 3),
+                    common.fixed_decimals(overlap_, 2), *rest)
 
         run.click(compare_prefixes, [texts, k],
                   [cosines, matrices, neighbours, overlap, pmap, summary, which, result_state],

@@ -396,7 +396,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             and token counts. model: one of the loaded models (the header lists them); empty for the default."""
             # No identity here, so the public endpoint keeps its parameters (a BrowserState input would be
             # a required "token" for every API caller); the page fills "yours" in the next step.
-            return run_similarity(studio, queries, passages, query_prefix, passage_prefix, model, top_k)
+            figure, ranking, tokens, status, view = run_similarity(studio, queries, passages, query_prefix,
+                                                                   passage_prefix, model, top_k)
+            return figure, common.fixed_decimals(ranking, 2), tokens, status, view
 
         @common.user_errors  # it keeps its own errors quiet; the wrapper is the rule for every handler
         def encode_ahead(passages_text: str, passage_prefix: str = "passage", model: str = "") -> None:
@@ -412,7 +414,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
                            second: str):
-            return run_side_by_side(studio, queries, passages, query_prefix, passage_prefix, model, second)
+            figure, summary, changes = run_side_by_side(studio, queries, passages, query_prefix, passage_prefix,
+                                                        model, second)
+            if isinstance(changes, dict) and "value" in changes:
+                changes = {**changes, "value": common.fixed_decimals(changes["value"], 2)}
+            return figure, summary, changes
 
         @common.user_errors
         def query_picker(view: RankedPairs | None):
@@ -443,7 +449,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = caller(studio, request, profile, user_token)
             if view is None or identity is None:
                 return gr.update()
-            return view.shown(judged_marks(studio, identity.user, view))
+            return common.fixed_decimals(view.shown(judged_marks(studio, identity.user, view)), 2)
 
         inputs = [queries, passages, query_prefix, passage_prefix, model, top_k]
         outputs = [heatmap, ranking, tokens, status, result_state]
