@@ -317,7 +317,7 @@ def test_review_shows_my_judgments_only_and_my_identity_survives_a_reload(page, 
     assert f"{mine:,} are yours" in summary
     records = page.inner_text("#rv-records")
     if store.count(kind="not_relevant", user=me):  # left by the similarity test
-        assert "not_relevant" in records and "similarity" in records and "Когда был спущен" in records
+        assert "not relevant" in records and "similarity" in records and "Когда был спущен" in records
     assert "чужой секретный вопрос" not in records and "anon:someoneelse" not in page.content()
     assert str(live_app.data_dir) not in summary  # server paths are for admins
     screenshot(page, "4-review")

@@ -57,13 +57,13 @@ def test_review_is_private_for_users_and_complete_for_admins(studio):
     assert by_user["visible"] is True
     assert dict(zip(by_user["value"]["user"], by_user["value"]["records"], strict=True)) == {"anon:a": 1, "anon:b": 1}
     only_b = review(studio, admin, "(all)", "anon:b", "(all)", 100)[0]
-    assert list(only_b["kind"]) == ["not_relevant"]
+    assert list(only_b["kind"]) == ["not relevant"]  # the kind in words
 
     # A user sees their own records and counts that name nobody, whatever user they ask for.
     records, by_kind, by_user, by_tab, summary = review(studio, a, "(all)", "anon:b", "(all)", 100)
     assert list(records["user"]) == ["anon:a"] and by_user["visible"] is False and by_user["value"] is None
     assert "anon:b" not in summary and str(store.path) not in summary and "1 are yours" in summary
-    assert dict(zip(by_kind["kind"], by_kind["records"], strict=True)) == {"relevant": 1, "not_relevant": 1}
+    assert dict(zip(by_kind["kind"], by_kind["records"], strict=True)) == {"relevant": 1, "not relevant": 1}
     assert review(studio, c, "(all)", "", "(all)", 100)[0].empty
 
     path = export_file(studio, admin, "triplets", "jsonl", "apply")
@@ -197,3 +197,22 @@ def test_review_shows_times_to_the_second_and_tabless_judgments_under_none(studi
     assert list(by_tab["tab"]) == ["(none)"]
     odd = readable_times(pd.DataFrame({"created_at": ["2026-11-28T00:05:39.891+00:00", "not a time"]}))
     assert list(odd["created (UTC)"]) == ["2026-11-28 00:05:39", "not a time"]
+
+
+def test_review_names_kinds_in_the_page_language(studio):
+    from gradio.context import LocalContext
+
+    from core.identity import Identity
+    from ui.review_tab import review
+
+    class RussianRequest:
+        session_hash = None
+        headers = {"accept-language": "ru-RU"}
+
+    studio.store.add(Judgment("dissimilar", "кошка", positive="поезд", user="anon:k", tab="clustering"))
+    token = LocalContext.request.set(RussianRequest())
+    try:
+        records, by_kind, *_ = review(studio, Identity("anon:k"), "(all)", "", "(all)", 10)
+    finally:
+        LocalContext.request.reset(token)
+    assert list(records["вид"]) == ["не похоже"] and list(by_kind["вид"]) == ["не похоже"]

@@ -88,6 +88,11 @@ class DeletedJudgments:
             return self._batches.pop(user, (0, []))[1]
 
 
+def kind_name(kind: object) -> object:
+    """A judgment kind in words in the page's language ("not relevant" for not_relevant); others as they are."""
+    return t(f"kind_{kind}") if isinstance(kind, str) and f"kind_{kind}" in EN else kind
+
+
 def readable_times(frame: pd.DataFrame) -> pd.DataFrame:
     """``created_at`` (ISO 8601 in UTC, to the millisecond) as "2026-11-28 00:05:39" under "created (UTC)",
     which fits its column on one line; a value that does not parse is shown as stored."""
@@ -118,11 +123,14 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     frame = headed(frame[[c for c in SHOWN if c in frame]], next(iter(kinds)) if len(kinds) == 1 else None)
     frame = frame.rename(columns={"score": t("rvh_score")})  # the person's 0–5 score, not the model's similarity
     frame = readable_times(frame)
+    frame["kind"] = frame["kind"].map(kind_name)
     counts = store.counts(by_user=identity.is_admin)
 
     def table(name: str) -> pd.DataFrame:
         # A judgment sent without a tab (the API's /flag may leave it out) is counted under "(none)".
         rows = sorted(((key or t("col_none"), n) for key, n in counts[name].items()), key=lambda kv: -kv[1])
+        if name == "by_kind":
+            rows = [(kind_name(key), n) for key, n in rows]
         return pd.DataFrame(rows, columns=[name[3:], t("rv_records")])
 
     mine = store.count(user=identity.user)
@@ -179,7 +187,7 @@ def build(studio: Studio, token: gr.BrowserState) -> tuple:
     with gr.Tab(i18n("rv_tab"), id="review") as tab:
         gr.Markdown(i18n("rv_intro"))
         with gr.Row():
-            kind = gr.Dropdown([ALL, *KINDS], value=ALL, label=i18n("rv_kind"), elem_id="rv-kind")
+            kind = gr.Dropdown([ALL, *[(i18n(f"kind_{k}"), k) for k in KINDS]], value=ALL, label=i18n("rv_kind"), elem_id="rv-kind")
             user = gr.Textbox(label=i18n("rv_user"), lines=1)
             tab_filter = gr.Dropdown([ALL, "similarity", "clustering", "prefixes", "search", "api"], value=ALL,
                                      label=i18n("rv_tab_filter"), allow_custom_value=True)
