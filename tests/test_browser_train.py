@@ -3,6 +3,8 @@ table, load the version, and compare it with the base model in the Similarity ta
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.test_browser import (
@@ -12,6 +14,7 @@ from tests.test_browser import (
     open_tab,
     screenshot,
 )
+from tests.test_browser_phone import assert_words_whole
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
 LOGIN = ("alice", "secret-password")
@@ -57,6 +60,8 @@ def test_train_load_and_compare_in_the_browser(train_page, train_app):
     version = train_app.studio.training.current().report.version
     page.wait_for_function(f"document.querySelector('#train-versions').innerText.includes('{version}')")
     screenshot(page, "7-train")
+    assert_words_whole(page, "#train-versions th", "saved versions' headers")
+    assert re.search(r"\b0\.\d{4}\b", page.inner_text("#train-metrics"))  # four places, 0.2060 not 0.206
 
     page.fill("#train-version input", version)
     page.keyboard.press("Enter")

@@ -220,7 +220,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         verdict = gr.Markdown(elem_id="train-verdict")
         timer = gr.Timer(POLL_S, active=False)
         with gr.Accordion(i18n("tr_saved_versions"), open=True):
-            saved = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, wrap=True, elem_id="train-versions")
+            # Wide enough that "promoted" and "изменение" stay whole words.
+            saved = gr.Dataframe(headers=VERSION_COLUMNS, interactive=False, wrap=True, elem_id="train-versions",
+                                 column_widths=["20%", "12%", "140px", "110px", "110px", "100px", "28%"])
             with gr.Row():
                 version = gr.Dropdown([], label=i18n("tr_version"), allow_custom_value=True, elem_id="train-version")
                 anyway = gr.Checkbox(False, label=i18n("tr_anyway"), elem_id="train-anyway")
@@ -244,7 +246,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             job = visible_job(studio, identity)
             # The version a finished job just saved is the one people want to load next.
             newest = job.report.version if job is not None and job.report is not None else None
-            return (line, localized(table), verdict_text, gr.Timer(active=running), localized(table_of_versions),
+            return (line, common.fixed_decimals(localized(table), 4), verdict_text, gr.Timer(active=running),
+                    localized(table_of_versions),
                     gr.update(choices=names, value=newest) if newest in names else gr.update(choices=names))
 
         @common.user_errors
