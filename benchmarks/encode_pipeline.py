@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-import core.batching as batching  # noqa: E402
+import core.encoding.batching as batching  # noqa: E402
 from benchmarks.encode import (  # noqa: E402
     SHARED,
     bf16_peak,
@@ -47,8 +47,8 @@ from benchmarks.encode import (  # noqa: E402
     short_texts,
     sync,
 )
-from core.batching import padded_tokens, plan_batches  # noqa: E402
-from core.encoder import Encoder  # noqa: E402
+from core.encoding.batching import padded_tokens, plan_batches  # noqa: E402
+from core.encoding.encoder import Encoder  # noqa: E402
 from tests.model_factory import build_deberta  # noqa: E402
 
 # (label, overlap, tokenize_chunk, first chunk, max_batch_size, packed)
@@ -107,7 +107,7 @@ def model_alone(
 
 def timeline(encoder: Encoder, texts: list[str], settings: dict) -> dict[str, object]:
     """One encode with every step timed, per thread: where the wall time goes."""
-    import core.backends
+    import core.encoding.backends
 
     encoder.overlap, encoder.tokenize_chunk = settings["overlap"], settings["tokenize_chunk"]
     encoder.max_batch_size, encoder.backend.packed = settings["max_batch_size"], settings["packed"]
@@ -115,7 +115,7 @@ def timeline(encoder: Encoder, texts: list[str], settings: dict) -> dict[str, ob
     spent: dict[str, float] = {}
     backend = encoder.backend
     originals = {name: getattr(backend, name) for name in ("tokenize", "prepare", "launch")}
-    original_result = core.backends.InFlight.result
+    original_result = core.encoding.backends.InFlight.result
     original_uncached = encoder._encode_uncached
 
     def timed(name, fn):
@@ -130,7 +130,7 @@ def timeline(encoder: Encoder, texts: list[str], settings: dict) -> dict[str, ob
 
     for name, fn in originals.items():
         setattr(backend, name, timed(name, fn))
-    core.backends.InFlight.result = timed("wait for a batch's rows", original_result)
+    core.encoding.backends.InFlight.result = timed("wait for a batch's rows", original_result)
     encoder._encode_uncached = timed("pipeline in all", original_uncached)
     try:
         sync(encoder.device)
@@ -141,7 +141,7 @@ def timeline(encoder: Encoder, texts: list[str], settings: dict) -> dict[str, ob
     finally:
         for name in originals:
             delattr(backend, name)
-        core.backends.InFlight.result = original_result
+        core.encoding.backends.InFlight.result = original_result
         del encoder._encode_uncached
     result = {"encode_seconds": round(total, 4), **{k: round(v, 4) for k, v in sorted(spent.items())}}
     result["outside the pipeline (cleaning, cache, stacking)"] = round(total - spent.get("pipeline in all (main)", 0), 4)

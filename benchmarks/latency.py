@@ -68,7 +68,7 @@ def run_engine(label: str, folder: Path, data_dir: Path, calls: int, supply: ran
     from gradio_client import Client
 
     import ui.similarity_tab as similarity_tab
-    from core.text import split_lines
+    from core.inputs.text import split_lines
     from tests.app_server import start_app, stop_app
 
     engine, weights = ENGINES[label]

@@ -1,4 +1,4 @@
-"""Benchmark core.projection.project_2d: at 5,000, 20,000 and 50,000 points against the previous large-map
+"""Benchmark core.exploration.projection.project_2d: at 5,000, 20,000 and 50,000 points against the previous large-map
 path, and (``--vs-umap``) at one size against umap-learn's defaults.
 
 Scale (the default, ``--sizes 5000 20000 50000``): ``synthetic-30``, 30 clusters from
@@ -60,7 +60,7 @@ INTENTS_CSV = ROOT.parent / "shared" / "data" / "intents_ru.csv"
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 sys.path.insert(0, str(ROOT))
 
-from core.projection import EXACT_KNN_MAX_POINTS, default_n_epochs, project_2d  # noqa: E402
+from core.exploration.projection import EXACT_KNN_MAX_POINTS, default_n_epochs, project_2d  # noqa: E402
 
 TIME_BUDGET_S = 3.0
 TRUST_TOLERANCE = 0.01
@@ -137,7 +137,7 @@ def usem3_intents(n: int) -> np.ndarray | None:
 def previous_project_2d(x: np.ndarray, seed: int | None = None) -> np.ndarray:
     """The map as drawn before issue 10: beyond EXACT_KNN_MAX_POINTS, NN-descent on the raw vectors,
     spectral initialisation and max(100, 750,000 / N) epochs (the same code below that size)."""
-    from core import projection
+    from core.exploration import projection
 
     if len(x) <= EXACT_KNN_MAX_POINTS:
         return project_2d(x, seed=seed)
@@ -161,7 +161,7 @@ def _timed_load(fn, x: np.ndarray, sample: np.ndarray) -> dict:
 
 def scale(sizes: list[int], repeats: int, previous_repeats: int) -> dict:
     """Ours against the previous path at each size, on synthetic-30, warm and interleaved."""
-    from core.projection import warm_up
+    from core.exploration.projection import warm_up
 
     t0 = time.perf_counter()
     warm_up(background=False, large=True)  # as the app does at start, in the background
@@ -367,7 +367,7 @@ def main_scale(args: argparse.Namespace) -> int:
             "repeats": args.repeats,
             "previous_repeats": args.previous_repeats,
             "trust": f"sklearn trustworthiness, k=10, cosine, one {SCALE_TRUST_SAMPLE:,}-point random sample (seed 0)",
-            "ours": "core.projection.project_2d defaults, seed 42 (the tab's default, one thread) and None (parallel)",
+            "ours": "core.exploration.projection.project_2d defaults, seed 42 (the tab's default, one thread) and None (parallel)",
             "previous": previous_project_2d.__doc__.split("\n\n")[0].replace("\n", " "),
             "large_time_budget_s": LARGE_TIME_BUDGET_S,
             "trust_tolerance": TRUST_TOLERANCE,

@@ -14,41 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.campaigns import CampaignStore
-from core.encoder import Encoder, Encoding
+from core.campaigns import PREFIXES_OF, Campaign, CampaignStore
+from core.campaigns.uncertain import Choice
+from core.encoding import Encoder, Encoding
 from core.identity import IdentityIssuer, load_or_create_key
+from core.inputs.text import clean_texts, resolve_prefix
 from core.judgments import JudgmentStore
+from core.limits import Limits
 from core.tempfiles import TempFiles
-from core.text import clean_texts, resolve_prefix
 from core.training.jobs import TrainingJobs
 from core.training.registry import ModelRegistry
 
 Progress = Callable[[float, str], None]
-
-
-@dataclass
-class Limits:
-    """Server-side caps: per request, whatever the client is."""
-
-    max_queries: int = 100
-    max_passages: int = 1_000
-    max_corpus: int = 5_000
-    # Texts one clustering maps (the other tabs keep max_corpus): 50,000 draw in about 10 s (core/projection.py).
-    max_cluster_texts: int = 50_000
-    max_chars: int = 20_000
-    upload_bytes: int = 5_000_000
-
-    def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
-        if not texts:
-            raise ValueError(f"no {what}: enter at least one non-empty line")
-        if len(texts) > cap:
-            raise ValueError(f"{len(texts):,} {what} is more than the limit of {cap:,}; send fewer")
-        for i, text in enumerate(texts):
-            if len(text) > self.max_chars:
-                raise ValueError(
-                    f"line {i + 1} of the {what} has {len(text):,} characters, more than the limit of "
-                    f"{self.max_chars:,}"
-                )
 
 
 def token_report(encoding: Encoding, role: str, limit: int | None) -> pd.DataFrame:
@@ -145,6 +122,30 @@ class Studio:
         self.tuned_model: str | None = None  # the model id of the tuned version loaded, if any
         self._models_lock = threading.Lock()
 
+    def campaign_store(self) -> CampaignStore:
+        """The campaigns, or a clear refusal when the app runs without a feedback store."""
+        if self.campaigns is None:
+            raise ValueError("campaigns are switched off: the app has no feedback store")
+        return self.campaigns
+
+    def campaign_prefixes(self, judgment: str) -> tuple[str, str]:
+        """The prefixes the default model sees for a campaign's judgment ("" for a model without them)."""
+        if not self.encoder.uses_prefixes:
+            return "", ""
+        query, passage = PREFIXES_OF[judgment]
+        return resolve_prefix(query), resolve_prefix(passage)
+
+    def create_campaign_from(self, user: str, choice: Choice, *, is_admin: bool = False, overlap: object = 2,
+                             instructions: str = "", name: str = "", show_model_score: bool = False) -> Campaign:
+        """A campaign of the items a rule chose (the model's least sure items, or a clustering's border texts)."""
+        campaigns = self.campaign_store()
+        query_prefix, passage_prefix = self.campaign_prefixes(choice.judgment)
+        return campaigns.create(user, choice.table, choice.judgment, overlap=overlap,
+                                labels=choice.labels or None, instructions=instructions,
+                                name=name or "model-chosen", show_model_score=bool(show_model_score),
+                                rule=choice.rule, query_prefix=query_prefix, passage_prefix=passage_prefix,
+                                model_id=self.encoder.model_id, is_admin=is_admin)
+
     def model(self, name: str | None = None) -> Encoder:
         """A loaded model by id (or the name of its folder); None or "" is the default model."""
         if not name:
@@ -232,8 +233,8 @@ class Studio:
         progress: Progress | None = None,
         embeddings: np.ndarray | None = None,
     ) -> ClusterResult:
-        from core.clustering import cluster_metrics, cluster_table, make_clusterer
-        from core.projection import project_2d
+        from core.exploration.clustering import cluster_metrics, cluster_table, make_clusterer
+        from core.exploration.projection import project_2d
 
         self.limits.check_texts(texts, self.limits.max_cluster_texts, "texts")
         if labels is not None and len(labels) != len(texts):
@@ -275,7 +276,7 @@ class Studio:
     # -- tab 3 ---------------------------------------------------------------------------------
     def compare_prefixes(self, texts: Sequence[str], k: int = 5, *, n_neighbors: int = 15,
                          seed: int | None = 42) -> PrefixComparison:
-        from core import prefix_compare as pc
+        from core.exploration import prefix_compare as pc
 
         self.limits.check_texts(texts, self.limits.max_passages, "texts")
         if not self.encoder.uses_prefixes:

@@ -66,7 +66,7 @@ def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = 
     the app exactly as ``app.main`` does. ``encoder_options`` go to the main model's Encoder (say,
     ``engine="torch"``)."""
     from app import launch_settings, queue_settings
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
     from core.identity import IdentityIssuer, load_or_create_key
     from core.judgments import JudgmentStore
     from core.studio import Studio
@@ -75,7 +75,7 @@ def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = 
 
     if warm_projection:
         # numba compiles UMAP once (seconds; a disk cache makes later runs fast), not inside a test's timeout.
-        from core.projection import warm_up
+        from core.exploration.projection import warm_up
 
         warm_up(background=False, large=False)
     data_dir.mkdir(parents=True, exist_ok=True)

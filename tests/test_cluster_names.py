@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.clustering import cluster_label_table
+from core.exploration.clustering import cluster_label_table
+from core.exploration.keywords import cluster_name
 from core.identity import Identity
 from core.judgments import Judgment, JudgmentStore
-from core.keywords import cluster_name
 
 
 def test_names_come_from_the_keywords_and_stay_short():
@@ -44,7 +44,7 @@ def test_clusters_by_labels_counts_and_agreement():
 
 @pytest.fixture
 def studio(tiny_model_dir, tmp_path):
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
     from core.studio import Studio
 
     return Studio(Encoder(str(tiny_model_dir), device="cpu", dtype="float32"),

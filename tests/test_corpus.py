@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.corpus import (
+from core.inputs.corpus import (
     LoadedCorpus,
     embedding_columns,
     extract_embeddings,
@@ -437,7 +437,7 @@ def test_xlsx_big_part_read_whole_under_another_name_is_stopped(tmp_path):
 def test_xlsx_parts_read_whole_are_limited_in_tags_too(tmp_path, monkeypatch):
     # 1 MB of "<si/>" is 200,000 strings for openpyxl to build (1.6 s); the real limit, 500,000 tags,
     # would make this test slow, so it runs at 10,000
-    monkeypatch.setattr("core.corpus._MAX_WHOLE_PARTS_TAGS", 10_000)
+    monkeypatch.setattr("core.inputs.corpus._MAX_WHOLE_PARTS_TAGS", 10_000)
     strings = f'<sst xmlns="{_MAIN}">' + "<si/>" * 200_000 + "</sst>"
     path = _write_xlsx(tmp_path / "tags.xlsx", _sheet([_text_row("text")]), shared_strings=strings)
     with pytest.raises(
@@ -521,7 +521,7 @@ def test_unexpected_parser_failures_become_value_errors(tmp_path, monkeypatch, e
     def broken(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("core.corpus._read_delimited", broken)
+    monkeypatch.setattr("core.inputs.corpus._read_delimited", broken)
     path = tmp_path / "corpus.csv"
     _frame().to_csv(path, index=False)
     with pytest.raises(
@@ -641,7 +641,7 @@ def test_sample_corpus():
 
 
 def test_sample_corpus_loads_through_load_table():
-    from core.corpus import SAMPLE_PATH
+    from core.inputs.corpus import SAMPLE_PATH
 
     loaded = load_table(SAMPLE_PATH)
     assert loaded.warnings == [] and loaded.format == "csv"

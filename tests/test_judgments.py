@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.inputs.text import add_prefix
 from core.judgments import COLUMNS, Judgment, JudgmentStore, export, record_id
-from core.text import add_prefix
 
 
 @pytest.fixture

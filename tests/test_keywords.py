@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.keywords import RUSSIAN_STOP_WORDS, class_tfidf, tokenize, top_keywords
+from core.exploration.keywords import RUSSIAN_STOP_WORDS, class_tfidf, tokenize, top_keywords
 
 
 def test_tokenize_lowercases_keeps_yo_and_drops_short_words_and_digits():

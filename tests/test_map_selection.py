@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.encoder import Encoder
+from core.encoding.encoder import Encoder
+from core.exploration.selection import MAX_SELECTION, containing, nearest, selected_ids
 from core.identity import Identity
 from core.judgments import JudgmentStore
-from core.selection import MAX_SELECTION, containing, nearest, selected_ids
 from core.studio import Studio
 
 ALICE = Identity(user="anon:alice000001", is_admin=False, token="t")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import openvino_engine
-from core.encoder import Encoder, pick_engine
+from core.encoding import openvino_engine
+from core.encoding.encoder import Encoder, pick_engine
 from tests.test_encoder import TEXTS
 
 pytest.importorskip("openvino", reason="the openvino package (requirements.txt) is not installed")
@@ -22,13 +22,13 @@ MIXED = TEXTS + ["Длинный текст про нефть и Удмурти�
 
 
 def test_auto_engine_is_openvino_on_cpu_and_torch_elsewhere(monkeypatch):
-    monkeypatch.setattr("core.device.cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr("core.encoding.device.cpu_supports_bf16", lambda: False)
     assert pick_engine("auto", "cpu", torch.float32) == "openvino"
     assert pick_engine("auto", "cuda", torch.bfloat16) == "torch"
     assert pick_engine("auto", "mps", torch.float32) == "torch"
     # bf16 asked for on a CPU without it: torch runs it as asked, OpenVINO would silently run fp32.
     assert pick_engine("auto", "cpu", torch.bfloat16) == "torch"
-    monkeypatch.setattr("core.device.cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr("core.encoding.device.cpu_supports_bf16", lambda: True)
     assert pick_engine("auto", "cpu", torch.bfloat16) == "openvino"
     monkeypatch.setattr(openvino_engine, "openvino_available", lambda: False)
     assert pick_engine("auto", "cpu", torch.float32) == "torch"

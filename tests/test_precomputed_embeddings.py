@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.encoder import Encoder
-from core.studio import Limits, Studio
+from core.encoding.encoder import Encoder
+from core.limits import Limits
+from core.studio import Studio
 
 
 @pytest.fixture(scope="module")

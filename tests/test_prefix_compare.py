@@ -1,4 +1,4 @@
-"""core.prefix_compare on small synthetic variants, including edge sizes."""
+"""core.exploration.prefix_compare on small synthetic variants, including edge sizes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.prefix_compare import (
+from core.exploration.prefix_compare import (
     NEIGHBOUR_COLUMNS,
     neighbour_shifts,
     overlap_at_k,
@@ -22,7 +22,7 @@ from core.prefix_compare import (
 @pytest.fixture(scope="module", autouse=True)
 def warmed() -> None:
     # paired_map runs UMAP: pay numba's compile once here (a no-op if test_projection did).
-    from core.projection import warm_up
+    from core.exploration.projection import warm_up
 
     warm_up(background=False, large=False)
 
@@ -306,5 +306,5 @@ def test_module_is_pure_numpy() -> None:
     import sys
     from pathlib import Path
 
-    code = "import sys, core.prefix_compare\nassert not {'umap', 'numba', 'gradio', 'torch'} & set(sys.modules)\n"
+    code = "import sys, core.exploration.prefix_compare\nassert not {'umap', 'numba', 'gradio', 'torch'} & set(sys.modules)\n"
     subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], check=True)

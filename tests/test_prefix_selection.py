@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.encoder import Encoder
+from core.encoding.encoder import Encoder
 from core.identity import Identity
 from core.judgments import JudgmentStore, NotOwnerError
 from core.studio import Studio

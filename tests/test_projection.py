@@ -1,4 +1,4 @@
-"""core.projection: edge sizes, validation, determinism and a layout-quality floor."""
+"""core.exploration.projection: edge sizes, validation, determinism and a layout-quality floor."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import projection
-from core.projection import default_n_epochs, is_warm, project_2d, warm_up
+from core.exploration import projection
+from core.exploration.projection import default_n_epochs, is_warm, project_2d, warm_up
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -262,7 +262,7 @@ def test_warm_up_is_idempotent() -> None:
 def test_import_is_light_and_sets_a_numba_cache(tmp_path) -> None:
     code = (
         "import os, sys\n"
-        "import core.projection as p\n"
+        "import core.exploration.projection as p\n"
         "assert 'umap' not in sys.modules and 'numba' not in sys.modules, 'imported eagerly'\n"
         "assert 'gradio' not in sys.modules\n"
         "assert 'NUMBA_CACHE_DIR' not in os.environ\n"
@@ -317,7 +317,7 @@ def test_failed_background_warm_up_is_logged_not_raised(monkeypatch, caplog) -> 
     monkeypatch.setattr(projection, "_warm_small", threading.Event())
     monkeypatch.setattr(projection, "_warm_thread", None)
     monkeypatch.setattr(projection, "_run_warm_up", boom)
-    with caplog.at_level("ERROR", logger="core.projection"):
+    with caplog.at_level("ERROR", logger="core.exploration.projection"):
         thread = warm_up(large=False)
         thread.join(5)
     assert "warm-up failed" in caplog.text

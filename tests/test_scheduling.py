@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from core.scheduling import FairScheduler, Job
+from core.encoding.scheduling import FairScheduler, Job
 
 TIMEOUT_S = 10.0
 

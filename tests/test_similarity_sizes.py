@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.encoder import Encoder
+from core.encoding.encoder import Encoder
 from core.identity import Identity
 from core.judgments import Judgment, JudgmentStore
 from core.studio import Studio
@@ -24,7 +24,8 @@ PASSAGES = [f"Ответ {j}: добыча нефти в регионе {j} на
 
 
 def test_the_ranking_keeps_the_top_k_per_query_with_the_score_before_the_texts(studio):
-    from ui.similarity_tab import RANKING_COLUMNS, run_similarity
+    from ui.ranking import RANKING_COLUMNS
+    from ui.similarity_tab import run_similarity
 
     figure, ranking, _, status, view = run_similarity(studio, "\n".join(QUERIES), "\n".join(PASSAGES))
     assert list(ranking.columns) == RANKING_COLUMNS

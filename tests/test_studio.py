@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.encoder import Encoder
-from core.studio import Limits, Studio
+from core.encoding.encoder import Encoder
+from core.limits import Limits
+from core.studio import Studio
 
 QUERIES = ["Есть ли нефть в Удмуртии?", "Когда спустили эсминец?"]
 PASSAGES = ["Добыча нефти в Удмуртии началась в 1967 году.", "Эсминец спущен на воду в 1952 году.",

@@ -13,7 +13,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from core.encoder import Encoder
+from core.encoding.encoder import Encoder
 from core.identity import Identity
 from core.judgments import Judgment, JudgmentStore
 from core.studio import Studio

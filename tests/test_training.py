@@ -222,7 +222,7 @@ def test_a_run_reports_progress_metrics_and_saves_a_version(tiny_run, tiny_model
 def test_saved_version_is_fp16_with_a_card_and_loads_in_the_app_encoder(tiny_run):
     from safetensors import safe_open
 
-    from core.encoder import Encoder
+    from core.encoding.encoder import Encoder
 
     report, registry, _ = tiny_run
     (saved,) = registry.versions()
@@ -425,7 +425,7 @@ def test_training_through_fused_attention_gives_the_eager_gradients(tiny_model_d
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from core.attention import enable_sdpa
+    from core.encoding.attention import enable_sdpa
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     batch = tokenizer(["query: короткий текст", "passage: текст подлиннее, чтобы были паддинги и маска"],

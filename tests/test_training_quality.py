@@ -37,9 +37,9 @@ def spearman(encoder, pairs: list[Judgment]) -> float:
 
 @pytest.mark.slow
 def test_training_from_the_store_raises_held_out_spearman(shared_data, e5_converted, tmp_path):
-    from core.encoder import Encoder
-    from core.finetune import main
-    from core.loading import E5_SMALL
+    from core.encoding.encoder import Encoder
+    from core.encoding.loading import E5_SMALL
+    from core.training.cli import main
 
     everything = sts_judgments(pd.read_csv(shared_data / "stsb_dev.csv"))
     split = hold_out(everything, fraction=N_HELD_OUT / len(everything), seed=0)
@@ -70,7 +70,7 @@ def test_training_from_the_store_raises_held_out_spearman(shared_data, e5_conver
 
 
 def test_too_few_positive_only_pairs_are_refused_with_a_reason(tmp_path, tiny_model_dir, capsys):
-    from core.finetune import EXIT_REFUSED, main
+    from core.training.cli import EXIT_REFUSED, main
 
     store = JudgmentStore(tmp_path / "feedback.sqlite")
     for i in range(195):

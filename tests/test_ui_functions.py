@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.encoder import Encoder
+from core.encoding.encoder import Encoder
 from core.judgments import Judgment, JudgmentStore
 from core.studio import Studio
 
@@ -90,7 +90,7 @@ def test_prefix_tables_are_rounded_and_counted_from_one():
 
 
 def test_prefix_tables_read_as_words_in_both_languages():
-    from core import prefix_compare as pc
+    from core.exploration import prefix_compare as pc
     from ui.i18n import localized
     from ui.prefix_tab import cosines_table, neighbours_table, overlap_table
 

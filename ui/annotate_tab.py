@@ -16,23 +16,27 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from core.campaigns import JUDGMENTS, LABEL, MAX_LABELS, RELEVANCE, SCORE, Campaign, CampaignStore, Item
+from core.campaigns import (
+    JUDGMENTS,
+    LABEL,
+    MAX_LABELS,
+    PREFIXES_OF,
+    RELEVANCE,
+    SCORE,
+    Campaign,
+    Item,
+)
 from core.campaigns.model import check_settings, items_from_table
-from core.campaigns.uncertain import DEFAULT_ITEMS, RULES, Choice, border_texts, boundary_pairs, tied_queries
+from core.campaigns.uncertain import DEFAULT_ITEMS, RULES, border_texts, boundary_pairs, tied_queries
 from core.identity import Identity
 from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, Judgment, export
 from core.studio import Studio
-from core.text import resolve_prefix
 from ui import common
-from ui.evaluate_tab import uploaded_path
 from ui.i18n import i18n, localized, t, translate_error
 
 SCORES = tuple(range(6))  # 0-5, one digit key each
 ANNOTATOR_COLUMNS = ["annotator", "judgments", "items shared", "agreement with others", "alpha without them"]
 DISPUTED_COLUMNS = ["item", "judgments", "agreement", "values", "texts"]
-# Prefixes the model saw for each judgment: relevance is asymmetric (query vs passage); scores judge
-# symmetric similarity and labels judge one text, both of which USER-base encodes with "query: ".
-PREFIXES = {RELEVANCE: ("query", "passage"), SCORE: ("query", "query"), LABEL: ("query", "query")}
 ITEM_CSS = """
 .ann-meta {color: #6b7280; font-size: 0.9em; margin: 4px 0;}
 .ann-text {margin: 8px 0; padding: 10px 14px; border: 1px solid #d1d5db; border-radius: 8px; font-size: 1.15em;}
@@ -66,19 +70,6 @@ if (!window.userStudioAnnotateKeys) {
 """
 
 
-def _campaigns(studio: Studio) -> CampaignStore:
-    if studio.campaigns is None:
-        raise ValueError("campaigns are switched off: the app has no feedback store")
-    return studio.campaigns
-
-
-def _prefixes(studio: Studio, judgment: str) -> tuple[str, str]:
-    if not studio.encoder.uses_prefixes:
-        return "", ""
-    query, passage = PREFIXES[judgment]
-    return resolve_prefix(query), resolve_prefix(passage)
-
-
 def _encode(studio: Studio):
     def encode(texts: Sequence[str], prefix: str):
         return studio.encoder.encode(list(texts), prefix)
@@ -90,7 +81,7 @@ def _with_model_scores(studio: Studio, items: list[Item], judgment: str) -> list
     """Pairs scored by the default model (cosine x 100), for campaigns that show the score."""
     if judgment == LABEL or not items:
         return items
-    query, passage = PREFIXES[judgment]
+    query, passage = PREFIXES_OF[judgment]
     encode = _encode(studio)
     a = encode([i.text1 for i in items], query)
     b = encode([i.text2 or "" for i in items], passage)
@@ -102,8 +93,8 @@ def create_from_table(studio: Studio, identity: Identity, file: Any, judgment: s
                       instructions: str = "", labels: str = "", name: str = "",
                       show_model_score: bool = False) -> tuple[Campaign, list[str]]:
     """A campaign of an uploaded table's items; returns it and notes on rows left out."""
-    campaigns = _campaigns(studio)
-    path = uploaded_path(file)
+    campaigns = studio.campaign_store()
+    path = common.uploaded_path(file)
     if not path:
         raise ValueError("upload a table of items: query and passage (or sentence1 and sentence2) columns for "
                          "relevance and scores, a text column for labels")
@@ -112,7 +103,7 @@ def create_from_table(studio: Studio, identity: Identity, file: Any, judgment: s
                              max_items=studio.limits.max_corpus, max_chars=studio.limits.max_chars)
     if show_model_score:
         table.items = _with_model_scores(studio, table.items, judgment)
-    query_prefix, passage_prefix = _prefixes(studio, judgment)
+    query_prefix, passage_prefix = studio.campaign_prefixes(judgment)
     campaign = campaigns.create(identity.user, table, judgment, overlap=overlap, labels=labels or None,
                                 instructions=instructions, name=name, show_model_score=bool(show_model_score),
                                 query_prefix=query_prefix, passage_prefix=passage_prefix,
@@ -124,7 +115,7 @@ def create_by_model(studio: Studio, identity: Identity, rule: str, queries: str 
                     n: Any = DEFAULT_ITEMS, judgment: str = RELEVANCE, overlap: Any = 2, instructions: str = "",
                     name: str = "", show_model_score: bool = False, k: Any = 0) -> Campaign:
     """A campaign of the items the model is least sure about, by ``rule`` (boundary, tied, border)."""
-    _campaigns(studio)  # refuse before encoding anything when campaigns are off
+    studio.campaign_store()  # refuse before encoding anything when campaigns are off
     if rule not in RULES:
         raise ValueError(f"choose the rule: one of {', '.join(RULES)}, got {rule!r}")
     count = _whole(n, "number of items", 1, studio.limits.max_corpus)
@@ -140,20 +131,9 @@ def create_by_model(studio: Studio, identity: Identity, rule: str, queries: str 
         studio.limits.check_texts(second, studio.limits.max_passages, "passages")
         pick = boundary_pairs if rule == "boundary" else tied_queries
         choice = pick(first, second, encode, count, judgment=judgment)
-    return create_from_choice(studio, identity, choice, overlap, instructions, name or f"model-chosen: {rule}",
-                              show_model_score)
-
-
-def create_from_choice(studio: Studio, identity: Identity, choice: Choice, overlap: Any = 2,
-                       instructions: str = "", name: str = "", show_model_score: bool = False) -> Campaign:
-    """A campaign of the items a rule chose (``create_by_model``, or the Clustering tab's border texts)."""
-    campaigns = _campaigns(studio)
-    query_prefix, passage_prefix = _prefixes(studio, choice.judgment)
-    return campaigns.create(identity.user, choice.table, choice.judgment, overlap=overlap,
-                            labels=choice.labels or None, instructions=instructions,
-                            name=name or "model-chosen", show_model_score=bool(show_model_score),
-                            rule=choice.rule, query_prefix=query_prefix, passage_prefix=passage_prefix,
-                            model_id=studio.encoder.model_id, is_admin=identity.is_admin)
+    return studio.create_campaign_from(identity.user, choice, is_admin=identity.is_admin, overlap=overlap,
+                                       instructions=instructions, name=name or f"model-chosen: {rule}",
+                                       show_model_score=bool(show_model_score))
 
 
 def _whole(value: Any, what: str, low: int, high: int) -> int:
@@ -168,13 +148,13 @@ def _whole(value: Any, what: str, low: int, high: int) -> int:
 
 def campaign_choices(studio: Studio, identity: Identity) -> list[tuple[str, str]]:
     return [(t("ann_choice", name=c.name, judgment=c.judgment, n=c.n_items, id=c.id), c.id)
-            for c in _campaigns(studio).visible(identity.user, identity.is_admin)]
+            for c in studio.campaign_store().visible(identity.user, identity.is_admin)]
 
 
 def answer(studio: Studio, identity: Identity, campaign_id: str, item_id: Any, value: Any,
            comment: str = "") -> int:
     """Store the caller's answer to an item: a verdict (relevant / not_relevant), a score, or a label."""
-    campaigns = _campaigns(studio)
+    campaigns = studio.campaign_store()
     campaign = campaigns.get(campaign_id)
     if campaign.judgment == RELEVANCE:
         judgment = Judgment(str(value), "", comment=comment or None)
@@ -233,7 +213,7 @@ def button_updates(campaign: Campaign | None, has_item: bool) -> list[dict]:
 
 
 def show(studio: Studio, identity: Identity, campaign_id: str, item: Item | None, status: str = "") -> tuple:
-    campaigns = _campaigns(studio)
+    campaigns = studio.campaign_store()
     campaign = campaigns.get(campaign_id)
     progress = campaigns.progress(campaign.id, identity.user)
     line = t("ann_progress", done=f"{progress.done:,}", items=f"{progress.items:,}", left=f"{progress.left:,}",
@@ -244,7 +224,7 @@ def show(studio: Studio, identity: Identity, campaign_id: str, item: Item | None
 
 def agreement_view(studio: Studio, identity: Identity, campaign_id: str) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """Alpha with what it rests on, each annotator against the others, the most disputed items."""
-    campaigns = _campaigns(studio)
+    campaigns = studio.campaign_store()
     campaign = campaigns.get(campaign_id)
     report = campaigns.agreement(campaign.id, identity.user, identity.is_admin, top=20)
     alpha = t("ann_alpha_undefined") if report.alpha is None else f"**{report.alpha:.3f}**"
@@ -269,7 +249,7 @@ def _round(value: float | None) -> float | None:
 
 def export_consensus(studio: Studio, identity: Identity, campaign_id: str, kind: str, fmt: str,
                      min_agreement: Any) -> tuple[str, str]:
-    campaigns = _campaigns(studio)
+    campaigns = studio.campaign_store()
     level = float(min_agreement) if min_agreement not in (None, "") else None
     consensus = campaigns.consensus(campaign_id, identity.user, identity.is_admin, min_agreement=level)
     if kind not in EXPORT_KINDS:
@@ -365,7 +345,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def begin(campaign_id: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             identity = who(user_token, request, profile)
-            item = _campaigns(studio).next_item(campaign_id, identity.user)
+            item = studio.campaign_store().next_item(campaign_id, identity.user)
             return show(studio, identity, campaign_id, item)
 
         def answer_with(value: Any):
@@ -373,7 +353,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             def handler(campaign_id: str, item_id: int | None, user_token: str, request: gr.Request,
                         profile: gr.OAuthProfile | None):
                 identity = who(user_token, request, profile)
-                campaigns = _campaigns(studio)
+                campaigns = studio.campaign_store()
                 if item_id is None:
                     raise ValueError(t("ann_press_start"))
                 if campaigns.has_judged(campaign_id, item_id, identity.user):
@@ -390,7 +370,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         def pass_item(campaign_id: str, item_id: int | None, user_token: str, request: gr.Request,
                       profile: gr.OAuthProfile | None):
             identity = who(user_token, request, profile)
-            campaigns = _campaigns(studio)
+            campaigns = studio.campaign_store()
             if item_id is None:
                 raise ValueError(t("ann_press_start"))
             campaigns.skip(campaign_id, item_id, identity.user)
@@ -400,7 +380,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def take_back(campaign_id: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             identity = who(user_token, request, profile)
-            campaigns = _campaigns(studio)
+            campaigns = studio.campaign_store()
             item = campaigns.undo(campaign_id, identity.user)
             if item is not None:  # a judgment may have gone: exports holding it stop being served
                 common.forget_exports(studio, identity.user)
@@ -471,7 +451,7 @@ def _label_handler(studio: Studio, index: int, answer_with):
     @common.user_errors
     def handler(campaign_id: str, item_id: int | None, user_token: str, request: gr.Request,
                 profile: gr.OAuthProfile | None):
-        campaign = _campaigns(studio).get(campaign_id)
+        campaign = studio.campaign_store().get(campaign_id)
         if index >= len(campaign.labels):
             raise ValueError(f"this campaign has {len(campaign.labels)} labels, not {index + 1}")
         return answer_with(campaign.labels[index])(campaign_id, item_id, user_token, request, profile)
@@ -528,7 +508,7 @@ def add_api(studio: Studio) -> None:
         column names; None when nothing is left for you. Answer with /flag(campaign=..., item_id=...). A
         caller without a token gets a new identity: its token comes with the item, keep it."""
         identity = identity_of(token, request, profile, issue=True)
-        campaigns = _campaigns(studio)
+        campaigns = studio.campaign_store()
         item = campaigns.next_item(campaign, identity.user)
         if item is None:
             return None
@@ -542,7 +522,7 @@ def add_api(studio: Studio) -> None:
                   profile: gr.OAuthProfile | None = None) -> dict:
         """Pass on an item: it is not offered to you again."""
         identity = identity_of(token, request, profile)
-        _campaigns(studio).skip(campaign, item_id, identity.user)
+        studio.campaign_store().skip(campaign, item_id, identity.user)
         return {"skipped": int(item_id)}
 
     @common.user_errors
@@ -550,7 +530,7 @@ def add_api(studio: Studio) -> None:
                           profile: gr.OAuthProfile | None = None) -> dict:
         """The campaign's settings and where you and the campaign stand."""
         identity = identity_of(token, request, profile)
-        campaigns = _campaigns(studio)
+        campaigns = studio.campaign_store()
         made = campaigns.get(campaign)
         progress = campaigns.progress(made.id, identity.user)
         return {**made.public(), **progress.as_dict(), "line": progress.line()}
@@ -561,7 +541,7 @@ def add_api(studio: Studio) -> None:
         """Krippendorff's alpha, each annotator's agreement with the others and the most disputed items
         (the campaign's creator and admins only)."""
         identity = identity_of(token, request, profile)
-        report = _campaigns(studio).agreement(campaign, identity.user, identity.is_admin,
+        report = studio.campaign_store().agreement(campaign, identity.user, identity.is_admin,
                                               top=_whole(top, "top", 0, 1_000))
         return {"level": report.level, "alpha": report.alpha, "items": report.items, "judgments": report.judgments,
                 "all_items": report.all_items, "all_judgments": report.all_judgments,
@@ -581,7 +561,7 @@ def flag_item(studio: Studio, identity: Identity, campaign: str, item_id: Any, j
     """/flag with ``campaign`` and ``item_id``: the judgment answers that item (its texts come from the item)."""
     if not campaign or item_id in (None, ""):
         raise ValueError("a campaign judgment needs both campaign and item_id (from /next_item)")
-    campaigns = _campaigns(studio)
+    campaigns = studio.campaign_store()
     made = campaigns.get(campaign)
     revision = studio.encoder.revision if made.model_id == studio.encoder.model_id else None
     return campaigns.submit(made.id, item_id, judgment.replace(user=identity.user, tab=None,

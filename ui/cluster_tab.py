@@ -11,8 +11,11 @@ import pandas as pd
 
 from core import __version__
 from core.campaigns.uncertain import DEFAULT_ITEMS, ClusterBorders
-from core.clustering import CLUSTERERS, NOISE, cluster_label_table
-from core.corpus import (
+from core.exploration.clustering import CLUSTERERS, NOISE, cluster_label_table
+from core.exploration.keywords import cluster_name
+from core.exploration.selection import containing, nearest, selected_ids
+from core.identity import Identity
+from core.inputs.corpus import (
     embedding_columns,
     extract_embeddings,
     extract_texts,
@@ -21,13 +24,10 @@ from core.corpus import (
     load_table,
     text_columns,
 )
-from core.identity import Identity
+from core.inputs.text import split_lines
 from core.judgments import Judgment, csv_safe
-from core.keywords import cluster_name
-from core.selection import containing, nearest, selected_ids
 from core.studio import ClusterResult, Studio
 from core.tempfiles import TempFiles
-from core.text import split_lines
 from ui import common
 from ui.i18n import i18n, localized, t, translate_error
 from ui.map_view import figure_value, map_component
@@ -309,8 +309,6 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
 def make_border_campaign(studio: Studio, identity: Identity, view: ClusterView | None, names: dict | None,
                          n: float | None, overlap: float | None, name: str = ""):
     """A label campaign of this clustering's border texts, labelled with the clusters' current names."""
-    from ui.annotate_tab import create_from_choice
-
     if view is None:
         raise ValueError("cluster a corpus first: the campaign is made from the clustering on screen")
     if view.borders is None:
@@ -320,8 +318,9 @@ def make_border_campaign(studio: Studio, identity: Identity, view: ClusterView |
         raise ValueError(f"the number of items must be a whole number from 1, got {n!r}")
     chosen = {**(view.names or {}), **{int(c): v for c, v in (names or {}).items()}}
     choice = view.borders.choice(view.texts, chosen, int(n))
-    return create_from_choice(studio, identity, choice, overlap if overlap not in (None, "") else 2,
-                              name=" ".join((name or "").split()) or "cluster borders")
+    return studio.create_campaign_from(identity.user, choice, is_admin=identity.is_admin,
+                                       overlap=overlap if overlap not in (None, "") else 2,
+                                       name=" ".join((name or "").split()) or "cluster borders")
 
 
 def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,8 @@ import logging
 import secrets
 from collections.abc import Callable
 from functools import wraps
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import Any
 
 import gradio as gr
 import pandas as pd
@@ -218,3 +219,22 @@ def fixed_decimals(frame: pd.DataFrame | None, decimals: int) -> pd.DataFrame | 
     if not floats or frame.columns.has_duplicates:
         return frame
     return frame.style.format(f"{{:.{decimals}f}}", subset=floats, na_rep="")
+
+
+def uploaded_path(value: Any) -> str | None:
+    """The local path of an uploaded file, from a gr.File value or an API caller's FileData / string.
+
+    /evaluate is a gr.api endpoint, whose arguments Gradio does not check: a caller could name any
+    file on the server. Only files in Gradio's upload folder (where uploads land) are read.
+    """
+    if value in (None, "", {}):
+        return None
+    path = value.get("path") if isinstance(value, dict) else getattr(value, "path", value)
+    if not isinstance(path, str) or not path:
+        raise ValueError("file must be an uploaded file (gradio_client.handle_file(path))")
+    from gradio.utils import get_upload_folder, is_in_or_equal
+
+    if not is_in_or_equal(path, get_upload_folder()) or not Path(path).is_file():
+        raise ValueError("file must be an uploaded file (gradio_client.handle_file(path)); "
+                         "paths on the server are not read")
+    return path

@@ -10,8 +10,6 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -19,21 +17,21 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.corpus import LoadedCorpus, load_table
-from core.encoder import Encoder
+from core.encoding import Encoder
 from core.evaluation import METRICS, ModelRetrieval, ModelThreshold, RetrievalSet, paired_bootstrap
 from core.evaluation import evaluate as evaluate_models
 from core.evaluation import search as search_corpus
 from core.evaluation import thresholds as find_thresholds
 from core.evaluation.data import cell_texts, corpus_column, label_column, pair_columns
 from core.evaluation.thresholds import parse_verdicts
+from core.inputs.corpus import LoadedCorpus, load_table
+from core.inputs.text import clean_text
 from core.judgments import Judgment
 from core.studio import Studio
-from core.text import clean_text
 from ui import common
 from ui.i18n import i18n, localized, t, translate_error
 from ui.plots import PALETTE, empty_figure
-from ui.similarity_tab import RankedPairs
+from ui.ranking import RankedPairs
 
 FILE_TYPES = [".csv", ".tsv", ".txt", ".xlsx", ".parquet"]
 AUTO = ""  # a column dropdown's "find it by itself"
@@ -45,25 +43,6 @@ SOURCES = [(i18n("ev_source_upload"), "upload"), (i18n("ev_source_judgments"), "
 
 
 # -- inputs ---------------------------------------------------------------------------------------
-
-def uploaded_path(value: Any) -> str | None:
-    """The local path of an uploaded file, from a gr.File value or an API caller's FileData / string.
-
-    /evaluate is a gr.api endpoint, whose arguments Gradio does not check: a caller could name any
-    file on the server. Only files in Gradio's upload folder (where uploads land) are read.
-    """
-    if value in (None, "", {}):
-        return None
-    path = value.get("path") if isinstance(value, dict) else getattr(value, "path", value)
-    if not isinstance(path, str) or not path:
-        raise ValueError("file must be an uploaded file (gradio_client.handle_file(path))")
-    from gradio.utils import get_upload_folder, is_in_or_equal
-
-    if not is_in_or_equal(path, get_upload_folder()) or not Path(path).is_file():
-        raise ValueError("file must be an uploaded file (gradio_client.handle_file(path)); "
-                         "paths on the server are not read")
-    return path
-
 
 def read_table(studio: Studio, path: str | None, what: str, max_rows: int | None = None) -> LoadedCorpus:
     if not path:
@@ -549,7 +528,7 @@ def add_api(studio: Studio) -> None:
         (gradio_client.handle_file); corpus: optional further passages (a table or a .txt, one per line).
         Every passage is a candidate for every query. models: loaded model names, default all. Returns
         {"queries", "passages", "models": {model: {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"}}}."""
-        report = run_evaluation(studio, uploaded_path(file), uploaded_path(corpus), query_prefix, passage_prefix,
+        report = run_evaluation(studio, common.uploaded_path(file), common.uploaded_path(corpus), query_prefix, passage_prefix,
                                 models, query_column, passage_column)
         return report.as_api()
 

@@ -7,7 +7,7 @@ gets a ``gr.SelectData`` whose ``index`` is the list of point ids (each trace's 
 Clicking empty space or double-clicking sends an empty selection. The value is the figure as JSON
 (the same figure ``gr.Plot`` showed), so API callers still receive a plotly figure.
 
-Ids come from the browser and are checked on the server (:func:`core.selection.selected_ids`).
+Ids come from the browser and are checked on the server (:func:`core.exploration.selection.selected_ids`).
 
 Past :data:`LAZY_HOVER_POINTS` points the hover texts stay on the server: they made most of a large map's
 payload (50,000 short texts: about 7 MB with them, under 1 MB of binary coordinates and ids without), so

@@ -8,11 +8,11 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+from core.exploration.selection import selected_ids
 from core.identity import Identity
+from core.inputs.text import split_lines
 from core.judgments import Judgment
-from core.selection import selected_ids
 from core.studio import Studio
-from core.text import split_lines
 from ui import common
 from ui.i18n import i18n, localized, t
 from ui.map_view import figure_value, map_component
@@ -74,7 +74,7 @@ def save_selection(studio: Studio, identity: Identity, texts: list[str] | None, 
     return created, t("px_saved_batch", n=len(created), better=better)
 
 
-# What the page and the API show of core.prefix_compare's tables, under readable headers (the page's
+# What the page and the API show of core.exploration.prefix_compare's tables, under readable headers (the page's
 # language on a Russian page, see ui.i18n.COLUMN_KEYS). The neighbours table leaves out what another
 # column already says: in_reference_top_k is "rank without prefix <= k", and overlap_with_reference is
 # the same on each of a text's k rows.
@@ -113,7 +113,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
     with gr.Tab(i18n("px_tab"), id="prefixes"):
-        gr.Markdown(i18n("px_help"))  # core.text.PREFIX_HELP, in both languages
+        gr.Markdown(i18n("px_help"))  # core.inputs.text.PREFIX_HELP, in both languages
         applies = studio.encoder.uses_prefixes
         if not applies:
             # Said here, before anyone clicks, rather than as an error on every output.

@@ -25,6 +25,7 @@ from core.campaigns.model import (
     MAX_ITEMS,
     MAX_LABELS,
     MAX_OVERLAP,
+    PREFIXES_OF,
     RELEVANCE,
     SCORE,
     Campaign,
@@ -37,7 +38,7 @@ from core.campaigns.model import (
 from core.campaigns.store import LEASE_S, CampaignStore, Consensus, Progress
 
 __all__ = [
-    "JUDGMENTS", "KINDS_OF", "LABEL", "LEASE_S", "MAX_ITEMS", "MAX_LABELS", "MAX_OVERLAP", "RELEVANCE", "SCORE",
+    "JUDGMENTS", "KINDS_OF", "LABEL", "LEASE_S", "MAX_ITEMS", "MAX_LABELS", "MAX_OVERLAP", "PREFIXES_OF", "RELEVANCE", "SCORE",
     "AgreementReport", "AnnotatorAgreement", "Campaign", "CampaignStore", "Consensus", "DisputedItem", "Item",
     "ItemTable", "Progress", "agreement_report", "item_agreement", "items_from_rows", "items_from_table",
     "krippendorff_alpha", "parse_labels",

@@ -11,7 +11,7 @@
 
 Whoever runs the command holds the store file, so it acts as an admin. ``consensus`` writes one
 judgment per item (mean score, majority verdict or label) into a judgments store of its own, which
-``python -m core.finetune --store`` trains from.
+``python -m core.training --store`` trains from.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--prefixes", choices=PREFIX_MODES, default="apply")
     p.add_argument("--min-agreement", type=float, default=None, help="leave out items agreeing less (0-1)")
-    p = command("consensus", "the consensus judgments into a store of their own (for core.finetune)")
+    p = command("consensus", "the consensus judgments into a store of their own (for core.training)")
     p.add_argument("--out", type=Path, required=True, help="a judgments store (SQLite) to write")
     p.add_argument("--min-agreement", type=float, default=None)
     return parser

@@ -12,14 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.inputs.text import clean_text
 from core.judgments.model import DEFAULT_MAX_TEXT_CHARS, MAX_LABEL_CHARS, SCORE_MAX, SCORE_MIN
-from core.text import clean_text
 
 RELEVANCE, SCORE, LABEL = "relevance", "score", "label"
 JUDGMENTS: tuple[str, ...] = (RELEVANCE, SCORE, LABEL)
 # The Judgment kinds each campaign judgment accepts.
 KINDS_OF: dict[str, tuple[str, ...]] = {RELEVANCE: ("relevant", "not_relevant"), SCORE: ("score",),
                                         LABEL: ("label",)}
+# The prefixes the model sees for each judgment: relevance is asymmetric (query vs passage); scores judge
+# symmetric similarity and labels judge one text, both of which USER-base encodes with "query: ".
+PREFIXES_OF: dict[str, tuple[str, str]] = {RELEVANCE: ("query", "passage"), SCORE: ("query", "query"),
+                                           LABEL: ("query", "query")}
 # Krippendorff level per judgment: verdicts and labels are categories, scores are on an interval scale.
 LEVEL_OF: dict[str, str] = {RELEVANCE: "nominal", SCORE: "interval", LABEL: "nominal"}
 PAIR, SINGLE = "pair", "single"
@@ -248,7 +252,7 @@ def items_from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[str], *,
 def items_from_table(path: str, judgment: str, *, max_bytes: int, max_items: int = MAX_ITEMS,
                      max_chars: int = DEFAULT_MAX_TEXT_CHARS) -> ItemTable:
     """Items from an uploaded table (CSV, TSV, TXT, XLSX, Parquet), read with the corpus loader's caps."""
-    from core.corpus import load_table
+    from core.inputs.corpus import load_table
 
     # One row past the cap tells "too many" from "exactly at the cap": the loader would cut silently.
     loaded = load_table(path, max_bytes=max_bytes, max_rows=max_items + 1)

@@ -40,8 +40,8 @@ from core.campaigns.model import (
     check_score,
     check_settings,
 )
+from core.inputs.text import clean_text
 from core.judgments import Judgment, JudgmentStore, JudgmentStoreError, NotOwnerError, utc_now
-from core.text import clean_text
 
 # Long enough to read a pair and think (judging takes seconds), short enough that a slot held by
 # someone who closed the tab is handed out again within minutes.

@@ -107,8 +107,8 @@ def tied_queries(queries: Sequence[str], passages: Sequence[str], encode: Encode
 def border_texts(texts: Sequence[str], encode: Encode, n: int = DEFAULT_ITEMS, *, k: int | None = None,
                  seed: int = 0) -> Choice:
     """The ``n`` texts nearest the border between their cluster and the next, to label with a cluster."""
-    from core.clustering import KMeansClusterer
-    from core.keywords import top_keywords
+    from core.exploration.clustering import KMeansClusterer
+    from core.exploration.keywords import top_keywords
 
     n = _check_n(n)
     texts = _distinct(texts, "texts", 3)

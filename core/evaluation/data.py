@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.corpus import text_columns
-from core.text import clean_text
+from core.inputs.corpus import text_columns
+from core.inputs.text import clean_text
 
 __all__ = ["LABEL_NAMES", "PASSAGE_NAMES", "QUERY_NAMES", "cell_texts", "corpus_column", "label_column",
            "pair_columns"]

@@ -1,6 +1,6 @@
 """Evaluation, thresholds and search over loaded encoders: what the Evaluate tab and /evaluate call.
 
-Plain data in and out (no gradio). Sizes are checked against the app's :class:`~core.studio.Limits`
+Plain data in and out (no gradio). Sizes are checked against the app's :class:`~core.limits.Limits`
 before anything is encoded, because an API caller bypasses the browser.
 """
 
@@ -21,7 +21,7 @@ from core.evaluation.retrieval import (
     retrieval_scores,
 )
 from core.evaluation.thresholds import ThresholdChoice, best_f1_threshold
-from core.studio import Limits
+from core.limits import Limits
 
 __all__ = ["Hit", "ModelRetrieval", "ModelThreshold", "SizedEncoder", "check_retrieval_set", "evaluate",
            "pair_scores", "search", "thresholds"]

@@ -1,6 +1,6 @@
 """Training datasets from judgments: pairs, triplets, scores and labels for sentence-transformers.
 
-Prefixes are applied with the encoder's own :func:`core.text.add_prefix`, so an exported text is
+Prefixes are applied with the encoder's own :func:`core.inputs.text.add_prefix`, so an exported text is
 exactly the input the model saw when the judgment was made ("Query: Москва" stays as it is).
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.inputs.text import add_prefix
 from core.judgments.model import SCORE_MAX, Judgment
 from core.judgments.store import JudgmentStore
-from core.text import add_prefix
 
 EXPORT_KINDS: tuple[str, ...] = ("pairs", "triplets", "scores", "labels")
 EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "parquet", "csv")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.text import clean_text
+from core.inputs.text import clean_text
 
 KINDS: tuple[str, ...] = (
     "relevant", "not_relevant", "score", "similar", "dissimilar", "misplaced", "label", "prefer",

@@ -5,5 +5,7 @@
     evaluation.py  before/after scores: held-out judgments and a fixed regression set
     trainer.py     one run: hold out, score, train, score, decide promotion
     registry.py    versioned fp16 saves with a model card, the last N kept
+    sourcing.py    which judgments a run learns from (a campaign's consensus, or people's own)
     jobs.py        one background job at a time, with progress and cancel
+    cli.py         python -m core.training: one run from the command line (the jobs' child process)
 """

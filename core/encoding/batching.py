@@ -1,6 +1,6 @@
 """Which texts go through the model together: tokenisation chunks and batches.
 
-Pure functions over lengths, no model: the encoder (``core.encoder``) tokenises a request chunk by
+Pure functions over lengths, no model: the encoder (``core.encoding.encoder``) tokenises a request chunk by
 chunk (``plan_chunks``), groups each chunk's texts into batches (``plan_batches``) and tells the fair
 scheduler how big the request is (``estimate_tokens``, then ``padded_tokens``).
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 FIRST_CHUNK = 256
 
 # Another forward pass on the CPU costs about as much as this many more tokens (the measurement is in
-# core.encoder.Encoder.__init__, where it becomes the CPU's default ``batch_overhead``).
+# core.encoding.encoder.Encoder.__init__, where it becomes the CPU's default ``batch_overhead``).
 CPU_BATCH_OVERHEAD_TOKENS = 32
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.e5.convert import convert, write_json
+from core.encoding.e5.convert import convert, write_json
 
 MODEL_NAME = "multilingual-e5-small"
 CACHE_ENV = "USER_STUDIO_CACHE_DIR"

@@ -1,6 +1,6 @@
-"""``python -m core.finetune``: train a model on stored judgments, measure it, save a version.
+"""``python -m core.training``: train a model on stored judgments, measure it, save a version.
 
-    python -m core.finetune --store data/feedback.sqlite --model multilingual-e5-small \
+    python -m core.training --store data/feedback.sqlite --model multilingual-e5-small \
         --kinds graded --report report.json
 
 does what the app's Train tab does: a seeded 20 % hold-out with no text on both sides, scores before
@@ -24,18 +24,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from core.encoding import ModelLoadError
 from core.judgments import JudgmentStore
-from core.loading import ModelLoadError
 from core.training.recipe import TRAINING_KINDS, TrainingRefused
 from core.training.registry import DEFAULT_KEEP, ModelRegistry
+from core.training.sourcing import source_judgments
 from core.training.trainer import Progress, TrainingCancelled, TrainingConfig, TrainingReport, run_training
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_REFUSED, EXIT_CANCELLED = 0, 1, 2, 3
-log = logging.getLogger("user_studio.finetune")
+log = logging.getLogger("user_studio.training")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m core.finetune",
+    parser = argparse.ArgumentParser(prog="python -m core.training",
                                      description="Fine-tune a model on USER Studio judgments and measure it")
     parser.add_argument("--store", required=True, help="the judgments store (feedback.sqlite)")
     parser.add_argument("--model", required=True,
@@ -116,22 +117,6 @@ class Output:
         return code
 
 
-def source_judgments(store: JudgmentStore, args: argparse.Namespace) -> list:
-    """The judgments to train on: a campaign's consensus, else the users' (default everyone's).
-
-    The command line runs as the store's operator, so a campaign's consensus is read as an admin; the
-    app checks that its caller may read it before it starts a job.
-    """
-    if args.campaign:
-        from core.campaigns import CampaignStore
-
-        consensus = CampaignStore(store).consensus(args.campaign, "operator", is_admin=True,
-                                                   min_agreement=args.min_agreement)
-        return consensus.judgments
-    users = args.user or [None]
-    return [j for user in users for j in store.judgments(user=user)]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.nice:
@@ -147,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"no judgments store at {store_path}")
         store = JudgmentStore(store_path, create=False)
         try:
-            judgments = source_judgments(store, args)
+            judgments = source_judgments(store, campaign=args.campaign, min_agreement=args.min_agreement,
+                                          users=args.user)
         finally:
             store.close()
         if not judgments:
@@ -168,8 +154,3 @@ def main(argv: list[str] | None = None) -> int:
                                      encoding="utf-8")
     out.report(report)
     return EXIT_OK
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
-    sys.exit(main())

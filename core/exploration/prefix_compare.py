@@ -397,7 +397,7 @@ def paired_map(
 ) -> pd.DataFrame:
     """One 2-D map of every text under every variant, for drawing each text's points joined by a line.
 
-    All variants are stacked and projected by a single :func:`core.projection.project_2d` call,
+    All variants are stacked and projected by a single :func:`core.exploration.projection.project_2d` call,
     so their coordinates are comparable (separate maps would each have arbitrary axes).
     ``projection_kwargs`` go to ``project_2d`` (``n_neighbors``, ``min_dist``, ``metric``,
     ``seed``, ``n_epochs``).
@@ -408,7 +408,7 @@ def paired_map(
     (``ref_x``, ``ref_y``) to (``x``, ``y``) shows where the prefix moved it. Texts whose
     embedding a prefix leaves unchanged share one point.
     """
-    from core.projection import project_2d
+    from core.exploration.projection import project_2d
 
     vecs = _check_variants(variants)
     names = list(vecs)

