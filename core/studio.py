@@ -17,6 +17,7 @@ import pandas as pd
 from core.campaigns import PREFIXES_OF, Campaign, CampaignStore
 from core.campaigns.uncertain import Choice
 from core.encoding import Encoder, Encoding
+from core.exploration.cluster_view import ClusterResult
 from core.identity import IdentityIssuer, load_or_create_key
 from core.inputs.text import clean_texts, resolve_prefix
 from core.judgments import JudgmentStore
@@ -51,29 +52,6 @@ class SimilarityResult:
     passage_prefix: str = ""
     model_id: str = ""  # the model that produced the scores (judgments record it)
     model_revision: str | None = None
-
-
-@dataclass
-class ClusterResult:
-    texts: list[str]
-    labels: list[str] | None  # the user's label column, if any
-    clusters: np.ndarray
-    coords: np.ndarray
-    table: pd.DataFrame
-    metrics: dict[str, float] | None
-    embeddings: np.ndarray
-    method: str
-    chosen_k: int | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def points(self, with_embeddings: bool = False) -> pd.DataFrame:
-        frame = pd.DataFrame({"text": self.texts, "cluster": self.clusters, "x": self.coords[:, 0],
-                              "y": self.coords[:, 1]})
-        if self.labels is not None:
-            frame.insert(1, "label", self.labels)
-        if with_embeddings:
-            frame["embedding"] = list(self.embeddings.astype(np.float32))
-        return frame
 
 
 @dataclass

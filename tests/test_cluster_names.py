@@ -53,7 +53,7 @@ def studio(tiny_model_dir, tmp_path):
 
 @pytest.fixture
 def view():
-    from ui.cluster_tab import ClusterView
+    from core.exploration.cluster_view import ClusterView
 
     texts = ["Нефть в Удмуртии.", "Добыча нефти.", "Нефть в Удмуртии.", "Дождь завтра.", "Солнце и жара.", "шум"]
     table = pd.DataFrame({"cluster": [0, 1, -1], "size": [3, 2, 1], "keywords": ["нефть, удмуртии", "дождь", ""],
@@ -63,7 +63,8 @@ def view():
 
 
 def test_the_clusters_table_and_picker_carry_the_names(view):
-    from ui.cluster_tab import agreement_table, cluster_choices
+    from core.exploration.cluster_view import agreement_table
+    from ui.cluster_tab import cluster_choices
 
     assert list(view.named_table()["name"]) == ["нефть · удмуртии", "дождь", ""]
     assert list(view.named_table({1: "погода"})["name"]) == ["нефть · удмуртии", "погода", ""]
@@ -140,7 +141,8 @@ def _clustering(n_clusters: int = 3, per: int = 8):
 
 def test_a_campaign_from_the_last_clustering_labels_its_border_texts_with_the_edited_names(studio):
     """Issue 11 point 2: the model chooses from the last clustering, not a new one; the rule says so."""
-    from ui.cluster_tab import ClusterView, make_border_campaign
+    from core.exploration.cluster_view import ClusterView
+    from ui.cluster_tab import make_border_campaign
 
     view = ClusterView.of(_clustering())
     assert view.borders is not None and len(view.borders.rows) == 24
@@ -155,7 +157,8 @@ def test_a_campaign_from_the_last_clustering_labels_its_border_texts_with_the_ed
 
 
 def test_a_border_campaign_needs_a_clustering_with_two_clusters(studio):
-    from ui.cluster_tab import ClusterView, make_border_campaign
+    from core.exploration.cluster_view import ClusterView
+    from ui.cluster_tab import make_border_campaign
 
     owner = Identity("anon:owner")
     with pytest.raises(ValueError, match="cluster a corpus first"):

@@ -62,7 +62,8 @@ def test_nearest_is_best_first_stable_and_checks_k():
 # -- judging a selection --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def clustered(tiny_model_dir, tmp_path_factory):
-    from ui.cluster_tab import ClusterView, run_cluster
+    from core.exploration.cluster_view import ClusterView
+    from ui.cluster_tab import run_cluster
 
     store = JudgmentStore(tmp_path_factory.mktemp("map") / "feedback.sqlite")
     studio = Studio(Encoder(str(tiny_model_dir), device="cpu", dtype="float32"), store=store)

@@ -82,9 +82,10 @@ def test_tiny_precomputed_corpora_cluster(studio, n):
 def test_a_big_clustering_sends_only_the_first_rows_to_the_judging_table(studio, tmp_path, monkeypatch):
     """Past JUDGE_TABLE_ROWS the table holds a prefix of the corpus (so a picked row is still that
     text), the summary says so, and the map, the view and the exports keep every text."""
+    import core.exploration.cluster_view as cluster_view
     import ui.cluster_tab as cluster_tab
 
-    monkeypatch.setattr(cluster_tab, "JUDGE_TABLE_ROWS", 25)
+    monkeypatch.setattr(cluster_view, "JUDGE_TABLE_ROWS", 25)
     n = 90
     path = tmp_path / "with-vectors.parquet"
     texts = [f"текст номер {i}" for i in range(n)]
@@ -95,6 +96,6 @@ def test_a_big_clustering_sends_only_the_first_rows_to_the_judging_table(studio,
     assert "first 25 of 90 texts" in summary and "exports hold every row" in summary
     assert len(view.texts) == n and len(pd.read_csv(csv_path)) == n
     assert sum(len(trace.x) for trace in figure.data if trace.x is not None) >= n
-    monkeypatch.setattr(cluster_tab, "JUDGE_TABLE_ROWS", n)  # exactly at the cap: all rows, no note
+    monkeypatch.setattr(cluster_view, "JUDGE_TABLE_ROWS", n)  # exactly at the cap: all rows, no note
     _, _, summary, _, _, shown, _ = cluster_tab.run_cluster(studio, "upload", path=str(path), k=3, seed=1)
     assert len(shown) == n and "first" not in summary

@@ -3,58 +3,46 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 
-from core import __version__
-from core.campaigns.uncertain import DEFAULT_ITEMS, ClusterBorders
-from core.exploration.clustering import CLUSTERERS, NOISE, cluster_label_table
-from core.exploration.keywords import cluster_name
+from core.campaigns.uncertain import DEFAULT_ITEMS
+from core.exploration.cluster_view import (
+    NO_LABEL,
+    ClusterView,
+    agreement_table,
+    border_choice,
+    corpus_frame,
+    corpus_to_cluster,
+    export_points,
+    found_frame,
+    judge_table,
+    label_judgments,
+    selection_frame,
+    selection_judgments,
+    store_batch,
+)
+from core.exploration.clustering import CLUSTERERS, NOISE
 from core.exploration.selection import containing, nearest, selected_ids
 from core.identity import Identity
-from core.inputs.corpus import (
-    embedding_columns,
-    extract_embeddings,
-    extract_texts,
-    label_candidates,
-    load_sample,
-    load_table,
-    text_columns,
-)
-from core.inputs.text import split_lines
-from core.judgments import Judgment, csv_safe
-from core.studio import ClusterResult, Studio
-from core.tempfiles import TempFiles
+from core.inputs.corpus import label_candidates, text_columns
+from core.judgments import Judgment
+from core.studio import Studio
 from ui import common
 from ui.i18n import i18n, localized, t, translate_error
 from ui.map_view import figure_value, map_component
 from ui.plots import cluster_map, empty_figure, with_highlight
 
-NO_LABEL = "(none)"
 SOURCES = [(i18n("cl_source_sample"), "sample"), (i18n("cl_source_upload"), "upload"),
            (i18n("cl_source_paste"), "paste")]
 
 
-def corpus_frame(studio: Studio, source: str, path: str | None, pasted: str) -> tuple[pd.DataFrame, list[str]]:
-    if source == "sample":
-        return load_sample(), []
-    if source == "paste":
-        lines = split_lines(pasted)
-        if not lines:
-            raise ValueError("paste at least one text, one per line")
-        return pd.DataFrame({"text": lines}), []
-    if not path:
-        raise ValueError("upload a CSV, TSV, TXT, XLSX or Parquet file first")
-    loaded = load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=studio.limits.max_cluster_texts)
-    return loaded.frame, loaded.warnings
-
-
 def describe_columns(studio: Studio, source: str, path: str | None, pasted: str):
     """After an upload: offer the text columns and the label columns."""
-    frame, warnings = corpus_frame(studio, source, path, pasted)
+    frame, warnings = corpus_frame(studio.limits, source, path, pasted)
     texts = text_columns(frame) or [str(c) for c in frame.columns]
     labels = [NO_LABEL] + [c for c in label_candidates(frame) if c != texts[0]]
     note = t("cl_columns_note", rows=f"{len(frame):,}", columns=", ".join(html.escape(str(c)) for c in frame.columns))
@@ -63,112 +51,38 @@ def describe_columns(studio: Studio, source: str, path: str | None, pasted: str)
             " · ".join([note] + [html.escape(translate_error(w)) for w in warnings]))
 
 
-# The "Judge texts" table lists a clustering's texts in corpus order; past this many only the first
-# rows go to the page. 50,000 real Russian sentences made a 5.4 MB table (0.7 s to postprocess and
-# serialise on the 2-core CPU, under load), seven times the map's own 0.8 MB; the rest are reached by
-# search or a map selection, and the exports hold every row.
-JUDGE_TABLE_ROWS = 2_000
-
-
 def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: str | None = None,
                 text_column: str | None = None, label_column: str | None = None, method: str = "k-means",
                 k: float | None = 0, min_cluster_size: float = 5, n_neighbors: float = 15, min_dist: float = 0.1,
                 metric: str = "cosine", seed: float | None = 42, colour_by: str = "cluster",
                 with_embeddings: bool = False, progress=None):
-    frame, warnings = corpus_frame(studio, source, path, pasted)
-    columns = [str(c) for c in frame.columns]
-    text_column = text_column if text_column in columns else (text_columns(frame) or columns)[0]
-    if label_column in (None, "", NO_LABEL):
-        label_column = "topic" if source == "sample" else None
-    texts, labels, skipped = extract_texts(frame, text_column, label_column)
-    if skipped:
-        warnings.append(f"skipped {skipped} empty row(s)")
-    # A file with an embedding column (this tab's own export with embeddings, say) is not encoded again;
-    # its vectors must have the model's dimension, checked row by row.
-    vectors_column = (embedding_columns(frame) or [None])[0] if source == "upload" else None
-    embeddings = None
-    if vectors_column is not None:
-        embeddings = extract_embeddings(frame, vectors_column, text_column, studio.encoder.dim)
-        warnings.append(f"used the file's embeddings (column “{vectors_column}”, {studio.encoder.dim}-d) "
-                        "instead of encoding the texts")
+    frame, warnings = corpus_frame(studio.limits, source, path, pasted)
+    corpus = corpus_to_cluster(frame, source, text_column, label_column, studio.encoder.dim, warnings)
     result = studio.cluster(
-        texts, labels, method=method, k=int(k) if k else None, min_cluster_size=int(min_cluster_size),
+        corpus.texts, corpus.labels, method=method, k=int(k) if k else None, min_cluster_size=int(min_cluster_size),
         n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
-        seed=int(seed) if seed not in (None, "") else None, progress=progress, embeddings=embeddings,
+        seed=int(seed) if seed not in (None, "") else None, progress=progress, embeddings=corpus.embeddings,
     )
-    warnings += result.warnings
-    points = result.points()
+    warnings = corpus.warnings + result.warnings
     by = "label" if colour_by == "label" and result.labels is not None else "cluster"
-    n_clusters = len(set(result.clusters.tolist()) - {-1})
-    title = t("cl_map_title", n=f"{len(texts):,}", k=n_clusters, method=method,
+    n_clusters = len(set(result.clusters.tolist()) - {NOISE})
+    title = t("cl_map_title", n=f"{len(corpus.texts):,}", k=n_clusters, method=method,
               chosen=t("cl_map_chosen", k=result.chosen_k) if method != "HDBSCAN" and not k else "")
     view = ClusterView.of(result)
-    if embeddings is not None:  # search by meaning cannot get them from the encoder's cache
+    if corpus.embeddings is not None:  # search by meaning cannot get them from the encoder's cache
         view = replace(view, vectors=result.embeddings.astype(np.float16))
-    figure = cluster_map(points, by, title, view.names)
-    summary = [t("cl_summary", n=n_clusters, texts=f"{len(texts):,}")]
+    figure = cluster_map(result.points(), by, title, view.names)
+    summary = [t("cl_summary", n=n_clusters, texts=f"{len(corpus.texts):,}")]
     if result.metrics:
-        summary.append(t("cl_against", column=html.escape(str(label_column)), ari=f"{result.metrics['ari']:.3f}",
-                         nmi=f"{result.metrics['nmi']:.3f}"))
+        summary.append(t("cl_against", column=html.escape(str(corpus.label_column)),
+                         ari=f"{result.metrics['ari']:.3f}", nmi=f"{result.metrics['nmi']:.3f}"))
     summary += [f"{t('warning')} {html.escape(translate_error(w))}" for w in warnings]
-    shown = points.assign(label=points.get("label", ""))[["text", "cluster", "label"]]
-    if len(shown) > JUDGE_TABLE_ROWS:
-        # Rows keep their corpus positions (a prefix), so a picked row is still text number row + 1.
-        summary.append(t("cl_table_capped", shown=f"{JUDGE_TABLE_ROWS:,}", total=f"{len(shown):,}"))
-        shown = shown.head(JUDGE_TABLE_ROWS)
+    shown, capped = judge_table(view)
+    if capped:
+        summary.append(t("cl_table_capped", shown=f"{len(shown):,}", total=f"{len(view.texts):,}"))
     csv_path, parquet_path = export_points(result, with_embeddings, studio.files)
     return (figure, localized(view.named_table()), " · ".join(summary), csv_path, parquet_path, localized(shown),
             view)
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    """What a session keeps of a clustering: the points to judge and recolour, not the embeddings.
-
-    The exports already hold the embeddings; keeping them per session held 15 MB for 5,000 texts.
-    """
-
-    texts: list[str]
-    labels: list[str] | None
-    clusters: np.ndarray
-    coords: np.ndarray
-    names: dict[int, str] | None = None  # each cluster's name as first proposed (from its keywords)
-    table: pd.DataFrame | None = None  # one row per cluster (size, keywords, examples)
-    borders: ClusterBorders | None = None  # texts by closeness to a border, for a campaign (None: one cluster)
-    # Only for uploaded embeddings (float16: ranking needs no more; 77 MB for 50,000 768-d vectors).
-    vectors: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, result: ClusterResult) -> ClusterView:
-        table = result.table
-        names = {int(c): cluster_name(int(c), kw) for c, kw in zip(table["cluster"], table["keywords"], strict=True)}
-        try:
-            n_clusters = len(set(result.clusters.tolist()) - {NOISE})
-            borders = ClusterBorders.measure(result.texts, result.embeddings, result.clusters,
-                                             what=f"{n_clusters} {result.method} clusters")
-        except ValueError:  # fewer than two clusters: no text is on a border
-            borders = None
-        return cls(result.texts, result.labels, result.clusters, result.coords, names, table, borders)
-
-    def named_table(self, names: dict[int, str] | None = None) -> pd.DataFrame | None:
-        """The clusters table with each cluster's name (``names``: the edited ones) beside its number."""
-        if self.table is None:
-            return None
-        chosen = {**(self.names or {}), **(names or {})}
-        table = self.table.copy()
-        table.insert(1, "name", [chosen.get(int(c), "") for c in table["cluster"]])
-        return table
-
-    def members(self, cluster: int) -> list[str]:
-        """The distinct texts of one cluster, in corpus order."""
-        return list(dict.fromkeys(t for t, c in zip(self.texts, self.clusters.tolist(), strict=True) if c == cluster))
-
-    def points(self) -> pd.DataFrame:
-        frame = pd.DataFrame({"text": self.texts, "cluster": self.clusters, "x": self.coords[:, 0],
-                              "y": self.coords[:, 1]})
-        if self.labels is not None:
-            frame.insert(1, "label", self.labels)
-        return frame
 
 
 def cluster_choices(view: ClusterView, names: dict[int, str]) -> list[tuple[str, int]]:
@@ -176,32 +90,6 @@ def cluster_choices(view: ClusterView, names: dict[int, str]) -> list[tuple[str,
     sizes = {int(c): int(n) for c, n in zip(view.table["cluster"], view.table["size"], strict=True)} \
         if view.table is not None else {}
     return [(t("cl_choice", cluster=c, name=names.get(c, ""), n=sizes.get(c, 0)), c) for c in sizes if c != NOISE]
-
-
-def agreement_table(view: ClusterView, names: dict[int, str]) -> pd.DataFrame | None:
-    """Clusters x labels, when the corpus has a label column; None otherwise."""
-    if view.labels is None or not any(str(lab).strip() for lab in view.labels):
-        return None
-    return cluster_label_table(view.clusters.tolist(), view.labels, names)
-
-
-def label_judgments(studio: Studio, identity: Identity, view: ClusterView, cluster: int,
-                    name: str) -> list[Judgment]:
-    """One label judgment per distinct text of ``cluster``, labelled ``name``, as ``identity``."""
-    clusters = set(view.clusters.tolist())
-    if cluster not in clusters:
-        raise ValueError(f"there is no cluster {cluster} in this clustering")
-    if cluster == NOISE:
-        raise ValueError("noise is not a topic: pick a cluster")
-    label = (name or "").strip()
-    if not label:
-        raise ValueError(f"give cluster {cluster} a name first")
-    # Clustering is a symmetric task: the texts were encoded with the query prefix.
-    prefix = "query: " if studio.encoder.uses_prefixes else ""
-    return [Judgment(kind="label", anchor=text, label=label, tab="clustering", user=identity.user,
-                     query_prefix=prefix, passage_prefix=prefix, model_id=studio.encoder.model_id,
-                     model_revision=studio.encoder.revision, app_version=__version__)
-            for text in view.members(cluster)]
 
 
 def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | None, cluster: object,
@@ -218,33 +106,14 @@ def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | 
     if cluster in (None, ""):
         raise ValueError("pick a cluster to name")
     try:
-        number = int(cluster)  # type: ignore[arg-type]
+        number = int(cluster)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise ValueError(f"pick a cluster from the list, got {cluster!r}") from None
-    batch = label_judgments(studio, identity, view, number, name)
-    store = studio.store
-    hashes = {store.validator.clean(j).content_hash for j in batch}
-    newest = store.rows(limit=1, newest_first=True)
-    before = int(newest[0]["id"]) if newest else 0
-    result = store.import_records(batch, notify=True)
-    created = [int(r["id"]) for r in store.rows(kind="label", user=identity.user)
-               if int(r["id"]) > before and r["content_hash"] in hashes]
+    batch = label_judgments(studio.encoder, identity.user, view, number, name)
+    created, result = store_batch(studio.store, identity.user, batch)
     label = html.escape(batch[0].label or "")
     already = t("cl_already", n=result.duplicates) if result.duplicates else ""
     return created, t("cl_saved_label", label=label, n=result.added, cluster=number, already=already)
-
-
-def selection_frame(view: ClusterView, ids: list[int]) -> pd.DataFrame:
-    """The selected texts as a table: point, cluster, label (when the corpus has one), text."""
-    frame = pd.DataFrame({"point": [i + 1 for i in ids], "cluster": [int(view.clusters[i]) for i in ids],
-                          "text": [view.texts[i] for i in ids]})
-    if view.labels is not None:
-        frame.insert(2, "label", [view.labels[i] for i in ids])
-    return frame
-
-
-def found_frame(view: ClusterView, ids: list[int]) -> pd.DataFrame:
-    return selection_frame(view, ids)
 
 
 def selection_summary(view: ClusterView, ids: list[int]) -> str:
@@ -278,70 +147,20 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
         raise ValueError("judgments are switched off: the app has no feedback store")
     if view is None:
         raise ValueError("cluster a corpus first")
-    ids = selected_ids(ids, len(view.texts))
-    if not ids:
-        raise ValueError("select texts on the map first (lasso, box or click)")
-    # Clustering is a symmetric task: every text was encoded with the query prefix.
-    prefix = "query: " if studio.encoder.uses_prefixes else ""
-    common_fields = dict(tab="clustering", user=identity.user, comment=(note or None), query_prefix=prefix,
-                         passage_prefix=prefix, model_id=studio.encoder.model_id,
-                         model_revision=studio.encoder.revision)
-    if kind in ("similar", "dissimilar"):
-        if len(ids) != 2:
-            raise ValueError(f"select exactly two texts to call them {kind.replace('_', ' ')}; {len(ids)} are selected")
-        batch = [Judgment(kind=kind, anchor=view.texts[ids[0]], positive=view.texts[ids[1]], **common_fields)]
-    elif kind == "misplaced":
-        batch = [Judgment(kind="misplaced", anchor=view.texts[i], label=f"cluster {int(view.clusters[i])}",
-                          **common_fields) for i in ids]
-    elif kind == "label":
-        label = " ".join((label or "").split())
-        if not label:
-            raise ValueError("type a topic label for the selected texts")
-        batch = [Judgment(kind="label", anchor=text, label=label, **common_fields)
-                 for text in dict.fromkeys(view.texts[i] for i in ids)]
-    else:
-        raise ValueError(f"unknown judgment {kind!r} for a selection")
+    batch = selection_judgments(studio.encoder, identity.user, view, ids, kind, label, note)
     created = [common.flag(studio, identity, judgment) for judgment in batch]
-    what = {"misplaced": t("cl_not_in_cluster"), "label": t("cl_label_what", label=html.escape(label))}.get(kind, kind)
+    what = {"misplaced": t("cl_not_in_cluster"),
+            "label": t("cl_label_what", label=html.escape(batch[0].label or ""))}.get(kind, kind)
     return created, t("cl_saved_selection", n=len(created), what=what)
 
 
 def make_border_campaign(studio: Studio, identity: Identity, view: ClusterView | None, names: dict | None,
                          n: float | None, overlap: float | None, name: str = ""):
     """A label campaign of this clustering's border texts, labelled with the clusters' current names."""
-    if view is None:
-        raise ValueError("cluster a corpus first: the campaign is made from the clustering on screen")
-    if view.borders is None:
-        raise ValueError("this clustering has fewer than two clusters, so no text is on a border; cluster again "
-                         "into more clusters")
-    if n in (None, "") or float(n) < 1 or not float(n).is_integer():
-        raise ValueError(f"the number of items must be a whole number from 1, got {n!r}")
-    chosen = {**(view.names or {}), **{int(c): v for c, v in (names or {}).items()}}
-    choice = view.borders.choice(view.texts, chosen, int(n))
+    choice = border_choice(view, names, n)
     return studio.create_campaign_from(identity.user, choice, is_admin=identity.is_admin,
                                        overlap=overlap if overlap not in (None, "") else 2,
                                        name=" ".join((name or "").split()) or "cluster borders")
-
-
-def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every text cell that a spreadsheet would run as a formula, quoted (labels and texts alike)."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(csv_safe)
-    return safe
-
-
-def export_points(result: ClusterResult, with_embeddings: bool,
-                  files: TempFiles | None = None) -> tuple[str, str]:
-    folder = (files or TempFiles.default()).new_folder("clusters")
-    points = result.points(with_embeddings)
-    csv_points = points.copy()
-    if with_embeddings:
-        csv_points["embedding"] = [" ".join(f"{v:.6f}" for v in row) for row in points["embedding"]]
-    csv_safe_frame(csv_points).to_csv(folder / "clusters.csv", index=False)
-    points.to_parquet(folder / "clusters.parquet", index=False)
-    return str(folder / "clusters.csv"), str(folder / "clusters.parquet")
 
 
 def build(studio: Studio, token: gr.BrowserState) -> None:
