@@ -1,6 +1,6 @@
 """Files the app hands out (exports): written under one folder, deleted once they are old enough.
 
-Each export used to leave a ``mkdtemp`` folder forever (+23 MB for one clustering export with
+A folder per export that nobody deletes grows without end (+23 MB for one clustering export with
 embeddings). Gradio copies a returned file into its own cache before serving it, so ours only has
 to live until then; the TTL leaves ample time for that and for a slow download.
 """

@@ -20,8 +20,8 @@ PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B
 NOISE_COLOUR = "#C8C8C8"
 
 # Every figure here is drawn on plotly's white template. Naming it per figure (update_layout(template=...))
-# validates the whole template again each time: 30 of the 1 x 10 heatmap's 34 ms on this 2-core CPU
-# (2026-11-27), paid on every /similarity call. plotly applies its default template when a figure is
+# validates the whole template again each time: 30 of the 1 x 10 heatmap's 34 ms on a 2-core CPU,
+# paid on every /similarity call. plotly applies its default template when a figure is
 # made, without validating it (2.9 ms for the same heatmap), so the app sets the default once.
 APP_TEMPLATE = "plotly_white"
 pio.templates.default = APP_TEMPLATE

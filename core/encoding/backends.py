@@ -46,13 +46,9 @@ class TransformerBackend:
             self.attention = "sdpa"
         elif attention == "sdpa":
             raise ValueError("SDPA attention needs a DeBERTa model with relative attention off")
-        # Packed batches (texts end to end, no padding) need our SDPA path. Sorted batches of 4,000
-        # short texts still pad 183k tokens to 218k (512 texts a batch), 258k (1,024) or 275k (2,048);
-        # on an H100 the model alone took 0.120 s packed against 0.127-0.128 s padded at 1,024 texts a
-        # batch and 0.120 against 0.134 at 2,048, but 0.126 against 0.118-0.120 at 512, where the grid
-        # copies for attention cost about what the padding does (two runs,
-        # benchmarks/results/encode_pipeline_cuda*.json); packed, the batch size matters less. On the
-        # CPU batches are short and narrow, so padded stays the default there.
+        # Packed batches (texts end to end, no padding) need our SDPA path. They save the padding that
+        # sorted batches still carry (most at wide batches), which pays on the GPU; on the CPU batches are
+        # short and narrow, so padded stays the default there (README, "Why the encoder's defaults...").
         if packed and self.attention != "sdpa":
             raise ValueError("packed batches need a DeBERTa model on the SDPA attention path")
         self.packed = self.attention == "sdpa" and (device.startswith("cuda") if packed is None else packed)

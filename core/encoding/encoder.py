@@ -43,10 +43,10 @@ CacheRow = tuple[np.ndarray, int, bool]  # embedding, token count, truncated
 ENGINES = ("auto", "torch", "openvino")
 CPU_WEIGHTS = ("full", "int8")
 
-# A waiting batch lets at most this many batch budgets of other work go first: a big request keeps
-# >= 1/5 of the model under a stream of small calls. benchmarks/load.py (20 users beside a 2,000-text
-# /cluster, 2 cores) measured /similarity p95 22.6 s when the bound was 4 batches of any size (small
-# calls lost ~43% of their throughput to the big job) and 15.8 s with 4 budgets of tokens.
+# A waiting batch lets at most this many batch budgets (in tokens) of other work go first: a big
+# request keeps >= 1/5 of the model under a stream of small calls. Counting tokens rather than batches
+# keeps small calls from losing their share to a big job (benchmarks/load.py; README, "Why the
+# encoder's defaults are what they are").
 DEFAULT_WAIT_BATCHES = 4.0
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
@@ -140,27 +140,16 @@ class Encoder:
                 self.backend = TransformerBackend(files, device, torch_dtype, attention, packed=packed)
             self.model_id, self.revision = files.model_id, files.revision
         self.cpu_weights = cpu_weights if self.engine == "openvino" else "full"
-        # H100 sweep over 8,000 texts: 131k-token batches ran 1.6x faster than 32k and 2.8x faster
-        # than 16k (shorter texts need big batches to fill the GPU). On CPU a small request waits
-        # for the batch in progress, so batches stay short there: full-size fp32 on 400 real
-        # sentences (2-core AMD EPYC, best of 3 interleaved rounds) ran 508 tokens/s at 4,096-token
-        # batches, 647 at 2,048, 682 at 1,024, 685 at 512 and 708 at 256; 512 waits ~0.75 s, not ~8 s.
-        # On an H100 with packed batches and chunked tokenising, 4,000 short texts took 0.159 and
-        # 0.190 s in two runs at 512 texts a batch, 0.163-0.175 s at 1,024 and 0.163-0.186 s at 2,048:
-        # within the runs' spread; benchmarks/encode.py with 512 gave 0.16 s in both
-        # (benchmarks/results/encode_pipeline_cuda*.json).
+        # Batch sizes: a GPU needs wide batches to be fed (short texts most of all); on the CPU a small
+        # request waits for the batch in progress, so batches stay short there. The measurements behind
+        # both defaults are in the README ("Why the encoder's defaults are what they are").
         on_gpu = self.device.startswith("cuda")
         self.batch_tokens = batch_tokens or (131_072 if on_gpu else 512)
         self.max_batch_size = max_batch_size or (512 if on_gpu else 256)
-        # What one more forward pass costs on the CPU, in tokens' worth of work: every pass reads all
-        # of the weights (340 MB in fp32), so a few short texts cost nearly a pass each. Full-size fp32
-        # on OpenVINO, 2-core AMD EPYC (2026-11-27): one text of 16 / 32 / 64 / 128 tokens took
-        # 46 / 54 / 87 / 156 ms, i.e. ~1 ms a token plus ~30 ms a pass. Batches are then planned to
-        # cost the least padding plus passes, rather than filled greedily: a /similarity call of
-        # 1 query + 10 passages (~340 tokens; greedy padded the passages from 315 to ~490) took a median
-        # 741 -> 601 ms on OpenVINO and 873 -> 726 ms on torch (20 / 10 calls; 16 and 48 tokens of
-        # overhead did about as well as 32), and 400 short texts 25.3 -> 25.2 s. On the GPU batches are
-        # wide and the greedy plan stays.
+        # What one more forward pass costs on the CPU, in tokens' worth of work: every pass reads all of
+        # the weights, so a few short texts cost nearly a pass each. CPU batches are planned to cost the
+        # least padding plus passes (core/encoding/batching.py); on the GPU batches are wide and filled
+        # greedily. The figure is measured (README, "Why the encoder's defaults are what they are").
         if batch_overhead is None:
             batch_overhead = 0 if on_gpu else CPU_BATCH_OVERHEAD_TOKENS
         if batch_overhead < 0:
@@ -172,10 +161,8 @@ class Encoder:
         # On ZeroGPU the device exists only inside the spaces.GPU call, so no helper thread there.
         self.overlap = (on_gpu and not on_zero_gpu()) if overlap is None else bool(overlap)
         # With overlap the request is tokenised in chunks, longest first, so the model starts on the
-        # first chunk while the helper thread tokenises the rest (on the H100 machine tokenising 4,000
-        # short texts took 35-57 ms on 16 cores, the model alone 118-134 ms). Without it one chunk:
-        # batches are then planned on true token lengths across the whole request, and tokenising is
-        # ~0.2 % of CPU encode time.
+        # first chunk while the helper thread tokenises the rest. Without it one chunk: batches are then
+        # planned on true token lengths across the whole request.
         if tokenize_chunk == "auto":
             tokenize_chunk = self.max_batch_size if self.overlap else None
         elif tokenize_chunk is not None and (not isinstance(tokenize_chunk, int) or tokenize_chunk < 1):
@@ -199,7 +186,7 @@ class Encoder:
         run_here = self._run_batches_here
         self._run_batches = gpu_task(run_here)
         # On ZeroGPU each call of the wrapped function is one GPU allocation, so a request keeps the
-        # model for all its batches there, as before; elsewhere it is shared batch by batch.
+        # model for all its batches there; elsewhere it is shared batch by batch.
         self._turn_per_batch = self._run_batches == run_here
 
     # -- what the encoder is -------------------------------------------------------------------
