@@ -95,6 +95,28 @@ def test_parquet(tmp_path):
     assert loaded.frame["id"].tolist() == [1, 2, 3, 4]
 
 
+def test_parquet_with_dictionary_encoded_and_large_string_text_reads_them_as_text(tmp_path):
+    """pandas reads dictionary-encoded strings as categoricals; a column with one distinct value then
+    failed every upload ("Categorical does not support operation 'mean'")."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from core.inputs.corpus import extract_texts, label_candidates, text_columns
+
+    path = tmp_path / "categorical.parquet"
+    texts = ["Погода на завтра", "Курс рубля к доллару", None, "Погода на завтра"]
+    pq.write_table(pa.table({"text": pa.array(texts).dictionary_encode(),
+                             "source": pa.array(["сайт"] * 4).dictionary_encode(),
+                             "topic": pa.array(["погода", "финансы", "финансы", "погода"], pa.large_string())}),
+                   path)
+    loaded = load_table(path)
+    assert text_columns(loaded.frame) == ["text", "topic", "source"]
+    assert label_candidates(loaded.frame) == ["text", "topic"]
+    read, labels, skipped = extract_texts(loaded.frame, "text", "topic")
+    assert read == ["Погода на завтра", "Курс рубля к доллару", "Погода на завтра"] and skipped == 1
+    assert labels == ["погода", "финансы", "погода"]
+
+
 def test_cp1251_csv_is_decoded_with_a_warning(tmp_path):
     path = tmp_path / "legacy.csv"
     path.write_bytes("text,topic\nПривет, мир,x\n".replace("Привет, мир", '"Привет, мир"').encode("cp1251"))

@@ -503,10 +503,23 @@ def _read_parquet(data: bytes, max_rows: int) -> tuple[pd.DataFrame, int]:
             if have > max_rows:
                 break
         table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
-        frame = table.to_pandas()
+        frame = _plain_columns(table.to_pandas())
     except Exception as exc:
         raise ValueError(f"could not read the Parquet file: {_error_text(exc)}") from exc
     return frame, int(total)
+
+
+def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical (dictionary-encoded) and Arrow-typed columns as plain values, so texts read as texts.
+
+    Parquet writers often dictionary-encode repeated strings; pandas reads those as categoricals, whose
+    values cannot be measured as strings (``Categorical.mean`` fails) or mixed with other values.
+    """
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype | pd.ArrowDtype):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
 
 
 def _too_many_columns(n_columns: int) -> str:
