@@ -229,7 +229,7 @@ class Studio:
             vectors = self._precomputed(embeddings, len(texts))
             encoding = None
         else:
-            encoding = self.encoder.encode_detailed(texts, prefix, progress=encoding_progress)
+            encoding = self._encode_in_slices(texts, prefix, encoding_progress)
             vectors = encoding.embeddings
         if progress is not None:
             progress(0.82, "clustering")
@@ -250,6 +250,24 @@ class Studio:
             coords=coords, table=table, metrics=metrics, embeddings=vectors, method=method,
             chosen_k=getattr(clusterer, "k_", None), warnings=warnings,
         )
+
+    def _encode_in_slices(self, texts: Sequence[str], prefix: str,
+                          progress: Callable[[int, int], None]) -> Encoding:
+        """All of ``texts``, in slices of the encoder's per-call cap: a clustering may map more texts
+        (``Limits.max_cluster_texts``) than one encoder call takes."""
+        step = self.encoder.max_texts
+        if len(texts) <= step:
+            return self.encoder.encode_detailed(texts, prefix, progress=progress)
+        parts = []
+        for start in range(0, len(texts), step):
+            def sliced(done: int, total: int, start: int = start) -> None:
+                progress(start + done, len(texts))
+
+            parts.append(self.encoder.encode_detailed(texts[start:start + step], prefix, progress=sliced))
+        return Encoding(embeddings=np.concatenate([p.embeddings for p in parts]),
+                        inputs=[t for p in parts for t in p.inputs],
+                        token_counts=[c for p in parts for c in p.token_counts],
+                        truncated=[c for p in parts for c in p.truncated])
 
     # -- tab 3 ---------------------------------------------------------------------------------
     def compare_prefixes(self, texts: Sequence[str], k: int = 5, *, n_neighbors: int = 15,

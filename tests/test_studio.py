@@ -57,6 +57,21 @@ def test_cluster_edge_sizes_give_a_map(studio, n):
     assert len(result.clusters) == n and result.table["size"].sum() == n
 
 
+def test_a_clustering_maps_more_texts_than_one_encoder_call_takes(tiny_model_dir):
+    """Clustering's cap (Limits.max_cluster_texts) is above the encoder's per-call cap: the texts are
+    encoded in slices, in order, with progress over all of them."""
+    encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", max_texts=4)
+    studio = Studio(encoder, limits=Limits(max_cluster_texts=10))
+    texts = [f"текст {i} про {'нефть' if i % 2 else 'борщ'}" for i in range(10)]
+    seen = []
+    result = studio.cluster(texts, k=2, seed=1, progress=lambda fraction, what: seen.append(what))
+    expected = np.concatenate([encoder.encode(texts[i:i + 4], "query") for i in (0, 4, 8)])
+    np.testing.assert_allclose(result.embeddings, expected, atol=1e-5)
+    assert "encoding: 10 of 10 texts" in seen and "encoding: 4 of 10 texts" in seen
+    with pytest.raises(ValueError, match="11 texts is more than the limit of 10"):
+        studio.cluster(texts + ["ещё"], k=2)
+
+
 def test_cluster_with_labels_reports_metrics_and_exports(studio):
     texts = [f"нефть и газ в регионе {i}" for i in range(10)] + [f"рецепт борща номер {i}" for i in range(10)]
     labels = ["нефть"] * 10 + ["кухня"] * 10
