@@ -67,6 +67,7 @@ def pair_columns(frame: pd.DataFrame, query_column: str | None = None,
             passage = candidates[0]
     if query == passage:
         raise ValueError(f"the query and passage columns must differ; both are {query!r}")
+    assert passage is not None  # every branch above that left it None named it
     return query, passage
 
 

@@ -294,6 +294,7 @@ class JudgmentStore:
             with self._write() as conn:
                 cur = conn.execute(_INSERT, [record[c] for c in _INSERT_COLUMNS])
                 if cur.rowcount == 1:
+                    assert cur.lastrowid is not None  # an insert that added a row has its id
                     new_id, created = int(cur.lastrowid), True
                 else:
                     row = conn.execute("SELECT id FROM feedback WHERE content_hash = ?",
@@ -335,6 +336,7 @@ class JudgmentStore:
                     record = judgment.to_record()
                     cur = conn.execute(_INSERT, [record[c] for c in _INSERT_COLUMNS])
                     if cur.rowcount == 1:
+                        assert cur.lastrowid is not None  # an insert that added a row has its id
                         added.append(judgment.replace(id=int(cur.lastrowid)))
         except sqlite3.Error as exc:
             raise JudgmentStoreError(f"could not write to feedback store {self.path}: {exc}") from exc
