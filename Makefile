@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: install run test lint browser bench clean
+.PHONY: install run test lint typecheck browser bench clean
 
 install: $(STAMP)
 
@@ -30,8 +30,11 @@ browser:
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: $(STAMP) browser
-	$(PY) -m ruff check .
+# mypy on the core package, settings in pyproject.toml ([tool.mypy]); its cache is .mypy_cache.
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+test: $(STAMP) browser lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -39,4 +42,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/projection.py
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .mypy_cache

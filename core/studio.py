@@ -143,10 +143,10 @@ class Studio:
         another replaces it. The dict is replaced, never changed in place, so a request that is
         iterating over the models never sees it half-changed.
         """
-        options: dict[str, object] = {}
         if self.encoder.engine in ("torch", "openvino"):
-            options = {"device": self.encoder.device, "engine": self.encoder.engine}
-        encoder = Encoder(str(path), **options)
+            encoder = Encoder(str(path), device=self.encoder.device, engine=self.encoder.engine)
+        else:
+            encoder = Encoder(str(path))
         with self._models_lock:
             models = {k: v for k, v in self.encoders.items() if k != self.tuned_model}
             models[encoder.model_id] = encoder

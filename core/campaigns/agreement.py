@@ -11,10 +11,11 @@ the method prescribes. Pure Python: a campaign's few thousand judgments need no 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import TypeVar
 
 NOMINAL, INTERVAL = "nominal", "interval"
 LEVELS = (NOMINAL, INTERVAL)
@@ -24,8 +25,10 @@ LEVELS = (NOMINAL, INTERVAL)
 SCORE_RANGE = 5.0
 
 Value = Hashable
+# Any hashable item id (a campaign's are ints); a TypeVar because a Mapping's key type is invariant.
+ItemId = TypeVar("ItemId", bound=Hashable)
 # item -> annotator -> value
-Ratings = Mapping[Hashable, Mapping[str, Value]]
+Ratings = Mapping[ItemId, Mapping[str, Value]]
 
 
 def _delta(level: str, a: Value, b: Value) -> float:
@@ -54,7 +57,8 @@ def krippendorff_alpha(units: Sequence[Sequence[Value]], level: str = NOMINAL) -
             for j, b in enumerate(values):
                 if i != j:
                     coincidences[(a, b)] += weight
-    totals: Counter[Value] = Counter()
+    # Weights are fractions, so the totals are floats (a Counter is typed for whole counts).
+    totals: defaultdict[Value, float] = defaultdict(float)
     for (a, _), weight in coincidences.items():
         totals[a] += weight
     n = sum(totals.values())
@@ -120,13 +124,13 @@ class AgreementReport:
     disputed: list[DisputedItem] = field(default_factory=list)
 
 
-def agreement_report(ratings: Ratings, level: str, *, top: int = 10) -> AgreementReport:
+def agreement_report(ratings: Ratings[ItemId], level: str, *, top: int = 10) -> AgreementReport:
     """Alpha, per-annotator agreement and the ``top`` items with the least agreement."""
     _check_level(level)
     rated = {item: dict(values) for item, values in ratings.items() if values}
     pairable = {item: values for item, values in rated.items() if len(values) >= 2}
     alpha = krippendorff_alpha([list(v.values()) for v in pairable.values()], level)
-    annotators: dict[str, list[Hashable]] = defaultdict(list)
+    annotators: dict[str, list[ItemId]] = defaultdict(list)
     for item, values in rated.items():
         for who in values:
             annotators[who].append(item)

@@ -8,7 +8,7 @@ from a fixed list. Every problem with the settings or the table is a ``ValueErro
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +214,7 @@ def _cell(value: Any) -> str:
     return clean_text(str(value))
 
 
-def items_from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[str], *,
+def items_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str], *,
                     max_items: int = MAX_ITEMS, max_chars: int = DEFAULT_MAX_TEXT_CHARS) -> ItemTable:
     """Items from rows of one or two texts: empty rows and repeated items are dropped (and counted)."""
     items: list[Item] = []

@@ -70,7 +70,7 @@ def boundary_pairs(queries: Sequence[str], passages: Sequence[str], encode: Enco
         how = f"{threshold:.1f}, as given"
     distance = np.abs(scores - threshold).ravel()
     order = np.argsort(distance, kind="stable")[:n]
-    items = []
+    items: list[Item] = []
     for flat in order:
         qi, pi = divmod(int(flat), len(passages))
         s = float(scores[qi, pi])
@@ -92,7 +92,7 @@ def tied_queries(queries: Sequence[str], passages: Sequence[str], encode: Encode
     top2 = np.argsort(-scores, axis=1, kind="stable")[:, :2]
     margins = scores[np.arange(len(queries)), top2[:, 0]] - scores[np.arange(len(queries)), top2[:, 1]]
     chosen = np.argsort(margins, kind="stable")[:max(1, (n + 1) // 2)]
-    items = []
+    items: list[Item] = []
     for qi in chosen:
         first, second = (int(p) for p in top2[qi])
         note = f"top two nearly tied: {scores[qi, first]:.1f} vs {scores[qi, second]:.1f}"
@@ -146,7 +146,7 @@ class ClusterBorders:
     where: str  # which clustering, in words, for the rule
 
     @classmethod
-    def measure(cls, texts: Sequence[str], vectors: np.ndarray, clusters: Sequence[int], *,
+    def measure(cls, texts: Sequence[str], vectors: np.ndarray, clusters: Sequence[int] | np.ndarray, *,
                 what: str = "") -> ClusterBorders:
         vectors = np.asarray(vectors, dtype=np.float32)
         labels = np.asarray(clusters)

@@ -7,6 +7,7 @@ rows. Batching, caching and validation live in ``core.encoding.encoder``.
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ import torch.nn.functional as F
 from core.encoding.attention import Packing, enable_sdpa, packed
 from core.encoding.device import dtype_name
 from core.encoding.loading import ModelFiles, ModelLoadError
+
+if TYPE_CHECKING:  # transformers is imported when a model is loaded
+    from transformers import PretrainedConfig, PreTrainedTokenizerBase
 
 
 class TransformerBackend:
@@ -145,7 +149,7 @@ def pad_batch(batch: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarr
     return ids, mask
 
 
-def token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+def token_ids(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[list[int]]:
     """Token ids with special tokens, never truncated or padded.
 
     A fast tokenizer is called through ``encode_batch_fast`` (no character offsets), the same ids
@@ -171,7 +175,8 @@ def pack_batch(batch: list[list[int]]) -> tuple[np.ndarray, ...]:
     return ids, positions, slots, key_mask, lengths
 
 
-def load_tokenizer(files: ModelFiles, config=None):
+def load_tokenizer(files: ModelFiles, config: PretrainedConfig | None = None
+                   ) -> tuple[PreTrainedTokenizerBase, int, int, PretrainedConfig]:
     """The tokenizer, the token limit, the pad id and the model's config: what both engines share.
 
     The limit is the smallest of sentence-transformers' max_seq_length, the model's positions and the

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,10 @@ from core.encoding.device import dtype_name, gpu_task, on_zero_gpu, pick_device,
 from core.encoding.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
 from core.encoding.scheduling import FairScheduler, Job
 from core.inputs.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
+
+if TYPE_CHECKING:  # the backends are imported where chosen; OpenVINO's only when asked for
+    from core.backends import TransformerBackend, USEBackend
+    from core.openvino_engine import OpenVINOBackend
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(texts_done, texts_total)`` after every batch (texts, because with chunked
@@ -119,6 +124,7 @@ class Encoder:
             raise ValueError(f"cpu_weights must be one of {', '.join(CPU_WEIGHTS)}, got {cpu_weights!r}")
         self.max_texts = max_texts
         self.max_chars = max_chars
+        self.backend: TransformerBackend | OpenVINOBackend | USEBackend
         if model == USEM3:
             from core.encoding.backends import USEBackend
 
@@ -371,7 +377,7 @@ class Encoder:
         # The scheduler needs the request's size before all of it is tokenised: an estimate from the
         # characters, corrected chunk by chunk as the true padded sizes become known.
         job = self._scheduler.job(sum(estimate_tokens(texts[i]) for chunk in chunks for i in chunk))
-        batches = self._planned_batches(texts, chunks, counts, truncated)
+        batches: Iterable[PlannedBatch] = self._planned_batches(texts, chunks, counts, truncated)
         if self._turn_per_batch:
             vectors = self._run_batches(batches, len(texts), progress, job)
         else:

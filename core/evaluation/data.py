@@ -65,6 +65,7 @@ def pair_columns(frame: pd.DataFrame, query_column: str | None = None,
             query = candidates[-1]  # the shortest remaining text column
         else:
             passage = candidates[0]
+    assert passage is not None  # every branch above that left it None named it
     if query == passage:
         raise ValueError(f"the query and passage columns must differ; both are {query!r}")
     return query, passage

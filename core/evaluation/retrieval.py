@@ -196,8 +196,8 @@ class BootstrapInterval:
         return self.low > 0 or self.high < 0
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, n_resamples: int = 2_000, confidence: float = 0.95,
-                     seed: int | None = 0) -> BootstrapInterval:
+def paired_bootstrap(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *, n_resamples: int = 2_000,
+                     confidence: float = 0.95, seed: int | None = 0) -> BootstrapInterval:
     """Confidence interval for mean(a) − mean(b), resampling queries (the same ones for both models).
 
     Pairing matters: two models' per-query scores are strongly correlated (hard queries are hard for

@@ -54,7 +54,7 @@ class ThresholdChoice:
     n_not_relevant: int
 
 
-def best_f1_threshold(scores: Sequence[float], relevant: Sequence[bool]) -> ThresholdChoice:
+def best_f1_threshold(scores: Sequence[float] | np.ndarray, relevant: Sequence[bool] | np.ndarray) -> ThresholdChoice:
     """The threshold (one of ``scores``) that maximises F1 of "score >= threshold means relevant".
 
     Among equal F1, the higher threshold wins (fewer pairs let through for the same F1). Needs at

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -394,7 +394,7 @@ def make_clusterer(name: str, **params: Any) -> Clusterer:
 # evaluation and summaries
 
 
-def cluster_metrics(labels_true: Sequence[Any], labels_pred: Sequence[int]) -> dict[str, float]:
+def cluster_metrics(labels_true: Sequence[Any], labels_pred: Sequence[int] | np.ndarray) -> dict[str, float]:
     """Adjusted Rand index and normalised mutual information of predicted vs reference labels."""
     y_true = np.asarray(list(labels_true), dtype=object)
     y_pred = np.asarray(list(labels_pred))
@@ -412,7 +412,7 @@ def cluster_metrics(labels_true: Sequence[Any], labels_pred: Sequence[int]) -> d
 
 def cluster_table(
     texts: Sequence[str],
-    labels: Sequence[int],
+    labels: Sequence[int] | np.ndarray,
     keywords_fn: KeywordsFn | None = top_keywords,
     *,
     embeddings: np.ndarray | None = None,
@@ -491,12 +491,14 @@ def cluster_label_table(
     if not len(label_list):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in fixed})
     counts = pd.crosstab(pd.Series(clusters_arr, name="cluster"), pd.Series(label_list, name="label"))
-    order = sorted(counts.columns, key=lambda lab: (-int(counts[lab].sum()), lab))
+    texts_per_label = counts.sum()
+    order = sorted(counts.columns, key=lambda lab: (-int(texts_per_label[lab]), lab))
     counts = counts[order]
     # A label spelled like one of the fixed columns ("texts") gets its own heading, not a clash.
     heading = {lab: f"label: {lab}" if lab in fixed else lab for lab in order}
     rows = []
-    for cluster, row in counts.iterrows():
+    for cluster_label, row in counts.iterrows():
+        cluster = cast(int, cluster_label)  # the crosstab's index: cluster ids (pandas types it Hashable)
         total = int(row.sum())
         best = min(order, key=lambda lab: (-int(row[lab]), lab))
         rows.append({"cluster": int(cluster), "name": (names or {}).get(int(cluster), ""),

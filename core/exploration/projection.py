@@ -39,7 +39,7 @@ import threading
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -156,14 +156,15 @@ def _validate_params(n_neighbors: Any, min_dist: Any, metric: Any, seed: Any, n_
     if (
         isinstance(min_dist, bool)
         or not isinstance(min_dist, Real)
-        or not np.isfinite(min_dist)
-        or not 0.0 <= min_dist <= 1.0
+        # Every Real compares like a float (and Integral like an int); typeshed's ABCs do not say so.
+        or not np.isfinite(cast(float, min_dist))
+        or not 0.0 <= cast(float, min_dist) <= 1.0
     ):
         raise ValueError(f"min_dist must be a number between 0 and 1, got {min_dist!r}")
     if not isinstance(metric, str) or metric not in SUPPORTED_METRICS:
         raise ValueError(f"metric must be one of {SUPPORTED_METRICS}, got {metric!r}")
     if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed < 2**32
+        isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= cast(int, seed) < 2**32
     ):
         raise ValueError(f"seed must be None or an integer in [0, 2**32), got {seed!r}")
     if n_epochs is not None and (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -23,10 +24,12 @@ def selected_ids(raw: object, n_points: int, cap: int = MAX_SELECTION) -> list[i
     if isinstance(raw, bool | str | bytes) or not isinstance(raw, Sequence | np.ndarray):
         raw = [raw]
     ids: dict[int, None] = {}
-    for position, value in enumerate(raw):  # type: ignore[arg-type]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or float(value) != int(value):
+    for position, value in enumerate(raw):
+        # Every numbers.Real converts like a float; typeshed's Real does not say so, hence the casts.
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or float(value) != int(cast(float, value))):
             raise ValueError(f"selection item {position + 1} is not a point id: {value!r}")
-        point = int(value)
+        point = int(cast(float, value))
         if not 0 <= point < n_points:
             raise ValueError(f"selection item {position + 1} names point {point}, but the map has {n_points} points")
         ids[point] = None

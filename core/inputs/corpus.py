@@ -18,7 +18,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -322,7 +322,7 @@ class _MeteredArchive:
     def __getattr__(self, name: str) -> Any:  # namelist, filename, close, ...
         return getattr(self._archive, name)
 
-    def open(self, name: str, mode: str = "r", *args: Any, **kwargs: Any) -> _MeteredStream:
+    def open(self, name: str, mode: Literal["r", "w"] = "r", *args: Any, **kwargs: Any) -> _MeteredStream:
         raw = self._archive.open(name, mode, *args, **kwargs)
         limit = self.unsized_sheet_limit if _is_worksheet(name) else None
         return _MeteredStream(raw, self.meter, name, limit)
@@ -384,7 +384,8 @@ def _open_workbook(data: bytes, max_bytes: int) -> tuple[Any, _MeteredArchive]:
     # keep_links=False: pandas' choice too; links to other workbooks are never needed here
     reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     archive = _MeteredArchive(reader.archive, meter, unsized_sheet_limit=max_bytes)
-    reader.archive = archive
+    # Duck-typed: openpyxl only opens, reads and lists members of its archive.
+    reader.archive = archive  # type: ignore[assignment]
     reader.read()
     # from now on openpyxl only streams rows: limits per row instead
     archive.unsized_sheet_limit = None
@@ -440,7 +441,8 @@ def _sheet_rows(sheet: Any, max_rows: int, meter: _Meter) -> tuple[list[list[Any
 
 def _rows_to_frame(rows: list[list[Any]]) -> pd.DataFrame:
     """The first row is the header; the same parser as read_excel (names, dtypes, "" is missing)."""
-    from pandas.io.parsers import TextParser
+    # pandas-stubs leave out TextParser, which pandas' own read_excel uses.
+    from pandas.io.parsers import TextParser  # type: ignore[attr-defined]
 
     if not rows:
         return pd.DataFrame()

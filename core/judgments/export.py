@@ -158,7 +158,7 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _judgments_of(source: Any) -> list[Judgment | dict[str, Any]]:
+def _judgments_of(source: Any) -> Sequence[Judgment | dict[str, Any]]:
     if isinstance(source, JudgmentStore):
         return source.judgments()
     if hasattr(source, "to_dict") and hasattr(source, "columns"):  # a DataFrame, without importing pandas

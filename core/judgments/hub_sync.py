@@ -32,7 +32,7 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ class HubSyncSettings:
     problem: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> HubSyncSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> HubSyncSettings:
         env = os.environ if env is None else env
         repo_id = (env.get(REPO_ENV) or "").strip() or None
         token = next((env[name].strip() for name in TOKEN_ENVS if (env.get(name) or "").strip()), None)
@@ -92,7 +92,7 @@ class HubSyncSettings:
         return f"Hub sync on: judgments are pushed to dataset {self.repo_id} every {self.every:g} min."
 
 
-def replica_id(env: dict[str, str] | None = None) -> str:
+def replica_id(env: Mapping[str, str] | None = None) -> str:
     """``<replica or hostname>-<8 hex>``: unique per process start, safe in a file name."""
     env = os.environ if env is None else env
     host = env.get(REPLICA_ENV) or env.get("HOSTNAME") or socket.gethostname() or "local"
@@ -331,7 +331,7 @@ def live_records(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [event for _, event in latest.values() if event.get("op", "add") == "add"]
 
 
-def start_from_env(store: JudgmentStore, env: dict[str, str] | None = None, *, reload: bool = True,
+def start_from_env(store: JudgmentStore, env: Mapping[str, str] | None = None, *, reload: bool = True,
                    signal_handlers: bool = True, **kwargs: Any) -> HubSync | None:
     """Start a :class:`HubSync` when the environment configures one, else log why not and return None.
 
@@ -341,6 +341,7 @@ def start_from_env(store: JudgmentStore, env: dict[str, str] | None = None, *, r
     logger.info(settings.describe())
     if not settings.enabled:
         return None
+    assert settings.repo_id is not None  # enabled means a repo and a token
     kwargs.setdefault("every", settings.every)
     sync = HubSync(store, settings.repo_id, settings.token, **kwargs)
     return sync.start(reload=reload, signal_handlers=signal_handlers)

@@ -17,7 +17,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from core.inputs.text import clean_text
 
@@ -122,6 +122,8 @@ def record_id(value: Any) -> int:
     """A record id from a form or API value (int, or a whole float from a number box), or ValueError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"a record id is a whole number, got {value!r}")
+    # Every numbers.Real compares and converts like a float; typeshed's Real does not say so.
+    value = cast(float, value)
     if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
         raise ValueError(f"a record id is a whole number, got {value!r}")
     if not 1 <= value <= MAX_RECORD_ID:

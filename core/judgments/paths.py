@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ SPACE_VOLUME = Path("/data")
 STORE_FILENAME = "feedback.sqlite"
 
 
-def default_data_dir(env: dict[str, str] | None = None) -> Path:
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where USER Studio keeps its data.
 
     ``$USER_STUDIO_DATA_DIR`` if set; else ``/data/user-studio`` when ``/data`` exists and is writable
@@ -26,7 +27,7 @@ def default_data_dir(env: dict[str, str] | None = None) -> Path:
     return Path("data")
 
 
-def default_store_path(env: dict[str, str] | None = None) -> Path:
+def default_store_path(env: Mapping[str, str] | None = None) -> Path:
     """``<default_data_dir()>/feedback.sqlite``."""
     return default_data_dir(env) / STORE_FILENAME
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import __version__
 from core.judgments.model import (
@@ -29,6 +29,9 @@ from core.judgments.model import (
     record_id,
 )
 from core.judgments.paths import DATA_DIR_ENV, default_store_path, utc_now
+
+if TYPE_CHECKING:  # pandas is imported when a frame is asked for
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +297,7 @@ class JudgmentStore:
             with self._write() as conn:
                 cur = conn.execute(_INSERT, [record[c] for c in _INSERT_COLUMNS])
                 if cur.rowcount == 1:
+                    assert cur.lastrowid is not None  # an insert that added a row has its id
                     new_id, created = int(cur.lastrowid), True
                 else:
                     row = conn.execute("SELECT id FROM feedback WHERE content_hash = ?",
@@ -335,6 +339,7 @@ class JudgmentStore:
                     record = judgment.to_record()
                     cur = conn.execute(_INSERT, [record[c] for c in _INSERT_COLUMNS])
                     if cur.rowcount == 1:
+                        assert cur.lastrowid is not None  # an insert that added a row has its id
                         added.append(judgment.replace(id=int(cur.lastrowid)))
         except sqlite3.Error as exc:
             raise JudgmentStoreError(f"could not write to feedback store {self.path}: {exc}") from exc
@@ -414,7 +419,7 @@ class JudgmentStore:
         return [Judgment.from_record(r) for r in self.rows(kind, user, tab, limit, newest_first=newest_first)]
 
     def records(self, kind: str | Sequence[str] | None = None, user: str | None = None,
-                tab: str | None = None, limit: int | None = None, *, newest_first: bool = False):
+                tab: str | None = None, limit: int | None = None, *, newest_first: bool = False) -> pd.DataFrame:
         """Records as a pandas DataFrame with :data:`COLUMNS` (see :meth:`rows`)."""
         return records_frame(self.rows(kind, user, tab, limit, newest_first=newest_first))
 
@@ -454,7 +459,7 @@ def _filters(**filters: Any) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def records_frame(rows: Iterable[dict[str, Any]]):
+def records_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """A pandas DataFrame of record dicts, with :data:`COLUMNS` even when empty."""
     import pandas as pd
 

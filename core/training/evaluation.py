@@ -16,12 +16,15 @@ import csv
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.inputs.text import add_prefix
 from core.training.recipe import GRADED, LABELS, POSITIVES, TRIPLETS, TrainingSet
+
+if TYPE_CHECKING:
+    from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 
 REGRESSION_SET = Path(__file__).resolve().parents[2] / "assets" / "paraphraser_regression.csv"
 HELD_OUT = "held-out"
@@ -137,7 +140,7 @@ class Evaluation:
 
         evaluator = EmbeddingSimilarityEvaluator(first, second, scores, batch_size=self.batch_size, name=name,
                                                  similarity_fn_names=["cosine"], write_csv=False)
-        return lambda model: evaluator(model)[evaluator.primary_metric]
+        return lambda model: evaluator(model)[_primary_metric(evaluator)]
 
     def _binary(self, held: TrainingSet) -> Callable[[Any], float]:
         from sentence_transformers.sentence_transformer.evaluation import BinaryClassificationEvaluator
@@ -145,7 +148,7 @@ class Evaluation:
         evaluator = BinaryClassificationEvaluator(
             held.column("sentence1"), held.column("sentence2"), [int(s) for s in held.column("score")],
             batch_size=self.batch_size, name="held-out", similarity_fn_names=["cosine"], write_csv=False)
-        return lambda model: evaluator(model)[evaluator.primary_metric]
+        return lambda model: evaluator(model)[_primary_metric(evaluator)]
 
     def _triplets(self, held: TrainingSet) -> Callable[[Any], float]:
         from sentence_transformers.sentence_transformer.evaluation import TripletEvaluator
@@ -153,7 +156,7 @@ class Evaluation:
         evaluator = TripletEvaluator(held.column("anchor"), held.column("positive"), held.column("negative"),
                                      batch_size=self.batch_size, name="held-out",
                                      similarity_fn_names=["cosine"], write_csv=False)
-        return lambda model: evaluator(model)[evaluator.primary_metric]
+        return lambda model: evaluator(model)[_primary_metric(evaluator)]
 
     def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
         return np.asarray(model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
@@ -175,3 +178,9 @@ class Evaluation:
             positives = self._encode(model, held.column("positive"))
             return float(np.mean(np.argmax(anchors @ positives.T, axis=1) == np.arange(len(anchors))))
         return accuracy
+
+
+def _primary_metric(evaluator: SentenceEvaluator) -> str:
+    """The key of the evaluator's main score; read after each run, which prefixes it with the set's name."""
+    assert evaluator.primary_metric is not None  # the evaluators used here always name one
+    return evaluator.primary_metric

