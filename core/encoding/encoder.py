@@ -36,8 +36,8 @@ from core.encoding.scheduling import FairScheduler, Job
 from core.inputs.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
 
 if TYPE_CHECKING:  # the backends are imported where chosen; OpenVINO's only when asked for
-    from core.backends import TransformerBackend, USEBackend
-    from core.openvino_engine import OpenVINOBackend
+    from core.encoding.backends import TransformerBackend, USEBackend
+    from core.encoding.openvino_engine import OpenVINOBackend
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(texts_done, texts_total)`` after every batch (texts, because with chunked

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -109,7 +109,7 @@ def corpus_to_cluster(frame: pd.DataFrame, source: str, text_column: str | None,
     texts, labels, skipped = extract_texts(frame, text_column, label_column)
     if skipped:
         notes.append(f"skipped {skipped} empty row(s)")
-    vectors_column = (embedding_columns(frame) or [None])[0] if source == "upload" else None
+    vectors_column = next(iter(embedding_columns(frame)), None) if source == "upload" else None
     embeddings = None
     if vectors_column is not None:
         embeddings = extract_embeddings(frame, vectors_column, text_column, dim)
@@ -232,7 +232,7 @@ def selection_judgments(model: ModelFacts, user: str, view: ClusterView, ids: Se
         raise ValueError("select texts on the map first (lasso, box or click)")
     # Clustering is a symmetric task: every text was encoded with the query prefix.
     prefix = "query: " if model.uses_prefixes else ""
-    common_fields = dict(tab="clustering", user=user, comment=(note or None), query_prefix=prefix,
+    common_fields: dict[str, Any] = dict(tab="clustering", user=user, comment=(note or None), query_prefix=prefix,
                          passage_prefix=prefix, model_id=model.model_id, model_revision=model.revision)
     if kind in ("similar", "dissimilar"):
         if len(chosen) != 2:

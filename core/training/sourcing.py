@@ -18,4 +18,5 @@ def source_judgments(store: JudgmentStore, *, campaign: str | None = None, min_a
     if campaign:
         consensus = CampaignStore(store).consensus(campaign, "operator", is_admin=True, min_agreement=min_agreement)
         return list(consensus.judgments)
-    return [j for user in (users or [None]) for j in store.judgments(user=user)]
+    everyone: list[str | None] = [None]
+    return [j for user in (users or everyone) for j in store.judgments(user=user)]
