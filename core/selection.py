@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.errors import UserError
+
 # A selection becomes one judgment per text; past this a misdrawn lasso would flood the store.
 MAX_SELECTION = 5_000
 MAX_SEARCH_CHARS = 200
@@ -50,7 +52,7 @@ def nearest(embeddings: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int
     if embeddings.ndim != 2 or len(embeddings) == 0:
         raise ValueError("there are no texts to search")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+        raise UserError("whole_number_min", name="k", low=1, value=k)
     scores = embeddings @ np.asarray(query, dtype=embeddings.dtype).reshape(-1)
     k = min(int(k), len(scores))
     top = np.argpartition(-scores, k - 1)[:k]

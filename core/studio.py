@@ -16,6 +16,7 @@ import pandas as pd
 
 from core.campaigns import CampaignStore
 from core.encoder import Encoder, Encoding
+from core.errors import Message, UserError
 from core.identity import IdentityIssuer, load_or_create_key
 from core.judgments import JudgmentStore
 from core.tempfiles import TempFiles
@@ -39,16 +40,15 @@ class Limits:
     upload_bytes: int = 5_000_000
 
     def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
+        """``what`` names the texts for the message: a ``what_*`` key of core.errors.MESSAGES, less "what_"."""
         if not texts:
-            raise ValueError(f"no {what}: enter at least one non-empty line")
+            raise UserError("no_texts", what=Message(f"what_{what}"))
         if len(texts) > cap:
-            raise ValueError(f"{len(texts):,} {what} is more than the limit of {cap:,}; send fewer")
+            raise UserError("too_many_texts", count=len(texts), what=Message(f"what_{what}"), limit=cap)
         for i, text in enumerate(texts):
             if len(text) > self.max_chars:
-                raise ValueError(
-                    f"line {i + 1} of the {what} has {len(text):,} characters, more than the limit of "
-                    f"{self.max_chars:,}"
-                )
+                raise UserError("line_too_long", line=i + 1, what=Message(f"what_{what}"), length=len(text),
+                                limit=self.max_chars)
 
 
 def token_report(encoding: Encoding, role: str, limit: int | None) -> pd.DataFrame:
@@ -155,7 +155,7 @@ class Studio:
         if len(by_folder) == 1:
             return by_folder[0]
         loaded = ", ".join(Path(m).name if m.startswith(("/", ".", "~")) else m for m in self.encoders)
-        raise ValueError(f"model {name!r} is not loaded; loaded: {loaded}")
+        raise UserError("model_not_loaded", name=name, loaded=loaded)
 
     def load_tuned(self, path: str | Path) -> Encoder:
         """Load a tuned model next to the others, with the default model's device and engine.
@@ -206,7 +206,7 @@ class Studio:
                              "passage": p.inputs[pi], "score": round(float(scores[qi, pi]), 2)})
         limit = encoder.max_tokens
         tokens = pd.concat([token_report(q, "query", limit), token_report(p, "passage", limit)], ignore_index=True)
-        warnings = [f"{enc.n_truncated} {role} text(s) were longer than {limit} tokens and were cut"
+        warnings = [Message("truncated_role", count=enc.n_truncated, role=Message(f"role_{role}"), limit=limit)
                     for enc, role in ((q, "query"), (p, "passage")) if enc.n_truncated]
         return SimilarityResult(
             queries=list(queries), passages=list(passages), scores=scores, ranking=pd.DataFrame(rows),
@@ -243,7 +243,7 @@ class Studio:
 
         def encoding_progress(done: int, total: int) -> None:
             if progress is not None and total:
-                progress(0.8 * done / total, f"encoding: {done:,} of {total:,} texts")
+                progress(0.8 * done / total, Message("progress_encoding", done=done, total=total))
 
         if embeddings is not None:
             # Precomputed (an uploaded embedding column): nothing to encode, so nothing was truncated.
@@ -253,10 +253,10 @@ class Studio:
             encoding = self.encoder.encode_detailed(texts, prefix, progress=encoding_progress)
             vectors = encoding.embeddings
         if progress is not None:
-            progress(0.82, "clustering")
+            progress(0.82, Message("progress_clustering"))
         clusters = np.asarray(clusterer.fit_predict(vectors))
         if progress is not None:
-            progress(0.88, "drawing the map")
+            progress(0.88, Message("progress_drawing_map"))
         coords = project_2d(vectors, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed)
         table = cluster_table(list(texts), clusters, embeddings=vectors)
         metrics = None
@@ -264,8 +264,7 @@ class Studio:
             metrics = cluster_metrics(labels, clusters)
         warnings = []
         if encoding is not None and encoding.n_truncated:
-            warnings.append(f"{encoding.n_truncated} text(s) were longer than {self.encoder.max_tokens} tokens "
-                            "and were cut")
+            warnings.append(Message("truncated", count=encoding.n_truncated, limit=self.encoder.max_tokens))
         return ClusterResult(
             texts=list(texts), labels=list(labels) if labels is not None else None, clusters=clusters,
             coords=coords, table=table, metrics=metrics, embeddings=vectors, method=method,
@@ -279,7 +278,7 @@ class Studio:
 
         self.limits.check_texts(texts, self.limits.max_passages, "texts")
         if not self.encoder.uses_prefixes:
-            raise ValueError(f"{self.encoder.model_id} takes no prefixes, so there is nothing to compare")
+            raise UserError("model_no_prefixes", model=self.encoder.model_id)
         variants = {name: self.encoder.encode(texts, name) for name in ("query", "passage", "none")}
         matrices = pc.similarity_matrices(variants)
         return PrefixComparison(

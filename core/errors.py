@@ -1,0 +1,174 @@
+"""Messages a person reads (errors, warnings, progress), each with a key so that it can be translated.
+
+Core speaks English, the API's language. Every text a user can provoke is built from a key in
+:data:`MESSAGES` and the values that fill it, so the interface translates it by key (see ``ui/i18n``)
+instead of recognising English sentences. A :class:`Message` is a ``str`` (its English text), so API
+callers, logs and code that treat warnings as strings see no difference; a :class:`UserError` is a
+``ValueError`` whose ``str()`` is that English text and whose ``.message`` keeps the key.
+
+Values are formatted by the template: ``{count:,}`` groups thousands (each language its own way),
+a value that is itself a :class:`Message` is rendered in the same language, and a list or tuple of
+them is joined with "; ".
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MESSAGES: dict[str, str] = {
+    # texts and limits
+    "no_texts": "no {what}: enter at least one non-empty line",
+    "too_many_texts": "{count:,} {what} is more than the limit of {limit:,}; send fewer",
+    "line_too_long": "line {line} of the {what} has {length:,} characters, more than the limit of {limit:,}",
+    "what_queries": "queries",
+    "what_passages": "passages",
+    "what_texts": "texts",
+    "what_query": "query",
+    "what_pairs": "pairs",
+    "what_corpus_passages": "corpus passages",
+    "what_passages_deduplicated": "passages (table and corpus, duplicates removed)",
+    "api_too_many_texts": "{count:,} texts is more than the limit of {limit:,} per call",
+    "api_texts_not_list": "texts must be a list of strings, not a single string",
+    "api_texts_none": "texts must be a list of strings, got None",
+    "api_text_none": "text at position {position} is None",
+    "api_text_nan": "text at position {position} is NaN (an empty cell?)",
+    "api_text_not_str": "text at position {position} is a {type}, not a string",
+    "api_text_too_long": "text at position {position} has {length:,} characters, more than the limit of {limit:,}",
+    "api_text_empty": "text at position {position} is empty (only spaces or invisible characters)",
+    "whole_number": "{name} must be a whole number, got {value!r}",
+    "whole_number_range": "{name} must be a whole number from {low:,} to {high:,}, got {value!r}",
+    "whole_number_min": "{name} must be a whole number of at least {low:,}, got {value!r}",
+    "one_of": "{name} must be one of {choices}; got {value!r}",
+    # models
+    "model_not_loaded": "model {name!r} is not loaded; loaded: {loaded}",
+    "model_no_prefixes": "{model} takes no prefixes, so there is nothing to compare",
+    # progress and warnings beside results
+    "progress_encoding": "encoding: {done:,} of {total:,} texts",
+    "progress_clustering": "clustering",
+    "progress_drawing_map": "drawing the map",
+    "truncated_role": "{count} {role} text(s) were longer than {limit} tokens and were cut",
+    "role_query": "query",
+    "role_passage": "passage",
+    "truncated": "{count} text(s) were longer than {limit} tokens and were cut",
+    # uploads
+    "file_broken_utf16": "not a CSV/TSV/TXT/XLSX/Parquet file: broken UTF-16 text",
+    "file_not_utf8_or_cp1251": "not a CSV/TSV/TXT/XLSX/Parquet file: the text is neither UTF-8 nor Windows-1251",
+    "file_read_as_cp1251": "The file is not UTF-8; it was read as Windows-1251 (cp1251).",
+    "file_extra_fields": "could not parse the file as {format}: some rows have more fields than the header (unquoted delimiters inside a text?)",
+    "file_unparsable": "could not parse the file as {format}: {reason}",
+    "file_no_rows": "the file has no rows",
+    "file_damaged_xlsx": "not a CSV/TSV/TXT/XLSX/Parquet file: it looks like a damaged XLSX (zip) archive",
+    "file_zip_not_xlsx": "not a CSV/TSV/TXT/XLSX/Parquet file: it is a zip archive but not an Excel XLSX workbook",
+    "size_mb": "{size:.1f} MB ({bytes:,} bytes)",
+    "size_kb": "{size:.1f} KB ({bytes:,} bytes)",
+    "size_bytes": "{bytes:,} bytes",
+    "file_too_many_columns": "the file has {count:,} columns; at most {limit:,} are supported",
+    "file_unreadable_xlsx": "could not read the XLSX workbook: {reason}",
+    "file_first_sheet_only": "The workbook has {count} sheets; only the first, {sheet!r}, was read.",
+    "file_unreadable_parquet": "could not read the Parquet file: {reason}",
+    "file_read_as_other": "{name} is not {expected}; it was read as {format}.",
+    "file_lines_as_texts": "The file has one column but unquoted commas; each line was read as one text.",
+    "file_not_found": "file not found: {name}",
+    "file_too_large": "{name} is {size}; the limit is {limit}. Upload a smaller file or a sample of it.",
+    "file_empty": "{name} is empty",
+    "file_old_xls": "not a CSV/TSV/TXT/XLSX/Parquet file: it is an old Excel .xls workbook; save it as .xlsx or .csv",
+    "file_binary": "{name} is not a CSV/TSV/TXT/XLSX/Parquet file (it looks like binary data)",
+    "file_wrong_extension": "{name} has a .{extension} extension but is a {format} file; read it as {format}.",
+    "file_unreadable": "could not read {name} as {format}: {reason}",
+    "file_no_data_rows": "{name} has no data rows",
+    "file_rows_cut": "The file has too many rows: kept the first {kept:,}; the rest was not read.",
+    "file_rows_cut_of": "The file has too many rows: kept the first {kept:,} of {total:,} rows.",
+    "file_no_text_column": "{name} has no text column (columns: {columns}); a corpus needs one column of sentences",
+    "column_not_found": "{role} column {name!r} not found; the columns are: {columns}",
+    "embedding_missing": "row {row} of column {column!r} has no embedding; every text needs one ({dim} numbers)",
+    "embedding_not_numbers": "row {row} of column {column!r} is not a list of numbers: {value!r}",
+    "embedding_wrong_size": "row {row} of column {column!r} has {size} numbers, but the model's embeddings have {dim} dimensions; it must be an embedding from the same model",
+    "embedding_not_finite": "row {row} of column {column!r} holds a NaN or infinite value",
+    "embedding_zero": "row {row} of column {column!r} is all zeros: not an embedding",
+    "role_text": "text",
+    "role_label": "label",
+    "role_embedding": "embedding",
+    "file_no_sheets": "the workbook has no sheets",
+}
+
+
+class Message(str):
+    """A text for a person: the English text as a ``str``, with the ``key`` and ``values`` it came from."""
+
+    key: str
+    values: dict[str, Any]
+
+    def __new__(cls, key: str, /, **values: Any) -> Message:
+        if key not in MESSAGES:
+            raise KeyError(f"no message {key!r} in core.errors.MESSAGES")
+        text = render(MESSAGES[key], values, MESSAGES)
+        message = super().__new__(cls, text)
+        message.key = key
+        message.values = values
+        return message
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle by key (str's way would pass the text as a key)
+        return (_rebuild, (self.key, self.values))
+
+    def __repr__(self) -> str:
+        return f"Message({self.key!r}, {super().__repr__()})"
+
+
+def _rebuild(key: str, values: dict[str, Any]) -> Message:
+    return Message(key, **values)
+
+
+class _Formatter(string.Formatter):
+    """str.format with nested messages rendered from the same templates and thousands grouped as asked."""
+
+    def __init__(self, templates: Mapping[str, str], thousands: str) -> None:
+        self.templates = templates
+        self.thousands = thousands
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, Message):
+            return render(self.templates.get(value.key) or MESSAGES[value.key], value.values,
+                          self.templates, self.thousands)
+        if isinstance(value, (list, tuple)):
+            return "; ".join(self.format_field(item, format_spec) for item in value)
+        text = format(value, format_spec)
+        if "," in format_spec and isinstance(value, (int, float)):
+            text = text.replace(",", self.thousands)
+        return text
+
+
+def render(template: str, values: Mapping[str, Any], templates: Mapping[str, str], thousands: str = ",") -> str:
+    """``template`` filled with ``values``; nested messages come from ``templates`` (English where missing)."""
+    return _Formatter(templates, thousands).vformat(template, (), dict(values))
+
+
+def add_messages(catalogue: Mapping[str, str]) -> None:
+    """Messages of another layer (``ui/`` raises its own); a key means one text, so none is redefined."""
+    clash = [key for key, text in catalogue.items() if MESSAGES.get(key, text) != text]
+    if clash:
+        raise ValueError(f"message keys defined twice: {', '.join(clash)}")
+    MESSAGES.update(catalogue)
+
+
+class UserError(ValueError):
+    """Bad input, said to the user: ``str()`` is the English text, ``.message`` the translatable message."""
+
+    def __init__(self, key: str | Message, /, **values: Any) -> None:
+        # A ready Message is taken as it is (a refusal passed on from where it was worded).
+        self.message = key if isinstance(key, Message) and not values else Message(key, **values)
+        super().__init__(str(self.message))
+
+
+def message_of(error: BaseException) -> str:
+    """What to tell a user about ``error``: its :class:`Message` if it carries one, else its text."""
+    message = getattr(error, "message", None)
+    return message if isinstance(message, Message) else str(error)
+
+
+def check_choice(name: str, value: object, choices: Iterable[object]) -> None:
+    """Raise :class:`UserError` with one wording unless ``value`` is one of ``choices``."""
+    options = list(choices)
+    if value not in options:
+        raise UserError("one_of", name=name, choices=", ".join(map(str, options)), value=value)
