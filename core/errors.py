@@ -91,6 +91,61 @@ MESSAGES: dict[str, str] = {
     "role_label": "label",
     "role_embedding": "embedding",
     "file_no_sheets": "the workbook has no sheets",
+    # evaluation
+    "table_needs_two_text_columns": "the table needs a query column and a passage column (two columns of text); it has: {columns}",
+    "table_needs_second_text_column": "the table needs a {missing} column beside the {other} column {found!r}; it has: {columns}",
+    "columns_must_differ": "the query and passage columns must differ; both are {column!r}",
+    "table_needs_label_column": "the table needs a label column (1 = relevant, 0 = not relevant) named label, relevant or class; it has: {columns}",
+    "corpus_no_text_column": "the corpus has no text column (columns: {columns})",
+    "pair_malformed": "pair {pair_number} is not a (query, passage) pair: {pair!r}",
+    "pair_text_not_str": "the {role} of pair {pair_number} is a {type}, not text",
+    "no_complete_pair": "no (query, passage) pair with both texts filled in",
+    "corpus_passage_not_str": "corpus passage {position} is a {type}, not text",
+    "verdict_empty": "row {row}: the {what} is 'an empty cell'; use 1 / 0 (or relevant / not_relevant, yes / no, да / нет)",
+    "verdict_unknown": "row {row}: the {what} is {value!r}; use 1 / 0 (or relevant / not_relevant, yes / no, да / нет)",
+    "class_relevant": "relevant",
+    "class_not_relevant": "not-relevant",
+    "threshold_needs_both_classes": "a threshold needs pairs of both classes; there is no {missing} pair among {count}",
+    # campaigns
+    "field_overlap": "overlap (people per item)",
+    "campaign_needs_labels": "a label campaign needs at least two labels (comma- or newline-separated)",
+    "campaign_labels_unwanted": "labels are for label campaigns; a {judgment} campaign takes none",
+    "campaign_instructions_too_long": "instructions are too long: {length:,} characters, the limit is {limit:,}",
+    "campaign_name_too_long": "the name is too long: {length:,} characters, the limit is {limit}",
+    "campaign_label_too_long": "label {label!r}... is too long: the limit is {limit} characters",
+    "campaign_label_twice": "label {label!r} is given twice",
+    "campaign_too_many_labels": "{count} labels is more than {limit} (one digit key each); merge some",
+    "campaign_needs_columns": "a {judgment} campaign needs columns {wanted}; the table has: {columns}",
+    "campaign_cell_too_long": "row {row}: {column} has {length:,} characters, more than the limit of {limit:,}",
+    "campaign_no_items": "the table has no items: every row has an empty {columns}",
+    "campaign_too_many_items": "{count:,} items is more than the limit of {limit:,} per campaign; split the table into several campaigns",
+    "campaign_too_many_rows": "the table has more than {limit:,} rows, the limit per campaign; split it into several campaigns",
+    "campaign_consensus": "{judged:,} of {items:,} judged items; {below:,} below the agreement level, {ties:,} tied",
+    "campaign_choose": "choose a campaign (its id)",
+    "campaign_no_such_id": "there is no campaign with that id",
+    "campaign_not_found": "there is no campaign {campaign!r}",
+    "campaign_no_item": "campaign {campaign!r} has no item {item} (items 1 to {count})",
+    "campaign_managers_only": "only the campaign's creator and admins see {what}",
+    "seen_agreement_per_annotator": "agreement per annotator",
+    "seen_training_data": "a campaign's training data",
+    "campaign_judges_pairs": "pairs of texts",
+    "campaign_judges_singles": "single texts",
+    "campaign_wrong_layout": "a {judgment} campaign judges {wants}; the table has {count} text column(s): {columns}",
+    "campaign_empty": "the campaign has no items",
+    "campaign_limit": "you have {count} campaigns, the limit is {limit}",
+    "campaign_wrong_kind": "campaign {campaign!r} asks for {allowed}, not {kind!r}",
+    "campaign_text_mismatch": "the {field} text is not item {item}'s text; leave it empty to judge the item",
+    "campaign_unknown_label": "label {label!r} is not one of this campaign's labels: {labels}",
+    "campaign_already_judged": "you have judged item {item} of this campaign already; undo it to change your answer",
+    "campaign_item_full": "item {item} already has the {overlap} judgment(s) it needs (your hold on it had expired); take the next item",
+    "campaign_agreement_level": "the agreement level is from 0 to 1, got {value!r}",
+    "campaign_item_id": "item_id is a whole number, got {value!r}",
+    "campaign_item_id_from_1": "item_id is a whole number from 1, got {value!r}",
+    "items_number": "the number of items must be a whole number from 1, got {value!r}",
+    "give_distinct": "give at least {minimum} different {what}, got {count}",
+    "uncertain_k_range": "k (clusters) must be from 2 to {limit}: each cluster becomes a label with a digit key",
+    "uncertain_single_cluster": "the texts form a single cluster, so no text is on a border; give more varied texts",
+    "uncertain_few_clusters": "the clustering has fewer than two clusters, so no text is on a border; cluster again into more clusters",
 }
 
 
@@ -162,9 +217,17 @@ class UserError(ValueError):
 
 
 def message_of(error: BaseException) -> str:
-    """What to tell a user about ``error``: its :class:`Message` if it carries one, else its text."""
+    """What to tell a user about ``error``: its :class:`Message` if it carries one, else its text.
+
+    An error of another type carries one when it was raised with a Message as its only argument
+    (``NotOwnerError(Message(...))``).
+    """
     message = getattr(error, "message", None)
-    return message if isinstance(message, Message) else str(error)
+    if isinstance(message, Message):
+        return message
+    if len(error.args) == 1 and isinstance(error.args[0], Message):
+        return error.args[0]
+    return str(error)
 
 
 def check_choice(name: str, value: object, choices: Iterable[object]) -> None:

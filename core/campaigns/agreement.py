@@ -16,6 +16,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from core.errors import check_choice
+
 NOMINAL, INTERVAL = "nominal", "interval"
 LEVELS = (NOMINAL, INTERVAL)
 
@@ -36,7 +38,7 @@ def _delta(level: str, a: Value, b: Value) -> float:
 
 def _check_level(level: str) -> None:
     if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+        check_choice("level", level, LEVELS)
 
 
 def krippendorff_alpha(units: Sequence[Sequence[Value]], level: str = NOMINAL) -> float | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import Message, UserError
+
 __all__ = ["POSITIVE_LABELS", "NEGATIVE_LABELS", "ThresholdChoice", "best_f1_threshold", "parse_verdicts"]
 
 # What people write in a label column; -1 / 0 / 1 covers ParaPhraser-style classes where only the
@@ -35,10 +37,9 @@ def parse_verdicts(values: Sequence[Any], *, what: str = "label") -> np.ndarray:
         if text in POSITIVE_LABELS:
             out[i] = True
         elif text not in NEGATIVE_LABELS:
-            shown = text or "an empty cell"
-            raise ValueError(
-                f"row {i + 1}: the {what} is {shown!r}; use 1 / 0 (or relevant / not_relevant, yes / no, да / нет)"
-            )
+            if not text:
+                raise UserError("verdict_empty", row=i + 1, what=what)
+            raise UserError("verdict_unknown", row=i + 1, what=what, value=text)
     return out
 
 
@@ -71,8 +72,8 @@ def best_f1_threshold(scores: Sequence[float], relevant: Sequence[bool]) -> Thre
         raise ValueError(f"score {bad + 1} is not a finite number")
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
-        missing = "relevant" if n_pos == 0 else "not-relevant"
-        raise ValueError(f"a threshold needs pairs of both classes; there is no {missing} pair among {len(labels)}")
+        missing = Message("class_relevant" if n_pos == 0 else "class_not_relevant")
+        raise UserError("threshold_needs_both_classes", missing=missing, count=len(labels))
     order = np.argsort(-scores, kind="stable")
     sorted_scores, sorted_labels = scores[order], labels[order]
     # Cut after each run of equal scores: a threshold cannot split pairs that score the same.
