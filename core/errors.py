@@ -146,6 +146,22 @@ MESSAGES: dict[str, str] = {
     "uncertain_k_range": "k (clusters) must be from 2 to {limit}: each cluster becomes a label with a digit key",
     "uncertain_single_cluster": "the texts form a single cluster, so no text is on a border; give more varied texts",
     "uncertain_few_clusters": "the clustering has fewer than two clusters, so no text is on a border; cluster again into more clusters",
+    # judgments
+    "record_id_whole": "a record id is a whole number, got {value!r}",
+    "record_id_range": "there is no record #{id}: ids are whole numbers from 1 to {limit}",
+    "judgment_needs_text": "kind {kind!r} needs the {field} text",
+    "field_not_str": "{name} must be a string, got {type}",
+    "judgment_text_too_long": "{field} text is too long: {length:,} characters, the limit is {limit:,}",
+    "judgment_text_empty": "{field} text is empty (nothing visible once spaces, control and zero-width characters are removed)",
+    "judgment_needs_score": "kind 'score' needs a score from {low:g} to {high:g}",
+    "judgment_score_not_number": "score must be a number from {low:g} to {high:g}, got {value!r}",
+    "judgment_score_not_finite": "score must be a finite number from {low:g} to {high:g}, got {value}",
+    "judgment_score_range": "score must be between {low:g} and {high:g}, got {value:g}",
+    "judgment_prefer_label": "kind 'prefer' needs label one of {labels} (which prefix gave better neighbours), got {value!r}",
+    "judgment_needs_label": "kind 'label' needs a non-empty label",
+    "field_too_long": "{name} is too long: {length:,} characters, the limit is {limit:,}",
+    "field_control_character": "{name} contains a control character; remove it",
+    "judgment_not_yours": "judgment #{id} is not yours, so you cannot delete it",
 }
 
 

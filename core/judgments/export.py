@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.errors import check_choice
 from core.judgments.model import SCORE_MAX, Judgment
 from core.judgments.store import JudgmentStore
 from core.text import add_prefix
@@ -59,10 +60,8 @@ class TrainingRows:
     """Turns judgment records into training rows of one dataset kind (see :func:`export`)."""
 
     def __init__(self, kind: str, prefixes: str = "apply") -> None:
-        if kind not in EXPORT_KINDS:
-            raise ValueError(f"unknown export kind {kind!r}; valid kinds: {', '.join(EXPORT_KINDS)}")
-        if prefixes not in PREFIX_MODES:
-            raise ValueError(f"unknown prefixes mode {prefixes!r}; use one of {', '.join(PREFIX_MODES)}")
+        check_choice("export kind", kind, EXPORT_KINDS)
+        check_choice("prefixes mode", prefixes, PREFIX_MODES)
         self.kind = kind
         self.prefixes = prefixes
 
@@ -199,8 +198,7 @@ def export(source: JudgmentStore | Iterable[Judgment | dict[str, Any]] | Any, fm
     is written to a temporary name and renamed, so a reader never sees half an export.
     """
     fmt = str(fmt).lower().lstrip(".")
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    check_choice("export format", fmt, EXPORT_FORMATS)
     builder = TrainingRows(kind, prefixes)
     rows = builder.build(_judgments_of(source))
     if not rows:
@@ -223,8 +221,7 @@ def training_prompts(rows: Any, kind: str) -> dict[str, str]:
     ``rows`` is a list of dicts, a DataFrame or a ``datasets.Dataset``. Raises ValueError when a prefix
     column holds more than one distinct value, since the trainer takes one prompt per column.
     """
-    if kind not in PROMPT_COLUMNS:
-        raise ValueError(f"unknown export kind {kind!r}; valid kinds: {', '.join(EXPORT_KINDS)}")
+    check_choice("export kind", kind, PROMPT_COLUMNS)
     prompts = {}
     for text_column, prefix_column in PROMPT_COLUMNS[kind].items():
         values = set(_column(rows, prefix_column))
