@@ -22,6 +22,7 @@ from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
+from core.errors import check_choice
 from core.keywords import top_keywords
 
 __all__ = [
@@ -379,10 +380,8 @@ CLUSTERERS: dict[str, type] = {
 
 def make_clusterer(name: str, **params: Any) -> Clusterer:
     """Build a registered clusterer by its display name; unknown names or parameters raise ValueError."""
-    try:
-        cls = CLUSTERERS[name]
-    except KeyError:
-        raise ValueError(f"unknown clusterer {name!r}; choose one of {', '.join(CLUSTERERS)}") from None
+    check_choice("clusterer", name, CLUSTERERS)
+    cls = CLUSTERERS[name]
     accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:

@@ -24,6 +24,7 @@ import torch
 from core.backends import Finished
 from core.batching import CPU_BATCH_OVERHEAD_TOKENS, estimate_tokens, padded_tokens, plan_batches, plan_chunks
 from core.device import dtype_name, gpu_task, on_zero_gpu, pick_device, pick_dtype
+from core.errors import check_choice
 from core.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
 from core.scheduling import FairScheduler, Job
 from core.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
@@ -105,12 +106,9 @@ class Encoder:
         packed: bool | None = None,
         batch_overhead: int | None = None,
     ):
-        if attention not in ("auto", "sdpa", "eager"):
-            raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-        if cpu_weights not in CPU_WEIGHTS:
-            raise ValueError(f"cpu_weights must be one of {', '.join(CPU_WEIGHTS)}, got {cpu_weights!r}")
+        check_choice("attention", attention, ("auto", "sdpa", "eager"))
+        check_choice("engine", engine, ENGINES)
+        check_choice("cpu_weights", cpu_weights, CPU_WEIGHTS)
         self.max_texts = max_texts
         self.max_chars = max_chars
         if model == USEM3:

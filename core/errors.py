@@ -162,6 +162,26 @@ MESSAGES: dict[str, str] = {
     "field_too_long": "{name} is too long: {length:,} characters, the limit is {limit:,}",
     "field_control_character": "{name} contains a control character; remove it",
     "judgment_not_yours": "judgment #{id} is not yours, so you cannot delete it",
+    # training
+    "training_kind_graded": "Scores and verdicts",
+    "training_kind_triplets": "Triplets",
+    "training_kind_labels": "Labels",
+    "training_kind_positives": "Positive pairs only",
+    "training_gives_graded": "0–5 scores, similar / dissimilar and relevant / not relevant",
+    "training_gives_triplets": "a relevant and a not-relevant text for the same query",
+    "training_gives_labels": "topic labels, at least two texts per label",
+    "training_gives_positives": "relevant / similar pairs, with no negative judgments",
+    "training_no_kind": "choose at least one kind of judgment to train on",
+    "training_few_rows": "{count} training row(s), at least {minimum} are needed (give {needs})",
+    "training_all_positive": "relevant/similar",
+    "training_all_same": "the same score",
+    "training_one_sided": "all {count} judgments are {verdict}. Training on positive pairs alone needs about {needed:,} of them (195 made the model worse when measured); add not-relevant or dissimilar judgments, or 0–5 scores, and they train with CoSENT",
+    "training_few_label_pairs": "{count} same-label pair(s); label at least two texts per label, {minimum} texts in all",
+    "training_kind_reason": "{kind}: {reason}",
+    "training_nothing": "Nothing to train on. {reasons}.",
+    "training_leave_out": "Leave out or add to: {reasons}.",
+    "training_no_judgments": "there are no judgments to train on",
+    "training_no_judgments_by": "there are no judgments to train on by {users}",
 }
 
 

@@ -151,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             store.close()
         if not judgments:
-            raise TrainingRefused("there are no judgments to train on" + (f" by {', '.join(args.user)}"
-                                                                           if args.user else ""))
+            if args.user:
+                raise TrainingRefused("training_no_judgments_by", users=", ".join(args.user))
+            raise TrainingRefused("training_no_judgments")
         registry = ModelRegistry(args.models_dir or store_path.parent / "models", keep=args.keep)
         report = run_training(judgments, config, registry.save, progress=out.progress, cancel=cancel,
                               trained_by=args.owner)

@@ -92,7 +92,7 @@ def test_positive_only_pairs_are_refused_below_a_thousand_and_say_what_would_hel
     assert list(sets) == [POSITIVES] and sets[POSITIVES].kind.loss == "MultipleNegativesRankingLoss"
 
 
-@pytest.mark.parametrize("kinds, match", [([], "at least one"), (["pairs"], "unknown training kind"),
+@pytest.mark.parametrize("kinds, match", [([], "at least one"), (["pairs"], "training kind must be one of"),
                                           ([TRIPLETS], "Nothing to train on")])
 def test_bad_or_empty_choices_are_refused(kinds, match):
     with pytest.raises(ValueError, match=match):
