@@ -182,6 +182,63 @@ MESSAGES: dict[str, str] = {
     "training_leave_out": "Leave out or add to: {reasons}.",
     "training_no_judgments": "there are no judgments to train on",
     "training_no_judgments_by": "there are no judgments to train on by {users}",
+    # raised by the interface (ui/)
+    "judgments_off": "judgments are switched off: the app has no feedback store",
+    "campaigns_off": "campaigns are switched off: the app has no feedback store",
+    "training_off": "training is switched off: the app has no feedback store",
+    "enter_own_judgment_id": "enter the id of one of your judgments",
+    "no_such_judgment": "there is no judgment #{id}",
+    "upload_campaign_table": "upload a table of items: query and passage (or sentence1 and sentence2) columns for relevance and scores, a text column for labels",
+    "campaign_label_number": "this campaign has {count} labels, not {number}",
+    "paste_texts": "paste at least one text, one per line",
+    "upload_first": "upload a CSV, TSV, TXT, XLSX or Parquet file first",
+    "skipped_empty_rows": "skipped {count} empty row(s)",
+    "used_file_embeddings": "used the file's embeddings (column “{column}”, {dim}-d) instead of encoding the texts",
+    "no_such_cluster": "there is no cluster {cluster} in this clustering",
+    "noise_not_topic": "noise is not a topic: pick a cluster",
+    "name_cluster_first": "give cluster {cluster} a name first",
+    "cluster_first": "cluster a corpus first",
+    "pick_cluster_to_name": "pick a cluster to name",
+    "pick_cluster_from_list": "pick a cluster from the list, got {value!r}",
+    "select_on_map_first": "select texts on the map first (lasso, box or click)",
+    "select_exactly_two": "select exactly two texts to call them {kind}; {count} are selected",
+    "call_similar": "similar",
+    "call_dissimilar": "dissimilar",
+    "type_topic_label_selected": "type a topic label for the selected texts",
+    "cluster_first_campaign": "cluster a corpus first: the campaign is made from the clustering on screen",
+    "clustering_few_clusters": "this clustering has fewer than two clusters, so no text is on a border; cluster again into more clusters",
+    "type_cluster_name": "type a name for the cluster",
+    "cluster_name_too_long": "a cluster name has at most {limit} characters, got {length}",
+    "select_text_in_table": "select a text in the table first",
+    "select_second_text": "select a second, different text as B",
+    "type_topic_label": "type a topic label first",
+    "type_query_to_search": "type a query to search by meaning",
+    "upload_what_first": "upload {what} first (CSV, TSV, TXT, XLSX or Parquet)",
+    "corpus_column_empty": "the corpus column {column!r} has no text",
+    "tick_a_model": "tick at least one model",
+    "skipped_incomplete_rows": "skipped {count} row(s) with an empty query or passage",
+    "no_relevance_judgments": "you have no relevant / not-relevant judgments yet: judge pairs in Similarity or Search",
+    "compare_prefixes_then_select": "compare prefixes first, then select texts on the map",
+    "pick_better_variant": "pick which variant is better, got {value!r}",
+    "compare_prefixes_then_pick": "compare prefixes first, then pick a text",
+    "pick_compared_text": "pick one of the {count} compared texts",
+    "no_such_ranking_row": "there is no row {row} in the ranking",
+    "run_comparison_again": "run the comparison again: this result has no per-query view",
+    "no_such_query": "there is no query {query}; there are {count}",
+    "top_k_whole": "top k must be a whole number (0 = every passage), got {value!r}",
+    "second_model_differs": "pick a second model other than the first",
+    "column_not_in_table": "{role} column {name!r} is not in the table; its columns are: {columns}",
+    "pick_query_or_passage_column": "pick a query column or a passage column; the table's columns are: {columns}",
+    "enter_campaign_id": "enter the id of a campaign you created (or any campaign, as an admin)",
+    "admins_only_everyone": "only admins may train on everyone's judgments; choose your own",
+    "no_training_judgments": "there are no judgments to train on yet: judge some results in the other tabs",
+    "choose_saved_version": "choose a saved version first",
+    "no_tuned_model": "no tuned model named {name!r} among yours",
+    "version_not_promoted": "{name} was not promoted ({reason}); tick 'load it anyway' to load it on purpose",
+    "upload_what_corpus": "a corpus",
+    "upload_what_pairs": "a table of query and passage columns",
+    "upload_what_labelled_pairs": "a table of query, passage and label columns",
+    "upload_what_table": "a table",
 }
 
 
@@ -233,14 +290,6 @@ class _Formatter(string.Formatter):
 def render(template: str, values: Mapping[str, Any], templates: Mapping[str, str], thousands: str = ",") -> str:
     """``template`` filled with ``values``; nested messages come from ``templates`` (English where missing)."""
     return _Formatter(templates, thousands).vformat(template, (), dict(values))
-
-
-def add_messages(catalogue: Mapping[str, str]) -> None:
-    """Messages of another layer (``ui/`` raises its own); a key means one text, so none is redefined."""
-    clash = [key for key, text in catalogue.items() if MESSAGES.get(key, text) != text]
-    if clash:
-        raise ValueError(f"message keys defined twice: {', '.join(clash)}")
-    MESSAGES.update(catalogue)
 
 
 class UserError(ValueError):

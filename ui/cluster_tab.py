@@ -21,6 +21,7 @@ from core.corpus import (
     load_table,
     text_columns,
 )
+from core.errors import Message, UserError
 from core.identity import Identity
 from core.judgments import Judgment, csv_safe
 from core.keywords import cluster_name
@@ -44,10 +45,10 @@ def corpus_frame(studio: Studio, source: str, path: str | None, pasted: str) -> 
     if source == "paste":
         lines = split_lines(pasted)
         if not lines:
-            raise ValueError("paste at least one text, one per line")
+            raise UserError("paste_texts")
         return pd.DataFrame({"text": lines}), []
     if not path:
-        raise ValueError("upload a CSV, TSV, TXT, XLSX or Parquet file first")
+        raise UserError("upload_first")
     loaded = load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=studio.limits.max_cluster_texts)
     return loaded.frame, loaded.warnings
 
@@ -82,15 +83,14 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
         label_column = "topic" if source == "sample" else None
     texts, labels, skipped = extract_texts(frame, text_column, label_column)
     if skipped:
-        warnings.append(f"skipped {skipped} empty row(s)")
+        warnings.append(Message("skipped_empty_rows", count=skipped))
     # A file with an embedding column (this tab's own export with embeddings, say) is not encoded again;
     # its vectors must have the model's dimension, checked row by row.
     vectors_column = (embedding_columns(frame) or [None])[0] if source == "upload" else None
     embeddings = None
     if vectors_column is not None:
         embeddings = extract_embeddings(frame, vectors_column, text_column, studio.encoder.dim)
-        warnings.append(f"used the file's embeddings (column “{vectors_column}”, {studio.encoder.dim}-d) "
-                        "instead of encoding the texts")
+        warnings.append(Message("used_file_embeddings", column=vectors_column, dim=studio.encoder.dim))
     result = studio.cluster(
         texts, labels, method=method, k=int(k) if k else None, min_cluster_size=int(min_cluster_size),
         n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
@@ -190,12 +190,12 @@ def label_judgments(studio: Studio, identity: Identity, view: ClusterView, clust
     """One label judgment per distinct text of ``cluster``, labelled ``name``, as ``identity``."""
     clusters = set(view.clusters.tolist())
     if cluster not in clusters:
-        raise ValueError(f"there is no cluster {cluster} in this clustering")
+        raise UserError("no_such_cluster", cluster=cluster)
     if cluster == NOISE:
-        raise ValueError("noise is not a topic: pick a cluster")
+        raise UserError("noise_not_topic")
     label = (name or "").strip()
     if not label:
-        raise ValueError(f"give cluster {cluster} a name first")
+        raise UserError("name_cluster_first", cluster=cluster)
     # Clustering is a symmetric task: the texts were encoded with the query prefix.
     prefix = "query: " if studio.encoder.uses_prefixes else ""
     return [Judgment(kind="label", anchor=text, label=label, tab="clustering", user=identity.user,
@@ -212,15 +212,15 @@ def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | 
     already labelled so keeps its earlier judgment) and a status line.
     """
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     if view is None:
-        raise ValueError("cluster a corpus first")
+        raise UserError("cluster_first")
     if cluster in (None, ""):
-        raise ValueError("pick a cluster to name")
+        raise UserError("pick_cluster_to_name")
     try:
         number = int(cluster)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"pick a cluster from the list, got {cluster!r}") from None
+        raise UserError("pick_cluster_from_list", value=cluster) from None
     batch = label_judgments(studio, identity, view, number, name)
     store = studio.store
     hashes = {store.validator.clean(j).content_hash for j in batch}
@@ -275,12 +275,12 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
     Returns the ids created (Undo takes the batch back) and a status line.
     """
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     if view is None:
-        raise ValueError("cluster a corpus first")
+        raise UserError("cluster_first")
     ids = selected_ids(ids, len(view.texts))
     if not ids:
-        raise ValueError("select texts on the map first (lasso, box or click)")
+        raise UserError("select_on_map_first")
     # Clustering is a symmetric task: every text was encoded with the query prefix.
     prefix = "query: " if studio.encoder.uses_prefixes else ""
     common_fields = dict(tab="clustering", user=identity.user, comment=(note or None), query_prefix=prefix,
@@ -288,7 +288,7 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
                          model_revision=studio.encoder.revision)
     if kind in ("similar", "dissimilar"):
         if len(ids) != 2:
-            raise ValueError(f"select exactly two texts to call them {kind.replace('_', ' ')}; {len(ids)} are selected")
+            raise UserError("select_exactly_two", kind=Message(f"call_{kind}"), count=len(ids))
         batch = [Judgment(kind=kind, anchor=view.texts[ids[0]], positive=view.texts[ids[1]], **common_fields)]
     elif kind == "misplaced":
         batch = [Judgment(kind="misplaced", anchor=view.texts[i], label=f"cluster {int(view.clusters[i])}",
@@ -296,7 +296,7 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
     elif kind == "label":
         label = " ".join((label or "").split())
         if not label:
-            raise ValueError("type a topic label for the selected texts")
+            raise UserError("type_topic_label_selected")
         batch = [Judgment(kind="label", anchor=text, label=label, **common_fields)
                  for text in dict.fromkeys(view.texts[i] for i in ids)]
     else:
@@ -312,12 +312,11 @@ def make_border_campaign(studio: Studio, identity: Identity, view: ClusterView |
     from ui.annotate_tab import create_from_choice
 
     if view is None:
-        raise ValueError("cluster a corpus first: the campaign is made from the clustering on screen")
+        raise UserError("cluster_first_campaign")
     if view.borders is None:
-        raise ValueError("this clustering has fewer than two clusters, so no text is on a border; cluster again "
-                         "into more clusters")
+        raise UserError("clustering_few_clusters")
     if n in (None, "") or float(n) < 1 or not float(n).is_integer():
-        raise ValueError(f"the number of items must be a whole number from 1, got {n!r}")
+        raise UserError("items_number", value=n)
     chosen = {**(view.names or {}), **{int(c): v for c, v in (names or {}).items()}}
     choice = view.borders.choice(view.texts, chosen, int(n))
     return create_from_choice(studio, identity, choice, overlap if overlap not in (None, "") else 2,
@@ -516,14 +515,14 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def rename_cluster(view: ClusterView | None, names: dict | None, cluster: int | None, name: str, by: str):
             if view is None:
-                raise ValueError("cluster a corpus first")
+                raise UserError("cluster_first")
             if cluster in (None, ""):
-                raise ValueError("pick a cluster to name")
+                raise UserError("pick_cluster_to_name")
             name = " ".join((name or "").split())
             if not name:
-                raise ValueError("type a name for the cluster")
+                raise UserError("type_cluster_name")
             if len(name) > 200:
-                raise ValueError(f"a cluster name has at most 200 characters, got {len(name)}")
+                raise UserError("cluster_name_too_long", limit=200, length=len(name))
             names = {**(names or {}), int(cluster): name}
             by = "label" if by == "label" and view.labels is not None else "cluster"
             crosstab = agreement_table(view, names)
@@ -556,19 +555,19 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             def save(result: ClusterView | None, state: dict, label: str, note: str, user_token: str,
                      request: gr.Request, profile: gr.OAuthProfile | None):
                 if result is None or state.get("a") is None:
-                    raise ValueError("select a text in the table first")
+                    raise UserError("select_text_in_table")
                 a = result.texts[state["a"]]
                 kwargs: dict = {"anchor": a}
                 if kind in ("similar", "dissimilar"):
                     if state.get("b") is None or state["b"] == state["a"]:
-                        raise ValueError("select a second, different text as B")
+                        raise UserError("select_second_text")
                     kwargs["positive"] = result.texts[state["b"]]
                 elif kind == "misplaced":
                     kwargs["label"] = f"cluster {result.clusters[state['a']]}"
                 else:
                     kwargs["label"] = (label or "").strip()
                     if not kwargs["label"]:
-                        raise ValueError("type a topic label first")
+                        raise UserError("type_topic_label")
                 # Clustering is a symmetric task: both texts were encoded with the query prefix.
                 prefix = "query: " if studio.encoder.uses_prefixes else ""
                 identity = common.identify(studio, request, profile, user_token)
@@ -639,7 +638,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def find_texts(view: ClusterView | None, needle: str, names: dict | None, by: str):
             if view is None:
-                raise ValueError("cluster a corpus first")
+                raise UserError("cluster_first")
             ids = containing(view.texts, needle)
             return highlight(view, ids, t("cl_containing", text=" ".join(needle.split())), names, by), \
                 gr.update(value=localized(found_frame(view, ids)), visible=True)
@@ -650,10 +649,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def search_meaning(view: ClusterView | None, query: str, k: float, names: dict | None, by: str):
             if view is None:
-                raise ValueError("cluster a corpus first")
+                raise UserError("cluster_first")
             query = " ".join((query or "").split())
             if not query:
-                raise ValueError("type a query to search by meaning")
+                raise UserError("type_query_to_search")
             # The map's texts were encoded with the query prefix (a symmetric task), so is the search;
             # they are in the encoder's cache, so this costs one new encoding.
             embeddings = view.vectors.astype(np.float32) if view.vectors is not None \
