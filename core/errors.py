@@ -239,6 +239,15 @@ MESSAGES: dict[str, str] = {
     "upload_what_pairs": "a table of query and passage columns",
     "upload_what_labelled_pairs": "a table of query, passage and label columns",
     "upload_what_table": "a table",
+    "training_no_base_model": "choose a base model to train",
+    "training_epochs": "epochs must be between 1 and 20, got {value}",
+    "training_batch_size": "batch size must be between 2 and 256 (in-batch negatives need 2), got {value}",
+    "training_learning_rate": "learning rate must be above 0 and at most 0.001, got {value}",
+    "training_warmup": "warm-up is a share of the steps, from 0 to below 1, got {value}",
+    "training_max_tokens": "max tokens must be between 8 and 512, got {value}",
+    "training_hold_out": "the hold-out share must be between 0.05 and 0.5, got {value}",
+    "training_blend": "blend is the base model's share, from 0 to below 1, got {value}",
+    "training_max_steps": "max steps must be at least 1, got {value}",
 }
 
 
