@@ -27,13 +27,13 @@ def selected_ids(raw: object, n_points: int, cap: int = MAX_SELECTION) -> list[i
     ids: dict[int, None] = {}
     for position, value in enumerate(raw):  # type: ignore[arg-type]
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or float(value) != int(value):
-            raise ValueError(f"selection item {position + 1} is not a point id: {value!r}")
+            raise UserError("selection_not_point", item=position + 1, value=value)
         point = int(value)
         if not 0 <= point < n_points:
-            raise ValueError(f"selection item {position + 1} names point {point}, but the map has {n_points} points")
+            raise UserError("selection_no_such_point", item=position + 1, point=point, count=n_points)
         ids[point] = None
         if len(ids) > cap:
-            raise ValueError(f"a selection holds at most {cap:,} texts; select fewer")
+            raise UserError("selection_too_big", limit=cap)
     return list(ids)
 
 
@@ -41,16 +41,16 @@ def containing(texts: Sequence[str], needle: str, limit: int = MAX_SELECTION) ->
     """Ids of the texts that contain ``needle`` (case-insensitive), at most ``limit``."""
     needle = " ".join(str(needle or "").split()).casefold()
     if not needle:
-        raise ValueError("type some text to find")
+        raise UserError("find_nothing_typed")
     if len(needle) > MAX_SEARCH_CHARS:
-        raise ValueError(f"search for at most {MAX_SEARCH_CHARS} characters, got {len(needle)}")
+        raise UserError("find_too_long", limit=MAX_SEARCH_CHARS, length=len(needle))
     return [i for i, text in enumerate(texts) if needle in " ".join(str(text).split()).casefold()][:limit]
 
 
 def nearest(embeddings: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The ``k`` texts most similar to ``query`` (cosine of normalised vectors), best first."""
     if embeddings.ndim != 2 or len(embeddings) == 0:
-        raise ValueError("there are no texts to search")
+        raise UserError("search_no_texts")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise UserError("whole_number_min", name="k", low=1, value=k)
     scores = embeddings @ np.asarray(query, dtype=embeddings.dtype).reshape(-1)

@@ -21,7 +21,7 @@ from plotly.subplots import make_subplots
 
 from core.corpus import LoadedCorpus, load_table
 from core.encoder import Encoder
-from core.errors import Message, UserError
+from core.errors import Message, UserError, message_of
 from core.evaluation import METRICS, ModelRetrieval, ModelThreshold, RetrievalSet, paired_bootstrap
 from core.evaluation import evaluate as evaluate_models
 from core.evaluation import search as search_corpus
@@ -359,7 +359,7 @@ def describe_pairs(studio: Studio, path: str | None):
                  passage=html.escape(passage))
     except ValueError as error:
         query = passage = AUTO
-        note = f"{t('warning')} " + t("ev_pick_columns", error=html.escape(translate_error(str(error))))
+        note = f"{t('warning')} " + t("ev_pick_columns", error=html.escape(translate_error(message_of(error))))
     note = " · ".join([note] + [f"{t('warning')} {html.escape(translate_error(w))}" for w in loaded.warnings])
     return gr.update(choices=columns, value=query), gr.update(choices=columns, value=passage), note
 

@@ -168,9 +168,9 @@ def parse_labels(labels: Sequence[str] | str | None) -> tuple[str, ...]:
 
 def check_score(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"a score campaign needs a score from {SCORE_MIN:g} to {SCORE_MAX:g}, got {value!r}")
+        raise UserError("campaign_needs_score", low=SCORE_MIN, high=SCORE_MAX, value=value)
     if not SCORE_MIN <= float(value) <= SCORE_MAX:
-        raise ValueError(f"score must be between {SCORE_MIN:g} and {SCORE_MAX:g}, got {value!r}")
+        raise UserError("campaign_score_range", low=SCORE_MIN, high=SCORE_MAX, value=value)
     return float(value)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.errors import check_choice
+from core.errors import Message, UserError, check_choice
 from core.judgments.model import SCORE_MAX, Judgment
 from core.judgments.store import JudgmentStore
 from core.text import add_prefix
@@ -39,12 +39,7 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "scores": ("sentence1", "sentence2", "score"),
     "labels": ("text", "label"),
 }
-_NEEDS = {
-    "pairs": "relevant or similar judgments",
-    "triplets": "a relevant/similar and a not_relevant/dissimilar judgment on the same anchor",
-    "scores": "score, similar or dissimilar judgments",
-    "labels": "label judgments",
-}
+_NEEDS = {kind: Message(f"export_needs_{kind}") for kind in ("pairs", "triplets", "scores", "labels")}
 # Spreadsheets run a cell starting with these as a formula (CSV injection).
 CSV_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
@@ -202,7 +197,7 @@ def export(source: JudgmentStore | Iterable[Judgment | dict[str, Any]] | Any, fm
     builder = TrainingRows(kind, prefixes)
     rows = builder.build(_judgments_of(source))
     if not rows:
-        raise ValueError(f"nothing to export as {kind}: it needs {_NEEDS[kind]}")
+        raise UserError("export_nothing", kind=kind, needs=_NEEDS[kind])
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")

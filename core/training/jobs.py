@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import Message, UserError, message_of
 from core.training.trainer import Progress, TrainingConfig, TrainingReport
 
 log = logging.getLogger(__name__)
@@ -122,10 +123,9 @@ class TrainingJobs:
         """ValueError when a job is running (one at a time), saying whose it is to its owner."""
         job = self._job
         if job is not None and job.running:
-            who = "you" if job.owner == owner else "someone else"
+            who = Message("training_started_by_you" if job.owner == owner else "training_started_by_other")
             minutes = (time.time() - job.started) / 60
-            raise ValueError(f"a training job started by {who} {minutes:.0f} min ago is still running; "
-                             "one job runs at a time, try again when it has finished")
+            raise UserError("training_busy", who=who, minutes=f"{minutes:.0f}")
 
     def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None, *, campaign: str | None = None,
               min_agreement: float | None = None) -> Job:
@@ -147,9 +147,9 @@ class TrainingJobs:
         """Cancel the running job, if ``user`` started it (or is an admin)."""
         job = self._job
         if job is None or not job.running:
-            raise ValueError("no training job is running")
+            raise UserError("training_none_running")
         if job.owner != user and not is_admin:
-            raise PermissionError("only the person who started this training job can cancel it")
+            raise PermissionError(Message("training_not_yours"))
         self._cancel.set()
         process = self._process
         if process is not None and process.poll() is None:
@@ -265,7 +265,7 @@ class TrainingJobs:
         except TrainingCancelled:
             job.state = CANCELLED
         except (ValueError, TrainingRefused) as error:
-            job.state, job.error = REFUSED, str(error)
+            job.state, job.error = REFUSED, message_of(error)
 
     def _kill(self, process: subprocess.Popen) -> None:
         if process.poll() is None:

@@ -264,6 +264,30 @@ MESSAGES_RU: dict[str, str] = {
     "no_tuned_model": "среди ваших нет дообученной модели {name!r}",
     "version_not_promoted": ("{name} не принята ({reason}); отметьте «загрузить всё равно», чтобы загрузить её "
                              "намеренно"),
+    # more
+    "training_started_by_you": "вами",
+    "training_started_by_other": "кем-то другим",
+    "training_busy": "обучение, запущенное {who} {minutes} мин назад, ещё идёт; обучение идёт по одному, попробуйте, когда оно закончится",
+    "training_none_running": "обучение сейчас не идёт",
+    "training_not_yours": "отменить обучение может только тот, кто его запустил",
+    "no_saved_versions": "дообученной модели {name!r} нет; сохранённых версий пока нет",
+    "no_such_version": "дообученной модели {name!r} нет; сохранённые версии: {known}",
+    "identity_foreign_token": "этот токен личности выдан не этим сервером; перезагрузите страницу, чтобы получить новый",
+    "identity_missing": "личность не определена: перезагрузите страницу (в браузере) или передайте токен, который вернул /flag (API)",
+    "export_needs_pairs": "оценки «релевантно» или «похоже»",
+    "export_needs_triplets": "оценки «релевантно/похоже» и «не релевантно/не похоже» к одному и тому же тексту",
+    "export_needs_scores": "оценки 0–5, «похоже» или «не похоже»",
+    "export_needs_labels": "оценки-метки",
+    "export_nothing": "нечего выгрузить как {kind}: нужны {needs}",
+    "clusterer_too_many_texts": "{name} берёт не больше {limit:,} текстов (хранит все попарные расстояния: для {count:,} текстов нужно {gigabytes} ГБ или больше); для {count:,} текстов используйте k-means",
+    "campaign_needs_score": "кампании с оценками нужна оценка от {low:g} до {high:g}, получено {value!r}",
+    "campaign_score_range": "оценка должна быть от {low:g} до {high:g}, получено {value!r}",
+    "selection_not_point": "элемент выбора {item} — не номер точки: {value!r}",
+    "selection_no_such_point": "элемент выбора {item} указывает на точку {point}, а на карте точек: {count}",
+    "selection_too_big": "в выборе не больше {limit:,} текстов; выберите меньше",
+    "find_nothing_typed": "введите текст для поиска",
+    "find_too_long": "искать можно не больше {limit} символов, получено {length}",
+    "search_no_texts": "искать не в чем: текстов нет",
 }
 
 TEMPLATES: dict[str, dict[str, str]] = {"ru": MESSAGES_RU}
