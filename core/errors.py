@@ -331,7 +331,7 @@ class UserError(ValueError):
     def __init__(self, key: str | Message, /, **values: Any) -> None:
         # A ready Message is taken as it is (a refusal passed on from where it was worded).
         self.message = key if isinstance(key, Message) and not values else Message(key, **values)
-        super().__init__(str(self.message))
+        super().__init__(self.message)  # the Message itself, so that a pickled error comes back with its key
 
 
 def message_of(error: BaseException) -> str:

@@ -82,6 +82,8 @@ def test_a_message_is_its_english_text_and_keeps_its_key():
     error = UserError("too_many_texts", count=3, what=Message("what_queries"), limit=2)
     assert isinstance(error, ValueError) and str(error) == "3 queries is more than the limit of 2; send fewer"
     assert message_of(error) is error.message
+    copied_error = pickle.loads(pickle.dumps(error))  # as a worker process hands an error back
+    assert str(copied_error) == str(error) and copied_error.message.key == "too_many_texts"
     assert message_of(PermissionError(Message("admins_only_everyone"))).key == "admins_only_everyone"
     assert message_of(ValueError("plain")) == "plain"
     with pytest.raises(KeyError):
@@ -151,6 +153,7 @@ def test_a_training_refusal_reads_as_russian_whole_and_per_kind():
     with pytest.raises(TrainingRefused) as caught:
         build_sets([], ["labels"], Prompts())
     refusal = caught.value
+    assert pickle.loads(pickle.dumps(refusal)).message.key == "training_nothing"
     assert str(refusal).startswith("Nothing to train on. Labels: 0 training row(s), at least ")
     assert translate_error(refusal.message, "ru").startswith("Обучать не на чем. Метки: строк для обучения: 0")
     assert translate_error(refusal.refusals["labels"], "ru").endswith("(нужны темы, хотя бы два текста на тему)")
