@@ -272,6 +272,8 @@ MESSAGES: dict[str, str] = {
     "find_nothing_typed": "type some text to find",
     "find_too_long": "search for at most {limit} characters, got {length}",
     "search_no_texts": "there are no texts to search",
+    "verdict_label": "label",
+    "verdict_column_value": "{column!r} value",
 }
 
 

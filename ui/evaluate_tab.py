@@ -243,7 +243,7 @@ def labelled_pairs_from_table(studio: Studio, path: str | None) -> tuple[list[st
     anchors = cell_texts(frame[query_column].tolist())
     others = cell_texts(frame[passage_column].tolist())
     keep = [i for i in range(len(frame)) if anchors[i] and others[i]]
-    labels = parse_verdicts([frame[verdicts].iloc[i] for i in keep], what=f"{verdicts!r} value")
+    labels = parse_verdicts([frame[verdicts].iloc[i] for i in keep], what=Message("verdict_column_value", column=verdicts))
     warnings = list(loaded.warnings)
     if len(keep) < len(frame):
         warnings.append(Message("skipped_incomplete_rows", count=len(frame) - len(keep)))

@@ -26,8 +26,9 @@ NEGATIVE_LABELS = frozenset({"0", "0.0", "-1", "-1.0", "false", "no", "n", "not_
                              "dissimilar"})
 
 
-def parse_verdicts(values: Sequence[Any], *, what: str = "label") -> np.ndarray:
+def parse_verdicts(values: Sequence[Any], *, what: str | None = None) -> np.ndarray:
     """Booleans (True = relevant) from a label column, or a ValueError naming the first bad row."""
+    what = what or Message("verdict_label")  # what the messages call a cell
     out = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values):
         if isinstance(value, (bool, np.bool_)):

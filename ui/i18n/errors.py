@@ -106,6 +106,8 @@ MESSAGES_RU: dict[str, str] = {
     "verdict_empty": "строка {row}: {what} — пустая ячейка; используйте 1 / 0 (или relevant / not_relevant, yes / no, да / нет)",
     "verdict_unknown": ("строка {row}: {what} — {value!r}; используйте 1 / 0 (или relevant / not_relevant, "
                         "yes / no, да / нет)"),
+    "verdict_label": "метка",
+    "verdict_column_value": "значение {column!r}",
     "class_relevant": "«релевантно»",
     "class_not_relevant": "«не релевантно»",
     "threshold_needs_both_classes": "для порога нужны пары обоих классов; среди {count} нет ни одной пары {missing}",
