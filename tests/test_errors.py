@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import pickle
 import string
 from pathlib import Path
@@ -163,3 +164,29 @@ def test_progress_steps_read_as_russian():
     assert translate_error(Message("progress_encoding", done=4000, total=12000), "ru") == (
         f"кодирование: 4{NBSP}000 из 12{NBSP}000 текстов")
     assert translate_error(Message("progress_drawing_map"), "ru") == "рисуем карту"
+
+
+def test_a_message_survives_the_training_process_json():
+    from core.errors import message_from_json, message_to_json
+    from core.training.recipe import Prompts, TrainingRefused, build_sets
+
+    with pytest.raises(TrainingRefused) as caught:
+        build_sets([], ["graded", "labels"], Prompts())
+    sent = json.loads(json.dumps({"error": str(caught.value), "message": message_to_json(caught.value.message)}))
+    back = message_from_json(sent["message"], sent["error"])
+    assert back == str(caught.value) and translate_error(back, "ru").startswith("Обучать не на чем. Оценки и вердикты")
+    assert message_from_json({"key": "a key from another version", "values": {}}, "as it was") == "as it was"
+    assert message_from_json(None, "as it was") == "as it was"
+
+
+def test_the_training_status_line_reads_as_russian():
+    from core.training.jobs import REFUSED, RUNNING, Job
+    from core.training.trainer import Progress, TrainingConfig
+
+    job = Job("j", "me", TrainingConfig(base_model="m", kinds=("graded",)), None, None, None)
+    job.state, job.progress = RUNNING, Progress("training", 5, 40, 0.12345, 10.0, 33.0)
+    assert job.describe() == "training: step 5 of 40, loss 0.1235, about 33 s left"
+    assert translate_error(job.describe(), "ru") == "обучение: шаг 5 из 40, потери 0.1235, осталось около 33 с"
+    job.state, job.error = REFUSED, UserError("hold_out_too_few", count=1).message
+    assert job.describe() == "refused: a hold-out needs at least 2 judgments, got 1"
+    assert translate_error(job.describe(), "ru") == "отказ: для отложенной части нужны хотя бы 2 оценки, получено 1"

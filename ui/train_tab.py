@@ -127,7 +127,7 @@ def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, 
             return (t("tr_other_job", minutes=f"{(time.time() - job.started) / 60:.0f}"),
                     pd.DataFrame(columns=METRIC_COLUMNS), "", True)
         return t("tr_no_job_yours"), pd.DataFrame(columns=METRIC_COLUMNS), "", False
-    line = f"**{html.escape(common.display_model(job.config.base_model))}** · {html.escape(job.describe())}"
+    line = f"**{html.escape(common.display_model(job.config.base_model))}** · {html.escape(translate_error(job.describe()))}"
     if job.report is None:
         return line, pd.DataFrame(columns=METRIC_COLUMNS), "", job.running
     report = job.report

