@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import UserError
+
 KEY_FILENAME = "identity.key"
 KEY_BYTES = 32
 _TOKEN_RANDOM_BYTES = 18  # 144 bits: nobody guesses a live token
@@ -114,7 +116,7 @@ class IdentityIssuer:
         """``anon:<12 hex>``, a one-way function of a valid token."""
         nonce = self._nonce(token)
         if nonce is None:
-            raise ValueError("that identity token was not issued by this server; reload the page for a new one")
+            raise UserError("identity_foreign_token")
         return "anon:" + self._mac("user", nonce).hex()[:_PSEUDONYM_HEX]
 
     # -- who is calling -----------------------------------------------------------------------------
@@ -137,4 +139,4 @@ class IdentityIssuer:
         if issue:
             fresh = self.issue_token()
             return Identity(self.pseudonym(fresh), token=fresh)
-        raise ValueError("no identity: reload the page (browser) or pass the token that /flag returned (API)")
+        raise UserError("identity_missing")

@@ -1,13 +1,15 @@
 """Server-side caps on what one request may ask for, whatever the client is.
 
-They are checked on the server because the API bypasses the browser. Only the standard library is
-imported, so any layer (evaluation, campaigns, the UI) can check a limit without loading the app.
+They are checked on the server because the API bypasses the browser. Nothing heavy is imported, so any
+layer (evaluation, campaigns, the UI) can check a limit without loading the app.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from core.errors import Message, UserError
 
 
 @dataclass
@@ -23,13 +25,12 @@ class Limits:
     upload_bytes: int = 5_000_000
 
     def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
+        """``what`` names the texts for the message: a ``what_*`` key of core.errors.MESSAGES, less "what_"."""
         if not texts:
-            raise ValueError(f"no {what}: enter at least one non-empty line")
+            raise UserError("no_texts", what=Message(f"what_{what}"))
         if len(texts) > cap:
-            raise ValueError(f"{len(texts):,} {what} is more than the limit of {cap:,}; send fewer")
+            raise UserError("too_many_texts", count=len(texts), what=Message(f"what_{what}"), limit=cap)
         for i, text in enumerate(texts):
             if len(text) > self.max_chars:
-                raise ValueError(
-                    f"line {i + 1} of the {what} has {len(text):,} characters, more than the limit of "
-                    f"{self.max_chars:,}"
-                )
+                raise UserError("line_too_long", line=i + 1, what=Message(f"what_{what}"), length=len(text),
+                                limit=self.max_chars)

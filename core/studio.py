@@ -17,6 +17,7 @@ import pandas as pd
 from core.campaigns import PREFIXES_OF, Campaign, CampaignStore
 from core.campaigns.uncertain import Choice
 from core.encoding import Encoder, Encoding
+from core.errors import Message, UserError
 from core.exploration.cluster_view import ClusterResult
 from core.identity import IdentityIssuer, load_or_create_key
 from core.inputs.text import clean_texts, resolve_prefix
@@ -103,7 +104,7 @@ class Studio:
     def campaign_store(self) -> CampaignStore:
         """The campaigns, or a clear refusal when the app runs without a feedback store."""
         if self.campaigns is None:
-            raise ValueError("campaigns are switched off: the app has no feedback store")
+            raise UserError("campaigns_off")
         return self.campaigns
 
     def campaign_prefixes(self, judgment: str) -> tuple[str, str]:
@@ -134,7 +135,7 @@ class Studio:
         if len(by_folder) == 1:
             return by_folder[0]
         loaded = ", ".join(Path(m).name if m.startswith(("/", ".", "~")) else m for m in self.encoders)
-        raise ValueError(f"model {name!r} is not loaded; loaded: {loaded}")
+        raise UserError("model_not_loaded", name=name, loaded=loaded)
 
     def load_tuned(self, path: str | Path) -> Encoder:
         """Load a tuned model next to the others, with the default model's device and engine.
@@ -185,7 +186,7 @@ class Studio:
                              "passage": p.inputs[pi], "score": round(float(scores[qi, pi]), 2)})
         limit = encoder.max_tokens
         tokens = pd.concat([token_report(q, "query", limit), token_report(p, "passage", limit)], ignore_index=True)
-        warnings = [f"{enc.n_truncated} {role} text(s) were longer than {limit} tokens and were cut"
+        warnings: list[str] = [Message("truncated_role", count=enc.n_truncated, role=Message(f"role_{role}"), limit=limit)
                     for enc, role in ((q, "query"), (p, "passage")) if enc.n_truncated]
         return SimilarityResult(
             queries=list(queries), passages=list(passages), scores=scores, ranking=pd.DataFrame(rows),
@@ -222,7 +223,7 @@ class Studio:
 
         def encoding_progress(done: int, total: int) -> None:
             if progress is not None and total:
-                progress(0.8 * done / total, f"encoding: {done:,} of {total:,} texts")
+                progress(0.8 * done / total, Message("progress_encoding", done=done, total=total))
 
         if embeddings is not None:
             # Precomputed (an uploaded embedding column): nothing to encode, so nothing was truncated.
@@ -232,19 +233,18 @@ class Studio:
             encoding = self._encode_in_slices(texts, prefix, encoding_progress)
             vectors = encoding.embeddings
         if progress is not None:
-            progress(0.82, "clustering")
+            progress(0.82, Message("progress_clustering"))
         clusters = np.asarray(clusterer.fit_predict(vectors))
         if progress is not None:
-            progress(0.88, "drawing the map")
+            progress(0.88, Message("progress_drawing_map"))
         coords = project_2d(vectors, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, seed=seed)
         table = cluster_table(list(texts), clusters, embeddings=vectors)
         metrics = None
         if labels is not None and any(str(x).strip() for x in labels):
             metrics = cluster_metrics(labels, clusters)
-        warnings = []
+        warnings: list[str] = []
         if encoding is not None and encoding.n_truncated:
-            warnings.append(f"{encoding.n_truncated} text(s) were longer than {self.encoder.max_tokens} tokens "
-                            "and were cut")
+            warnings.append(Message("truncated", count=encoding.n_truncated, limit=self.encoder.max_tokens))
         return ClusterResult(
             texts=list(texts), labels=list(labels) if labels is not None else None, clusters=clusters,
             coords=coords, table=table, metrics=metrics, embeddings=vectors, method=method,
@@ -276,7 +276,7 @@ class Studio:
 
         self.limits.check_texts(texts, self.limits.max_passages, "texts")
         if not self.encoder.uses_prefixes:
-            raise ValueError(f"{self.encoder.model_id} takes no prefixes, so there is nothing to compare")
+            raise UserError("model_no_prefixes", model=self.encoder.model_id)
         variants = {name: self.encoder.encode(texts, name) for name in ("query", "passage", "none")}
         matrices = pc.similarity_matrices(variants)
         return PrefixComparison(

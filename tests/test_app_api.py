@@ -343,8 +343,8 @@ def test_anonymous_api_callers_do_not_share_an_identity(api_client, live_app):
 @pytest.mark.parametrize(
     ("kind", "anchor", "positive", "score", "expected"),
     [
-        ("bogus", "a", "b", None, "unknown kind 'bogus'; valid kinds: relevant"),
-        ("<b>x</b>", "a", "b", None, "unknown kind '&lt;b&gt;x&lt;/b&gt;'"),  # markup escaped for the UI
+        ("bogus", "a", "b", None, "kind must be one of relevant"),
+        ("<b>x</b>", "a", "b", None, "got '&lt;b&gt;x&lt;/b&gt;'"),  # markup escaped for the UI
         ("relevant", "", "b", None, "anchor text is empty"),
         ("relevant", "   ", "b", None, "anchor text is empty"),
         ("relevant", "\u200b\u2060\x00", "b", None, "anchor text is empty"),

@@ -196,7 +196,7 @@ def test_real_files_at_and_over_the_cap(shared_data):
     (2, ",".join(str(i) for i in range(MAX_LABELS + 1)), "label", "10 labels is more than 9"),
     (2, "а,б,а", "label", "given twice"),
     (2, "а,б", "relevance", "labels are for label campaigns"),
-    (2, None, "vibes", "choose the judgment"),
+    (2, None, "vibes", "the judgment must be one of relevance, score, label; got .vibes."),
 ])
 def test_bad_settings_are_refused(stores, overlap, labels, judgment, message):
     _, campaigns, _ = stores

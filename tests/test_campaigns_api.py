@@ -148,7 +148,7 @@ def test_the_model_chooses_the_items(live_app):
     boundary = client.predict(rule="boundary", queries=queries, passages=passages, n=5, token=made["token"],
                               api_name="/model_campaign")
     assert "boundary" in boundary["rule"] and "midway" in boundary["rule"] and boundary["items"] == 5
-    assert "choose the rule" in error_of(lambda: client.predict(rule="guess", queries="а", passages="б",
+    assert "the rule must be one of boundary, tied, border" in error_of(lambda: client.predict(rule="guess", queries="а", passages="б",
                                                                 api_name="/model_campaign"))
 
 

@@ -190,7 +190,7 @@ def test_registry_and_factory():
         assert isinstance(clusterer, Clusterer)
     km = make_clusterer("k-means", k=4, seed=3)
     assert isinstance(km, KMeansClusterer) and km.k == 4 and km.seed == 3
-    with pytest.raises(ValueError, match="unknown clusterer 'dbscan'; choose one of k-means, HDBSCAN"):
+    with pytest.raises(ValueError, match="clusterer must be one of k-means, HDBSCAN, agglomerative; got 'dbscan'"):
         make_clusterer("dbscan")
     with pytest.raises(ValueError, match="does not take eps"):
         make_clusterer("HDBSCAN", eps=0.3)

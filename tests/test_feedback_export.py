@@ -190,11 +190,11 @@ def test_bad_export_requests(store, tmp_path):
             with pytest.raises(ValueError, match=f"nothing to export as {kind}"):
                 export(empty, "jsonl", tmp_path / "x.jsonl", kind=kind)
     assert not (tmp_path / "x.jsonl").exists()
-    with pytest.raises(ValueError, match="unknown export format 'xlsx'"):
+    with pytest.raises(ValueError, match="export format must be one of jsonl, parquet, csv; got 'xlsx'"):
         export(store, "xlsx", tmp_path / "x.xlsx")
-    with pytest.raises(ValueError, match="unknown export kind 'quads'"):
+    with pytest.raises(ValueError, match="export kind must be one of .*; got 'quads'"):
         export(store, "jsonl", tmp_path / "x.jsonl", kind="quads")
-    with pytest.raises(ValueError, match="unknown prefixes mode"):
+    with pytest.raises(ValueError, match="prefixes mode must be one of"):
         export(store, "jsonl", tmp_path / "x.jsonl", prefixes="strip")
     with pytest.raises(ValueError, match="not a path"):
         export(str(store.path), "jsonl", tmp_path / "x.jsonl")

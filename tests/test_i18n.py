@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import Message, UserError
 from ui import i18n
 from ui.i18n import EN, RU, accept_language, lang_of, remember, t, translate_error
 
@@ -129,11 +130,12 @@ def test_a_page_language_is_remembered_for_its_session_and_bounded(monkeypatch):
     assert lang_of(FakeRequest("a")) == "en"  # forgotten (oldest): back to the default
 
 
-def test_known_errors_are_translated_and_others_kept():
-    assert translate_error("select a row of the ranking first", "ru") == "сначала выберите строку ранжирования"
-    assert translate_error("there is no judgment #12", "ru") == "оценки №12 нет"
-    assert translate_error("something new", "ru") == "something new"
-    assert translate_error("there is no judgment #12", "en") == "there is no judgment #12"
+def test_messages_are_translated_by_key_and_other_texts_kept():
+    message = Message("no_such_judgment", id=12)
+    assert message == "there is no judgment #12"
+    assert translate_error(message, "ru") == "оценки №12 нет"
+    assert translate_error(message, "en") == "there is no judgment #12"
+    assert translate_error("something new", "ru") == "something new"  # not raised with a key: English
 
 
 def test_the_page_script_goes_first_into_html_pages_only():
@@ -170,7 +172,14 @@ def test_table_headers_are_shown_in_the_page_language_and_kept_in_english():
 
 
 def test_errors_whose_words_change_form_read_as_russian():
-    assert translate_error("no queries: enter at least one non-empty line", "ru") == (
-        "нет запросов: введите хотя бы одну непустую строку")
-    assert translate_error("1,200 passages is more than the limit of 1,000; send fewer", "ru") == (
-        "фрагментов: 1,200 — больше предела 1,000; отправьте меньше")
+    from core.studio import Limits
+
+    with pytest.raises(UserError) as no_queries:
+        Limits().check_texts([], 5, "queries")
+    assert translate_error(no_queries.value.message, "ru") == "нет запросов: введите хотя бы одну непустую строку"
+    with pytest.raises(UserError) as too_many:
+        Limits().check_texts(["x"] * 1200, 1000, "passages")
+    assert str(too_many.value) == "1,200 passages is more than the limit of 1,000; send fewer"
+    # numbers grouped the Russian way, with a no-break space
+    assert translate_error(too_many.value.message, "ru") == (
+        "фрагментов: 1\u00a0200 — больше предела 1\u00a0000; отправьте меньше")

@@ -89,7 +89,7 @@ def test_cluster_rejects_empty_and_mismatched_input(studio):
         studio.cluster([])
     with pytest.raises(ValueError, match="2 labels for 3 texts"):
         studio.cluster(["a", "b", "c"], ["x", "y"])
-    with pytest.raises(ValueError, match="unknown clusterer"):
+    with pytest.raises(ValueError, match="clusterer must be one of"):
         studio.cluster(["a", "b", "c"], method="spectral")
 
 

@@ -28,6 +28,7 @@ from core.campaigns import (
 )
 from core.campaigns.model import check_settings, items_from_table
 from core.campaigns.uncertain import DEFAULT_ITEMS, RULES, border_texts, boundary_pairs, tied_queries
+from core.errors import UserError, check_choice
 from core.identity import Identity
 from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, Judgment, export
 from core.studio import Studio
@@ -96,8 +97,7 @@ def create_from_table(studio: Studio, identity: Identity, file: Any, judgment: s
     campaigns = studio.campaign_store()
     path = common.uploaded_path(file)
     if not path:
-        raise ValueError("upload a table of items: query and passage (or sentence1 and sentence2) columns for "
-                         "relevance and scores, a text column for labels")
+        raise UserError("upload_campaign_table")
     check_settings(judgment, overlap, labels or None, instructions, name)  # before reading the table
     table = items_from_table(path, judgment, max_bytes=studio.limits.upload_bytes,
                              max_items=studio.limits.max_corpus, max_chars=studio.limits.max_chars)
@@ -116,8 +116,7 @@ def create_by_model(studio: Studio, identity: Identity, rule: str, queries: str 
                     name: str = "", show_model_score: bool = False, k: Any = 0) -> Campaign:
     """A campaign of the items the model is least sure about, by ``rule`` (boundary, tied, border)."""
     studio.campaign_store()  # refuse before encoding anything when campaigns are off
-    if rule not in RULES:
-        raise ValueError(f"choose the rule: one of {', '.join(RULES)}, got {rule!r}")
+    check_choice("the rule", rule, RULES)
     count = _whole(n, "number of items", 1, studio.limits.max_corpus)
     first = [t for t in (queries or "").splitlines() if t.strip()]
     second = [t for t in (passages or "").splitlines() if t.strip()]
@@ -140,9 +139,9 @@ def _whole(value: Any, what: str, low: int, high: int) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+        raise UserError("whole_number", name=what, value=value) from None
     if not number.is_integer() or not low <= number <= high:
-        raise ValueError(f"{what} must be a whole number from {low} to {high:,}, got {value!r}")
+        raise UserError("whole_number_range", name=what, low=low, high=high, value=value)
     return int(number)
 
 
@@ -252,8 +251,7 @@ def export_consensus(studio: Studio, identity: Identity, campaign_id: str, kind:
     campaigns = studio.campaign_store()
     level = float(min_agreement) if min_agreement not in (None, "") else None
     consensus = campaigns.consensus(campaign_id, identity.user, identity.is_admin, min_agreement=level)
-    if kind not in EXPORT_KINDS:
-        raise ValueError(f"choose the dataset: one of {', '.join(EXPORT_KINDS)}")
+    check_choice("the dataset", kind, EXPORT_KINDS)
     out = studio.files.new_folder("campaign") / f"campaign-{campaigns.get(campaign_id).id}-{kind}.{fmt}"
     rows = export(consensus.judgments, fmt, out, kind=kind)
     return str(out), t("ann_export_note", rows=f"{rows:,}", kind=kind, summary=translate_error(consensus.summary()))
@@ -453,7 +451,7 @@ def _label_handler(studio: Studio, index: int, answer_with):
                 profile: gr.OAuthProfile | None):
         campaign = studio.campaign_store().get(campaign_id)
         if index >= len(campaign.labels):
-            raise ValueError(f"this campaign has {len(campaign.labels)} labels, not {index + 1}")
+            raise UserError("campaign_label_number", count=len(campaign.labels), number=index + 1)
         return answer_with(campaign.labels[index])(campaign_id, item_id, user_token, request, profile)
 
     return handler

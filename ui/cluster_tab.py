@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.campaigns.uncertain import DEFAULT_ITEMS
+from core.errors import UserError
 from core.exploration.cluster_view import (
     NO_LABEL,
     ClusterView,
@@ -100,15 +101,15 @@ def save_cluster_labels(studio: Studio, identity: Identity, view: ClusterView | 
     already labelled so keeps its earlier judgment) and a status line.
     """
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     if view is None:
-        raise ValueError("cluster a corpus first")
+        raise UserError("cluster_first")
     if cluster in (None, ""):
-        raise ValueError("pick a cluster to name")
+        raise UserError("pick_cluster_to_name")
     try:
         number = int(cluster)  # type: ignore[call-overload]
     except (TypeError, ValueError):
-        raise ValueError(f"pick a cluster from the list, got {cluster!r}") from None
+        raise UserError("pick_cluster_from_list", value=cluster) from None
     batch = label_judgments(studio.encoder, identity.user, view, number, name)
     created, result = store_batch(studio.store, identity.user, batch)
     label = html.escape(batch[0].label or "")
@@ -144,9 +145,9 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
     Returns the ids created (Undo takes the batch back) and a status line.
     """
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     if view is None:
-        raise ValueError("cluster a corpus first")
+        raise UserError("cluster_first")
     batch = selection_judgments(studio.encoder, identity.user, view, ids, kind, label, note)
     created = [common.flag(studio, identity, judgment) for judgment in batch]
     what = {"misplaced": t("cl_not_in_cluster"),
@@ -334,14 +335,14 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def rename_cluster(view: ClusterView | None, names: dict | None, cluster: int | None, name: str, by: str):
             if view is None:
-                raise ValueError("cluster a corpus first")
+                raise UserError("cluster_first")
             if cluster in (None, ""):
-                raise ValueError("pick a cluster to name")
+                raise UserError("pick_cluster_to_name")
             name = " ".join((name or "").split())
             if not name:
-                raise ValueError("type a name for the cluster")
+                raise UserError("type_cluster_name")
             if len(name) > 200:
-                raise ValueError(f"a cluster name has at most 200 characters, got {len(name)}")
+                raise UserError("cluster_name_too_long", limit=200, length=len(name))
             names = {**(names or {}), int(cluster): name}
             by = "label" if by == "label" and view.labels is not None else "cluster"
             crosstab = agreement_table(view, names)
@@ -374,19 +375,19 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             def save(result: ClusterView | None, state: dict, label: str, note: str, user_token: str,
                      request: gr.Request, profile: gr.OAuthProfile | None):
                 if result is None or state.get("a") is None:
-                    raise ValueError("select a text in the table first")
+                    raise UserError("select_text_in_table")
                 a = result.texts[state["a"]]
                 kwargs: dict = {"anchor": a}
                 if kind in ("similar", "dissimilar"):
                     if state.get("b") is None or state["b"] == state["a"]:
-                        raise ValueError("select a second, different text as B")
+                        raise UserError("select_second_text")
                     kwargs["positive"] = result.texts[state["b"]]
                 elif kind == "misplaced":
                     kwargs["label"] = f"cluster {result.clusters[state['a']]}"
                 else:
                     kwargs["label"] = (label or "").strip()
                     if not kwargs["label"]:
-                        raise ValueError("type a topic label first")
+                        raise UserError("type_topic_label")
                 # Clustering is a symmetric task: both texts were encoded with the query prefix.
                 prefix = "query: " if studio.encoder.uses_prefixes else ""
                 identity = common.identify(studio, request, profile, user_token)
@@ -457,7 +458,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def find_texts(view: ClusterView | None, needle: str, names: dict | None, by: str):
             if view is None:
-                raise ValueError("cluster a corpus first")
+                raise UserError("cluster_first")
             ids = containing(view.texts, needle)
             return highlight(view, ids, t("cl_containing", text=" ".join(needle.split())), names, by), \
                 gr.update(value=localized(found_frame(view, ids)), visible=True)
@@ -468,10 +469,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def search_meaning(view: ClusterView | None, query: str, k: float, names: dict | None, by: str):
             if view is None:
-                raise ValueError("cluster a corpus first")
+                raise UserError("cluster_first")
             query = " ".join((query or "").split())
             if not query:
-                raise ValueError("type a query to search by meaning")
+                raise UserError("type_query_to_search")
             # The map's texts were encoded with the query prefix (a symmetric task), so is the search;
             # they are in the encoder's cache, so this costs one new encoding.
             embeddings = view.vectors.astype(np.float32) if view.vectors is not None \

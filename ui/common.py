@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from core.errors import UserError, message_of
 from core.identity import Identity
 from core.judgments import Judgment, NotOwnerError
 from core.studio import Studio
@@ -35,7 +36,7 @@ def identify(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfil
     is in the result), as the API's first /flag does.
     """
     if studio.identities is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     hf_username = getattr(profile, "username", None) if profile is not None else None
     auth_username = getattr(request, "username", None) if request is not None else None
     return studio.identities.identify(hf_username=hf_username, auth_username=auth_username,
@@ -66,7 +67,7 @@ def user_errors(fn: Callable) -> Callable:
                 error.title = t("err_title")
             raise
         except (ValueError, PermissionError, OverflowError, csv.Error, NotOwnerError) as error:
-            message = str(error)
+            message = message_of(error)
         except KeyError as error:
             # str(KeyError("x")) is "'x'": the message is the argument itself.
             message = t("err_missing", name=error.args[0]) if error.args else t("err_missing_bare")
@@ -91,9 +92,9 @@ def whole_number(value: object, name: str) -> int:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+        raise UserError("whole_number", name=name, value=value) from None
     if not number.is_integer():
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise UserError("whole_number", name=name, value=value)
     return int(number)
 
 
@@ -137,7 +138,7 @@ def judgment_status(record_id: int, what: str) -> str:
 def flag(studio: Studio, identity: Identity, judgment: Judgment) -> int:
     """Store one judgment as ``identity``, with the model that produced what was judged."""
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     return studio.store.add(judgment.replace(
         user=identity.user, model_id=judgment.model_id or studio.encoder.model_id,
         model_revision=judgment.model_revision or studio.encoder.revision))
@@ -146,12 +147,12 @@ def flag(studio: Studio, identity: Identity, judgment: Judgment) -> int:
 def delete_judgment(studio: Studio, identity: Identity, record_id: object) -> str:
     """Delete one of the caller's judgments, or say clearly why not."""
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     if record_id in (None, ""):
-        raise ValueError("enter the id of one of your judgments")
+        raise UserError("enter_own_judgment_id")
     deleted = studio.store.delete(record_id, identity.user)
     if not deleted:
-        raise ValueError(f"there is no judgment #{record_id}")
+        raise UserError("no_such_judgment", id=record_id)
     forget_exports(studio, identity.user)
     return t("judgment_deleted", id=record_id)
 

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.encoding import Encoder
+from core.errors import Message, UserError, message_of
 from core.evaluation import METRICS, ModelRetrieval, ModelThreshold, RetrievalSet, paired_bootstrap
 from core.evaluation import evaluate as evaluate_models
 from core.evaluation import search as search_corpus
@@ -46,18 +47,18 @@ SOURCES = [(i18n("ev_source_upload"), "upload"), (i18n("ev_source_judgments"), "
 
 def read_table(studio: Studio, path: str | None, what: str, max_rows: int | None = None) -> LoadedCorpus:
     if not path:
-        raise ValueError(f"upload {what} first (CSV, TSV, TXT, XLSX or Parquet)")
+        raise UserError("upload_what_first", what=what)
     return load_table(path, max_bytes=studio.limits.upload_bytes, max_rows=max_rows or studio.limits.max_corpus)
 
 
 def read_corpus(studio: Studio, path: str | None) -> tuple[list[str], str | None, list[str]]:
     """The passages of a corpus file (a table's passage column, or a .txt file's lines), the column they
     came from when the table had a choice, and warnings."""
-    loaded = read_table(studio, path, "a corpus")
+    loaded = read_table(studio, path, Message("upload_what_corpus"))
     column = corpus_column(loaded.frame)
     texts = [t for t in cell_texts(loaded.frame[column].tolist()) if t]
     if not texts:
-        raise ValueError(f"the corpus column {column!r} has no text")
+        raise UserError("corpus_column_empty", column=column)
     chosen = column if loaded.format != "txt" and loaded.frame.shape[1] > 1 else None
     return texts, chosen, list(loaded.warnings)
 
@@ -79,7 +80,7 @@ def select_encoders(studio: Studio, models: str | Sequence[str] | None) -> dict[
 def ticked_models(studio: Studio, names: list[str] | None) -> list[str] | None:
     """The models ticked in the tab; with several loaded, ticking none is a mistake, not "all"."""
     if len(studio.encoders) > 1 and not names:
-        raise ValueError("tick at least one model")
+        raise UserError("tick_a_model")
     return names or None
 
 
@@ -122,7 +123,7 @@ def run_evaluation(studio: Studio, file: str | None, corpus: str | None = None, 
                    passage_prefix: str = "passage", models: str | Sequence[str] | None = None,
                    query_column: str | None = None, passage_column: str | None = None) -> EvaluationReport:
     encoders = select_encoders(studio, models)  # an unknown model fails before any file is read
-    loaded = read_table(studio, file, "a table of query and passage columns")
+    loaded = read_table(studio, file, Message("upload_what_pairs"))
     query_column, passage_column = pair_columns(loaded.frame, column_choice(query_column),
                                                 column_choice(passage_column))
     pairs = list(zip(cell_texts(loaded.frame[query_column].tolist()),
@@ -135,7 +136,7 @@ def run_evaluation(studio: Studio, file: str | None, corpus: str | None = None, 
         warnings += notes
     dataset = RetrievalSet.from_pairs(pairs, extra_passages=extra)
     if dataset.skipped_rows:
-        warnings.append(f"skipped {dataset.skipped_rows} row(s) with an empty query or passage")
+        warnings.append(Message("skipped_incomplete_rows", count=dataset.skipped_rows))
     results = evaluate_models(encoders, dataset, studio.limits, query_prefix=query_prefix or "none",
                               passage_prefix=passage_prefix or "none")
     return EvaluationReport(dataset, results, query_prefix or "none", passage_prefix or "none",
@@ -214,29 +215,29 @@ class ThresholdReport:
 
 
 def labelled_pairs_from_table(studio: Studio, path: str | None) -> tuple[list[str], list[str], np.ndarray, list[str]]:
-    loaded = read_table(studio, path, "a table of query, passage and label columns")
+    loaded = read_table(studio, path, Message("upload_what_labelled_pairs"))
     frame = loaded.frame
     query_column, passage_column = pair_columns(frame)
     verdicts = label_column(frame, exclude=[query_column, passage_column])
     anchors = cell_texts(frame[query_column].tolist())
     others = cell_texts(frame[passage_column].tolist())
     keep = [i for i in range(len(frame)) if anchors[i] and others[i]]
-    labels = parse_verdicts([frame[verdicts].iloc[i] for i in keep], what=f"{verdicts!r} value")
+    labels = parse_verdicts([frame[verdicts].iloc[i] for i in keep], what=Message("verdict_column_value", column=verdicts))
     warnings = list(loaded.warnings)
     if len(keep) < len(frame):
-        warnings.append(f"skipped {len(frame) - len(keep)} row(s) with an empty query or passage")
+        warnings.append(Message("skipped_incomplete_rows", count=len(frame) - len(keep)))
     return [anchors[i] for i in keep], [others[i] for i in keep], labels, warnings
 
 
 def labelled_pairs_from_judgments(studio: Studio, user: str) -> tuple[list[str], list[str], np.ndarray]:
     """The caller's own relevant / not-relevant judgments (the newest, up to the corpus cap)."""
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     judgments = studio.store.judgments(kind=["relevant", "not_relevant"], user=user,
                                        limit=studio.limits.max_corpus, newest_first=True)
     pairs = [j for j in judgments if j.anchor and j.positive]
     if not pairs:
-        raise ValueError("you have no relevant / not-relevant judgments yet: judge pairs in Similarity or Search")
+        raise UserError("no_relevance_judgments")
     return ([j.anchor for j in pairs], [j.positive for j in pairs],
             np.array([j.kind == "relevant" for j in pairs], dtype=bool))
 
@@ -305,7 +306,7 @@ def run_search(studio: Studio, query: str, corpus: str | None, k: float | None =
     encoder = studio.model(model or None)
     passages, column, notes = read_corpus(studio, corpus)
     if k is None or not float(k).is_integer() or not 1 <= k <= SEARCH_K_MAX:
-        raise ValueError(f"k must be a whole number from 1 to {SEARCH_K_MAX}, got {k!r}")
+        raise UserError("whole_number_range", name="k", low=1, high=SEARCH_K_MAX, value=k)
     query = clean_text(query or "")
     hits = search_corpus(encoder, query, passages, studio.limits, k=int(k), query_prefix=query_prefix or "none",
                          passage_prefix=passage_prefix or "none")
@@ -329,7 +330,7 @@ def describe_pairs(studio: Studio, path: str | None):
     """After an upload: every column to pick from, the query and passage columns found, and a note."""
     if not path:
         return gr.update(choices=[AUTO], value=AUTO), gr.update(choices=[AUTO], value=AUTO), ""
-    loaded = read_table(studio, path, "a table")
+    loaded = read_table(studio, path, Message("upload_what_table"))
     columns = [AUTO, *[str(c) for c in loaded.frame.columns]]
     try:
         query, passage = pair_columns(loaded.frame)
@@ -337,7 +338,7 @@ def describe_pairs(studio: Studio, path: str | None):
                  passage=html.escape(passage))
     except ValueError as error:
         query = passage = AUTO
-        note = f"{t('warning')} " + t("ev_pick_columns", error=html.escape(translate_error(str(error))))
+        note = f"{t('warning')} " + t("ev_pick_columns", error=html.escape(translate_error(message_of(error))))
     note = " · ".join([note] + [f"{t('warning')} {html.escape(translate_error(w))}" for w in loaded.warnings])
     return gr.update(choices=columns, value=query), gr.update(choices=columns, value=passage), note
 

@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+from core.errors import UserError
 from core.exploration.selection import selected_ids
 from core.identity import Identity
 from core.inputs.text import split_lines
@@ -63,12 +64,12 @@ def save_selection(studio: Studio, identity: Identity, texts: list[str] | None, 
                    note: str = "") -> tuple[list[int], str]:
     """One "prefer" judgment (``better``: query, passage or none) per selected text; returns the ids made."""
     if not texts:
-        raise ValueError("compare prefixes first, then select texts on the map")
+        raise UserError("compare_prefixes_then_select")
     if better not in {value for _, value in CHOICES}:
-        raise ValueError(f"pick which variant is better, got {better!r}")
+        raise UserError("pick_better_variant", value=better)
     ids = selected_ids(ids, len(texts))
     if not ids:
-        raise ValueError("select texts on the map first (lasso, box or click)")
+        raise UserError("select_on_map_first")
     created = [common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[i], label=better,
                                                       comment=note or None, tab="prefixes")) for i in ids]
     return created, t("px_saved_batch", n=len(created), better=better)
@@ -181,9 +182,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         def judge(texts: list[str] | None, index: int | None, better: str, note: str, user_token: str,
                   request: gr.Request, profile: gr.OAuthProfile | None):
             if not texts or index is None:
-                raise ValueError("compare prefixes first, then pick a text")
+                raise UserError("compare_prefixes_then_pick")
             if not isinstance(index, int) or not 0 <= index < len(texts):
-                raise ValueError(f"pick one of the {len(texts)} compared texts")
+                raise UserError("pick_compared_text", count=len(texts))
             identity = common.identify(studio, request, profile, user_token)
             record = common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[index], label=better,
                                                             comment=note, tab="prefixes"))

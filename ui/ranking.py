@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.errors import UserError
 from core.inputs.text import add_prefix
 from core.judgments import Judgment
 from core.studio import SimilarityResult
@@ -47,7 +48,7 @@ class RankedPairs:
     def pair(self, row: int) -> Judgment:
         """The pair shown in ranking row ``row``, as a judgment still to be given its verdict."""
         if not 0 <= row < len(self.pairs):
-            raise ValueError(f"there is no row {row + 1} in the ranking")
+            raise UserError("no_such_ranking_row", row=row + 1)
         qi, pi = (int(i) for i in self.pairs[row])
         return Judgment(kind="relevant", anchor=self.queries[qi], positive=self.passages[pi], tab="similarity",
                         query_prefix=self.query_prefix, passage_prefix=self.passage_prefix,
@@ -92,8 +93,8 @@ class RankedPairs:
     def figure(self, query: int = 0):
         """The heatmap's replacement at real sizes: one query's best passages as bars."""
         if self.top is None or self.top_scores is None:
-            raise ValueError("run the comparison again: this result has no per-query view")
+            raise UserError("run_comparison_again")
         if not 0 <= query < len(self.queries):
-            raise ValueError(f"there is no query {query + 1}; there are {len(self.queries)}")
+            raise UserError("no_such_query", query=query + 1, count=len(self.queries))
         return similarity_per_query(query, self.queries[query], self.top[query], self.top_scores[query],
                                     self.passages, len(self.queries))

@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+from core.errors import Message, UserError
 from core.evaluation.data import PASSAGE_NAMES, QUERY_NAMES, pair_columns
 from core.identity import Identity
 from core.inputs.corpus import load_table, text_columns
@@ -56,9 +57,9 @@ def top_k_value(value: object) -> int:
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"top k must be a whole number (0 = every passage), got {value!r}") from None
+        raise UserError("top_k_whole", value=value) from None
     if not number.is_integer() or number < 0:
-        raise ValueError(f"top k must be a whole number (0 = every passage), got {value!r}")
+        raise UserError("top_k_whole", value=value)
     return int(number)
 
 
@@ -128,7 +129,7 @@ def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: 
     second = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
                                passage_prefix or "none", model=other)
     if first.model_id == second.model_id:
-        raise ValueError("pick a second model other than the first")
+        raise UserError("second_model_differs")
     names = (common.display_model(first.model_id), common.display_model(second.model_id))
     figure = similarity_side_by_side(first.scores, second.scores, names, first.queries, first.passages)
     gap = np.abs(first.scores - second.scores)
@@ -189,7 +190,7 @@ def _picked(frame: pd.DataFrame, choice: str | None, found: str | None, role: st
         return None
     columns = [str(c) for c in frame.columns]
     if choice not in columns:
-        raise ValueError(f"{role} column {choice!r} is not in the table; its columns are: {', '.join(columns)}")
+        raise UserError("column_not_in_table", role=Message(f"role_{role}"), name=choice, columns=", ".join(columns))
     return choice
 
 
@@ -214,10 +215,9 @@ def table_to_boxes(studio: Studio, path: str | None, query_column: str | None = 
     query = _picked(frame, query_column, found_query, "query")
     passage = _picked(frame, passage_column, found_passage, "passage")
     if query is None and passage is None:
-        raise ValueError("pick a query column or a passage column; the table's columns are: "
-                         + ", ".join(map(str, frame.columns)))
+        raise UserError("pick_query_or_passage_column", columns=", ".join(map(str, frame.columns)))
     if query == passage:
-        raise ValueError(f"the query and passage columns must differ; both are {query!r}")
+        raise UserError("columns_must_differ", column=query)
     notes = [t("sim_table_rows", rows=f"{len(frame):,}",
                query=f"`{html.escape(query)}`" if query else t("col_none"),
                passage=f"`{html.escape(passage)}`" if passage else t("col_none"))]

@@ -18,6 +18,7 @@ import time
 import gradio as gr
 import pandas as pd
 
+from core.errors import Message, UserError, check_choice
 from core.identity import Identity
 from core.judgments import Judgment
 from core.studio import Studio
@@ -37,22 +38,22 @@ def _judgments(studio: Studio, identity: Identity, whose: str, campaign: str = "
                min_agreement: float | None = None) -> tuple[list[Judgment], list[str] | None]:
     """The judgments to train on and the users they belong to (None: everyone's or a campaign's)."""
     if studio.store is None:
-        raise ValueError("judgments are switched off: the app has no feedback store")
+        raise UserError("judgments_off")
     if whose == CAMPAIGN:
         if studio.campaigns is None:
-            raise ValueError("campaigns are switched off: the app has no feedback store")
+            raise UserError("campaigns_off")
         if not (campaign or "").strip():
-            raise ValueError("enter the id of a campaign you created (or any campaign, as an admin)")
+            raise UserError("enter_campaign_id")
         # One row per item (mean score, majority verdict or label); only its creator and admins may.
         consensus = studio.campaigns.consensus(campaign.strip(), identity.user, identity.is_admin,
                                                min_agreement=min_agreement or None)
         return consensus.judgments, None
     if whose == EVERYONE:
         if not identity.is_admin:
-            raise PermissionError("only admins may train on everyone's judgments; choose your own")
+            raise PermissionError(Message("admins_only_everyone"))
         return studio.store.judgments(), None
     if whose not in (MINE, None, ""):
-        raise ValueError(f"choose whose judgments to use: {MINE}, {EVERYONE} or {CAMPAIGN}, got {whose!r}")
+        check_choice("whose judgments", whose, (MINE, EVERYONE, CAMPAIGN))
     return studio.store.judgments(user=identity.user), [identity.user]
 
 
@@ -75,7 +76,7 @@ def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = ""
         try:
             sets = build_sets(judgments, [name], Prompts())
         except TrainingRefused as refusal:
-            why = translate_error(str(refusal).split(": ", 1)[-1])
+            why = translate_error(refusal.refusals.get(name) or refusal.message)
             notes.append(f"- **{kind_title(name)}**: {html.escape(why)}")
             continue
         ready.append(name)
@@ -90,11 +91,11 @@ def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list
           learning_rate: float, batch_size: float, freeze: bool, seed: float, blend: float = 0.0,
           campaign: str = "", min_agreement: float | None = None) -> Job:
     if studio.training is None:
-        raise ValueError("training is switched off: the app has no feedback store")
+        raise UserError("training_off")
     studio.training.check_free(identity.user)
     judgments, users = _judgments(studio, identity, whose, campaign, min_agreement)
     if not judgments:
-        raise ValueError("there are no judgments to train on yet: judge some results in the other tabs")
+        raise UserError("no_training_judgments")
     encoder = studio.model(base or None)
     config = TrainingConfig(base_model=encoder.model_id, kinds=tuple(kinds or ()),
                             epochs=common.whole_number(epochs, "epochs"), learning_rate=float(learning_rate),
@@ -126,7 +127,7 @@ def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, 
             return (t("tr_other_job", minutes=f"{(time.time() - job.started) / 60:.0f}"),
                     pd.DataFrame(columns=METRIC_COLUMNS), "", True)
         return t("tr_no_job_yours"), pd.DataFrame(columns=METRIC_COLUMNS), "", False
-    line = f"**{html.escape(common.display_model(job.config.base_model))}** · {html.escape(job.describe())}"
+    line = f"**{html.escape(common.display_model(job.config.base_model))}** · {html.escape(translate_error(job.describe()))}"
     if job.report is None:
         return line, pd.DataFrame(columns=METRIC_COLUMNS), "", job.running
     report = job.report
@@ -165,23 +166,22 @@ def _signed(value: float | None) -> str:
 def use_version(studio: Studio, identity: Identity, name: str, anyway: bool = False) -> str:
     """Load a saved version next to the base model: promoted ones at once, others only on purpose."""
     if studio.registry is None:
-        raise ValueError("training is switched off: the app has no feedback store")
+        raise UserError("training_off")
     if not name:
-        raise ValueError("choose a saved version first")
+        raise UserError("choose_saved_version")
     version = studio.registry.get(str(name))
     if version.report.trained_by != identity.user and not identity.is_admin:
         # The same answer as for a name that does not exist: versions are private.
-        raise ValueError(f"no tuned model named {name!r} among yours")
+        raise UserError("no_tuned_model", name=name)
     if not version.promoted and not anyway:
-        raise ValueError(f"{version.name} was not promoted ({version.report.reason}); tick 'load it anyway' to "
-                         "load it on purpose")
+        raise UserError("version_not_promoted", name=version.name, reason=version.report.reason)
     encoder = studio.load_tuned(version.path)
     return t("tr_loaded", version=version.name, dim=encoder.dim)
 
 
 def cancel(studio: Studio, identity: Identity) -> str:
     if studio.training is None:
-        raise ValueError("training is switched off: the app has no feedback store")
+        raise UserError("training_off")
     return studio.training.cancel(identity.user, identity.is_admin)
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TypeVar
 
+from core.errors import check_choice
+
 NOMINAL, INTERVAL = "nominal", "interval"
 LEVELS = (NOMINAL, INTERVAL)
 
@@ -39,7 +41,7 @@ def _delta(level: str, a: Value, b: Value) -> float:
 
 def _check_level(level: str) -> None:
     if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+        check_choice("level", level, LEVELS)
 
 
 def krippendorff_alpha(units: Sequence[Sequence[Value]], level: str = NOMINAL) -> float | None:

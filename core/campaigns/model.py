@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import Message, UserError, check_choice
 from core.inputs.text import clean_text
 from core.judgments.model import DEFAULT_MAX_TEXT_CHARS, MAX_LABEL_CHARS, SCORE_MAX, SCORE_MIN
 
@@ -125,25 +126,24 @@ def check_settings(judgment: str, overlap: Any, labels: Sequence[str] | str | No
                    name: str | None) -> tuple[str, int, tuple[str, ...], str, str]:
     """The settings cleaned, or a ValueError naming the one to fix."""
     if judgment not in JUDGMENTS:
-        raise ValueError(f"choose the judgment: one of {', '.join(JUDGMENTS)}, got {judgment!r}")
+        check_choice("the judgment", judgment, JUDGMENTS)
     try:
         number = float(overlap)
     except (TypeError, ValueError):
-        raise ValueError(f"overlap (people per item) must be a whole number, got {overlap!r}") from None
+        raise UserError("whole_number", name=Message("field_overlap"), value=overlap) from None
     if not number.is_integer() or not 1 <= number <= MAX_OVERLAP:
-        raise ValueError(f"overlap (people per item) must be a whole number from 1 to {MAX_OVERLAP}, got {overlap!r}")
+        raise UserError("whole_number_range", name=Message("field_overlap"), low=1, high=MAX_OVERLAP, value=overlap)
     clean_labels = parse_labels(labels)
     if judgment == LABEL and len(clean_labels) < 2:
-        raise ValueError("a label campaign needs at least two labels (comma- or newline-separated)")
+        raise UserError("campaign_needs_labels")
     if judgment != LABEL and clean_labels:
-        raise ValueError(f"labels are for label campaigns; a {judgment} campaign takes none")
+        raise UserError("campaign_labels_unwanted", judgment=judgment)
     text = clean_text(instructions or "")
     if len(text) > MAX_INSTRUCTIONS_CHARS:
-        raise ValueError(f"instructions are too long: {len(text):,} characters, the limit is "
-                         f"{MAX_INSTRUCTIONS_CHARS:,}")
+        raise UserError("campaign_instructions_too_long", length=len(text), limit=MAX_INSTRUCTIONS_CHARS)
     title = clean_text(name or "")
     if len(title) > MAX_NAME_CHARS:
-        raise ValueError(f"the name is too long: {len(title):,} characters, the limit is {MAX_NAME_CHARS}")
+        raise UserError("campaign_name_too_long", length=len(title), limit=MAX_NAME_CHARS)
     return judgment, int(number), clean_labels, text, title
 
 
@@ -161,20 +161,20 @@ def parse_labels(labels: Sequence[str] | str | None) -> tuple[str, ...]:
         if not label:
             continue
         if len(label) > MAX_LABEL_CHARS:
-            raise ValueError(f"label {label[:40]!r}... is too long: the limit is {MAX_LABEL_CHARS} characters")
+            raise UserError("campaign_label_too_long", label=label[:40], limit=MAX_LABEL_CHARS)
         if label in out:
-            raise ValueError(f"label {label!r} is given twice")
+            raise UserError("campaign_label_twice", label=label)
         out.append(label)
     if len(out) > MAX_LABELS:
-        raise ValueError(f"{len(out)} labels is more than {MAX_LABELS} (one digit key each); merge some")
+        raise UserError("campaign_too_many_labels", count=len(out), limit=MAX_LABELS)
     return tuple(out)
 
 
 def check_score(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"a score campaign needs a score from {SCORE_MIN:g} to {SCORE_MAX:g}, got {value!r}")
+        raise UserError("campaign_needs_score", low=SCORE_MIN, high=SCORE_MAX, value=value)
     if not SCORE_MIN <= float(value) <= SCORE_MAX:
-        raise ValueError(f"score must be between {SCORE_MIN:g} and {SCORE_MAX:g}, got {value!r}")
+        raise UserError("campaign_score_range", low=SCORE_MIN, high=SCORE_MAX, value=value)
     return float(value)
 
 
@@ -198,7 +198,7 @@ def item_columns(frame_columns: Sequence[str], judgment: str) -> tuple[str, ...]
                 return (found,)
         wanted = " or ".join(f"'{n}'" for n in SINGLE_COLUMNS)
     have = ", ".join(str(c) for c in frame_columns) or "none"
-    raise ValueError(f"a {judgment} campaign needs columns {wanted}; the table has: {have}")
+    raise UserError("campaign_needs_columns", judgment=judgment, wanted=wanted, columns=have)
 
 
 def _cell(value: Any) -> str:
@@ -225,8 +225,7 @@ def items_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str], *,
         texts = [_cell(v) for v in row[:len(columns)]]
         for name, text in zip(columns, texts, strict=True):
             if len(text) > max_chars:
-                raise ValueError(f"row {number}: {name} has {len(text):,} characters, more than the limit of "
-                                 f"{max_chars:,}")
+                raise UserError("campaign_cell_too_long", row=number, column=name, length=len(text), limit=max_chars)
         if not all(texts):
             empty += 1
             continue
@@ -237,10 +236,9 @@ def items_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str], *,
         seen.add(key)
         items.append(Item(len(items) + 1, key[0], key[1]))
     if not items:
-        raise ValueError(f"the table has no items: every row has an empty {' or '.join(columns)}")
+        raise UserError("campaign_no_items", columns=" or ".join(columns))
     if len(items) > max_items:
-        raise ValueError(f"{len(items):,} items is more than the limit of {max_items:,} per campaign; "
-                         "split the table into several campaigns")
+        raise UserError("campaign_too_many_items", count=len(items), limit=max_items)
     notes = []
     if empty:
         notes.append(f"{empty:,} row(s) with an empty text were left out.")
@@ -258,8 +256,7 @@ def items_from_table(path: str, judgment: str, *, max_bytes: int, max_items: int
     loaded = load_table(path, max_bytes=max_bytes, max_rows=max_items + 1)
     frame = loaded.frame
     if len(frame) > max_items:
-        raise ValueError(f"the table has more than {max_items:,} rows, the limit per campaign; split it into "
-                         "several campaigns")
+        raise UserError("campaign_too_many_rows", limit=max_items)
     columns = item_columns([str(c) for c in frame.columns], judgment)
     table = items_from_rows(frame[list(columns)].itertuples(index=False, name=None), columns,
                             max_items=max_items, max_chars=max_chars)

@@ -40,6 +40,7 @@ from core.campaigns.model import (
     check_score,
     check_settings,
 )
+from core.errors import Message, UserError
 from core.inputs.text import clean_text
 from core.judgments import Judgment, JudgmentStore, JudgmentStoreError, NotOwnerError, utc_now
 
@@ -141,8 +142,8 @@ class Consensus:
     ties: int
 
     def summary(self) -> str:
-        return (f"{len(self.judgments):,} of {self.items:,} judged items; {self.below_agreement:,} below the "
-                f"agreement level, {self.ties:,} tied")
+        return Message("campaign_consensus", judged=len(self.judgments), items=self.items,
+                       below=self.below_agreement, ties=self.ties)
 
 
 class CampaignStore:
@@ -179,10 +180,10 @@ class CampaignStore:
     def _campaign_id(value: Any) -> str:
         text = str(value or "").strip()
         if not text:
-            raise ValueError("choose a campaign (its id)")
+            raise UserError("campaign_choose")
         # Ids are hex; anything else cannot name a campaign, and is not echoed back at length.
         if len(text) > 2 * ID_BYTES or any(c not in "0123456789abcdef" for c in text):
-            raise ValueError("there is no campaign with that id")
+            raise UserError("campaign_no_such_id")
         return text
 
     def get(self, campaign_id: Any) -> Campaign:
@@ -190,7 +191,7 @@ class CampaignStore:
         cid = self._campaign_id(campaign_id)
         rows = self._read("SELECT * FROM campaigns WHERE id = ?", (cid,))
         if not rows:
-            raise ValueError(f"there is no campaign {cid!r}")
+            raise UserError("campaign_not_found", campaign=cid)
         return Campaign.from_row(rows[0])
 
     def item(self, campaign_id: Any, item_id: Any) -> Item:
@@ -198,7 +199,7 @@ class CampaignStore:
         number = _item_number(item_id)
         rows = self._read("SELECT * FROM campaign_items WHERE campaign_id = ? AND item_id = ?", (campaign.id, number))
         if not rows:
-            raise ValueError(f"campaign {campaign.id!r} has no item {number} (items 1 to {campaign.n_items})")
+            raise UserError("campaign_no_item", campaign=campaign.id, item=number, count=campaign.n_items)
         return _item(rows[0])
 
     @staticmethod
@@ -208,7 +209,7 @@ class CampaignStore:
 
     def _require_manager(self, campaign: Campaign, user: str, is_admin: bool, what: str) -> None:
         if not self.may_manage(campaign, user, is_admin):
-            raise NotOwnerError(f"only the campaign's creator and admins see {what}")
+            raise NotOwnerError(Message("campaign_managers_only", what=Message(what)))
 
     # -- creating --------------------------------------------------------------------------------
 
@@ -222,11 +223,11 @@ class CampaignStore:
             raise ValueError("a campaign needs its creator")
         pair = len(table.columns) == 2
         if pair != (judgment in (RELEVANCE, SCORE)):
-            wants = "pairs of texts" if judgment in (RELEVANCE, SCORE) else "single texts"
-            raise ValueError(f"a {judgment} campaign judges {wants}; the table has {len(table.columns)} text "
-                             f"column(s): {', '.join(table.columns)}")
+            wants = Message("campaign_judges_pairs" if judgment in (RELEVANCE, SCORE) else "campaign_judges_singles")
+            raise UserError("campaign_wrong_layout", judgment=judgment, wants=wants, count=len(table.columns),
+                            columns=", ".join(table.columns))
         if not table.items:
-            raise ValueError("the campaign has no items")
+            raise UserError("campaign_empty")
         campaign = Campaign(id=secrets.token_hex(ID_BYTES), name=title or f"{judgment} campaign", creator=creator,
                             judgment=judgment, overlap=overlap_n, columns=tuple(table.columns), instructions=text,
                             labels=label_list, show_model_score=bool(show_model_score), rule=rule,
@@ -237,7 +238,7 @@ class CampaignStore:
                 if not is_admin:
                     mine = conn.execute("SELECT COUNT(*) FROM campaigns WHERE creator = ?", (creator,)).fetchone()[0]
                     if mine >= MAX_CAMPAIGNS_PER_USER:
-                        raise ValueError(f"you have {mine} campaigns, the limit is {MAX_CAMPAIGNS_PER_USER}")
+                        raise UserError("campaign_limit", count=mine, limit=MAX_CAMPAIGNS_PER_USER)
                 conn.execute(
                     "INSERT INTO campaigns (id, name, created_at, creator, judgment, overlap, columns, instructions,"
                     " labels, show_model_score, rule, n_items, query_prefix, passage_prefix, model_id)"
@@ -307,17 +308,17 @@ class CampaignStore:
             raise ValueError("a campaign judgment needs its user")
         allowed = KINDS_OF[campaign.judgment]
         if judgment.kind not in allowed:
-            raise ValueError(f"campaign {campaign.name!r} asks for {' or '.join(allowed)}, not {judgment.kind!r}")
+            raise UserError("campaign_wrong_kind", campaign=campaign.name, allowed=" or ".join(allowed), kind=judgment.kind)
         for name, given, own in (("anchor", judgment.anchor, item.text1), ("positive", judgment.positive, item.text2)):
             if given not in (None, "") and clean_text(str(given)) != own:
-                raise ValueError(f"the {name} text is not item {item.item_id}'s text; leave it empty to judge the item")
+                raise UserError("campaign_text_mismatch", field=name, item=item.item_id)
         score, label = None, None
         if campaign.judgment == SCORE:
             score = check_score(judgment.score)
         elif campaign.judgment == LABEL:
             label = clean_text(judgment.label or "")
             if label not in campaign.labels:
-                raise ValueError(f"label {label!r} is not one of this campaign's labels: {', '.join(campaign.labels)}")
+                raise UserError("campaign_unknown_label", label=label, labels=", ".join(campaign.labels))
         record = judgment.replace(
             anchor=item.text1, positive=item.text2 if campaign.layout == PAIR else None, negative=None,
             score=score, label=label, tab=judgment.tab or TAB,
@@ -330,15 +331,13 @@ class CampaignStore:
             key = (campaign.id, item.item_id)
             if conn.execute("SELECT 1 FROM campaign_judgments WHERE campaign_id = ? AND item_id = ? AND user = ?",
                             (*key, stored.user)).fetchone():
-                raise ValueError(f"you have judged item {item.item_id} of this campaign already; undo it to "
-                                 "change your answer")
+                raise UserError("campaign_already_judged", item=item.item_id)
             judged = conn.execute("SELECT COUNT(*) FROM campaign_judgments WHERE campaign_id = ? AND item_id = ?",
                                   key).fetchone()[0]
             held = conn.execute("SELECT COUNT(*) FROM campaign_leases WHERE campaign_id = ? AND item_id = ?"
                                 " AND user != ? AND expires_at > ?", (*key, stored.user, now)).fetchone()[0]
             if judged + held >= campaign.overlap:
-                raise ValueError(f"item {item.item_id} already has the {campaign.overlap} judgment(s) it needs "
-                                 "(your hold on it had expired); take the next item")
+                raise UserError("campaign_item_full", item=item.item_id, overlap=campaign.overlap)
             conn.execute("INSERT INTO campaign_judgments (campaign_id, item_id, user, judgment_id, at)"
                          " VALUES (?, ?, ?, ?, ?)", (*key, stored.user, judgment_id, now))
             conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND item_id = ? AND user = ?",
@@ -433,7 +432,7 @@ class CampaignStore:
     def agreement(self, campaign_id: Any, viewer: str, is_admin: bool = False, *, top: int = 10) -> AgreementReport:
         """Krippendorff's alpha, each annotator against the others, the most disputed items (creator/admins)."""
         campaign = self.get(campaign_id)
-        self._require_manager(campaign, viewer, is_admin, "agreement per annotator")
+        self._require_manager(campaign, viewer, is_admin, "seen_agreement_per_annotator")
         return agreement_report(self.ratings(campaign.id), campaign.level, top=top)
 
     def consensus(self, campaign_id: Any, viewer: str, is_admin: bool = False, *,
@@ -445,9 +444,9 @@ class CampaignStore:
         ties (no majority).
         """
         campaign = self.get(campaign_id)
-        self._require_manager(campaign, viewer, is_admin, "a campaign's training data")
+        self._require_manager(campaign, viewer, is_admin, "seen_training_data")
         if min_agreement is not None and not 0.0 <= float(min_agreement) <= 1.0:
-            raise ValueError(f"the agreement level is from 0 to 1, got {min_agreement!r}")
+            raise UserError("campaign_agreement_level", value=min_agreement)
         level = float(min_agreement) if min_agreement else None
         ratings = self.ratings(campaign.id)
         items = {int(r["item_id"]): _item(r) for r in self._read(
@@ -482,14 +481,14 @@ class CampaignStore:
 
 def _item_number(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"item_id is a whole number, got {value!r}")
+        raise UserError("campaign_item_id", value=value)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"item_id is a whole number, got {value!r}") from None
+        raise UserError("campaign_item_id", value=value) from None
     # SQLite integers are 64-bit; anything past that cannot name an item.
     if not number.is_integer() or not 1 <= number < 2**63:
-        raise ValueError(f"item_id is a whole number from 1, got {value!r}")
+        raise UserError("campaign_item_id_from_1", value=value)
     return int(number)
 
 

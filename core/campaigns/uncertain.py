@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.campaigns.model import LABEL, MAX_LABELS, RELEVANCE, SCORE, Item, ItemTable
+from core.errors import Message, UserError
 
 Encode = Callable[[Sequence[str], str], np.ndarray]
 RULES: tuple[str, ...] = ("boundary", "tied", "border")
@@ -42,14 +43,14 @@ class Choice:
 
 def _check_n(n: int) -> int:
     if isinstance(n, bool) or not float(n).is_integer() or int(n) < 1:
-        raise ValueError(f"the number of items must be a whole number from 1, got {n!r}")
+        raise UserError("items_number", value=n)
     return int(n)
 
 
 def _distinct(texts: Sequence[str], what: str, minimum: int) -> list[str]:
     out = list(dict.fromkeys(t for t in texts if t))
     if len(out) < minimum:
-        raise ValueError(f"give at least {minimum} different {what}, got {len(out)}")
+        raise UserError("give_distinct", minimum=minimum, what=Message(f"what_{what}"), count=len(out))
     return out
 
 
@@ -113,13 +114,13 @@ def border_texts(texts: Sequence[str], encode: Encode, n: int = DEFAULT_ITEMS, *
     n = _check_n(n)
     texts = _distinct(texts, "texts", 3)
     if k is not None and not 2 <= int(k) <= MAX_LABELS:
-        raise ValueError(f"k (clusters) must be from 2 to {MAX_LABELS}: each cluster becomes a label with a digit key")
+        raise UserError("uncertain_k_range", limit=MAX_LABELS)
     vectors = encode(texts, "query")
     clusterer = KMeansClusterer(k=int(k) if k else None, k_range=(2, MAX_LABELS), seed=seed)
     labels = np.asarray(clusterer.fit_predict(vectors))
     clusters = sorted(set(labels.tolist()))
     if len(clusters) < 2:
-        raise ValueError("the texts form a single cluster, so no text is on a border; give more varied texts")
+        raise UserError("uncertain_single_cluster")
     keywords = top_keywords(texts, labels.tolist(), n=3)
     names = {c: f"{' / '.join(keywords.get(c, [])) or f'cluster {i + 1}'}" for i, c in enumerate(clusters)}
     borders = ClusterBorders.measure(texts, vectors, labels, what=f"{len(clusters)} k-means clusters")
@@ -155,8 +156,7 @@ class ClusterBorders:
                              "they must match one to one")
         sizes = {int(c): int((labels == c).sum()) for c in set(labels.tolist()) if c != -1}
         if len(sizes) < 2:
-            raise ValueError("the clustering has fewer than two clusters, so no text is on a border; cluster "
-                             "again into more clusters")
+            raise UserError("uncertain_few_clusters")
         kept = sorted(sorted(sizes, key=lambda c: (-sizes[c], c))[:MAX_LABELS])
         where = what or f"{len(sizes)} clusters"
         if len(kept) < len(sizes):

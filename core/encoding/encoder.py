@@ -33,6 +33,7 @@ from core.encoding.batching import (
 from core.encoding.device import dtype_name, gpu_task, on_zero_gpu, pick_device, pick_dtype
 from core.encoding.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
 from core.encoding.scheduling import FairScheduler, Job
+from core.errors import check_choice
 from core.inputs.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
 
 if TYPE_CHECKING:  # the backends are imported where chosen; OpenVINO's only when asked for
@@ -116,12 +117,9 @@ class Encoder:
         packed: bool | None = None,
         batch_overhead: int | None = None,
     ):
-        if attention not in ("auto", "sdpa", "eager"):
-            raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-        if cpu_weights not in CPU_WEIGHTS:
-            raise ValueError(f"cpu_weights must be one of {', '.join(CPU_WEIGHTS)}, got {cpu_weights!r}")
+        check_choice("attention", attention, ("auto", "sdpa", "eager"))
+        check_choice("engine", engine, ENGINES)
+        check_choice("cpu_weights", cpu_weights, CPU_WEIGHTS)
         self.max_texts = max_texts
         self.max_chars = max_chars
         self.backend: TransformerBackend | OpenVINOBackend | USEBackend

@@ -37,6 +37,7 @@ import torch
 
 from core.encoding.device import dtype_name
 from core.encoding.loading import ModelFiles, ModelLoadError
+from core.errors import check_choice
 
 if TYPE_CHECKING:
     from core.encoding.backends import Finished
@@ -227,8 +228,7 @@ class OpenVINOBackend:
 
     def __init__(self, files: ModelFiles, dtype: torch.dtype, weights: str = "full", attention: str = "auto",
                  threads: int | None = None, cache_dir: Path | None = None):
-        if weights not in WEIGHT_MODES:
-            raise ValueError(f"weights must be one of {', '.join(WEIGHT_MODES)}, got {weights!r}")
+        check_choice("weights", weights, WEIGHT_MODES)
         if dtype not in (torch.float32, torch.bfloat16):
             raise ValueError(f"the OpenVINO engine runs float32 or bfloat16 on the CPU, not {dtype_name(dtype)}")
         if attention not in ("auto", "sdpa", "eager"):

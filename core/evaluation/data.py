@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.errors import Message, UserError
 from core.inputs.corpus import text_columns
 from core.inputs.text import clean_text
 
@@ -36,7 +37,7 @@ def _by_name(frame: pd.DataFrame, names: Sequence[str], exclude: Sequence[str] =
 def _check_column(frame: pd.DataFrame, name: str, role: str) -> str:
     columns = [str(c) for c in frame.columns]
     if name not in columns:
-        raise ValueError(f"{role} column {name!r} not found; the columns are: {', '.join(columns)}")
+        raise UserError("column_not_found", role=Message(f"role_{role}"), name=name, columns=", ".join(columns))
     return name
 
 
@@ -51,23 +52,21 @@ def pair_columns(frame: pd.DataFrame, query_column: str | None = None,
         candidates = [c for c in text_columns(frame) if c not in (query, passage)]
         if query is None and passage is None:
             if len(candidates) < 2:
-                raise ValueError(
-                    "the table needs a query column and a passage column (two columns of text); it has: "
-                    + ", ".join(map(str, frame.columns)))
+                raise UserError("table_needs_two_text_columns", columns=", ".join(map(str, frame.columns)))
             longer, shorter = candidates[0], candidates[1]  # text_columns lists the longest first
             query, passage = shorter, longer
         elif not candidates:
             missing, found = ("query", passage) if query is None else ("passage", query)
             other = "passage" if missing == "query" else "query"
-            raise ValueError(f"the table needs a {missing} column beside the {other} column {found!r}; it has: "
-                             + ", ".join(map(str, frame.columns)))
+            raise UserError("table_needs_second_text_column", missing=Message(f"role_{missing}"),
+                            other=Message(f"role_{other}"), found=found, columns=", ".join(map(str, frame.columns)))
         elif query is None:
             query = candidates[-1]  # the shortest remaining text column
         else:
             passage = candidates[0]
     assert passage is not None  # every branch above that left it None named it
     if query == passage:
-        raise ValueError(f"the query and passage columns must differ; both are {query!r}")
+        raise UserError("columns_must_differ", column=query)
     return query, passage
 
 
@@ -77,8 +76,7 @@ def label_column(frame: pd.DataFrame, name: str | None = None, exclude: Sequence
         return _check_column(frame, name, "label")
     found = _by_name(frame, LABEL_NAMES, exclude=exclude)
     if found is None:
-        raise ValueError("the table needs a label column (1 = relevant, 0 = not relevant) named label, relevant "
-                         f"or class; it has: {', '.join(map(str, frame.columns))}")
+        raise UserError("table_needs_label_column", columns=", ".join(map(str, frame.columns)))
     return found
 
 
@@ -91,7 +89,7 @@ def corpus_column(frame: pd.DataFrame, name: str | None = None) -> str:
         return found
     texts = text_columns(frame)
     if not texts:
-        raise ValueError(f"the corpus has no text column (columns: {', '.join(map(str, frame.columns))})")
+        raise UserError("corpus_no_text_column", columns=", ".join(map(str, frame.columns)))
     return texts[0]
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from core.errors import UserError
 from core.evaluation.retrieval import (
     Miss,
     RetrievalScores,
@@ -38,7 +39,7 @@ class SizedEncoder(Protocol):
 def check_retrieval_set(dataset: RetrievalSet, limits: Limits) -> None:
     """Refuse a set over the caps: queries up to max_passages (1,000), candidates up to max_corpus."""
     limits.check_texts(dataset.queries, limits.max_passages, "queries")
-    limits.check_texts(dataset.passages, limits.max_corpus, "passages (table and corpus, duplicates removed)")
+    limits.check_texts(dataset.passages, limits.max_corpus, "passages_deduplicated")
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,9 @@ def search(encoder: SizedEncoder, query: str, passages: Sequence[str], limits: L
            query_prefix: str = "query", passage_prefix: str = "passage") -> list[Hit]:
     """The ``k`` passages closest to ``query``, best first (equal scores in corpus order)."""
     limits.check_texts([query] if query else [], 1, "query")
-    limits.check_texts(passages, limits.max_corpus, "corpus passages")
+    limits.check_texts(passages, limits.max_corpus, "corpus_passages")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+        raise UserError("whole_number_min", name="k", low=1, value=k)
     q = encoder.encode([query], query_prefix)
     p = encoder.encode(passages, passage_prefix)
     scores = (p @ q[0]) * 100

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.errors import Message, UserError
+
 __all__ = [
     "METRICS",
     "BootstrapInterval",
@@ -70,10 +72,10 @@ class RetrievalSet:
             try:
                 query, passage = pair
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"pair {position + 1} is not a (query, passage) pair: {pair!r}") from exc
+                raise UserError("pair_malformed", pair_number=position + 1, pair=pair) from exc
             for role, text in (("query", query), ("passage", passage)):
                 if text is not None and not isinstance(text, str):
-                    raise ValueError(f"the {role} of pair {position + 1} is a {type(text).__name__}, not text")
+                    raise UserError("pair_text_not_str", role=Message(f"role_{role}"), pair_number=position + 1, type=type(text).__name__)
             if not query or not passage:
                 skipped += 1
                 continue
@@ -82,10 +84,10 @@ class RetrievalSet:
                 relevant.append(set())
             relevant[q].add(passage_id(passage))
         if not query_index:
-            raise ValueError("no (query, passage) pair with both texts filled in")
+            raise UserError("no_complete_pair")
         for position, text in enumerate(extra_passages):
             if not isinstance(text, str):
-                raise ValueError(f"corpus passage {position + 1} is a {type(text).__name__}, not text")
+                raise UserError("corpus_passage_not_str", position=position + 1, type=type(text).__name__)
             if text:
                 passage_id(text)
         return cls(queries=list(query_index), passages=list(passage_index),

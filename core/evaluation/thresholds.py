@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import Message, UserError
+
 __all__ = ["POSITIVE_LABELS", "NEGATIVE_LABELS", "ThresholdChoice", "best_f1_threshold", "parse_verdicts"]
 
 # What people write in a label column; -1 / 0 / 1 covers ParaPhraser-style classes where only the
@@ -24,8 +26,9 @@ NEGATIVE_LABELS = frozenset({"0", "0.0", "-1", "-1.0", "false", "no", "n", "not_
                              "dissimilar"})
 
 
-def parse_verdicts(values: Sequence[Any], *, what: str = "label") -> np.ndarray:
+def parse_verdicts(values: Sequence[Any], *, what: str | None = None) -> np.ndarray:
     """Booleans (True = relevant) from a label column, or a ValueError naming the first bad row."""
+    what = what or Message("verdict_label")  # what the messages call a cell
     out = np.zeros(len(values), dtype=bool)
     for i, value in enumerate(values):
         if isinstance(value, (bool, np.bool_)):
@@ -35,10 +38,9 @@ def parse_verdicts(values: Sequence[Any], *, what: str = "label") -> np.ndarray:
         if text in POSITIVE_LABELS:
             out[i] = True
         elif text not in NEGATIVE_LABELS:
-            shown = text or "an empty cell"
-            raise ValueError(
-                f"row {i + 1}: the {what} is {shown!r}; use 1 / 0 (or relevant / not_relevant, yes / no, да / нет)"
-            )
+            if not text:
+                raise UserError("verdict_empty", row=i + 1, what=what)
+            raise UserError("verdict_unknown", row=i + 1, what=what, value=text)
     return out
 
 
@@ -71,8 +73,8 @@ def best_f1_threshold(scores: Sequence[float] | np.ndarray, relevant: Sequence[b
         raise ValueError(f"score {bad + 1} is not a finite number")
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
-        missing = "relevant" if n_pos == 0 else "not-relevant"
-        raise ValueError(f"a threshold needs pairs of both classes; there is no {missing} pair among {len(labels)}")
+        missing = Message("class_relevant" if n_pos == 0 else "class_not_relevant")
+        raise UserError("threshold_needs_both_classes", missing=missing, count=len(labels))
     order = np.argsort(-scores, kind="stable")
     sorted_scores, sorted_labels = scores[order], labels[order]
     # Cut after each run of equal scores: a threshold cannot split pairs that score the same.

@@ -16,6 +16,7 @@ import pandas as pd
 
 from core import __version__
 from core.campaigns.uncertain import Choice, ClusterBorders
+from core.errors import Message, UserError
 from core.exploration.clustering import NOISE, cluster_label_table
 from core.exploration.keywords import cluster_name
 from core.exploration.selection import selected_ids
@@ -86,10 +87,10 @@ def corpus_frame(limits: Limits, source: str, path: str | None, pasted: str) -> 
     if source == "paste":
         lines = split_lines(pasted)
         if not lines:
-            raise ValueError("paste at least one text, one per line")
+            raise UserError("paste_texts")
         return pd.DataFrame({"text": lines}), []
     if not path:
-        raise ValueError("upload a CSV, TSV, TXT, XLSX or Parquet file first")
+        raise UserError("upload_first")
     loaded = load_table(path, max_bytes=limits.upload_bytes, max_rows=limits.max_cluster_texts)
     return loaded.frame, loaded.warnings
 
@@ -108,12 +109,12 @@ def corpus_to_cluster(frame: pd.DataFrame, source: str, text_column: str | None,
         label_column = "topic" if source == "sample" else None
     texts, labels, skipped = extract_texts(frame, text_column, label_column)
     if skipped:
-        notes.append(f"skipped {skipped} empty row(s)")
+        notes.append(Message("skipped_empty_rows", count=skipped))
     vectors_column = next(iter(embedding_columns(frame)), None) if source == "upload" else None
     embeddings = None
     if vectors_column is not None:
         embeddings = extract_embeddings(frame, vectors_column, text_column, dim)
-        notes.append(f"used the file's embeddings (column “{vectors_column}”, {dim}-d) instead of encoding the texts")
+        notes.append(Message("used_file_embeddings", column=vectors_column, dim=dim))
     return CorpusToCluster(texts, labels, label_column, embeddings, notes)
 
 
@@ -197,12 +198,12 @@ def label_judgments(model: ModelFacts, user: str, view: ClusterView, cluster: in
     """One label judgment per distinct text of ``cluster``, labelled ``name``, as ``user``."""
     clusters = set(view.clusters.tolist())
     if cluster not in clusters:
-        raise ValueError(f"there is no cluster {cluster} in this clustering")
+        raise UserError("no_such_cluster", cluster=cluster)
     if cluster == NOISE:
-        raise ValueError("noise is not a topic: pick a cluster")
+        raise UserError("noise_not_topic")
     label = (name or "").strip()
     if not label:
-        raise ValueError(f"give cluster {cluster} a name first")
+        raise UserError("name_cluster_first", cluster=cluster)
     # Clustering is a symmetric task: the texts were encoded with the query prefix.
     prefix = "query: " if model.uses_prefixes else ""
     return [Judgment(kind="label", anchor=text, label=label, tab="clustering", user=user,
@@ -229,14 +230,14 @@ def selection_judgments(model: ModelFacts, user: str, view: ClusterView, ids: Se
     """The selected texts judged as ``user``: misplaced or a label for each, similar / dissimilar for two."""
     chosen = selected_ids(ids, len(view.texts))
     if not chosen:
-        raise ValueError("select texts on the map first (lasso, box or click)")
+        raise UserError("select_on_map_first")
     # Clustering is a symmetric task: every text was encoded with the query prefix.
     prefix = "query: " if model.uses_prefixes else ""
     common_fields: dict[str, Any] = dict(tab="clustering", user=user, comment=(note or None), query_prefix=prefix,
                          passage_prefix=prefix, model_id=model.model_id, model_revision=model.revision)
     if kind in ("similar", "dissimilar"):
         if len(chosen) != 2:
-            raise ValueError(f"select exactly two texts to call them {kind}; {len(chosen)} are selected")
+            raise UserError("select_exactly_two", kind=Message(f"call_{kind}"), count=len(chosen))
         return [Judgment(kind=kind, anchor=view.texts[chosen[0]], positive=view.texts[chosen[1]], **common_fields)]
     if kind == "misplaced":
         return [Judgment(kind="misplaced", anchor=view.texts[i], label=f"cluster {int(view.clusters[i])}",
@@ -244,7 +245,7 @@ def selection_judgments(model: ModelFacts, user: str, view: ClusterView, ids: Se
     if kind == "label":
         label = " ".join((label or "").split())
         if not label:
-            raise ValueError("type a topic label for the selected texts")
+            raise UserError("type_topic_label_selected")
         return [Judgment(kind="label", anchor=text, label=label, **common_fields)
                 for text in dict.fromkeys(view.texts[i] for i in chosen)]
     raise ValueError(f"unknown judgment {kind!r} for a selection")
@@ -253,12 +254,11 @@ def selection_judgments(model: ModelFacts, user: str, view: ClusterView, ids: Se
 def border_choice(view: ClusterView | None, names: dict | None, n: float | None) -> Choice:
     """The ``n`` texts nearest a border between two clusters, labelled with the clusters' current names."""
     if view is None:
-        raise ValueError("cluster a corpus first: the campaign is made from the clustering on screen")
+        raise UserError("cluster_first_campaign")
     if view.borders is None:
-        raise ValueError("this clustering has fewer than two clusters, so no text is on a border; cluster again "
-                         "into more clusters")
+        raise UserError("clustering_few_clusters")
     if n in (None, "") or float(n) < 1 or not float(n).is_integer():
-        raise ValueError(f"the number of items must be a whole number from 1, got {n!r}")
+        raise UserError("items_number", value=n)
     chosen = {**(view.names or {}), **{int(c): v for c, v in (names or {}).items()}}
     return view.borders.choice(view.texts, chosen, int(n))
 

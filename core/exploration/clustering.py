@@ -22,6 +22,7 @@ from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
+from core.errors import UserError, check_choice
 from core.exploration.keywords import top_keywords
 
 __all__ = [
@@ -243,8 +244,8 @@ class KMeansClusterer:
 
 def _check_pairwise_size(n: int, name: str) -> None:
     if n > PAIRWISE_MAX_POINTS:
-        raise ValueError(f"{name} takes at most {PAIRWISE_MAX_POINTS:,} texts (it keeps every pairwise distance: "
-                         f"{n:,} texts would need {n * n * 8 / 2e9:.0f} GB or more); use k-means for {n:,} texts")
+        raise UserError("clusterer_too_many_texts", name=name, limit=PAIRWISE_MAX_POINTS, count=n,
+                        gigabytes=f"{n * n * 8 / 2e9:.0f}")
 
 
 class HDBSCANClusterer:
@@ -379,10 +380,8 @@ CLUSTERERS: dict[str, type] = {
 
 def make_clusterer(name: str, **params: Any) -> Clusterer:
     """Build a registered clusterer by its display name; unknown names or parameters raise ValueError."""
-    try:
-        cls = CLUSTERERS[name]
-    except KeyError:
-        raise ValueError(f"unknown clusterer {name!r}; choose one of {', '.join(CLUSTERERS)}") from None
+    check_choice("clusterer", name, CLUSTERERS)
+    cls = CLUSTERERS[name]
     accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:

@@ -43,6 +43,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from core.errors import check_choice
+
 __all__ = [
     "EXACT_KNN_MAX_POINTS",
     "MIN_UMAP_POINTS",
@@ -161,8 +163,7 @@ def _validate_params(n_neighbors: Any, min_dist: Any, metric: Any, seed: Any, n_
         or not 0.0 <= cast(float, min_dist) <= 1.0
     ):
         raise ValueError(f"min_dist must be a number between 0 and 1, got {min_dist!r}")
-    if not isinstance(metric, str) or metric not in SUPPORTED_METRICS:
-        raise ValueError(f"metric must be one of {SUPPORTED_METRICS}, got {metric!r}")
+    check_choice("metric", metric, SUPPORTED_METRICS)
     if seed is not None and (
         isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= cast(int, seed) < 2**32
     ):

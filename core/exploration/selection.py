@@ -12,6 +12,8 @@ from typing import cast
 
 import numpy as np
 
+from core.errors import UserError
+
 # A selection becomes one judgment per text; past this a misdrawn lasso would flood the store.
 MAX_SELECTION = 5_000
 MAX_SEARCH_CHARS = 200
@@ -28,13 +30,13 @@ def selected_ids(raw: object, n_points: int, cap: int = MAX_SELECTION) -> list[i
         # Every numbers.Real converts like a float; typeshed's Real does not say so, hence the casts.
         if (isinstance(value, bool) or not isinstance(value, numbers.Real)
                 or float(value) != int(cast(float, value))):
-            raise ValueError(f"selection item {position + 1} is not a point id: {value!r}")
+            raise UserError("selection_not_point", item=position + 1, value=value)
         point = int(cast(float, value))
         if not 0 <= point < n_points:
-            raise ValueError(f"selection item {position + 1} names point {point}, but the map has {n_points} points")
+            raise UserError("selection_no_such_point", item=position + 1, point=point, count=n_points)
         ids[point] = None
         if len(ids) > cap:
-            raise ValueError(f"a selection holds at most {cap:,} texts; select fewer")
+            raise UserError("selection_too_big", limit=cap)
     return list(ids)
 
 
@@ -42,18 +44,18 @@ def containing(texts: Sequence[str], needle: str, limit: int = MAX_SELECTION) ->
     """Ids of the texts that contain ``needle`` (case-insensitive), at most ``limit``."""
     needle = " ".join(str(needle or "").split()).casefold()
     if not needle:
-        raise ValueError("type some text to find")
+        raise UserError("find_nothing_typed")
     if len(needle) > MAX_SEARCH_CHARS:
-        raise ValueError(f"search for at most {MAX_SEARCH_CHARS} characters, got {len(needle)}")
+        raise UserError("find_too_long", limit=MAX_SEARCH_CHARS, length=len(needle))
     return [i for i, text in enumerate(texts) if needle in " ".join(str(text).split()).casefold()][:limit]
 
 
 def nearest(embeddings: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The ``k`` texts most similar to ``query`` (cosine of normalised vectors), best first."""
     if embeddings.ndim != 2 or len(embeddings) == 0:
-        raise ValueError("there are no texts to search")
+        raise UserError("search_no_texts")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
+        raise UserError("whole_number_min", name="k", low=1, value=k)
     scores = embeddings @ np.asarray(query, dtype=embeddings.dtype).reshape(-1)
     k = min(int(k), len(scores))
     top = np.argpartition(-scores, k - 1)[:k]

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from core.errors import Message, UserError
 from core.inputs.text import clean_text
 
 __all__ = [
@@ -97,12 +98,12 @@ class LoadedCorpus:
     format: str = ""
 
 
-def _size_text(n_bytes: int) -> str:
+def _size_text(n_bytes: int) -> Message:
     if n_bytes >= 1_000_000:
-        return f"{n_bytes / 1_000_000:.1f} MB ({n_bytes:,} bytes)"
+        return Message("size_mb", size=n_bytes / 1_000_000, bytes=n_bytes)
     if n_bytes >= 1_000:
-        return f"{n_bytes / 1_000:.1f} KB ({n_bytes:,} bytes)"
-    return f"{n_bytes:,} bytes"
+        return Message("size_kb", size=n_bytes / 1_000, bytes=n_bytes)
+    return Message("size_bytes", bytes=n_bytes)
 
 
 def _sniff_binary(head: bytes) -> str | None:
@@ -135,7 +136,7 @@ def _decode(data: bytes) -> tuple[str, list[str]]:
         try:
             return data.decode("utf-16"), []
         except UnicodeDecodeError as exc:
-            raise ValueError(f"{_NOT_SUPPORTED}: broken UTF-16 text") from exc
+            raise UserError("file_broken_utf16") from exc
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
@@ -143,8 +144,8 @@ def _decode(data: bytes) -> tuple[str, list[str]]:
     try:
         text = data.decode("cp1251")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{_NOT_SUPPORTED}: the text is neither UTF-8 nor Windows-1251") from exc
-    return text, ["The file is not UTF-8; it was read as Windows-1251 (cp1251)."]
+        raise UserError("file_not_utf8_or_cp1251") from exc
+    return text, [Message("file_read_as_cp1251")]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -197,14 +198,11 @@ def _read_delimited(text: str, delimiter: str, fmt: str) -> pd.DataFrame:
                 on_bad_lines="error",
             )
     except pd.errors.EmptyDataError as exc:
-        raise ValueError("the file has no rows") from exc
+        raise UserError("file_no_rows") from exc
     except pd.errors.ParserWarning as exc:
-        raise ValueError(
-            f"could not parse the file as {fmt.upper()}: some rows have more fields than the header "
-            "(unquoted delimiters inside a text?)"
-        ) from exc
+        raise UserError("file_extra_fields", format=fmt.upper()) from exc
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise ValueError(f"could not parse the file as {fmt.upper()}: {_error_text(exc)}") from exc
+        raise UserError("file_unparsable", format=fmt.upper(), reason=_error_text(exc)) from exc
 
 
 def _parses_as_one_column(text: str) -> bool:
@@ -339,9 +337,9 @@ def _check_zip_directory(data: bytes, max_bytes: int) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-        raise ValueError(f"{_NOT_SUPPORTED}: it looks like a damaged XLSX (zip) archive") from exc
+        raise UserError("file_damaged_xlsx") from exc
     if not any(info.filename.startswith("xl/") for info in infos):
-        raise ValueError(f"{_NOT_SUPPORTED}: it is a zip archive but not an Excel XLSX workbook")
+        raise UserError("file_zip_not_xlsx")
     inflated = sum(info.file_size for info in infos)
     if inflated > _MAX_XLSX_INFLATION * max_bytes:
         raise ValueError(
@@ -465,20 +463,20 @@ def _read_xlsx(data: bytes, max_bytes: int, max_rows: int) -> tuple[pd.DataFrame
         try:
             sheets = book.worksheets
             if not sheets:
-                raise _Refused("the workbook has no sheets")
+                raise _Refused(Message("file_no_sheets"))
             rows, more = _sheet_rows(sheets[0], max_rows, archive.meter)
         finally:
             book.close()
         frame = _rows_to_frame(rows)
     except _Refused as exc:
-        raise ValueError(str(exc)) from exc
+        raise UserError(exc.args[0]) if isinstance(exc.args[0], Message) else ValueError(str(exc)) from exc
     except Exception as exc:  # openpyxl and zipfile raise many types for malformed workbooks
         # openpyxl wraps a parse error in "Unable to read workbook: could not read strings from None";
         # the parser's own words say more
         cause = exc.__cause__ if isinstance(exc, ValueError) and exc.__cause__ is not None else exc
-        raise ValueError(f"could not read the XLSX workbook: {_error_text(cause)}") from exc
+        raise UserError("file_unreadable_xlsx", reason=_error_text(cause)) from exc
     if len(sheets) > 1:
-        notes.append(f"The workbook has {len(sheets)} sheets; only the first, {sheets[0].title!r}, was read.")
+        notes.append(Message("file_first_sheet_only", count=len(sheets), sheet=sheets[0].title))
     return frame, notes, more
 
 
@@ -491,9 +489,9 @@ def _read_parquet(data: bytes, max_rows: int) -> tuple[pd.DataFrame, int]:
         total = parquet.metadata.num_rows
         n_columns = parquet.metadata.num_columns
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for broken files
-        raise ValueError(f"could not read the Parquet file: {_error_text(exc)}") from exc
+        raise UserError("file_unreadable_parquet", reason=_error_text(exc)) from exc
     if n_columns > _MAX_COLUMNS:
-        raise ValueError(_too_many_columns(n_columns))
+        raise UserError("file_too_many_columns", count=n_columns, limit=_MAX_COLUMNS)
     try:
         # Read batch by batch and stop after max_rows (+1 to know we truncated): a small, highly
         # compressed file cannot make us materialise millions of rows.
@@ -507,7 +505,7 @@ def _read_parquet(data: bytes, max_rows: int) -> tuple[pd.DataFrame, int]:
         table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
         frame = _plain_columns(table.to_pandas())
     except Exception as exc:
-        raise ValueError(f"could not read the Parquet file: {_error_text(exc)}") from exc
+        raise UserError("file_unreadable_parquet", reason=_error_text(exc)) from exc
     return frame, int(total)
 
 
@@ -524,8 +522,8 @@ def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _too_many_columns(n_columns: int) -> str:
-    return f"the file has {n_columns:,} columns; at most {_MAX_COLUMNS:,} are supported"
+def _too_many_columns(n_columns: int) -> Message:
+    return Message("file_too_many_columns", count=n_columns, limit=_MAX_COLUMNS)
 
 
 def _read_any(
@@ -554,17 +552,17 @@ def _read_text(
     elif fmt == "text":
         fmt = "txt"
     if by_extension is not None and by_extension != fmt:
-        notes.append(f"{name} is not {by_extension.upper()}; it was read as {fmt.upper()}.")
+        notes.append(Message("file_read_as_other", name=name, expected=by_extension.upper(), format=fmt.upper()))
     if fmt == "txt":
         return _read_txt(text), fmt, notes
     # checked on the header line alone, before pandas builds a column for every name
     if n_columns > _MAX_COLUMNS:
-        raise ValueError(_too_many_columns(n_columns))
+        raise UserError("file_too_many_columns", count=n_columns, limit=_MAX_COLUMNS)
     if delimiter is None and fmt == "csv" and not _parses_as_one_column(text):
         # A header with one name over lines holding unquoted commas: a list of sentences
         # saved as .csv by hand. Reading it line by line keeps every sentence whole.
         header, _, body = text.partition("\n")
-        notes.append("The file has one column but unquoted commas; each line was read as one text.")
+        notes.append(Message("file_lines_as_texts"))
         return _read_txt(body, _one_column_name(header.strip()) or "text"), fmt, notes
     # a one-column file has no delimiter in its header; the extension's default is harmless
     return _read_delimited(text, delimiter or ("\t" if fmt == "tsv" else ","), fmt), fmt, notes
@@ -579,28 +577,25 @@ def load_table(path: str | Path, *, max_bytes: int = 5_000_000, max_rows: int = 
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"file not found: {path.name}")
+        raise UserError("file_not_found", name=path.name)
     if max_bytes < 1 or max_rows < 1:
         raise ValueError("max_bytes and max_rows must be positive")
     # Size first, from the file system: an oversized upload must not be read into memory at all.
     size = path.stat().st_size
     if size > max_bytes:
-        raise ValueError(
-            f"{path.name} is {_size_text(size)}; the limit is {_size_text(max_bytes)}. "
-            "Upload a smaller file or a sample of it."
-        )
+        raise UserError("file_too_large", name=path.name, size=_size_text(size), limit=_size_text(max_bytes))
     if size == 0:
-        raise ValueError(f"{path.name} is empty")
+        raise UserError("file_empty", name=path.name)
     data = path.read_bytes()
 
     notes: list[str] = []
     by_extension = _EXTENSIONS.get(path.suffix.lower())
     by_content = _sniff_binary(data[:8])
     if by_content == "xls":
-        raise ValueError(f"{_NOT_SUPPORTED}: it is an old Excel .xls workbook; save it as .xlsx or .csv")
+        raise UserError("file_old_xls")
     utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))  # NUL bytes are normal there
     if by_content is None and not utf16 and _looks_binary(data):
-        raise ValueError(f"{path.name} is {_NOT_SUPPORTED} (it looks like binary data)")
+        raise UserError("file_binary", name=path.name)
 
     if by_content is not None:
         fmt = by_content
@@ -609,9 +604,7 @@ def load_table(path: str | Path, *, max_bytes: int = 5_000_000, max_rows: int = 
     else:
         fmt = "text"  # text content with a wrong or unknown extension: guess the layout below
     if by_extension is not None and by_extension != fmt and fmt != "text":
-        notes.append(
-            f"{path.name} has a .{by_extension} extension but is a {fmt.upper()} file; read it as {fmt.upper()}."
-        )
+        notes.append(Message("file_wrong_extension", name=path.name, extension=by_extension, format=fmt.upper()))
 
     try:
         frame, fmt, total, more = _read_any(data, fmt, by_extension, path.name, max_bytes, max_rows)
@@ -620,21 +613,18 @@ def load_table(path: str | Path, *, max_bytes: int = 5_000_000, max_rows: int = 
     except Exception as exc:  # RecursionError, OverflowError, MemoryError, a parser's own type, ...
         # Every reader turns the failures it knows into a clear ValueError; this is the net for the
         # rest, so that a hostile upload never reaches the client as a traceback.
-        raise ValueError(f"could not read {path.name} as {fmt.upper()}: {_error_text(exc)}") from exc
+        raise UserError("file_unreadable", name=path.name, format=fmt.upper(), reason=_error_text(exc)) from exc
     notes += more
 
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] == 0 or len(frame) == 0:
-        raise ValueError(f"{path.name} has no data rows")
+        raise UserError("file_no_data_rows", name=path.name)
     if total is None or total > max_rows:
         frame = frame.iloc[:max_rows].reset_index(drop=True)
-        of_total = "; the rest was not read" if total is None else f" of {total:,} rows"
-        notes.append(f"The file has too many rows: kept the first {max_rows:,}{of_total}.")
+        notes.append(Message("file_rows_cut", kept=max_rows) if total is None
+                     else Message("file_rows_cut_of", kept=max_rows, total=total))
     if not text_columns(frame):
-        raise ValueError(
-            f"{path.name} has no text column (columns: {', '.join(map(str, frame.columns))}); "
-            "a corpus needs one column of sentences"
-        )
+        raise UserError("file_no_text_column", name=path.name, columns=", ".join(map(str, frame.columns)))
     return LoadedCorpus(frame=frame, warnings=notes, format=fmt)
 
 
@@ -698,28 +688,26 @@ def extract_embeddings(
     columns = [str(c) for c in frame.columns]
     for role, name in (("embedding", column), ("text", text_column)):
         if name not in columns:
-            raise ValueError(f"{role} column {name!r} not found; the columns are: {', '.join(columns)}")
+            raise UserError("column_not_found", role=Message(f"role_{role}"), name=name, columns=", ".join(columns))
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim must be a positive whole number, got {dim!r}")
     keep = [i for i, text in enumerate(frame[text_column].tolist()) if _clean_text(text)]
     raw = frame[column].tolist()
     out = np.empty((len(keep), dim), dtype=np.float32)
     for position, row in enumerate(keep):
-        where = f"row {row + 1} of column {column!r}"
         value = raw[row]
         if not _filled(value):
-            raise ValueError(f"{where} has no embedding; every text needs one ({dim} numbers)")
+            raise UserError("embedding_missing", row=row + 1, column=column, dim=dim)
         try:
             vector = _vector(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{where} is not a list of numbers: {str(value)[:60]!r}") from None
+            raise UserError("embedding_not_numbers", row=row + 1, column=column, value=str(value)[:60]) from None
         if vector.size != dim:
-            raise ValueError(f"{where} has {vector.size} numbers, but the model's embeddings have {dim} "
-                             f"dimensions; it must be an embedding from the same model")
+            raise UserError("embedding_wrong_size", row=row + 1, column=column, size=vector.size, dim=dim)
         if not np.isfinite(vector).all() or np.abs(vector).max() > 1e30:
-            raise ValueError(f"{where} holds a NaN or infinite value")
+            raise UserError("embedding_not_finite", row=row + 1, column=column)
         if not vector.any():
-            raise ValueError(f"{where} is all zeros: not an embedding")
+            raise UserError("embedding_zero", row=row + 1, column=column)
         out[position] = vector
     return out
 
@@ -789,7 +777,7 @@ def extract_texts(
     columns = [str(c) for c in frame.columns]
     for role, name in (("text", text_column), ("label", label_column)):
         if name is not None and name not in columns:
-            raise ValueError(f"{role} column {name!r} not found; the columns are: {', '.join(columns)}")
+            raise UserError("column_not_found", role=Message(f"role_{role}"), name=name, columns=", ".join(columns))
     texts_raw = frame[text_column].tolist()
     labels_raw = frame[label_column].tolist() if label_column is not None else None
     texts: list[str] = []

@@ -7,6 +7,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from core.errors import UserError
+
 # USER-base was trained with these instructions (model card): "query: " and "passage: " for
 # asymmetric retrieval, "query: " on both sides for symmetric tasks, clustering and features.
 PREFIXES = {"query": "query: ", "passage": "passage: ", "none": "", "": ""}
@@ -76,27 +78,25 @@ def clean_texts(
 ) -> list[str]:
     """Validate and clean a batch of texts; raise ``ValueError`` naming the first bad position."""
     if isinstance(texts, str):
-        raise ValueError("texts must be a list of strings, not a single string")
+        raise UserError("api_texts_not_list")
     if texts is None:
-        raise ValueError("texts must be a list of strings, got None")
+        raise UserError("api_texts_none")
     items = list(texts) if not isinstance(texts, Sequence) else texts
     if len(items) > max_texts:
-        raise ValueError(f"{len(items):,} texts is more than the limit of {max_texts:,} per call")
+        raise UserError("api_too_many_texts", count=len(items), limit=max_texts)
     cleaned = []
     for i, text in enumerate(items):
         if text is None:
-            raise ValueError(f"text at position {i} is None")
+            raise UserError("api_text_none", position=i)
         if isinstance(text, float) and math.isnan(text):
-            raise ValueError(f"text at position {i} is NaN (an empty cell?)")
+            raise UserError("api_text_nan", position=i)
         if not isinstance(text, str):
-            raise ValueError(f"text at position {i} is a {type(text).__name__}, not a string")
+            raise UserError("api_text_not_str", position=i, type=type(text).__name__)
         if len(text) > max_chars:
-            raise ValueError(
-                f"text at position {i} has {len(text):,} characters, more than the limit of {max_chars:,}"
-            )
+            raise UserError("api_text_too_long", position=i, length=len(text), limit=max_chars)
         text = clean_text(text)
         if not text:
-            raise ValueError(f"text at position {i} is empty (only spaces or invisible characters)")
+            raise UserError("api_text_empty", position=i)
         cleaned.append(text)
     return cleaned
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.errors import Message, UserError, check_choice
 from core.inputs.text import add_prefix
 from core.judgments.model import SCORE_MAX, Judgment
 from core.judgments.store import JudgmentStore
@@ -38,12 +39,7 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "scores": ("sentence1", "sentence2", "score"),
     "labels": ("text", "label"),
 }
-_NEEDS = {
-    "pairs": "relevant or similar judgments",
-    "triplets": "a relevant/similar and a not_relevant/dissimilar judgment on the same anchor",
-    "scores": "score, similar or dissimilar judgments",
-    "labels": "label judgments",
-}
+_NEEDS = {kind: Message(f"export_needs_{kind}") for kind in ("pairs", "triplets", "scores", "labels")}
 # Spreadsheets run a cell starting with these as a formula (CSV injection).
 CSV_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
@@ -59,10 +55,8 @@ class TrainingRows:
     """Turns judgment records into training rows of one dataset kind (see :func:`export`)."""
 
     def __init__(self, kind: str, prefixes: str = "apply") -> None:
-        if kind not in EXPORT_KINDS:
-            raise ValueError(f"unknown export kind {kind!r}; valid kinds: {', '.join(EXPORT_KINDS)}")
-        if prefixes not in PREFIX_MODES:
-            raise ValueError(f"unknown prefixes mode {prefixes!r}; use one of {', '.join(PREFIX_MODES)}")
+        check_choice("export kind", kind, EXPORT_KINDS)
+        check_choice("prefixes mode", prefixes, PREFIX_MODES)
         self.kind = kind
         self.prefixes = prefixes
 
@@ -199,12 +193,11 @@ def export(source: JudgmentStore | Iterable[Judgment | dict[str, Any]] | Any, fm
     is written to a temporary name and renamed, so a reader never sees half an export.
     """
     fmt = str(fmt).lower().lstrip(".")
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    check_choice("export format", fmt, EXPORT_FORMATS)
     builder = TrainingRows(kind, prefixes)
     rows = builder.build(_judgments_of(source))
     if not rows:
-        raise ValueError(f"nothing to export as {kind}: it needs {_NEEDS[kind]}")
+        raise UserError("export_nothing", kind=kind, needs=_NEEDS[kind])
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -223,8 +216,7 @@ def training_prompts(rows: Any, kind: str) -> dict[str, str]:
     ``rows`` is a list of dicts, a DataFrame or a ``datasets.Dataset``. Raises ValueError when a prefix
     column holds more than one distinct value, since the trainer takes one prompt per column.
     """
-    if kind not in PROMPT_COLUMNS:
-        raise ValueError(f"unknown export kind {kind!r}; valid kinds: {', '.join(EXPORT_KINDS)}")
+    check_choice("export kind", kind, PROMPT_COLUMNS)
     prompts = {}
     for text_column, prefix_column in PROMPT_COLUMNS[kind].items():
         values = set(_column(rows, prefix_column))

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from core.errors import UserError, check_choice
 from core.inputs.text import clean_text
 
 KINDS: tuple[str, ...] = (
@@ -121,13 +122,13 @@ def content_hash(record: Mapping[str, Any]) -> str:
 def record_id(value: Any) -> int:
     """A record id from a form or API value (int, or a whole float from a number box), or ValueError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"a record id is a whole number, got {value!r}")
+        raise UserError("record_id_whole", value=value)
     # Every numbers.Real compares and converts like a float; typeshed's Real does not say so.
     value = cast(float, value)
     if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
-        raise ValueError(f"a record id is a whole number, got {value!r}")
+        raise UserError("record_id_whole", value=value)
     if not 1 <= value <= MAX_RECORD_ID:
-        raise ValueError(f"there is no record #{value:.0f}: ids are whole numbers from 1 to {MAX_RECORD_ID}")
+        raise UserError("record_id_range", id=f"{value:.0f}", limit=MAX_RECORD_ID)
     return int(value)
 
 
@@ -144,8 +145,7 @@ class JudgmentValidator:
     def clean(self, judgment: Judgment) -> Judgment:
         """The judgment with every field checked and cleaned; ``id`` and ``created_at`` are kept."""
         kind = judgment.kind
-        if not isinstance(kind, str) or kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+        check_choice("kind", kind, KINDS)
         two_texts = kind in TWO_TEXT_KINDS
         return judgment.replace(
             anchor=self._text("anchor", judgment.anchor, kind, required=True),
@@ -166,62 +166,57 @@ class JudgmentValidator:
     def _text(self, name: str, value: Any, kind: str, *, required: bool) -> str | None:
         if value is None:
             if required:
-                raise ValueError(f"kind {kind!r} needs the {name} text")
+                raise UserError("judgment_needs_text", kind=kind, field=name)
             return None
         if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+            raise UserError("field_not_str", name=name, type=type(value).__name__)
         if len(value) > self.max_text_chars:
-            raise ValueError(
-                f"{name} text is too long: {len(value):,} characters, the limit is {self.max_text_chars:,}")
+            raise UserError("judgment_text_too_long", field=name, length=len(value), limit=self.max_text_chars)
         # The encoder's own cleaning: what is stored is what the model embedded.
         text = clean_text(value)
         if not text:
-            raise ValueError(f"{name} text is empty (nothing visible once spaces, control and "
-                             "zero-width characters are removed)")
+            raise UserError("judgment_text_empty", field=name)
         return text
 
     @staticmethod
     def _score(value: Any, kind: str) -> float | None:
         if value is None:
             if kind == "score":
-                raise ValueError(f"kind 'score' needs a score from {SCORE_MIN:g} to {SCORE_MAX:g}")
+                raise UserError("judgment_needs_score", low=SCORE_MIN, high=SCORE_MAX)
             return None
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"score must be a number from {SCORE_MIN:g} to {SCORE_MAX:g}, got {value!r}")
+            raise UserError("judgment_score_not_number", low=SCORE_MIN, high=SCORE_MAX, value=value)
         score = float(value)
         if not math.isfinite(score):
-            raise ValueError(f"score must be a finite number from {SCORE_MIN:g} to {SCORE_MAX:g}, got {score}")
+            raise UserError("judgment_score_not_finite", low=SCORE_MIN, high=SCORE_MAX, value=score)
         if not SCORE_MIN <= score <= SCORE_MAX:
-            raise ValueError(f"score must be between {SCORE_MIN:g} and {SCORE_MAX:g}, got {score:g}")
+            raise UserError("judgment_score_range", low=SCORE_MIN, high=SCORE_MAX, value=score)
         return score
 
     @staticmethod
     def _label(value: Any, kind: str) -> str | None:
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"label must be a string, got {type(value).__name__}")
+            raise UserError("field_not_str", name="label", type=type(value).__name__)
         label = clean_text(value) if value is not None else ""
         if kind == "prefer":
             if label not in PREFER_LABELS:
-                raise ValueError(
-                    f"kind 'prefer' needs label one of {', '.join(PREFER_LABELS)} (which prefix gave "
-                    f"better neighbours), got {value!r}")
+                raise UserError("judgment_prefer_label", labels=", ".join(PREFER_LABELS), value=value)
             return label
         if not label:
             if kind == "label":
-                raise ValueError("kind 'label' needs a non-empty label")
+                raise UserError("judgment_needs_label")
             return None
         if len(label) > MAX_LABEL_CHARS:
-            raise ValueError(f"label is too long: {len(label):,} characters, the limit is {MAX_LABEL_CHARS:,}")
+            raise UserError("field_too_long", name="label", length=len(label), limit=MAX_LABEL_CHARS)
         return label
 
     def _comment(self, value: Any) -> str | None:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ValueError(f"comment must be a string, got {type(value).__name__}")
+            raise UserError("field_not_str", name="comment", type=type(value).__name__)
         if len(value) > self.max_comment_chars:
-            raise ValueError(
-                f"comment is too long: {len(value):,} characters, the limit is {self.max_comment_chars:,}")
+            raise UserError("field_too_long", name="comment", length=len(value), limit=self.max_comment_chars)
         return clean_text(value) or None
 
     @staticmethod
@@ -230,11 +225,11 @@ class JudgmentValidator:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+            raise UserError("field_not_str", name=name, type=type(value).__name__)
         if len(value) > MAX_FIELD_CHARS:
-            raise ValueError(f"{name} is too long: {len(value):,} characters, the limit is {MAX_FIELD_CHARS}")
+            raise UserError("field_too_long", name=name, length=len(value), limit=MAX_FIELD_CHARS)
         if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
-            raise ValueError(f"{name} contains a control character; remove it")
+            raise UserError("field_control_character", name=name)
         if keep_empty:
             return value
         return value.strip() or None

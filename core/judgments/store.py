@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import __version__
+from core.errors import Message, check_choice
 from core.judgments.model import (
     ANONYMOUS,
     COLUMNS,
@@ -362,7 +363,7 @@ class JudgmentStore:
                 if row is None:
                     return False
                 if row["user"] != owner:
-                    raise NotOwnerError(f"judgment #{rid} is not yours, so you cannot delete it")
+                    raise NotOwnerError(Message("judgment_not_yours", id=rid))
                 conn.execute("DELETE FROM feedback WHERE id = ?", (rid,))
         except sqlite3.Error as exc:
             raise JudgmentStoreError(f"could not delete from feedback store {self.path}: {exc}") from exc
@@ -450,7 +451,7 @@ def _filters(**filters: Any) -> tuple[str, list[Any]]:
             kinds = [value] if isinstance(value, str) else list(value)
             unknown = [k for k in kinds if k not in KINDS]
             if unknown:
-                raise ValueError(f"unknown kind {unknown[0]!r}; valid kinds: {', '.join(KINDS)}")
+                check_choice("kind", unknown[0], KINDS)
             clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
             params.extend(kinds)
         else:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.encoding import ModelLoadError
+from core.errors import message_of, message_to_json
 from core.judgments import JudgmentStore
 from core.training.recipe import TRAINING_KINDS, TrainingRefused
 from core.training.registry import DEFAULT_KEEP, ModelRegistry
@@ -111,8 +112,8 @@ class Output:
         print(f"{verdict}: {report.reason}\nsaved as {report.version} in {report.model_dir}")
 
     def error(self, message: str, code: int) -> int:
-        if self.mode == "json":
-            self._json(error=message, code=code)
+        if self.mode == "json":  # the key too, so that the app can show the message in its page's language
+            self._json(error=message, code=code, message=message_to_json(message))
         print(f"error: {message}", file=sys.stderr, flush=True)
         return code
 
@@ -137,15 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             store.close()
         if not judgments:
-            raise TrainingRefused("there are no judgments to train on" + (f" by {', '.join(args.user)}"
-                                                                           if args.user else ""))
+            if args.user:
+                raise TrainingRefused("training_no_judgments_by", users=", ".join(args.user))
+            raise TrainingRefused("training_no_judgments")
         registry = ModelRegistry(args.models_dir or store_path.parent / "models", keep=args.keep)
         report = run_training(judgments, config, registry.save, progress=out.progress, cancel=cancel,
                               trained_by=args.owner)
     except TrainingCancelled as error:
         return out.error(str(error), EXIT_CANCELLED)
     except (ValueError, OSError, ModelLoadError) as error:  # TrainingRefused among them: says what to do
-        return out.error(str(error), EXIT_REFUSED)
+        return out.error(message_of(error), EXIT_REFUSED)
     except Exception as error:
         log.exception("training failed")
         return out.error(f"training failed unexpectedly ({type(error).__name__}); see the log", EXIT_UNEXPECTED)

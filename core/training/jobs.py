@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import Message, UserError, message_from_json, message_of
 from core.training.sourcing import source_judgments
 from core.training.trainer import Progress, TrainingConfig, TrainingReport
 
@@ -36,6 +37,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NICE = 10
 CANCEL_GRACE_S = 20.0  # after SIGTERM the child stops at its next step; past this it is killed
 RUNNING, DONE, FAILED, CANCELLED, REFUSED = "running", "done", "failed", "cancelled", "refused"
+ENDINGS = (FAILED, REFUSED)  # the states describe() words as "<state>: <error>"
+# Progress phases other than training itself (core.training.trainer.Progress.phase), each with a message.
+PHASES = ("loading", "scoring before", "scoring after", "saving", "done")
 # ZeroGPU: a fixed overhead plus rows per second of training. Measured on a whole H200
 # (benchmarks/results/train_cuda.json, USER-base's shape, bf16 autocast): 960 rows trained in 13 s
 # (74 rows/s) and the whole run, loading and scoring twice included, took 17-23 s. A ZeroGPU slice
@@ -76,26 +80,26 @@ class Job:
     def running(self) -> bool:
         return self.state == RUNNING
 
-    def describe(self) -> str:
+    def describe(self) -> Message:
         """One line: phase, step, loss and time left; or how it ended."""
         if self.state == RUNNING:
             p = self.progress
             if p is None:
-                return "starting…"
+                return Message("job_starting")
             if p.phase != "training":
-                return f"{p.phase}… ({p.elapsed_s:.0f} s)"
-            parts = [f"step {p.step} of {p.total}"]
-            if p.loss is not None:
-                parts.append(f"loss {p.loss:.4f}")
-            if p.eta_s is not None:
-                parts.append(f"about {p.eta_s:.0f} s left")
-            return "training: " + ", ".join(parts)
+                phase = Message(f"job_phase_{p.phase.replace(' ', '_')}") if p.phase in PHASES else p.phase
+                return Message("job_phase", phase=phase, seconds=f"{p.elapsed_s:.0f}")
+            loss = "" if p.loss is None else Message("job_loss", loss=f"{p.loss:.4f}")
+            eta = "" if p.eta_s is None else Message("job_eta", seconds=f"{p.eta_s:.0f}")
+            return Message("job_training", step=p.step, total=p.total, loss=loss, eta=eta)
         if self.state == DONE and self.report is not None:
-            verdict = "promoted" if self.report.promoted else "not promoted"
-            return f"finished in {self.report.seconds:.0f} s: {self.report.version}, {verdict} ({self.report.reason})"
+            verdict = Message("job_promoted" if self.report.promoted else "job_not_promoted")
+            return Message("job_finished", seconds=f"{self.report.seconds:.0f}", version=self.report.version,
+                           verdict=verdict, reason=self.report.reason)
         if self.state == CANCELLED:
-            return "cancelled; nothing was saved"
-        return f"{self.state}: {self.error}"
+            return Message("job_cancelled")
+        return Message("job_ended", state=Message(f"job_state_{self.state}") if self.state in ENDINGS else self.state,
+                       error=self.error or "")
 
 
 class TrainingJobs:
@@ -122,10 +126,9 @@ class TrainingJobs:
         """ValueError when a job is running (one at a time), saying whose it is to its owner."""
         job = self._job
         if job is not None and job.running:
-            who = "you" if job.owner == owner else "someone else"
+            who = Message("training_started_by_you" if job.owner == owner else "training_started_by_other")
             minutes = (time.time() - job.started) / 60
-            raise ValueError(f"a training job started by {who} {minutes:.0f} min ago is still running; "
-                             "one job runs at a time, try again when it has finished")
+            raise UserError("training_busy", who=who, minutes=f"{minutes:.0f}")
 
     def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None, *, campaign: str | None = None,
               min_agreement: float | None = None) -> Job:
@@ -147,9 +150,9 @@ class TrainingJobs:
         """Cancel the running job, if ``user`` started it (or is an admin)."""
         job = self._job
         if job is None or not job.running:
-            raise ValueError("no training job is running")
+            raise UserError("training_none_running")
         if job.owner != user and not is_admin:
-            raise PermissionError("only the person who started this training job can cancel it")
+            raise PermissionError(Message("training_not_yours"))
         self._cancel.set()
         process = self._process
         if process is not None and process.poll() is None:
@@ -232,7 +235,7 @@ class TrainingJobs:
             job.state = DONE
         elif "error" in message:
             code = message.get("code")
-            job.error = str(message["error"])
+            job.error = message_from_json(message.get("message"), str(message["error"]))
             job.state = CANCELLED if code == 3 else REFUSED if code == 2 else FAILED
 
     def _run_here(self, job: Job) -> None:
@@ -264,7 +267,7 @@ class TrainingJobs:
         except TrainingCancelled:
             job.state = CANCELLED
         except (ValueError, TrainingRefused) as error:
-            job.state, job.error = REFUSED, str(error)
+            job.state, job.error = REFUSED, message_of(error)
 
     def _kill(self, process: subprocess.Popen) -> None:
         if process.poll() is None:

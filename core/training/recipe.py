@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from core.errors import Message, UserError, check_choice
 from core.inputs.text import add_prefix
 from core.judgments import Judgment
 from core.judgments.model import SCORE_MAX
@@ -49,24 +51,31 @@ class TrainingKind:
     judgments: str  # what a person gives to produce it
 
 
+# Titles and what to judge are messages (English strings that the interface translates by key).
 TRAINING_KINDS: dict[str, TrainingKind] = {
-    GRADED: TrainingKind(GRADED, "Scores and verdicts", "CoSENTLoss",
-                         "0–5 scores, similar / dissimilar and relevant / not relevant"),
-    TRIPLETS: TrainingKind(TRIPLETS, "Triplets", "MultipleNegativesRankingLoss",
-                           "a relevant and a not-relevant text for the same query"),
-    LABELS: TrainingKind(LABELS, "Labels", "MultipleNegativesRankingLoss",
-                         "topic labels, at least two texts per label"),
+    GRADED: TrainingKind(GRADED, Message("training_kind_graded"), "CoSENTLoss", Message("training_gives_graded")),
+    TRIPLETS: TrainingKind(TRIPLETS, Message("training_kind_triplets"), "MultipleNegativesRankingLoss",
+                           Message("training_gives_triplets")),
+    LABELS: TrainingKind(LABELS, Message("training_kind_labels"), "MultipleNegativesRankingLoss",
+                         Message("training_gives_labels")),
 }
 # Chosen automatically instead of GRADED when every verdict is positive.
-POSITIVE_ONLY = TrainingKind(POSITIVES, "Positive pairs only", "MultipleNegativesRankingLoss",
-                             "relevant / similar pairs, with no negative judgments")
+POSITIVE_ONLY = TrainingKind(POSITIVES, Message("training_kind_positives"), "MultipleNegativesRankingLoss",
+                             Message("training_gives_positives"))
 
 _POSITIVE = {"relevant": 1.0, "similar": 1.0}
 _NEGATIVE = {"not_relevant": 0.0, "dissimilar": 0.0}
 
 
-class TrainingRefused(ValueError):
-    """The chosen judgments cannot train a better model; the message says why and what would help."""
+class TrainingRefused(UserError):
+    """The chosen judgments cannot train a better model; the message says why and what would help.
+
+    ``refusals`` holds the reason per training kind that was refused (by the kind's name).
+    """
+
+    def __init__(self, key: str, /, refusals: Mapping[str, Message] | None = None, **values: Any) -> None:
+        super().__init__(key, **values)
+        self.refusals = dict(refusals or {})
 
 
 @dataclass(frozen=True)
@@ -221,40 +230,37 @@ def build_sets(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: Pro
     train as positive-only pairs with MNRL when there are :data:`MIN_POSITIVE_ONLY_PAIRS`, and are
     refused below that.
     """
-    unknown = [k for k in kinds if k not in TRAINING_KINDS]
-    if unknown:
-        raise ValueError(f"unknown training kind {unknown[0]!r}; choose from {', '.join(TRAINING_KINDS)}")
+    for name in kinds:
+        check_choice("training kind", name, TRAINING_KINDS)
     if not kinds:
-        raise ValueError("choose at least one kind of judgment to train on")
+        raise UserError("training_no_kind")
     sets: dict[str, TrainingSet] = {}
-    refusals: list[str] = []
+    refusals: dict[str, Message] = {}
     for name in dict.fromkeys(kinds):
         built = BUILDERS[name](judgments, prompts)
         kind = TRAINING_KINDS[name]
         if len(built) < MIN_ROWS:
-            refusals.append(f"{kind.title}: {len(built)} training row(s), at least {MIN_ROWS} are needed "
-                            f"(give {kind.judgments})")
+            refusals[name] = Message("training_few_rows", count=len(built), minimum=MIN_ROWS, needs=kind.judgments)
             continue
         if name == GRADED and len({row["score"] for row in built.rows}) < 2:
             if len(built) >= MIN_POSITIVE_ONLY_PAIRS and built.rows[0]["score"] == 1.0:
                 sets[POSITIVES] = positive_pairs(built)
                 continue
-            verdict = "relevant/similar" if built.rows[0]["score"] == 1.0 else "the same score"
-            refusals.append(
-                f"{kind.title}: all {len(built)} judgments are {verdict}. Training on positive pairs alone "
-                f"needs about {MIN_POSITIVE_ONLY_PAIRS:,} of them (195 made the model worse when measured); "
-                "add not-relevant or dissimilar judgments, or 0–5 scores, and they train with CoSENT")
+            verdict = Message("training_all_positive" if built.rows[0]["score"] == 1.0 else "training_all_same")
+            refusals[name] = Message("training_one_sided", count=len(built), verdict=verdict,
+                                     needed=MIN_POSITIVE_ONLY_PAIRS)
             continue
         if name == LABELS:
             pairs = same_label_pairs(built)
             if len(pairs) < MIN_ROWS:
-                refusals.append(f"{kind.title}: {len(pairs)} same-label pair(s); label at least two texts "
-                                f"per label, {MIN_ROWS} texts in all")
+                refusals[name] = Message("training_few_label_pairs", count=len(pairs), minimum=MIN_ROWS)
                 continue
         sets[name] = built
+    reasons = [Message("training_kind_reason", kind=TRAINING_KINDS[name].title, reason=reason)
+               for name, reason in refusals.items()]
     if refusals and not sets:
-        raise TrainingRefused("Nothing to train on. " + "; ".join(refusals) + ".")
+        raise TrainingRefused("training_nothing", refusals, reasons=reasons)
     if refusals:
         # Training on part of what was asked for would surprise; say what is missing instead.
-        raise TrainingRefused("Leave out or add to: " + "; ".join(refusals) + ".")
+        raise TrainingRefused("training_leave_out", refusals, reasons=reasons)
     return sets

