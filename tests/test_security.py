@@ -161,6 +161,7 @@ def test_the_same_calls_with_a_real_token_do_reach_a_data(target):
 def test_another_users_record_is_refused_with_a_clear_message(target):
     live, ids = target["live"], target["ids"]
     client = Client(live.url, verbose=False)
+    their_row = live.store.get(ids[0])
     mine = client.predict("similar", "моя пара", "моя вторая", "", None, "", "", "", "", "api", "", api_name="/flag")
     with pytest.raises(AppError, match=f"judgment #{ids[0]} is not yours, so you cannot delete it"):
         client.predict(ids[0], mine["token"], api_name="/delete_judgment")
@@ -168,4 +169,4 @@ def test_another_users_record_is_refused_with_a_clear_message(target):
         client.predict(999_999, mine["token"], api_name="/delete_judgment")
     with pytest.raises(AppError, match="ids are whole numbers"):
         client.predict(1e30, mine["token"], api_name="/delete_judgment")
-    assert live.store.get(ids[0]) is not None
+    assert live.store.get(ids[0]) == their_row  # refused three ways, and left as it was
