@@ -116,13 +116,18 @@ def test_attacker_cannot_act_as_or_read_user_a(target):
     dependencies = config["dependencies"]
     assert len(dependencies) > 20  # every handler of every tab is in the list
 
+    # Every distinct request once: A's other record ids only change the handlers that take a number, and
+    # /gradio_api/call has no session, so it is called once per handler (the same calls as before, less
+    # their exact repeats).
     answers = []
     for session_hash in hashes:
         for record in ids:
             for fn_index, dependency in enumerate(dependencies):
                 data = attack_inputs(dependency, components, user, record)
+                if record != ids[0] and data == attack_inputs(dependency, components, user, ids[0]):
+                    continue
                 answers.append(queue_join(live.url, fn_index, data, session_hash))
-                if dependency.get("api_name") and record == ids[0]:
+                if dependency.get("api_name") and session_hash == hashes[0] and record == ids[0]:
                     answers.append(call_by_name(live.url, dependency["api_name"], data))
     assert a_rows(live, user) == before, "queue/join or /gradio_api/call changed A's judgments"
 
