@@ -307,6 +307,7 @@ def test_review_shows_my_judgments_only_and_my_identity_survives_a_reload(page, 
 
     store = live_app.store
     someone_else = store.add(Judgment("relevant", "чужой секретный вопрос", "чужой ответ", user="anon:someoneelse"))
+    their_row = store.get(someone_else)
     open_tab(page, "Review judgments")
     page.click("#rv-refresh")
     total = store.count()
@@ -329,7 +330,7 @@ def test_review_shows_my_judgments_only_and_my_identity_survives_a_reload(page, 
     page.click("#rv-delete")
     page.wait_for_function("Array.from(document.querySelectorAll(\"[data-testid='toast-text']\"))"
                            ".some(e => e.innerText.includes('is not yours'))")
-    assert store.get(someone_else) is not None
+    assert store.get(someone_else) == their_row
 
     # A reload keeps the identity (the server-issued token lives in the browser's local storage).
     page.reload()

@@ -263,35 +263,58 @@ def test_groups_share_one_pass_and_match_separate_calls(tiny_model_dir):
     assert passes == [3]
 
 
-def slow_model(encoder: Encoder, seconds: float = 0.3, fail_on: str | None = None) -> list[list[str]]:
-    """Make each forward pass take ``seconds`` (so requests overlap) and record the texts it saw;
-    a pass holding ``fail_on`` raises."""
+def held_model(encoder: Encoder, fail_on: str | None = None) -> tuple[list[list[str]], threading.Event]:
+    """Record the texts of each forward pass; the first pass holds the model until the returned gate is
+    set (so another request can be lined up behind it, without guessing with sleeps); a pass holding
+    ``fail_on`` raises."""
     passes: list[list[str]] = []
+    gate = threading.Event()
     original = encoder.backend.embed
 
     def embed(ids, texts):
         passes.append(list(texts))
-        time.sleep(seconds)
+        if len(passes) == 1:
+            assert gate.wait(THREAD_TIMEOUT_S)
         if fail_on is not None and any(fail_on in t for t in texts):
             raise RuntimeError("the model failed")
         return original(ids, texts)
 
     encoder.backend.embed = embed
-    return passes
+    return passes, gate
+
+
+def signal_waits_on_in_flight_texts(encoder: Encoder) -> threading.Event:
+    """An event set when a request starts waiting for a text another request is encoding."""
+    waiting = threading.Event()
+    for event in encoder._in_flight.values():
+        original_wait = event.wait
+
+        def wait(timeout=None, original_wait=original_wait):
+            waiting.set()
+            return original_wait(timeout)
+
+        event.wait = wait  # on the instance: the encoder still finds the very same event
+    return waiting
 
 
 def test_a_text_another_request_is_encoding_is_waited_for_not_encoded_again(tiny_model_dir):
     encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
-    passes = slow_model(encoder)
+    passes, gate = held_model(encoder)
     reference = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
     passages = TEXTS[1:4]
-    ahead = threading.Thread(target=encoder.encode, args=(passages, "passage"))  # the page, on leaving the box
-    ahead.start()
-    time.sleep(0.1)  # the passages are in the model now
-    q, p = encoder.encode_groups([(TEXTS[:1], "query"), (passages, "passage")])  # Compare
-    ahead.join()
+    ahead, _ = run_in_thread(lambda: encoder.encode(passages, "passage"))  # the page, on leaving the box
+    wait_for(lambda: passes)  # the passages are in the model now
+    compare, out = run_in_thread(lambda: encoder.encode_groups([(TEXTS[:1], "query"), (passages, "passage")]))
+    # Compare has looked the passages up (in flight: it will wait for them) and queues for the model
+    # with its query, while the passages' pass still holds it.
+    wait_for(lambda: encoder._scheduler.waiting == 1)
+    gate.set()
+    for thread in (ahead, compare):
+        thread.join(THREAD_TIMEOUT_S)
+    q, p = out[0]
     seen = [text for batch in passes for text in batch]
     assert sorted(seen) == sorted(["query: " + TEXTS[0]] + ["passage: " + t for t in passages])  # each once
+    assert passes[1] == ["query: " + TEXTS[0]]
     np.testing.assert_allclose(p.embeddings, reference.encode(passages, "passage"), atol=1e-5)
     np.testing.assert_allclose(q.embeddings, reference.encode(TEXTS[:1], "query"), atol=1e-5)
     assert p.token_counts == reference.encode_detailed(passages, "passage").token_counts
@@ -300,24 +323,20 @@ def test_a_text_another_request_is_encoding_is_waited_for_not_encoded_again(tiny
 
 def test_when_the_request_it_waited_for_fails_it_encodes_the_text_itself(tiny_model_dir):
     encoder = Encoder(str(tiny_model_dir), device="cpu", dtype="float32")
-    passes = slow_model(encoder, fail_on=TEXTS[2])
-    failures = []
-
-    def doomed():
-        try:
-            encoder.encode(TEXTS[1:3], "passage")
-        except RuntimeError as error:
-            failures.append(error)
-
-    first = threading.Thread(target=doomed)
-    first.start()
-    time.sleep(0.1)
-    got = encoder.encode(TEXTS[1:2], "passage")  # waits for the first request, which then fails
-    first.join()
-    assert len(failures) == 1 and not encoder._in_flight
-    assert passes[-1] == ["passage: " + TEXTS[1]], "after the failure it went through the model itself"
+    passes, gate = held_model(encoder, fail_on=TEXTS[2])
+    doomed, failures = run_in_thread(lambda: encoder.encode(TEXTS[1:3], "passage"))
+    wait_for(lambda: passes)  # its pass (which will fail) holds the model
+    waiting = signal_waits_on_in_flight_texts(encoder)
+    second, out = run_in_thread(lambda: encoder.encode(TEXTS[1:2], "passage"))
+    assert waiting.wait(THREAD_TIMEOUT_S)  # the second request waits for the first, which then fails
+    gate.set()
+    for thread in (doomed, second):
+        thread.join(THREAD_TIMEOUT_S)
+    assert len(failures) == 1 and isinstance(failures[0], RuntimeError) and not encoder._in_flight
+    assert sorted(passes[0]) == sorted(["passage: " + TEXTS[1], "passage: " + TEXTS[2]]) and len(passes) == 2
+    assert passes[1] == ["passage: " + TEXTS[1]], "after the failure it went through the model itself"
     reference = Encoder(str(tiny_model_dir), device="cpu", dtype="float32", cache_bytes=0)
-    np.testing.assert_allclose(got, reference.encode(TEXTS[1:2], "passage"), atol=1e-5)
+    np.testing.assert_allclose(out[0], reference.encode(TEXTS[1:2], "passage"), atol=1e-5)
 
 
 def test_cache_makes_a_repeated_text_free(tiny_model_dir):

@@ -87,9 +87,10 @@ def test_one_undo_handler_takes_back_a_batch_or_one_judgment_of_the_caller_only(
     other = studio.identities.identify(token=None, issue=True)
     created, _ = save_selection(studio, Identity(owner.user), TEXTS, [0, 1, 2], "query")
     undo = undo_handler(studio)
-    with pytest.raises(gr.Error):
+    rows = [studio.store.get(r) for r in created]
+    with pytest.raises(gr.Error, match=f"judgment #{created[0]} is not yours, so you cannot delete it"):
         undo(created, other.token, None, None)
-    assert all(studio.store.get(r) is not None for r in created)
+    assert [studio.store.get(r) for r in created] == rows and None not in rows
     message, cleared = undo(created[:2], owner.token, None, None)
     assert message == "2 judgment(s) of the batch removed." and cleared is None
     assert [studio.store.get(r) is None for r in created] == [True, True, False]

@@ -72,20 +72,23 @@ def test_delete_all_asks_with_the_count_and_only_the_same_user_can_undo_it(studi
     judge(store, a.user, "score", "кот", "кошка", score=4.5)
     theirs = judge(store, b.user, "relevant", "чужой вопрос", "чужой ответ")
     before = {r["content_hash"]: r for r in store.rows(user=a.user)}
+    their_row = store.get(theirs)
 
     message, confirm_row, confirm = ask_delete_all(studio, a)
-    assert "Delete all 4 of your judgments?" in message and confirm_row["visible"] is True
+    assert message == ("**Delete all 4 of your judgments?** They leave the store and your exports stop working; "
+                       "you can restore them from this page for an hour.") and confirm_row["visible"] is True
     assert confirm["value"] == "Yes, delete all 4"
     assert store.count(user=a.user) == 4  # asking deletes nothing
 
-    assert "Deleted 4 of your judgments" in delete_all(studio, a, kept)
-    assert store.count(user=a.user) == 0 and store.get(theirs) is not None
+    assert delete_all(studio, a, kept) == "Deleted 4 of your judgments. **Undo** restores them."
+    assert store.count(user=a.user) == 0 and store.get(theirs) == their_row
     assert ask_delete_all(studio, a)[0] == "You have no judgments to delete."
     # B cannot restore A's judgments (the batch is keyed by who the server says is asking)...
-    assert restore_all(studio, b, kept).startswith("Nothing to restore")
+    assert restore_all(studio, b, kept) == "Nothing to restore: no deletion of yours in the last hour."
     assert store.count(user=b.user) == 1 and store.count(user=a.user) == 0
     # ...and B's own "delete all" takes B's judgment only.
-    assert "Deleted 1 of your judgments" in delete_all(studio, b, kept) and kept.count(a.user) == 4
+    assert delete_all(studio, b, kept) == "Deleted 1 of your judgments. **Undo** restores them."
+    assert kept.count(a.user) == 4
 
     assert restore_all(studio, a, kept) == "Restored 4 of your judgments."
     after = {r["content_hash"]: r for r in store.rows(user=a.user)}
@@ -94,7 +97,7 @@ def test_delete_all_asks_with_the_count_and_only_the_same_user_can_undo_it(studi
         assert {k: after[key][k] for k in ("created_at", "comment", "score", "anchor", "positive")} == \
             {k: row[k] for k in ("created_at", "comment", "score", "anchor", "positive")}
     assert all(store.get(i) is None for i in mine)  # restored under new ids
-    assert restore_all(studio, a, kept).startswith("Nothing to restore")  # once
+    assert restore_all(studio, a, kept) == "Nothing to restore: no deletion of yours in the last hour."  # once
     assert restore_all(studio, b, kept) == "Restored 1 of your judgments."
 
 

@@ -7,6 +7,7 @@ improves a real model is shown in tests/test_training_quality.py.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -76,11 +77,15 @@ def test_a_job_is_private_to_its_owner_and_its_version_can_be_loaded(studio):
     with pytest.raises(PermissionError):
         train_tab.cancel(studio, MALLORY)
     line, _, _, running = train_tab.status(studio, MALLORY)
-    assert running and "Someone else's" in line and "tiny" not in line
+    # The whole line: no model name, owner or progress of someone else's job (it started a moment ago).
+    assert running and line == "Someone else's training job is running; one runs at a time. Started 0 min ago."
     assert wait_done(studio).state == DONE
 
     line, table, verdict, running = train_tab.status(studio, ALICE)
-    assert not running and "finished" in line
+    report = job.report
+    verdict_word = "promoted" if report.promoted else "not promoted"
+    assert not running and re.fullmatch(
+        rf"\*\*tiny-user0\*\* · finished in \d+ s: {re.escape(report.version)}, {verdict_word} \(.+\)", line), line
     assert list(table["metric"]) == ["scores: Spearman", "ParaPhraser Spearman"]
     assert ("Promoted" in verdict) is job.report.promoted
     assert train_tab.status(studio, MALLORY)[0] == "No training job of yours yet."
@@ -94,7 +99,9 @@ def test_a_job_is_private_to_its_owner_and_its_version_can_be_loaded(studio):
         with pytest.raises(ValueError, match="load it anyway"):
             train_tab.use_version(studio, ALICE, name)
     message = train_tab.use_version(studio, ALICE, name, anyway=True)
-    assert name in message and len(studio.encoders) == 2 and studio.model(name).dim == 32
+    assert message == (f"Loaded `{name}` next to the base model. In the Similarity tab pick it as the model or "
+                       "'side by side with' to see both models' scores and the change (32-d).")
+    assert len(studio.encoders) == 2 and studio.model(name).dim == 32
     # Loading another version replaces the tuned one instead of piling models up.
     train_tab.use_version(studio, ALICE, name, anyway=True)
     assert len(studio.encoders) == 2
@@ -110,18 +117,23 @@ def live(tiny_model_dir, tmp_path_factory):
     stop_app(app)
 
 
-def flag_scores(client: Client, n: int, token: str = "") -> str:
+# What /similarity says for one query and two passages with the default prefixes and top k (5 > 2).
+SIMILARITY_STATUS = "1 queries × 2 passages, prefixes `query: ` / `passage: ` · ranking: every passage"
+
+
+def flag_scores(client: Client, n: int, token: str = "") -> tuple[str, str]:
+    """Flag ``n`` scores as one anonymous user; that user's (token, user id)."""
     for i in range(n):
         answer = client.predict("score", f"фраза {i} о погоде", f"вторая фраза {i}", "", float(i % 6), "", "",
                                 "query: ", "query: ", "api", token, api_name="/flag")
-        token = answer["token"]
-    return token
+        token, user = answer["token"], answer["user"]
+    return token, user
 
 
 def test_training_through_the_api_while_the_app_keeps_answering(live):
     client = Client(live.url, verbose=False)
-    alice = flag_scores(client, 30)
-    mallory = flag_scores(client, 1)
+    alice, alice_user = flag_scores(client, 30)
+    mallory, _ = flag_scores(client, 1)
 
     with pytest.raises(AppError, match="at least 10"):
         client.predict("graded", "", 1, False, mallory, api_name="/train")
@@ -140,7 +152,7 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
             break
         if not answered_while_running:  # the child process is loading, scoring or training
             result = client.predict("погода", "дождь\nсолнце", "query", "passage", "", api_name="/similarity")
-            assert "2 passages" in result[3] or "2 queries" in result[3] or "passages" in result[3]
+            assert result[3] == SIMILARITY_STATUS
             answered_while_running = client.predict(alice, api_name="/training_status")["state"] == "running"
             assert client.predict(mallory, api_name="/training_status") == {"state": "busy"}
             with pytest.raises(AppError, match="only the person"):
@@ -152,7 +164,7 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
     assert status["state"] == DONE, status
     report = status["report"]
     assert [m["split"] for m in report["metrics"]] == ["held-out", "regression"]
-    assert report["judgments"] == 30 and report["trained_by"] is not None
+    assert report["judgments"] == 30 and report["trained_by"] == alice_user and alice_user.startswith("anon:")
     text = json.dumps(status)
     assert str(live.data_dir) not in text and "model_dir" not in text
 
@@ -164,7 +176,7 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
     loaded = client.predict(version, True, alice, api_name="/use_model")
     assert loaded["model"] == version
     tuned = client.predict("погода", "дождь\nсолнце", "query", "passage", version, api_name="/similarity")
-    assert version in tuned[3]
+    assert tuned[3] == f"{SIMILARITY_STATUS} · model `{version}`"
     assert client.predict(mallory, api_name="/training_status") == {"state": "none"}
 
 
