@@ -27,7 +27,7 @@ from core.tempfiles import TempFiles
 from core.training.jobs import TrainingJobs
 from core.training.registry import ModelRegistry
 
-Progress = Callable[[float, str], None]
+StepProgress = Callable[[float, str], None]
 
 
 def token_report(encoding: Encoding, role: str, limit: int | None) -> pd.DataFrame:
@@ -209,7 +209,7 @@ class Studio:
         metric: str = "cosine",
         seed: int | None = 42,
         prefix: str = "query",
-        progress: Progress | None = None,
+        progress: StepProgress | None = None,
         embeddings: np.ndarray | None = None,
     ) -> ClusterResult:
         from core.exploration.clustering import cluster_metrics, cluster_table, make_clusterer

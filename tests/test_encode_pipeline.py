@@ -84,7 +84,7 @@ def test_scheduler_estimate_is_corrected_to_the_true_size(tiny_model_dir):
     ends at exactly zero remaining and never claims less work than is left."""
     encoder = Encoder(str(tiny_model_dir), overlap=True, tokenize_chunk=3, **OPTIONS)
     jobs, turns = [], []
-    make_job = encoder._scheduler.job
+    make_job = encoder._scheduler.share
 
     def spy(tokens):
         job = make_job(tokens)
@@ -98,7 +98,7 @@ def test_scheduler_estimate_is_corrected_to_the_true_size(tiny_model_dir):
         jobs.append(job)
         return job
 
-    encoder._scheduler.job = spy
+    encoder._scheduler.share = spy
     texts = MIXED * 2
     encoder.encode(texts)
     (job,) = jobs

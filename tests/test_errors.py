@@ -180,11 +180,11 @@ def test_a_message_survives_the_training_process_json():
 
 
 def test_the_training_status_line_reads_as_russian():
-    from core.training.jobs import REFUSED, RUNNING, Job
-    from core.training.trainer import Progress, TrainingConfig
+    from core.training.jobs import REFUSED, RUNNING, TrainingJob
+    from core.training.trainer import TrainingConfig, TrainingProgress
 
-    job = Job("j", "me", TrainingConfig(base_model="m", kinds=("graded",)), None, None, None)
-    job.state, job.progress = RUNNING, Progress("training", 5, 40, 0.12345, 10.0, 33.0)
+    job = TrainingJob("j", "me", TrainingConfig(base_model="m", kinds=("graded",)), None, None, None)
+    job.state, job.progress = RUNNING, TrainingProgress("training", 5, 40, 0.12345, 10.0, 33.0)
     assert job.describe() == "training: step 5 of 40, loss 0.1235, about 33 s left"
     assert translate_error(job.describe(), "ru") == "обучение: шаг 5 из 40, потери 0.1235, осталось около 33 с"
     job.state, job.error = REFUSED, UserError("hold_out_too_few", count=1).message

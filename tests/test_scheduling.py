@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from core.encoding.scheduling import FairScheduler, Job
+from core.encoding.scheduling import FairScheduler, ModelShare
 
 TIMEOUT_S = 10.0
 
@@ -25,7 +25,7 @@ def wait_for(condition, timeout_s: float = TIMEOUT_S) -> None:
         time.sleep(0.001)
 
 
-def take_turns(job: Job, name: str, log: list[str]) -> threading.Thread:
+def take_turns(job: ModelShare, name: str, log: list[str]) -> threading.Thread:
     """Run the whole job as one batch in a new thread, logging its name when it has the model."""
     def run() -> None:
         with job.turn(job.remaining):
@@ -41,7 +41,7 @@ def hold(scheduler: FairScheduler) -> tuple[threading.Event, threading.Thread]:
     release, holding = threading.Event(), threading.Event()
 
     def run() -> None:
-        with scheduler.job(1).turn(1):
+        with scheduler.share(1).turn(1):
             holding.set()
             release.wait(TIMEOUT_S)
 
@@ -55,7 +55,7 @@ def line_up(scheduler: FairScheduler, jobs: list[tuple[str, int]], log: list[str
     """One thread per (name, tokens), each waiting before the next starts: arrival order is the list's."""
     threads = []
     for name, tokens in jobs:
-        threads.append(take_turns(scheduler.job(tokens), name, log))
+        threads.append(take_turns(scheduler.share(tokens), name, log))
         waiting = len(threads)
         wait_for(lambda n=waiting: scheduler.waiting == n)
     return threads
@@ -92,7 +92,7 @@ def test_a_thread_that_frees_the_model_gets_no_head_start():
     scheduler = FairScheduler(max_wait_tokens=10**9)
     log: list[str] = []
     first_batch, smalls_waiting = threading.Event(), threading.Event()
-    big = scheduler.job(3_000)
+    big = scheduler.share(3_000)
 
     def run_big() -> None:
         for i in range(3):
@@ -105,7 +105,7 @@ def test_a_thread_that_frees_the_model_gets_no_head_start():
     big_thread = threading.Thread(target=run_big, daemon=True)
     big_thread.start()
     assert first_batch.wait(TIMEOUT_S)
-    smalls = [take_turns(scheduler.job(50), f"small-{i}", log) for i in range(2)]
+    smalls = [take_turns(scheduler.share(50), f"small-{i}", log) for i in range(2)]
     wait_for(lambda: scheduler.waiting == 2)
     smalls_waiting.set()
     join_all(big_thread, *smalls)
@@ -130,7 +130,7 @@ def test_big_request_finishes_under_a_continuous_stream_of_small_ones():
     big_done = threading.Event()
 
     def run_big() -> None:
-        job = scheduler.job(20 * 1_000)
+        job = scheduler.share(20 * 1_000)
         for _ in range(20):
             with job.turn(1_000):
                 log.append("big")
@@ -141,7 +141,7 @@ def test_big_request_finishes_under_a_continuous_stream_of_small_ones():
         for _ in range(2_000):  # bounded: far more than the big request needs to finish
             if big_done.is_set():
                 return
-            with scheduler.job(small_tokens).turn(small_tokens):
+            with scheduler.share(small_tokens).turn(small_tokens):
                 log.append("small")
                 time.sleep(0.001)
 
@@ -169,7 +169,7 @@ def test_an_exception_in_a_turn_frees_the_model():
 
     def failing() -> None:
         try:
-            with scheduler.job(10).turn(10):
+            with scheduler.share(10).turn(10):
                 raise RuntimeError("backend failed")
         except RuntimeError as error:
             errors.append(error)
@@ -177,7 +177,7 @@ def test_an_exception_in_a_turn_frees_the_model():
     failer = threading.Thread(target=failing, daemon=True)
     failer.start()
     wait_for(lambda: scheduler.waiting == 1)
-    waiter = take_turns(scheduler.job(100), "after", log)
+    waiter = take_turns(scheduler.share(100), "after", log)
     wait_for(lambda: scheduler.waiting == 2)
     release.set()
     join_all(holder, failer, waiter)
@@ -186,7 +186,7 @@ def test_an_exception_in_a_turn_frees_the_model():
 
 def test_remaining_work_shrinks_batch_by_batch():
     scheduler = FairScheduler(max_wait_tokens=1_000)
-    job = scheduler.job(300)
+    job = scheduler.share(300)
     for expected in (200, 100, 0):
         with job.turn(100):
             assert scheduler.busy

@@ -22,7 +22,7 @@ from core.errors import Message, UserError, check_choice
 from core.identity import Identity
 from core.judgments import Judgment
 from core.studio import Studio
-from core.training.jobs import Job, job_summary
+from core.training.jobs import TrainingJob, job_summary
 from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, TrainingRefused, build_sets, count_rows
 from core.training.trainer import TrainingConfig
 from ui import common
@@ -89,7 +89,7 @@ def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = ""
 
 def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list[str] | None, epochs: float,
           learning_rate: float, batch_size: float, freeze: bool, seed: float, blend: float = 0.0,
-          campaign: str = "", min_agreement: float | None = None) -> Job:
+          campaign: str = "", min_agreement: float | None = None) -> TrainingJob:
     if studio.training is None:
         raise UserError("training_off")
     studio.training.check_free(identity.user)
@@ -109,7 +109,7 @@ def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list
     return studio.training.start(identity.user, config, users)
 
 
-def visible_job(studio: Studio, identity: Identity) -> Job | None:
+def visible_job(studio: Studio, identity: Identity) -> TrainingJob | None:
     """The current job if the caller may see its details (theirs, or any for an admin)."""
     job = studio.training.current() if studio.training is not None else None
     if job is not None and (job.owner == identity.user or identity.is_admin):

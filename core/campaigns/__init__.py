@@ -35,11 +35,11 @@ from core.campaigns.model import (
     items_from_table,
     parse_labels,
 )
-from core.campaigns.store import LEASE_S, CampaignStore, Consensus, Progress
+from core.campaigns.store import LEASE_S, AnnotatorProgress, CampaignStore, Consensus
 
 __all__ = [
     "JUDGMENTS", "KINDS_OF", "LABEL", "LEASE_S", "MAX_ITEMS", "MAX_LABELS", "MAX_OVERLAP", "PREFIXES_OF", "RELEVANCE", "SCORE",
     "AgreementReport", "AnnotatorAgreement", "Campaign", "CampaignStore", "Consensus", "DisputedItem", "Item",
-    "ItemTable", "Progress", "agreement_report", "item_agreement", "items_from_rows", "items_from_table",
+    "ItemTable", "AnnotatorProgress", "agreement_report", "item_agreement", "items_from_rows", "items_from_table",
     "krippendorff_alpha", "parse_labels",
 ]

@@ -114,7 +114,7 @@ JOIN feedback f ON f.id = l.judgment_id WHERE l.campaign_id = ?
 
 
 @dataclass(frozen=True)
-class Progress:
+class AnnotatorProgress:
     """Where a person and the whole campaign stand."""
 
     done: int  # items this person judged
@@ -391,7 +391,7 @@ class CampaignStore:
 
     # -- reporting -------------------------------------------------------------------------------
 
-    def progress(self, campaign_id: Any, user: str) -> Progress:
+    def progress(self, campaign_id: Any, user: str) -> AnnotatorProgress:
         campaign = self.get(campaign_id)
         now = self.clock()
         done = self._read("SELECT COUNT(*) FROM campaign_judgments WHERE campaign_id = ? AND user = ?",
@@ -411,7 +411,7 @@ class CampaignStore:
             "   + (SELECT COUNT(*) FROM campaign_leases l WHERE l.campaign_id = i.campaign_id AND l.item_id = i.item_id"
             "   AND l.user != ? AND l.expires_at > ?) < ?",
             (campaign.id, user, user, user, now, campaign.overlap))[0][0]
-        return Progress(done=int(done), items=campaign.n_items, left=campaign.n_items - complete,
+        return AnnotatorProgress(done=int(done), items=campaign.n_items, left=campaign.n_items - complete,
                         judgments=sum(judged.values()), needed=campaign.n_items * campaign.overlap,
                         available=int(available))
 

@@ -32,7 +32,7 @@ from core.encoding.batching import (
 )
 from core.encoding.device import dtype_name, gpu_task, on_zero_gpu, pick_device, pick_dtype
 from core.encoding.loading import DEFAULT_MODEL, USEM3, ModelFiles, locate
-from core.encoding.scheduling import FairScheduler, Job
+from core.encoding.scheduling import FairScheduler, ModelShare
 from core.errors import check_choice
 from core.inputs.text import DEFAULT_MAX_CHARS, DEFAULT_MAX_TEXTS, add_prefix, clean_texts, resolve_prefix
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # the backends are imported where chosen; OpenVINO's only whe
     from core.encoding.backends import TransformerBackend, USEBackend
     from core.encoding.openvino_engine import OpenVINOBackend
 
-ProgressCallback = Callable[[int, int], None]
+EncodingProgress = Callable[[int, int], None]
 """Called as ``progress(texts_done, texts_total)`` after every batch (texts, because with chunked
 tokenisation the number of batches is known only at the end)."""
 
@@ -229,19 +229,19 @@ class Encoder:
 
     # -- encoding ------------------------------------------------------------------------------
     def encode(
-        self, texts: Sequence[str], prefix: str | None = "query", *, progress: ProgressCallback | None = None
+        self, texts: Sequence[str], prefix: str | None = "query", *, progress: EncodingProgress | None = None
     ) -> np.ndarray:
         """(N, dim) float32 rows, L2-normalised. ``prefix``: "query", "passage", "" or a literal string."""
         return self.encode_detailed(texts, prefix, progress=progress).embeddings
 
     def encode_detailed(
-        self, texts: Sequence[str], prefix: str | None = "query", *, progress: ProgressCallback | None = None
+        self, texts: Sequence[str], prefix: str | None = "query", *, progress: EncodingProgress | None = None
     ) -> Encoding:
         """Embeddings with each input's token count and truncation flag."""
         return self.encode_groups([(texts, prefix)], progress=progress)[0]
 
     def encode_groups(
-        self, groups: Sequence[tuple[Sequence[str], str | None]], *, progress: ProgressCallback | None = None
+        self, groups: Sequence[tuple[Sequence[str], str | None]], *, progress: EncodingProgress | None = None
     ) -> list[Encoding]:
         """``encode_detailed`` for several lists of texts at once, each with its own prefix (a
         /similarity call's queries and passages). Their texts share one batch plan: a lone query rides
@@ -317,7 +317,7 @@ class Encoder:
         return missing
 
     def _encode_into(self, missing: dict[str, list[int]], out: tuple[np.ndarray, list[int], list[bool]],
-                     progress: ProgressCallback | None) -> None:
+                     progress: EncodingProgress | None) -> None:
         """Encode ``missing``'s texts, fill their rows of ``out`` and cache them."""
         embeddings, token_counts, truncated = out
         vectors, counts, cut = self._encode_uncached(list(missing), progress)
@@ -368,13 +368,13 @@ class Encoder:
             self._cache_used -= cache_entry_bytes(evicted_text, evicted[0])
 
     def _encode_uncached(
-        self, texts: list[str], progress: ProgressCallback | None
+        self, texts: list[str], progress: EncodingProgress | None
     ) -> tuple[np.ndarray, list[int], list[bool]]:
         chunks = plan_chunks(texts, self.tokenize_chunk)
         counts, truncated = [0] * len(texts), [False] * len(texts)
         # The scheduler needs the request's size before all of it is tokenised: an estimate from the
         # characters, corrected chunk by chunk as the true padded sizes become known.
-        job = self._scheduler.job(sum(estimate_tokens(texts[i]) for chunk in chunks for i in chunk))
+        job = self._scheduler.share(sum(estimate_tokens(texts[i]) for chunk in chunks for i in chunk))
         batches: Iterable[PlannedBatch] = self._planned_batches(texts, chunks, counts, truncated)
         if self._turn_per_batch:
             vectors = self._run_batches(batches, len(texts), progress, job)
@@ -408,7 +408,7 @@ class Encoder:
                 correction = 0
 
     def _run_batches_here(
-        self, batches: Iterable[PlannedBatch], n_texts: int, progress: ProgressCallback | None, job: Job | None
+        self, batches: Iterable[PlannedBatch], n_texts: int, progress: EncodingProgress | None, job: ModelShare | None
     ) -> np.ndarray:
         """Embed ``batches``; with a ``job``, each batch waits for its own turn on the model.
 

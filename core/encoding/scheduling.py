@@ -34,7 +34,7 @@ class _Waiter:
     passed: int = 0  # tokens of other batches that ran while this one waited
 
 
-class Job:
+class ModelShare:
     """One request's share of the model: its remaining work, and a turn for each of its batches."""
 
     def __init__(self, scheduler: FairScheduler, tokens: int, arrival: int):
@@ -65,10 +65,10 @@ class FairScheduler:
         self._waiting: list[_Waiter] = []
         self._arrivals = itertools.count()
 
-    def job(self, tokens: int) -> Job:
+    def share(self, tokens: int) -> ModelShare:
         """A request about to run batches worth ``tokens`` in all; its arrival sets its place in ties."""
         with self._cond:
-            return Job(self, tokens, next(self._arrivals))
+            return ModelShare(self, tokens, next(self._arrivals))
 
     @property
     def waiting(self) -> int:

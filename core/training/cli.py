@@ -30,7 +30,13 @@ from core.judgments import JudgmentStore
 from core.training.recipe import TRAINING_KINDS, TrainingRefused
 from core.training.registry import DEFAULT_KEEP, ModelRegistry
 from core.training.sourcing import source_judgments
-from core.training.trainer import Progress, TrainingCancelled, TrainingConfig, TrainingReport, run_training
+from core.training.trainer import (
+    TrainingCancelled,
+    TrainingConfig,
+    TrainingProgress,
+    TrainingReport,
+    run_training,
+)
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_REFUSED, EXIT_CANCELLED = 0, 1, 2, 3
 log = logging.getLogger("user_studio.training")
@@ -92,7 +98,7 @@ class Output:
     def _json(self, **values: Any) -> None:
         print(json.dumps(values, ensure_ascii=False), flush=True)
 
-    def progress(self, progress: Progress) -> None:
+    def progress(self, progress: TrainingProgress) -> None:
         if self.mode == "json":
             self._json(progress=progress.to_dict())
         elif progress.phase == "training":

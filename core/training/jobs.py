@@ -29,7 +29,7 @@ from typing import Any
 
 from core.errors import Message, UserError, message_from_json, message_of
 from core.training.sourcing import source_judgments
-from core.training.trainer import Progress, TrainingConfig, TrainingReport
+from core.training.trainer import TrainingConfig, TrainingProgress, TrainingReport
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ NICE = 10
 CANCEL_GRACE_S = 20.0  # after SIGTERM the child stops at its next step; past this it is killed
 RUNNING, DONE, FAILED, CANCELLED, REFUSED = "running", "done", "failed", "cancelled", "refused"
 ENDINGS = (FAILED, REFUSED)  # the states describe() words as "<state>: <error>"
-# Progress phases other than training itself (core.training.trainer.Progress.phase), each with a message.
+# Phases other than training itself (core.training.trainer.TrainingProgress.phase), each with a message.
 PHASES = ("loading", "scoring before", "scoring after", "saving", "done")
 # ZeroGPU: a fixed overhead plus rows per second of training. Measured on a whole H200
 # (benchmarks/results/train_cuda.json, USER-base's shape, bf16 autocast): 960 rows trained in 13 s
@@ -60,7 +60,7 @@ def zero_gpu_duration_s(rows: int, epochs: int) -> int:
 
 
 @dataclass
-class Job:
+class TrainingJob:
     """A training job as the app shows it."""
 
     id: str
@@ -71,7 +71,7 @@ class Job:
     min_agreement: float | None = None
     started: float = field(default_factory=time.time)
     state: str = RUNNING
-    progress: Progress | None = None
+    progress: TrainingProgress | None = None
     report: TrainingReport | None = None
     error: str | None = None
     finished: float | None = None
@@ -113,13 +113,13 @@ class TrainingJobs:
         self.in_process = zero_gpu_available() if in_process is None else in_process
         self.python = python
         self._lock = threading.Lock()
-        self._job: Job | None = None
+        self._job: TrainingJob | None = None
         self._process: subprocess.Popen | None = None
         self._cancel = threading.Event()
         self._finished = threading.Event()
         atexit.register(self._stop_child)
 
-    def current(self) -> Job | None:
+    def current(self) -> TrainingJob | None:
         return self._job
 
     def check_free(self, owner: str) -> None:
@@ -131,13 +131,13 @@ class TrainingJobs:
             raise UserError("training_busy", who=who, minutes=f"{minutes:.0f}")
 
     def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None, *, campaign: str | None = None,
-              min_agreement: float | None = None) -> Job:
+              min_agreement: float | None = None) -> TrainingJob:
         """Start a job for ``owner`` on ``users``' judgments (None: everyone's), or on a campaign's
         consensus (the caller checks access first); one at a time."""
         config.validate()
         with self._lock:
             self.check_free(owner)
-            self._job = job = Job(uuid.uuid4().hex[:12], owner, config, list(users) if users else None,
+            self._job = job = TrainingJob(uuid.uuid4().hex[:12], owner, config, list(users) if users else None,
                                   campaign, min_agreement)
             self._cancel = threading.Event()
             self._finished = threading.Event()
@@ -160,13 +160,13 @@ class TrainingJobs:
             threading.Timer(CANCEL_GRACE_S, self._kill, args=(process,)).start()
         return "cancelling: the job stops at its next step"
 
-    def wait(self, timeout: float | None = None) -> Job | None:
+    def wait(self, timeout: float | None = None) -> TrainingJob | None:
         """Block until the current job ends (tests and the command line)."""
         self._finished.wait(timeout)
         return self._job
 
     # -- running -------------------------------------------------------------------------------
-    def _supervise(self, job: Job, target) -> None:
+    def _supervise(self, job: TrainingJob, target) -> None:
         try:
             target(job)
         except Exception as error:  # never leave a job "running" forever
@@ -177,7 +177,7 @@ class TrainingJobs:
             self._process = None
             self._finished.set()
 
-    def argv(self, job: Job) -> list[str]:
+    def argv(self, job: TrainingJob) -> list[str]:
         c = job.config
         argv = [self.python, "-m", "core.training", "--store", str(self.store_path), "--model", c.base_model,
                 "--kinds", ",".join(c.kinds), "--models-dir", str(self.models_dir), "--keep", str(self.keep),
@@ -199,7 +199,7 @@ class TrainingJobs:
                 argv += ["--user", user]
         return argv
 
-    def _run_child(self, job: Job) -> None:
+    def _run_child(self, job: TrainingJob) -> None:
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
             process = subprocess.Popen(self.argv(job), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr,
                                        text=True, encoding="utf-8", bufsize=1)
@@ -220,7 +220,7 @@ class TrainingJobs:
             else:
                 job.state, job.error = FAILED, f"the training process stopped (exit code {code}); see the server log"
 
-    def _read(self, job: Job, line: str) -> None:
+    def _read(self, job: TrainingJob, line: str) -> None:
         try:
             message = json.loads(line)
         except ValueError:
@@ -229,7 +229,7 @@ class TrainingJobs:
         if not isinstance(message, dict):
             return
         if "progress" in message:
-            job.progress = Progress(**message["progress"])
+            job.progress = TrainingProgress(**message["progress"])
         elif "report" in message:
             job.report = TrainingReport.from_dict(message["report"])
             job.state = DONE
@@ -238,7 +238,7 @@ class TrainingJobs:
             job.error = message_from_json(message.get("message"), str(message["error"]))
             job.state = CANCELLED if code == 3 else REFUSED if code == 2 else FAILED
 
-    def _run_here(self, job: Job) -> None:
+    def _run_here(self, job: TrainingJob) -> None:
         """In this process (ZeroGPU): the GPU part runs inside ``spaces.GPU``."""
         from core.judgments import JudgmentStore
         from core.training.recipe import TrainingRefused
@@ -281,7 +281,7 @@ class TrainingJobs:
                 process.kill()
 
 
-def job_summary(job: Job | None) -> dict[str, Any]:
+def job_summary(job: TrainingJob | None) -> dict[str, Any]:
     """What the API returns about a job (no server paths)."""
     if job is None:
         return {"state": "none"}

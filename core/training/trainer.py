@@ -100,7 +100,7 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
-class Progress:
+class TrainingProgress:
     """Where a run is: the phase, and during training the step, loss and time left."""
 
     phase: str  # loading, scoring before, training, scoring after, saving, done
@@ -114,7 +114,7 @@ class Progress:
         return asdict(self)
 
 
-ProgressCallback = Callable[[Progress], None]
+TrainingProgressCallback = Callable[[TrainingProgress], None]
 
 
 @dataclass
@@ -219,7 +219,7 @@ def held_out_sets(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: 
 
 
 def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Callable[[Any, TrainingReport], Path],
-                 *, progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+                 *, progress: TrainingProgressCallback | None = None, cancel: threading.Event | None = None,
                  regression: RegressionSet | None = None, use_cpu: bool | None = None,
                  trained_by: str | None = None) -> TrainingReport:
     """Train ``config.base_model`` on ``judgments`` and measure it; ``save(model, report)`` stores it.
@@ -239,10 +239,10 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
     train_sets = build_sets(split.train, config.kinds, prompts)
     held_sets = held_out_sets(split.held_out, list(train_sets), prompts)
     regression = regression if regression is not None else RegressionSet.load()
-    report_progress(Progress("loading", elapsed_s=time.monotonic() - started))
+    report_progress(TrainingProgress("loading", elapsed_s=time.monotonic() - started))
     model, device = _load(root, config, use_cpu)
     evaluation = Evaluation(held_sets, train_sets, regression.with_prefix(prompts.query))
-    report_progress(Progress("scoring before", elapsed_s=time.monotonic() - started))
+    report_progress(TrainingProgress("scoring before", elapsed_s=time.monotonic() - started))
     before = evaluation.score(model)
     if cancel.is_set():
         raise TrainingCancelled("training was cancelled")
@@ -254,7 +254,7 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
         raise TrainingCancelled("training was cancelled")
     if base_weights:
         _blend(model, base_weights, config.blend)
-    report_progress(Progress("scoring after", steps, steps, loss, time.monotonic() - started))
+    report_progress(TrainingProgress("scoring after", steps, steps, loss, time.monotonic() - started))
     after = evaluation.score(model)
     report = TrainingReport(
         config=config.to_dict(), base_model=config.base_model, base_revision=revision, judgments=len(judgments),
@@ -264,10 +264,10 @@ def run_training(judgments: Sequence[Judgment], config: TrainingConfig, save: Ca
         seconds=round(time.monotonic() - started, 1), device=device,
         losses={k: v.kind.loss for k, v in train_sets.items()}, trained_by=trained_by, precision=precision)
     report.promoted, report.reason = promotion(report)
-    report_progress(Progress("saving", steps, steps, loss, time.monotonic() - started))
+    report_progress(TrainingProgress("saving", steps, steps, loss, time.monotonic() - started))
     report.model_dir = str(save(model, report))
     report.seconds = round(time.monotonic() - started, 1)
-    report_progress(Progress("done", steps, steps, loss, report.seconds, 0.0))
+    report_progress(TrainingProgress("done", steps, steps, loss, report.seconds, 0.0))
     return report
 
 
@@ -323,7 +323,7 @@ def _load(root: Path, config: TrainingConfig, use_cpu: bool | None) -> tuple[Any
 
 
 def _fit(model: Any, sets: dict[str, TrainingSet], config: TrainingConfig, device: str, tmp: Path,
-         report_progress: ProgressCallback, cancel: threading.Event,
+         report_progress: TrainingProgressCallback, cancel: threading.Event,
          started: float) -> tuple[int, float | None, str]:
     import torch
     from datasets import Dataset
@@ -346,7 +346,7 @@ def _fit(model: Any, sets: dict[str, TrainingSet], config: TrainingConfig, devic
         last_loss: float | None = None
 
         def on_train_begin(self, args, state, control, **kwargs):
-            report_progress(Progress("training", 0, state.max_steps, None, time.monotonic() - started))
+            report_progress(TrainingProgress("training", 0, state.max_steps, None, time.monotonic() - started))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
@@ -355,7 +355,7 @@ def _fit(model: Any, sets: dict[str, TrainingSet], config: TrainingConfig, devic
         def on_step_end(self, args, state, control, **kwargs):
             elapsed = time.monotonic() - fit_started
             eta = elapsed / state.global_step * (state.max_steps - state.global_step) if state.global_step else None
-            report_progress(Progress("training", state.global_step, state.max_steps, Report.last_loss,
+            report_progress(TrainingProgress("training", state.global_step, state.max_steps, Report.last_loss,
                                      time.monotonic() - started, eta))
             if cancel.is_set():
                 control.should_training_stop = True
