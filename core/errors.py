@@ -102,6 +102,7 @@ MESSAGES: dict[str, str] = {
     "no_complete_pair": "no (query, passage) pair with both texts filled in",
     "corpus_passage_not_str": "corpus passage {position} is a {type}, not text",
     "verdict_empty": "row {row}: the {what} is 'an empty cell'; use 1 / 0 (or relevant / not_relevant, yes / no, да / нет)",
+    "verdict_three_way_zero": "row {row}: the {what} is 0, which in a -1 / 0 / 1 column means 'near paraphrase', neither relevant nor not relevant; leave those rows out",
     "verdict_unknown": "row {row}: the {what} is {value!r}; use 1 / 0 (or relevant / not_relevant, yes / no, да / нет)",
     "class_relevant": "relevant",
     "class_not_relevant": "not-relevant",

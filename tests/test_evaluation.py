@@ -245,8 +245,18 @@ def test_best_threshold_refuses_bad_input(scores, relevant, message):
 
 
 def test_verdicts_from_the_labels_people_write():
-    assert parse_verdicts([1, 0, "1", "-1", "Relevant", "not relevant", "да", "нет", True, 1.0, " yes "]).tolist() == [
-        True, False, True, False, True, False, True, False, True, True, True]
+    assert parse_verdicts([1, 0, "1", "Relevant", "not relevant", "да", "нет", True, 1.0, " yes ", "0.0"]).tolist() == [
+        True, False, True, True, False, True, False, True, True, True, False]
+    assert parse_verdicts(["1", "-1", -1, 1.0, "-1.0"]).tolist() == [True, False, False, True, False]
+
+
+def test_zero_in_a_minus_one_zero_one_column_is_near_paraphrase_and_refused_by_name():
+    """ParaPhraser's classes: -1 not a paraphrase, 0 near paraphrase, 1 paraphrase. A 0 there is no verdict."""
+    for column in (["1", "-1", "0"], [1, -1, 0], ["1", "-1", "0.0"], [0.0, -1.0, 1.0]):
+        zero_row = [str(v) for v in column].index(next(str(v) for v in column if float(v) == 0)) + 1
+        with pytest.raises(ValueError, match=f"row {zero_row}: the label is 0, which in a -1 / 0 / 1 column means "
+                                             "'near paraphrase'"):
+            parse_verdicts(column)
     with pytest.raises(ValueError, match="row 3: the label is 'maybe'"):
         parse_verdicts(["1", "0", "maybe"])
     with pytest.raises(ValueError, match="row 2: the label is 'an empty cell'"):

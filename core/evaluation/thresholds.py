@@ -17,24 +17,32 @@ from core.errors import Message, UserError
 
 __all__ = ["POSITIVE_LABELS", "NEGATIVE_LABELS", "ThresholdChoice", "best_f1_threshold", "parse_verdicts"]
 
-# What people write in a label column; -1 / 0 / 1 covers ParaPhraser-style classes where only the
-# extremes are verdicts (0 "near paraphrase" is refused by name rather than guessed).
+# What people write in a label column. In a column that also holds -1 (ParaPhraser's -1 / 0 / 1 classes)
+# only the extremes are verdicts: there 0 means "near paraphrase" and is refused by name rather than
+# guessed; in a 1 / 0 column, 0 is "not relevant".
 POSITIVE_LABELS = frozenset({"1", "1.0", "true", "yes", "y", "relevant", "positive", "pos", "+", "да", "релевантно",
                              "релевантный", "similar"})
 NEGATIVE_LABELS = frozenset({"0", "0.0", "-1", "-1.0", "false", "no", "n", "not_relevant", "not relevant",
                              "irrelevant", "negative", "neg", "-", "нет", "нерелевантно", "не релевантно",
                              "dissimilar"})
+THREE_WAY_MARKS = frozenset({"-1", "-1.0"})  # a column with these is a -1 / 0 / 1 column
+NEAR_PARAPHRASE = frozenset({"0", "0.0"})  # what 0 means there
 
 
 def parse_verdicts(values: Sequence[Any], *, what: str | None = None) -> np.ndarray:
     """Booleans (True = relevant) from a label column, or a ValueError naming the first bad row."""
     what = what or Message("verdict_label")  # what the messages call a cell
     out = np.zeros(len(values), dtype=bool)
-    for i, value in enumerate(values):
-        if isinstance(value, (bool, np.bool_)):
+    texts = [None if isinstance(value, (bool, np.bool_)) else
+             "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip().lower()
+             for value in values]
+    three_way = any(text in THREE_WAY_MARKS for text in texts)
+    for i, (value, text) in enumerate(zip(values, texts, strict=True)):
+        if text is None:
             out[i] = bool(value)
             continue
-        text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip().lower()
+        if three_way and text in NEAR_PARAPHRASE:
+            raise UserError("verdict_three_way_zero", row=i + 1, what=what)
         if text in POSITIVE_LABELS:
             out[i] = True
         elif text not in NEGATIVE_LABELS:

@@ -104,6 +104,8 @@ MESSAGES_RU: dict[str, str] = {
     "no_complete_pair": "нет ни одной пары (запрос, фрагмент) с обоими текстами",
     "corpus_passage_not_str": "фрагмент корпуса {position} — {type}, а не текст",
     "verdict_empty": "строка {row}: {what} — пустая ячейка; используйте 1 / 0 (или relevant / not_relevant, yes / no, да / нет)",
+    "verdict_three_way_zero": ("строка {row}: {what} — 0, а в столбце из -1 / 0 / 1 это «почти перефраз», ни "
+                               "релевантно, ни нет; уберите такие строки"),
     "verdict_unknown": ("строка {row}: {what} — {value!r}; используйте 1 / 0 (или relevant / not_relevant, "
                         "yes / no, да / нет)"),
     "verdict_label": "метка",
