@@ -199,6 +199,21 @@ def test_review_shows_times_to_the_second_and_tabless_judgments_under_none(studi
     assert list(odd["created (UTC)"]) == ["2026-11-28 00:05:39", "not a time"]
 
 
+def test_review_counts_name_only_the_apps_own_tabs_for_a_user(studio):
+    """A tab is free text through the API: someone else's made-up names reach nobody but an admin."""
+    from core.identity import Identity
+    from ui.review_tab import review
+
+    for tab in ("<b>secret-project</b>", "alice-private-notes", "similarity"):
+        studio.store.add(Judgment("similar", f"кошка {tab}", positive="кот", user="anon:m", tab=tab))
+    *_, by_tab, _ = review(studio, Identity("anon:n"), "(all)", "", "(all)", 10)
+    shown = dict(zip(by_tab["tab"], by_tab["records"], strict=True))
+    assert not any("secret" in name or "alice" in name for name in shown)
+    assert shown["(other)"] >= 2 and "similarity" in shown
+    *_, by_tab, _ = review(studio, Identity("hf:root", is_admin=True), "(all)", "", "(all)", 10)
+    assert {"<b>secret-project</b>", "alice-private-notes"} <= set(by_tab["tab"])
+
+
 def test_review_names_kinds_in_the_page_language(studio):
     from gradio.context import LocalContext
 

@@ -14,7 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from core.identity import Identity
-from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, KINDS, PREFIX_MODES, export
+from core.judgments import APP_TABS, EXPORT_FORMATS, EXPORT_KINDS, KINDS, PREFIX_MODES, export
 from core.studio import Studio
 from ui import common
 from ui.i18n import EN, i18n, localized, t
@@ -127,8 +127,14 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     counts = store.counts(by_user=identity.is_admin)
 
     def table(name: str) -> pd.DataFrame:
-        # A judgment sent without a tab (the API's /flag may leave it out) is counted under "(none)".
-        rows = sorted(((key or t("col_none"), n) for key, n in counts[name].items()), key=lambda kv: -kv[1])
+        # A judgment sent without a tab (the API's /flag may leave it out) is counted under "(none)". Tab
+        # names are anyone's free text through the API: only an admin sees names outside the app's own.
+        counted: dict[str, int] = {}
+        for key, n in counts[name].items():
+            if name == "by_tab" and key and key not in APP_TABS and not identity.is_admin:
+                key = t("col_other")
+            counted[key or t("col_none")] = counted.get(key or t("col_none"), 0) + n
+        rows = sorted(counted.items(), key=lambda kv: -kv[1])
         if name == "by_kind":
             rows = [(kind_name(key), n) for key, n in rows]
         return pd.DataFrame(rows, columns=[name[3:], t("rv_records")])
@@ -189,7 +195,7 @@ def build(studio: Studio, token: gr.BrowserState) -> tuple:
         with gr.Row():
             kind = gr.Dropdown([ALL, *[(i18n(f"kind_{k}"), k) for k in KINDS]], value=ALL, label=i18n("rv_kind"), elem_id="rv-kind")
             user = gr.Textbox(label=i18n("rv_user"), lines=1)
-            tab_filter = gr.Dropdown([ALL, "similarity", "clustering", "prefixes", "search", "api"], value=ALL,
+            tab_filter = gr.Dropdown([ALL, *APP_TABS], value=ALL,
                                      label=i18n("rv_tab_filter"), allow_custom_value=True)
             limit = gr.Number(500, label=i18n("rv_rows"), precision=0, minimum=1, maximum=100_000)
             refresh = gr.Button(i18n("btn_refresh"), variant="primary", elem_id="rv-refresh")

@@ -25,6 +25,7 @@ from core.judgments.export import (
 )
 from core.judgments.model import (
     ANONYMOUS,
+    APP_TABS,
     COLUMNS,
     KINDS,
     PREFER_LABELS,
@@ -38,7 +39,7 @@ from core.judgments.paths import default_data_dir, default_store_path, utc_now
 from core.judgments.store import ImportResult, JudgmentStore, JudgmentStoreError, NotOwnerError
 
 __all__ = [
-    "ANONYMOUS", "COLUMNS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "EXPORT_KINDS", "KINDS", "PASSAGE_PREFIX_COLUMN",
+    "ANONYMOUS", "APP_TABS", "COLUMNS", "EXPORT_COLUMNS", "EXPORT_FORMATS", "EXPORT_KINDS", "KINDS", "PASSAGE_PREFIX_COLUMN",
     "PREFER_LABELS", "PREFIX_MODES", "PROMPT_COLUMNS", "QUERY_PREFIX_COLUMN", "TWO_TEXT_KINDS", "ImportResult",
     "Judgment", "JudgmentStore", "JudgmentStoreError", "JudgmentValidator", "NotOwnerError", "TrainingRows",
     "content_hash", "csv_safe", "default_data_dir", "default_store_path", "export", "record_id",

@@ -28,6 +28,8 @@ KINDS: tuple[str, ...] = (
 # Kinds that judge the anchor against a second text, kept in ``positive``.
 TWO_TEXT_KINDS = frozenset({"relevant", "not_relevant", "similar", "dissimilar", "score"})
 PREFER_LABELS: tuple[str, ...] = ("query", "passage", "none")
+# Where the app's own judgments come from (the ``tab`` field); an API caller may send any other name.
+APP_TABS: tuple[str, ...] = ("similarity", "clustering", "prefixes", "search", "annotate", "api")
 SCORE_MIN, SCORE_MAX = 0.0, 5.0
 
 DEFAULT_MAX_TEXT_CHARS = 20_000

@@ -52,6 +52,7 @@ EN: dict[str, str] = {
     "passage_prefix": "Passage prefix",
     "sim_upload": "…or upload a table: pick its query and passage columns",
     "col_found": "found by itself",
+    "col_other": "(other)",
     "col_none": "(none)",
     "query_column": "Query column",
     "passage_column": "Passage column",
