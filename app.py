@@ -70,7 +70,12 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
         if not user.strip() or not password:
             raise ValueError(f"--auth entry {position} has an empty {'user' if not user.strip() else 'password'}; "
                              "write user:password with both filled in")
-        pairs.append((user.strip(), password))
+        if user != user.strip():
+            # A user name is compared exactly (it becomes the identity auth:<name>); a space before the
+            # colon is a typo, not part of the name, so say so instead of guessing.
+            raise ValueError(f"--auth entry {position} has spaces around its user name {user!r}; write the "
+                             "name without them")
+        pairs.append((user, password))
     users = [u for u, _ in pairs]
     if len(set(users)) != len(users):
         raise ValueError("--auth names a user twice; give each user one password")

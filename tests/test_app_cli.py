@@ -139,6 +139,8 @@ def test_header_shows_model_dimension_device_and_dtype(tiny_model_dir):
     (":secret", "--auth entry 1 has an empty user; write user:password with both filled in"),
     ("a:x,b", "--auth entry 2 has no ':'; write user:password (several as a:x,b:y)"),
     ("a:x,a:y", "--auth names a user twice; give each user one password"),
+    ("alice :pw", "--auth entry 1 has spaces around its user name 'alice '; write the name without them"),
+    ("a:x,b\t:y", "--auth entry 2 has spaces around its user name 'b\\t'; write the name without them"),
 ])
 def test_bad_auth_stops_the_app_with_exit_code_2_before_any_model_loads(value, message, tmp_path, clean_env,
                                                                        capsys):

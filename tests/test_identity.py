@@ -82,3 +82,23 @@ def test_no_token_is_an_error_unless_asked_to_issue(issuer):
 def test_browser_state_secret_is_stable_per_key(tmp_path, issuer):
     assert issuer.browser_state_secret() == IdentityIssuer(load_or_create_key(tmp_path)).browser_state_secret()
     assert issuer.browser_state_secret() != IdentityIssuer(b"k" * 32).browser_state_secret()
+
+
+def test_a_reply_never_echoes_a_token_the_server_did_not_issue(tmp_path, issuer):
+    """A logged-in caller's token is not checked on the way in (the login identifies them), so the reply
+    must not send back whatever string they wrote."""
+    from core.identity import Identity
+    from ui.common import token_for_reply
+
+    class Studio:
+        identities = issuer
+
+    valid = issuer.issue_token()
+    logged_in = issuer.identify(auth_username="bob", token="<script>forged</script>")
+    assert token_for_reply(Studio, logged_in, "<script>forged</script>") is None
+    assert token_for_reply(Studio, logged_in, valid) == valid
+    other_server = IdentityIssuer(load_or_create_key(tmp_path / "other")).issue_token()
+    assert token_for_reply(Studio, logged_in, other_server) is None
+    fresh = issuer.identify(issue=True)
+    assert token_for_reply(Studio, fresh, "") == fresh.token and issuer.is_valid(fresh.token)
+    assert token_for_reply(Studio, Identity("anon:x"), None) is None

@@ -472,7 +472,7 @@ def add_api(studio: Studio) -> None:
         return common.identify(studio, request, profile, token, issue=issue)
 
     def created(made: Campaign, identity: Identity, token: str, notes: list[str]) -> dict:
-        return {**made.public(), "notes": notes, "user": identity.user, "token": identity.token or token or None}
+        return {**made.public(), "notes": notes, "user": identity.user, "token": common.token_for_reply(studio, identity, token)}
 
     @common.user_errors
     def create_campaign(file: dict | str | None = None, judgment: str = RELEVANCE, overlap: int = 2,

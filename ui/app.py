@@ -111,7 +111,7 @@ def add_api(studio: Studio) -> None:
             record = annotate_tab.flag_item(studio, identity, campaign, item_id, judgment)
         else:
             record = common.flag(studio, identity, judgment)
-        return {"id": record, "user": identity.user, "token": identity.token or token or None,
+        return {"id": record, "user": identity.user, "token": common.token_for_reply(studio, identity, token),
                 "count": studio.store.count(user=identity.user)}
 
     @common.user_errors

@@ -43,6 +43,19 @@ def identify(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfil
                                       token=(token or "").strip() or None, issue=issue)
 
 
+def token_for_reply(studio: Studio, identity: Identity, token: str | None) -> str | None:
+    """The token an API reply may carry: a newly issued one, or the caller's own if this server issued it.
+
+    A logged-in caller is identified by the login, so a token they also sent is never checked on the way
+    in; sending it back unchecked would echo whatever they wrote (an invalid or foreign string).
+    """
+    if identity.token:
+        return identity.token
+    if token and studio.identities is not None and studio.identities.is_valid(token):
+        return token
+    return None
+
+
 def ensure_token(studio: Studio, token: str | None) -> str:
     """The browser's token if this server issued it, else a new one (first visit, or a new server key)."""
     if studio.identities is None:
