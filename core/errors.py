@@ -328,6 +328,15 @@ def _rebuild(key: str, values: dict[str, Any]) -> Message:
     return Message(key, **values)
 
 
+def word(kind: str, name: str) -> str:
+    """The message naming ``name`` (key ``<kind>_<name>``, such as ``what_queries``), else ``name`` itself.
+
+    For words passed in by callers: one the catalogue does not know yet still reads, in English.
+    """
+    key = f"{kind}_{name}"
+    return Message(key) if key in MESSAGES else name
+
+
 class _Formatter(string.Formatter):
     """str.format with nested messages rendered from the same templates and thousands grouped as asked."""
 

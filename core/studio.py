@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.campaigns import CampaignStore
 from core.encoder import Encoder, Encoding
-from core.errors import Message, UserError
+from core.errors import Message, UserError, word
 from core.identity import IdentityIssuer, load_or_create_key
 from core.judgments import JudgmentStore
 from core.tempfiles import TempFiles
@@ -42,12 +42,12 @@ class Limits:
     def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
         """``what`` names the texts for the message: a ``what_*`` key of core.errors.MESSAGES, less "what_"."""
         if not texts:
-            raise UserError("no_texts", what=Message(f"what_{what}"))
+            raise UserError("no_texts", what=word("what", what))
         if len(texts) > cap:
-            raise UserError("too_many_texts", count=len(texts), what=Message(f"what_{what}"), limit=cap)
+            raise UserError("too_many_texts", count=len(texts), what=word("what", what), limit=cap)
         for i, text in enumerate(texts):
             if len(text) > self.max_chars:
-                raise UserError("line_too_long", line=i + 1, what=Message(f"what_{what}"), length=len(text),
+                raise UserError("line_too_long", line=i + 1, what=word("what", what), length=len(text),
                                 limit=self.max_chars)
 
 
@@ -206,7 +206,7 @@ class Studio:
                              "passage": p.inputs[pi], "score": round(float(scores[qi, pi]), 2)})
         limit = encoder.max_tokens
         tokens = pd.concat([token_report(q, "query", limit), token_report(p, "passage", limit)], ignore_index=True)
-        warnings = [Message("truncated_role", count=enc.n_truncated, role=Message(f"role_{role}"), limit=limit)
+        warnings = [Message("truncated_role", count=enc.n_truncated, role=word("role", role), limit=limit)
                     for enc, role in ((q, "query"), (p, "passage")) if enc.n_truncated]
         return SimilarityResult(
             queries=list(queries), passages=list(passages), scores=scores, ranking=pd.DataFrame(rows),

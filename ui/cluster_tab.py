@@ -21,7 +21,7 @@ from core.corpus import (
     load_table,
     text_columns,
 )
-from core.errors import Message, UserError
+from core.errors import Message, UserError, word
 from core.identity import Identity
 from core.judgments import Judgment, csv_safe
 from core.keywords import cluster_name
@@ -288,7 +288,7 @@ def save_selection(studio: Studio, identity: Identity, view: ClusterView | None,
                          model_revision=studio.encoder.revision)
     if kind in ("similar", "dissimilar"):
         if len(ids) != 2:
-            raise UserError("select_exactly_two", kind=Message(f"call_{kind}"), count=len(ids))
+            raise UserError("select_exactly_two", kind=word("call", kind), count=len(ids))
         batch = [Judgment(kind=kind, anchor=view.texts[ids[0]], positive=view.texts[ids[1]], **common_fields)]
     elif kind == "misplaced":
         batch = [Judgment(kind="misplaced", anchor=view.texts[i], label=f"cluster {int(view.clusters[i])}",
