@@ -180,7 +180,7 @@ def queue_settings() -> dict[str, object]:
 
 def launch_settings(upload_bytes: int) -> dict[str, object]:
     """Safe by default: no share link, no monitoring, uploads capped (analytics are off above).
-    English and Russian: the translations, and the script that picks the page's language (ui/i18n.py)."""
+    English and Russian: the translations, and the script that picks the page's language (ui/i18n/)."""
     from ui.app import CSS
     from ui.i18n import launch_options
 

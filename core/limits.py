@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.errors import Message, UserError
+from core.errors import UserError, word
 
 
 @dataclass
@@ -27,10 +27,10 @@ class Limits:
     def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
         """``what`` names the texts for the message: a ``what_*`` key of core.errors.MESSAGES, less "what_"."""
         if not texts:
-            raise UserError("no_texts", what=Message(f"what_{what}"))
+            raise UserError("no_texts", what=word("what", what))
         if len(texts) > cap:
-            raise UserError("too_many_texts", count=len(texts), what=Message(f"what_{what}"), limit=cap)
+            raise UserError("too_many_texts", count=len(texts), what=word("what", what), limit=cap)
         for i, text in enumerate(texts):
             if len(text) > self.max_chars:
-                raise UserError("line_too_long", line=i + 1, what=Message(f"what_{what}"), length=len(text),
+                raise UserError("line_too_long", line=i + 1, what=word("what", what), length=len(text),
                                 limit=self.max_chars)

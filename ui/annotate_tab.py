@@ -392,7 +392,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                      id=made.id)
             if made.rule:
                 text += "<br>" + t("ann_rule_line", rule=html.escape(made.rule))
-            return text + "".join(f"<br>{html.escape(n)}" for n in notes)
+            return text + "".join(f"<br>{html.escape(translate_error(n))}" for n in notes)
 
         @common.user_errors
         def make_campaign(upload, judgment_, overlap_, labels_, guide_, name_, show_, user_token: str,

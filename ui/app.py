@@ -56,7 +56,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             banner_value = common.fallback_banner(studio, lang)
             return lang, common.model_header(studio, lang), gr.update(value=banner_value, visible=bool(banner_value))
 
-        # js: the language the page chose before Gradio started (ui/i18n.py), sent instead of the radio's value.
+        # js: the language the page chose before Gradio started (ui/i18n/page.py), sent instead of the radio's value.
         loaded = app.load(page_language, language, [language, header, banner], js=PAGE_LANGUAGE_JS,
                           api_visibility="private")
         language.input(None, language, None, js=SWITCH_JS, api_visibility="private")

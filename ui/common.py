@@ -68,7 +68,7 @@ def user_errors(fn: Callable) -> Callable:
 
     Bad input (ValueError and friends) is shown as it is, markup escaped and quotes kept; anything
     unexpected is logged with a reference the user can quote, and the user sees only that reference.
-    Messages are in the language of the page that asked (known ones translated, see ui/i18n.py).
+    Messages are in the language of the page that asked (translated by their key, see ui/i18n/errors.py).
     """
 
     @wraps(fn)

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from core.errors import Message, UserError
+from core.errors import UserError, word
 from core.evaluation.data import PASSAGE_NAMES, QUERY_NAMES, pair_columns
 from core.identity import Identity
 from core.inputs.corpus import load_table, text_columns
@@ -190,7 +190,7 @@ def _picked(frame: pd.DataFrame, choice: str | None, found: str | None, role: st
         return None
     columns = [str(c) for c in frame.columns]
     if choice not in columns:
-        raise UserError("column_not_in_table", role=Message(f"role_{role}"), name=choice, columns=", ".join(columns))
+        raise UserError("column_not_in_table", role=word("role", role), name=choice, columns=", ".join(columns))
     return choice
 
 

@@ -239,11 +239,11 @@ def items_from_rows(rows: Iterable[Sequence[Any]], columns: Sequence[str], *,
         raise UserError("campaign_no_items", columns=" or ".join(columns))
     if len(items) > max_items:
         raise UserError("campaign_too_many_items", count=len(items), limit=max_items)
-    notes = []
+    notes: list[str] = []
     if empty:
-        notes.append(f"{empty:,} row(s) with an empty text were left out.")
+        notes.append(Message("campaign_empty_rows_left_out", count=empty))
     if duplicates:
-        notes.append(f"{duplicates:,} repeated item(s) were left out (each item is judged once per person).")
+        notes.append(Message("campaign_repeats_left_out", count=duplicates))
     return ItemTable(columns=tuple(columns), items=items, notes=notes)
 
 
@@ -260,5 +260,6 @@ def items_from_table(path: str, judgment: str, *, max_bytes: int, max_items: int
     columns = item_columns([str(c) for c in frame.columns], judgment)
     table = items_from_rows(frame[list(columns)].itertuples(index=False, name=None), columns,
                             max_items=max_items, max_chars=max_chars)
-    table.notes[:0] = [w for w in loaded.warnings if "too many rows" not in w]
+    cut = ("file_rows_cut", "file_rows_cut_of")  # past the cap the table was refused above
+    table.notes[:0] = [w for w in loaded.warnings if getattr(w, "key", None) not in cut]
     return table

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.campaigns.model import LABEL, MAX_LABELS, RELEVANCE, SCORE, Item, ItemTable
-from core.errors import Message, UserError
+from core.errors import UserError, word
 
 Encode = Callable[[Sequence[str], str], np.ndarray]
 RULES: tuple[str, ...] = ("boundary", "tied", "border")
@@ -50,7 +50,7 @@ def _check_n(n: int) -> int:
 def _distinct(texts: Sequence[str], what: str, minimum: int) -> list[str]:
     out = list(dict.fromkeys(t for t in texts if t))
     if len(out) < minimum:
-        raise UserError("give_distinct", minimum=minimum, what=Message(f"what_{what}"), count=len(out))
+        raise UserError("give_distinct", minimum=minimum, what=word("what", what), count=len(out))
     return out
 
 

@@ -231,8 +231,7 @@ class OpenVINOBackend:
         check_choice("weights", weights, WEIGHT_MODES)
         if dtype not in (torch.float32, torch.bfloat16):
             raise ValueError(f"the OpenVINO engine runs float32 or bfloat16 on the CPU, not {dtype_name(dtype)}")
-        if attention not in ("auto", "sdpa", "eager"):
-            raise ValueError(f"attention must be auto, sdpa or eager, got {attention!r}")
+        check_choice("attention", attention, ("auto", "sdpa", "eager"))
         import openvino as ov
 
         from core.encoding.backends import load_tokenizer

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.errors import Message, UserError
+from core.errors import UserError, word
 from core.inputs.corpus import text_columns
 from core.inputs.text import clean_text
 
@@ -37,7 +37,7 @@ def _by_name(frame: pd.DataFrame, names: Sequence[str], exclude: Sequence[str] =
 def _check_column(frame: pd.DataFrame, name: str, role: str) -> str:
     columns = [str(c) for c in frame.columns]
     if name not in columns:
-        raise UserError("column_not_found", role=Message(f"role_{role}"), name=name, columns=", ".join(columns))
+        raise UserError("column_not_found", role=word("role", role), name=name, columns=", ".join(columns))
     return name
 
 
@@ -58,8 +58,8 @@ def pair_columns(frame: pd.DataFrame, query_column: str | None = None,
         elif not candidates:
             missing, found = ("query", passage) if query is None else ("passage", query)
             other = "passage" if missing == "query" else "query"
-            raise UserError("table_needs_second_text_column", missing=Message(f"role_{missing}"),
-                            other=Message(f"role_{other}"), found=found, columns=", ".join(map(str, frame.columns)))
+            raise UserError("table_needs_second_text_column", missing=word("role", missing),
+                            other=word("role", other), found=found, columns=", ".join(map(str, frame.columns)))
         elif query is None:
             query = candidates[-1]  # the shortest remaining text column
         else:

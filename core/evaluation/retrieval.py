@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.errors import Message, UserError
+from core.errors import UserError, word
 
 __all__ = [
     "METRICS",
@@ -75,7 +75,7 @@ class RetrievalSet:
                 raise UserError("pair_malformed", pair_number=position + 1, pair=pair) from exc
             for role, text in (("query", query), ("passage", passage)):
                 if text is not None and not isinstance(text, str):
-                    raise UserError("pair_text_not_str", role=Message(f"role_{role}"), pair_number=position + 1, type=type(text).__name__)
+                    raise UserError("pair_text_not_str", role=word("role", role), pair_number=position + 1, type=type(text).__name__)
             if not query or not passage:
                 skipped += 1
                 continue

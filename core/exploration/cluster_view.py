@@ -16,7 +16,7 @@ import pandas as pd
 
 from core import __version__
 from core.campaigns.uncertain import Choice, ClusterBorders
-from core.errors import Message, UserError
+from core.errors import Message, UserError, word
 from core.exploration.clustering import NOISE, cluster_label_table
 from core.exploration.keywords import cluster_name
 from core.exploration.selection import selected_ids
@@ -237,7 +237,7 @@ def selection_judgments(model: ModelFacts, user: str, view: ClusterView, ids: Se
                          passage_prefix=prefix, model_id=model.model_id, model_revision=model.revision)
     if kind in ("similar", "dissimilar"):
         if len(chosen) != 2:
-            raise UserError("select_exactly_two", kind=Message(f"call_{kind}"), count=len(chosen))
+            raise UserError("select_exactly_two", kind=word("call", kind), count=len(chosen))
         return [Judgment(kind=kind, anchor=view.texts[chosen[0]], positive=view.texts[chosen[1]], **common_fields)]
     if kind == "misplaced":
         return [Judgment(kind="misplaced", anchor=view.texts[i], label=f"cluster {int(view.clusters[i])}",

@@ -325,8 +325,7 @@ class AgglomerativeClusterer:
     def _check_params(self) -> None:
         if self.k is not None and self.distance_threshold is not None:
             raise ValueError("give either k or distance_threshold, not both")
-        if self.linkage not in ("ward", "complete", "average", "single"):
-            raise ValueError(f"linkage must be ward, complete, average or single, got {self.linkage!r}")
+        check_choice("linkage", self.linkage, ("ward", "complete", "average", "single"))
         if self.linkage == "ward" and self.metric != "euclidean":
             raise ValueError(f"ward linkage only works with metric='euclidean', got {self.metric!r}")
         if self.distance_threshold is not None and not (

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from core.errors import Message, UserError
+from core.errors import Message, UserError, word
 from core.inputs.text import clean_text
 
 __all__ = [
@@ -688,7 +688,7 @@ def extract_embeddings(
     columns = [str(c) for c in frame.columns]
     for role, name in (("embedding", column), ("text", text_column)):
         if name not in columns:
-            raise UserError("column_not_found", role=Message(f"role_{role}"), name=name, columns=", ".join(columns))
+            raise UserError("column_not_found", role=word("role", role), name=name, columns=", ".join(columns))
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim must be a positive whole number, got {dim!r}")
     keep = [i for i, text in enumerate(frame[text_column].tolist()) if _clean_text(text)]
@@ -777,7 +777,7 @@ def extract_texts(
     columns = [str(c) for c in frame.columns]
     for role, name in (("text", text_column), ("label", label_column)):
         if name is not None and name not in columns:
-            raise UserError("column_not_found", role=Message(f"role_{role}"), name=name, columns=", ".join(columns))
+            raise UserError("column_not_found", role=word("role", role), name=name, columns=", ".join(columns))
     texts_raw = frame[text_column].tolist()
     labels_raw = frame[label_column].tolist() if label_column is not None else None
     texts: list[str] = []
