@@ -4,7 +4,9 @@ Who sees what: anyone may create a campaign (from a table, or the items the mode
 about); its id is the invitation, so annotators see the campaigns they created or took part in. An
 annotator sees the instructions, one item at a time and their own progress. The creator and admins
 also see Krippendorff's alpha, each annotator's agreement with the others, the most disputed items,
-and export the consensus as training data. Every handler identifies the caller itself.
+export the consensus as training data, see who holds items and end a person's holds (against someone
+holding items they do not judge). Every handler identifies the caller itself; an anonymous caller's
+leases count against their address's share (core/campaigns/store.py).
 """
 
 from __future__ import annotations
