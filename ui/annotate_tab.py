@@ -340,7 +340,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             export_note = gr.Markdown(elem_id="ann-export-note")
             export_file = gr.File(label=i18n("rv_download"))
             with gr.Row():
-                holder = gr.Textbox(label=i18n("ann_release_user"), placeholder="anon:…", elem_id="ann-release-user")
+                holder = gr.Textbox(label=i18n("ann_release_user"), elem_id="ann-release-user")
                 release = gr.Button(i18n("btn_release_leases"), elem_id="ann-release")
             release_note = gr.Markdown(elem_id="ann-release-note")
 
