@@ -117,3 +117,22 @@ def test_only_the_creator_ends_someones_leases(live_app, pairs_file):
         "released": 1, "user": invited_id, "holders": []}
     assert "name the annotator" in error_of(lambda: creator.predict(cid, " ", creator_token,
                                                                     api_name="/release_leases"))
+
+
+def test_the_tabs_release_control_acts_for_the_creator_only(live_app, pairs_file):
+    from core.identity import Identity
+    from core.judgments import NotOwnerError
+    from ui.annotate_tab import release_view
+
+    creator = Client(live_app.url, verbose=False)
+    made = create(creator, pairs_file)
+    cid, creator_user = made["campaign"], made["user"]
+    campaigns = live_app.studio.campaign_store()
+    campaigns.next_item(cid, "anon:holder0000", address="192.0.2.1")
+    with pytest.raises(NotOwnerError):
+        release_view(live_app.studio, Identity("anon:attacker000"), cid, "anon:holder0000")
+    assert [h["user"] for h in campaigns.lease_holders(cid, creator_user)] == ["anon:holder0000"]
+    note = release_view(live_app.studio, Identity(creator_user), cid, " anon:holder0000 ")
+    assert "Released 1 held item(s) of anon:holder0000" in note and "Holding items now: nobody" in note
+    assert release_view(live_app.studio, Identity("auth:boss", is_admin=True), cid, "anon:holder0000").startswith(
+        "Released 0")
