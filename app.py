@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from core.identity import MINTS_PER_WINDOW
+
 # Before gradio is imported: no usage analytics leave the machine.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "user-studio" / "numba"))
@@ -49,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--admins", default=env("USER_STUDIO_ADMINS", ""),
                         help="comma-separated HF usernames or --auth users who may read and export everyone's "
                              "judgments")
+    parser.add_argument("--new-identities-per-hour", type=int,
+                        default=int(env("USER_STUDIO_NEW_IDENTITIES_PER_HOUR") or MINTS_PER_WINDOW),
+                        help=f"new anonymous identities one client address may get per hour (default "
+                             f"{MINTS_PER_WINDOW}; 0: none, visitors log in or keep their token). Behind a proxy "
+                             "all visitors may share its address: raise it there")
     parser.add_argument("--max-upload-mb", type=float, default=float(env("USER_STUDIO_MAX_UPLOAD_MB") or 5))
     parser.add_argument("--cache-mb", type=float, default=float(env("USER_STUDIO_CACHE_MB") or 256),
                         help="memory for cached embeddings, in MiB (default 256)")
@@ -121,7 +128,7 @@ def load_encoders(models: list[str] | None, device: str, dtype: str, cache_bytes
 
 
 def create_studio(args: argparse.Namespace):
-    from core.identity import IdentityIssuer, load_or_create_key
+    from core.identity import IdentityIssuer, MintLimiter, load_or_create_key
     from core.judgments import JudgmentStore, default_data_dir
     from core.judgments.hub_sync import start_from_env
     from core.limits import Limits
@@ -133,7 +140,10 @@ def create_studio(args: argparse.Namespace):
                                               args.engine, args.cpu_weights)
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     store = JudgmentStore(data_dir / "feedback.sqlite")
-    identities = IdentityIssuer(load_or_create_key(data_dir), admins=parse_admins(args.admins))
+    if args.new_identities_per_hour < 0:
+        raise ValueError(f"--new-identities-per-hour must be 0 or more, got {args.new_identities_per_hour}")
+    identities = IdentityIssuer(load_or_create_key(data_dir), admins=parse_admins(args.admins),
+                                mint_limiter=MintLimiter(per_window=args.new_identities_per_hour))
     start_from_env(store)
     limits = Limits(upload_bytes=int(args.max_upload_mb * 1_000_000))
     return Studio(encoders[0], others=encoders[1:], limits=limits, store=store, identities=identities,

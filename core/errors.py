@@ -137,6 +137,10 @@ MESSAGES: dict[str, str] = {
     "campaign_no_such_id": "there is no campaign with that id",
     "campaign_not_found": "there is no campaign {campaign!r}",
     "campaign_no_item": "campaign {campaign!r} has no item {item} (items 1 to {count})",
+    "campaign_address_leases": "others from your address already hold {limit} items of this campaign, the most one address gets at once; judge or skip those, or try again in {minutes} min (or log in)",
+    "campaign_release_whom": "name the annotator whose held items should be released (their user id, e.g. anon:…)",
+    "campaign_release_managers_only": "only the campaign's creator and admins can end someone's held items",
+    "seen_lease_holders": "who holds items now",
     "campaign_managers_only": "only the campaign's creator and admins see {what}",
     "seen_agreement_per_annotator": "agreement per annotator",
     "seen_training_data": "a campaign's training data",
@@ -185,6 +189,7 @@ MESSAGES: dict[str, str] = {
     "export_nothing": "nothing to export as {kind}: it needs {needs}",
     # identities
     "identity_foreign_token": "that identity token was not issued by this server; reload the page for a new one",
+    "identity_mint_limit": "this address has had {limit} new anonymous identities in the last {minutes} min, the most it gets: reuse the token you were given (the page keeps it; the API returned it), log in, or try again later",
     "identity_missing": "no identity: reload the page (browser) or pass the token that /flag returned (API)",
     # training
     "training_kind_graded": "Scores and verdicts",

@@ -21,7 +21,10 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +37,60 @@ _TOKEN_MAC_BYTES = 16
 # 12 hex characters (48 bits) tell users apart in a table; the pseudonym is an HMAC, so it reveals
 # nothing about the token behind it.
 _PSEUDONYM_HEX = 12
+
+
+# New anonymous identities one client address may be given per window: enough for a household or a
+# small office behind one address, far too few to hold a campaign (each identity holds one item).
+MINTS_PER_WINDOW = 5
+MINT_WINDOW_S = 3600.0
+# Addresses remembered at once (a few hundred bytes each): past this, the longest-idle one is forgotten.
+MINT_MAX_ADDRESSES = 10_000
+
+
+class MintLimiter:
+    """At most ``per_window`` new anonymous identities per client address in any ``window_s`` seconds.
+
+    Minting must cost something: without a limit, one caller gets a fresh identity per request, and
+    every rule that holds "per person" (one lease per campaign, one judgment per item) holds per request.
+    Thread-safe; memory is bounded by ``max_addresses`` (the longest-idle address is forgotten first, so
+    an attacker with that many addresses could reset others' counts, but no address limit stops them).
+    Requests whose address is unknown (no HTTP client: the app's own calls, tests) are not limited.
+    """
+
+    def __init__(self, per_window: int = MINTS_PER_WINDOW, window_s: float = MINT_WINDOW_S, *,
+                 max_addresses: int = MINT_MAX_ADDRESSES, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_window < 0 or window_s <= 0 or max_addresses < 1:
+            raise ValueError("per_window must be >= 0, window_s > 0 and max_addresses >= 1")
+        self.per_window = int(per_window)
+        self.window_s = float(window_s)
+        self.max_addresses = int(max_addresses)
+        self.clock = clock
+        self._lock = threading.Lock()
+        # address -> times of its recent mints (at most per_window), least recently minting first
+        self._mints: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._mints)
+
+    def allow(self, address: str | None) -> bool:
+        """Whether ``address`` may have one more new identity now; a True is counted as a mint."""
+        if not address:
+            return True
+        now = self.clock()
+        with self._lock:
+            times = self._mints.get(address)
+            if times is None:
+                times = deque()
+            while times and times[0] <= now - self.window_s:
+                times.popleft()
+            if len(times) >= self.per_window:
+                return False
+            times.append(now)
+            self._mints[address] = times
+            self._mints.move_to_end(address)
+            while len(self._mints) > self.max_addresses:
+                self._mints.popitem(last=False)
+            return True
 
 
 def _b64(data: bytes) -> str:
@@ -76,11 +133,12 @@ class Identity:
 class IdentityIssuer:
     """Issues and checks anonymous tokens, and decides who is who (and who is an admin)."""
 
-    def __init__(self, key: bytes, admins: Iterable[str] = ()) -> None:
+    def __init__(self, key: bytes, admins: Iterable[str] = (), *, mint_limiter: MintLimiter | None = None) -> None:
         if len(key) < 16:
             raise ValueError("the identity key must have at least 16 bytes")
         self._key = key
         self.admins = frozenset(a.strip() for a in admins if a and a.strip())
+        self.mint_limiter = mint_limiter if mint_limiter is not None else MintLimiter()
 
     # -- anonymous tokens ---------------------------------------------------------------------------
     def _mac(self, purpose: str, data: bytes) -> bytes:
@@ -90,6 +148,15 @@ class IdentityIssuer:
         """A fresh secret for a new anonymous user: random part and its signature."""
         nonce = secrets.token_bytes(_TOKEN_RANDOM_BYTES)
         return f"{_b64(nonce)}.{_b64(self._mac('token', nonce)[:_TOKEN_MAC_BYTES])}"
+
+    def mint(self, address: str | None) -> str:
+        """A new anonymous token for a caller at ``address``, or a refusal once that address has had its
+        share of new identities (see :class:`MintLimiter`): the caller should reuse the token they have."""
+        limiter = self.mint_limiter
+        if not limiter.allow(address):
+            raise UserError("identity_mint_limit", limit=limiter.per_window,
+                            minutes=max(1, round(limiter.window_s / 60)))
+        return self.issue_token()
 
     def _nonce(self, token: object) -> bytes | None:
         """The random part of a token this server issued, else None (forged, damaged or foreign)."""
@@ -121,14 +188,15 @@ class IdentityIssuer:
 
     # -- who is calling -----------------------------------------------------------------------------
     def identify(self, *, hf_username: str | None = None, auth_username: str | None = None,
-                 token: str | None = None, issue: bool = False) -> Identity:
+                 token: str | None = None, issue: bool = False, address: str | None = None) -> Identity:
         """The caller's identity, strongest evidence first.
 
         ``hf_username`` and ``auth_username`` must come from the server's own session (OAuth, the
         --auth login), never from a request parameter. Without them, a valid ``token`` gives its
         pseudonym; an empty one gives a newly issued identity when ``issue`` is set (its token is
-        returned once, in :attr:`Identity.token`), else ValueError. A token that is present but not
-        valid is always refused, so a typo never silently creates a second identity.
+        returned once, in :attr:`Identity.token`), at most :attr:`mint_limiter`'s share per client
+        ``address``, else ValueError. A token that is present but not valid is always refused, so a typo
+        never silently creates a second identity.
         """
         if hf_username:
             return Identity(f"hf:{hf_username}", is_admin=hf_username in self.admins)
@@ -137,6 +205,6 @@ class IdentityIssuer:
         if token:
             return Identity(self.pseudonym(token))
         if issue:
-            fresh = self.issue_token()
+            fresh = self.mint(address)
             return Identity(self.pseudonym(fresh), token=fresh)
         raise UserError("identity_missing")

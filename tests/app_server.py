@@ -67,7 +67,7 @@ def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = 
     ``engine="torch"``)."""
     from app import launch_settings, queue_settings
     from core.encoding.encoder import Encoder
-    from core.identity import IdentityIssuer, load_or_create_key
+    from core.identity import IdentityIssuer, MintLimiter, load_or_create_key
     from core.judgments import JudgmentStore
     from core.studio import Studio
     from core.tempfiles import TempFiles
@@ -82,7 +82,10 @@ def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = 
     encoder = Encoder(str(model_dir), device="cpu", dtype="float32", **(encoder_options or {}))
     files = TempFiles(data_dir / "exports", ttl_s=files_ttl_s) if files_ttl_s is not None else None
     studio = Studio(encoder, store=JudgmentStore(data_dir / "feedback.sqlite"), files=files,
-                    identities=IdentityIssuer(load_or_create_key(data_dir), admins=admins),
+                    # Every test client calls from 127.0.0.1: the app-wide tests mint identities freely, and
+                    # the tests of the limit put a strict limiter in place for themselves.
+                    identities=IdentityIssuer(load_or_create_key(data_dir), admins=admins,
+                                              mint_limiter=MintLimiter(per_window=1_000_000)),
                     others=[Encoder(str(m), device="cpu", dtype="float32") for m in others],
                     fallback_reason=fallback_reason)
     app = build_app(studio, janitor=janitor)

@@ -4,7 +4,9 @@ Who sees what: anyone may create a campaign (from a table, or the items the mode
 about); its id is the invitation, so annotators see the campaigns they created or took part in. An
 annotator sees the instructions, one item at a time and their own progress. The creator and admins
 also see Krippendorff's alpha, each annotator's agreement with the others, the most disputed items,
-and export the consensus as training data. Every handler identifies the caller itself.
+export the consensus as training data, see who holds items and end a person's holds (against someone
+holding items they do not judge). Every handler identifies the caller itself; an anonymous caller's
+leases count against their address's share (core/campaigns/store.py).
 """
 
 from __future__ import annotations
@@ -242,6 +244,16 @@ def agreement_view(studio: Studio, identity: Identity, campaign_id: str) -> tupl
     return summary, localized(people), localized(disputed)
 
 
+def release_view(studio: Studio, identity: Identity, campaign_id: str, user: str) -> str:
+    """End a person's held items (creator and admins), and say who holds items now."""
+    campaigns = studio.campaign_store()
+    who = str(user or "").strip()
+    ended = campaigns.release_leases(campaign_id, who, by=identity.user, is_admin=identity.is_admin)
+    holders = campaigns.lease_holders(campaign_id, identity.user, identity.is_admin)
+    listed = ", ".join(f"{html.escape(h['user'])} ({h['item_id']})" for h in holders) or t("ann_holders_none")
+    return t("ann_released", n=ended, user=html.escape(who)) + "<br>" + t("ann_holders", holders=listed)
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
@@ -327,6 +339,10 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 make_export = gr.Button(i18n("btn_export_consensus"), elem_id="ann-export")
             export_note = gr.Markdown(elem_id="ann-export-note")
             export_file = gr.File(label=i18n("rv_download"))
+            with gr.Row():
+                holder = gr.Textbox(label=i18n("ann_release_user"), elem_id="ann-release-user")
+                release = gr.Button(i18n("btn_release_leases"), elem_id="ann-release")
+            release_note = gr.Markdown(elem_id="ann-release-note")
 
         answer_buttons = [relevant, not_relevant, *scores, *label_buttons, skip, undo]
         view = [instructions, item_view, progress, status, current, *answer_buttons]
@@ -343,7 +359,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         @common.user_errors
         def begin(campaign_id: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             identity = who(user_token, request, profile)
-            item = studio.campaign_store().next_item(campaign_id, identity.user)
+            item = studio.campaign_store().next_item(campaign_id, identity.user,
+                                                     address=common.anonymous_address(identity, request))
             return show(studio, identity, campaign_id, item)
 
         def answer_with(value: Any):
@@ -360,7 +377,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 else:
                     record = answer(studio, identity, campaign_id, item_id, value)
                     message = t("ann_saved", item=int(item_id), value=html.escape(str(value)), record=record)
-                return show(studio, identity, campaign_id, campaigns.next_item(campaign_id, identity.user), message)
+                return show(studio, identity, campaign_id, campaigns.next_item(
+                    campaign_id, identity.user, address=common.anonymous_address(identity, request)), message)
 
             return handler
 
@@ -372,20 +390,22 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             if item_id is None:
                 raise ValueError(t("ann_press_start"))
             campaigns.skip(campaign_id, item_id, identity.user)
-            return show(studio, identity, campaign_id, campaigns.next_item(campaign_id, identity.user),
-                        t("ann_skipped", item=int(item_id)))
+            return show(studio, identity, campaign_id, campaigns.next_item(
+                campaign_id, identity.user, address=common.anonymous_address(identity, request)),
+                t("ann_skipped", item=int(item_id)))
 
         @common.user_errors
         def take_back(campaign_id: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             identity = who(user_token, request, profile)
             campaigns = studio.campaign_store()
-            item = campaigns.undo(campaign_id, identity.user)
+            address = common.anonymous_address(identity, request)
+            item = campaigns.undo(campaign_id, identity.user, address=address)
             if item is not None:  # a judgment may have gone: exports holding it stop being served
                 common.forget_exports(studio, identity.user)
             message = (t("ann_back", item=item.item_id) if item is not None
                        else t("ann_nothing_to_undo"))
-            return show(studio, identity, campaign_id, item or campaigns.next_item(campaign_id, identity.user),
-                        message)
+            return show(studio, identity, campaign_id,
+                        item or campaigns.next_item(campaign_id, identity.user, address=address), message)
 
         def created_message(made: Campaign, notes: list[str]) -> str:
             text = t("ann_created", name=html.escape(made.name), n=f"{made.n_items:,}", overlap=made.overlap,
@@ -422,6 +442,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             common.track_export(studio, identity, path)
             return path, note
 
+        @common.user_errors
+        def end_leases(campaign_id: str, user: str, user_token: str, request: gr.Request,
+                       profile: gr.OAuthProfile | None):
+            return release_view(studio, who(user_token, request, profile), campaign_id, user)
+
         private = {"api_visibility": "private"}
         tab.select(list_campaigns, [campaign, token], campaign, **private)
         refresh.click(list_campaigns, [campaign, token], campaign, **private)
@@ -439,6 +464,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         choose.click(choose_campaign, [rule, queries, passages, n_items, k, judgment, overlap, guide, name, show_score,
                                        token], [created, campaign], **private)
         check.click(show_agreement, [campaign, token], [agreement, people, disputed], **private)
+        release.click(end_leases, [campaign, holder, token], release_note, **private)
         make_export.click(export_campaign, [campaign, export_kind, export_format, min_agreement, token],
                           [export_file, export_note], **private)
 
@@ -461,7 +487,7 @@ def _label_handler(studio: Studio, index: int, answer_with):
 
 
 def add_api(studio: Studio) -> None:
-    """/create_campaign, /model_campaign, /next_item, /skip_item, /campaign_progress, /agreement.
+    """/create_campaign, /model_campaign, /next_item, /skip_item, /campaign_progress, /agreement, /release_leases.
 
     Answers go through /flag with ``campaign`` and ``item_id``. Pass the token /flag or
     /create_campaign returned, unless logged in.
@@ -507,7 +533,7 @@ def add_api(studio: Studio) -> None:
         caller without a token gets a new identity: its token comes with the item, keep it."""
         identity = identity_of(token, request, profile, issue=True)
         campaigns = studio.campaign_store()
-        item = campaigns.next_item(campaign, identity.user)
+        item = campaigns.next_item(campaign, identity.user, address=common.anonymous_address(identity, request))
         if item is None:
             return None
         out = item.as_dict(campaigns.get(campaign))
@@ -552,7 +578,20 @@ def add_api(studio: Studio) -> None:
     gr.api(next_item, api_name="next_item")
     gr.api(skip_item, api_name="skip_item")
     gr.api(campaign_progress, api_name="campaign_progress")
+    @common.user_errors
+    def release_leases(campaign: str, user: str, token: str = "", request: gr.Request = None,
+                       profile: gr.OAuthProfile | None = None) -> dict:
+        """End every item ``user`` (an annotator's id, e.g. anon:…) holds in the campaign, so those items go to
+        others now (the campaign's creator and admins only). Their judgments stay. Returns how many ended and
+        who holds items now."""
+        identity = identity_of(token, request, profile)
+        campaigns = studio.campaign_store()
+        ended = campaigns.release_leases(campaign, user, by=identity.user, is_admin=identity.is_admin)
+        return {"released": ended, "user": str(user or "").strip(),
+                "holders": campaigns.lease_holders(campaign, identity.user, identity.is_admin)}
+
     gr.api(campaign_agreement, api_name="agreement")
+    gr.api(release_leases, api_name="release_leases")
 
 
 def flag_item(studio: Studio, identity: Identity, campaign: str, item_id: Any, judgment: Judgment) -> int:

@@ -65,7 +65,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             @common.user_errors
             def start_session(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
                 """A browser without a valid identity token gets one from the server."""
-                user_token = common.ensure_token(studio, user_token)
+                user_token = common.ensure_token(studio, user_token, request, profile)
                 identity = common.identify(studio, request, profile, user_token)
                 return user_token, t("you_are_admin" if identity.is_admin else "you_are", user=identity.user)
 

@@ -40,7 +40,25 @@ def identify(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfil
     hf_username = getattr(profile, "username", None) if profile is not None else None
     auth_username = getattr(request, "username", None) if request is not None else None
     return studio.identities.identify(hf_username=hf_username, auth_username=auth_username,
-                                      token=(token or "").strip() or None, issue=issue)
+                                      token=(token or "").strip() or None, issue=issue,
+                                      address=client_address(request))
+
+
+def client_address(request: gr.Request | None) -> str | None:
+    """The address the request came from, as the server saw it (None without an HTTP client).
+
+    Only for limits (new identities per address, leases per address): behind a proxy every caller may
+    share the proxy's address, and an address is never an identity.
+    """
+    client = getattr(request, "client", None) if request is not None else None
+    host = getattr(client, "host", None)
+    return str(host) if host else None
+
+
+def anonymous_address(identity: Identity, request: gr.Request | None) -> str | None:
+    """The client address that limits an anonymous identity's campaign leases; None for a logged-in user,
+    whom an account, not an address, makes one person."""
+    return client_address(request) if identity.kind == "anon" else None
 
 
 def token_for_reply(studio: Studio, identity: Identity, token: str | None) -> str | None:
@@ -56,11 +74,18 @@ def token_for_reply(studio: Studio, identity: Identity, token: str | None) -> st
     return None
 
 
-def ensure_token(studio: Studio, token: str | None) -> str:
-    """The browser's token if this server issued it, else a new one (first visit, or a new server key)."""
+def ensure_token(studio: Studio, token: str | None, request: gr.Request | None = None,
+                 profile: gr.OAuthProfile | None = None) -> str:
+    """The browser's token if this server issued it, else a new one (first visit, or a new server key),
+    within the address's share of new identities (a logged-in visitor is identified by the login and
+    gets a token without counting against it)."""
     if studio.identities is None:
         return ""
-    return token if studio.identities.is_valid(token) else studio.identities.issue_token()
+    if studio.identities.is_valid(token):
+        return str(token)
+    if profile is not None or (request is not None and getattr(request, "username", None)):
+        return studio.identities.issue_token()
+    return studio.identities.mint(client_address(request))
 
 
 def user_errors(fn: Callable) -> Callable:

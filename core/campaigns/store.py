@@ -13,6 +13,12 @@ serialises writers across threads and processes. An item is handed to a person o
 judgments plus the unexpired leases of other people are below the overlap; a lease lasts
 ``lease_s`` (5 minutes by default) and is renewed when its holder asks again, so two people asking
 at once never both take the last slot, and a slot held by someone who left comes back by itself.
+
+Grabbing: a lease records the client address an anonymous identity asked from, and one address holds at
+most ``leases_per_address`` open leases per campaign (the campaign's creator not counted), however many
+identities it mints; with the limit on new identities per address (core/identity.py, MintLimiter) one
+caller cannot hold a campaign. Logged-in users are held to one lease each by their account. The creator
+and admins can end anyone's leases (:meth:`CampaignStore.release_leases`).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from core.campaigns.model import (
     check_settings,
 )
 from core.errors import Message, UserError
+from core.identity import MINTS_PER_WINDOW
 from core.inputs.text import clean_text
 from core.judgments import Judgment, JudgmentStore, JudgmentStoreError, NotOwnerError, utc_now
 
@@ -49,6 +56,9 @@ from core.judgments import Judgment, JudgmentStore, JudgmentStoreError, NotOwner
 LEASE_S = 300.0
 # A bound on what one person can make the server store (5,000 items each); admins are not bound.
 MAX_CAMPAIGNS_PER_USER = 100
+# Open leases per campaign for anonymous identities from one client address: as many as the address may
+# mint identities in an hour, so identities it minted on earlier hours add nothing.
+LEASES_PER_ADDRESS = MINTS_PER_WINDOW
 TAB = "annotate"
 
 _SCHEMA = """
@@ -94,6 +104,7 @@ CREATE TABLE IF NOT EXISTS campaign_leases (
     item_id INTEGER NOT NULL,
     user TEXT NOT NULL,
     expires_at REAL NOT NULL,
+    address TEXT,
     PRIMARY KEY (campaign_id, item_id, user)
 );
 CREATE INDEX IF NOT EXISTS campaign_leases_user ON campaign_leases(user, campaign_id);
@@ -150,17 +161,23 @@ class CampaignStore:
     """Campaigns beside the judgments, in the same SQLite file and through the same connection pool."""
 
     def __init__(self, store: JudgmentStore, *, lease_s: float = LEASE_S,
-                 clock: Callable[[], float] = time.time) -> None:
+                 leases_per_address: int = LEASES_PER_ADDRESS, clock: Callable[[], float] = time.time) -> None:
         if lease_s <= 0:
             raise ValueError("lease_s must be positive")
+        if leases_per_address < 1:
+            raise ValueError("leases_per_address must be at least 1")
         self.store = store
         self.lease_s = float(lease_s)
+        self.leases_per_address = int(leases_per_address)
         self.clock = clock
         try:
             with store.transaction() as conn:
                 for statement in _SCHEMA.split(";\n"):
                     if statement.strip():
                         conn.execute(statement)
+                # A store from before leases recorded addresses gets the column (old leases: no address).
+                if "address" not in {r[1] for r in conn.execute("PRAGMA table_info(campaign_leases)")}:
+                    conn.execute("ALTER TABLE campaign_leases ADD COLUMN address TEXT")
         except sqlite3.Error as exc:
             raise JudgmentStoreError(f"cannot add campaigns to {store.path}: {exc}") from exc
 
@@ -271,9 +288,14 @@ class CampaignStore:
 
     # -- handing out -----------------------------------------------------------------------------
 
-    def next_item(self, campaign_id: Any, user: str) -> Item | None:
-        """The user's next item (the one they hold, else a new one, leased), or None when nothing is left."""
+    def next_item(self, campaign_id: Any, user: str, *, address: str | None = None) -> Item | None:
+        """The user's next item (the one they hold, else a new one, leased), or None when nothing is left.
+
+        ``address``: the client address of an anonymous identity (None for a logged-in user). A new lease
+        is refused while that address already holds ``leases_per_address`` in the campaign for others.
+        """
         campaign = self.get(campaign_id)
+        address = _counted_address(campaign, user, address)
         now = self.clock()
         try:
             with self.store.transaction() as conn:
@@ -284,16 +306,63 @@ class CampaignStore:
                     " ON i.campaign_id = l.campaign_id AND i.item_id = l.item_id"
                     " WHERE l.campaign_id = ? AND l.user = ? ORDER BY l.expires_at DESC LIMIT 1",
                     (campaign.id, user)).fetchone()
+                if held is None:
+                    self._check_address(conn, campaign, user, address)
                 row = held if held is not None else _free_item(conn, campaign, user, now)
                 if row is None:
                     return None
                 # One lease per person and campaign: a renewed hold replaces any other.
-                conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ?", (campaign.id, user))
-                conn.execute("INSERT INTO campaign_leases (campaign_id, item_id, user, expires_at) VALUES (?, ?, ?, ?)",
-                             (campaign.id, row["item_id"], user, now + self.lease_s))
+                self._lease(conn, campaign.id, int(row["item_id"]), user, address, now)
                 return _item(row)
         except sqlite3.Error as exc:
             raise JudgmentStoreError(f"could not hand out an item from {self.store.path}: {exc}") from exc
+
+    def _address_full(self, conn: sqlite3.Connection, campaign: Campaign, user: str, address: str | None) -> bool:
+        """Whether other anonymous identities from ``address`` hold its share of the campaign's open leases."""
+        if not address:
+            return False
+        others = conn.execute("SELECT COUNT(*) FROM campaign_leases WHERE campaign_id = ? AND address = ? AND user != ?",
+                              (campaign.id, address, user)).fetchone()[0]
+        return bool(others >= self.leases_per_address)
+
+    def _check_address(self, conn: sqlite3.Connection, campaign: Campaign, user: str, address: str | None) -> None:
+        """Refuse a new lease to an anonymous identity whose address holds its share of the campaign already."""
+        if self._address_full(conn, campaign, user, address):
+            raise UserError("campaign_address_leases", limit=self.leases_per_address,
+                            minutes=max(1, round(self.lease_s / 60)))
+
+    def _lease(self, conn: sqlite3.Connection, campaign_id: str, item_id: int, user: str, address: str | None,
+               now: float) -> None:
+        conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ?", (campaign_id, user))
+        conn.execute("INSERT INTO campaign_leases (campaign_id, item_id, user, expires_at, address)"
+                     " VALUES (?, ?, ?, ?, ?)", (campaign_id, item_id, user, now + self.lease_s, address))
+
+    def lease_holders(self, campaign_id: Any, viewer: str, is_admin: bool = False) -> list[dict[str, Any]]:
+        """Who holds which item now and for how many more seconds (the creator and admins only); no addresses."""
+        campaign = self.get(campaign_id)
+        self._require_manager(campaign, viewer, is_admin, "seen_lease_holders")
+        now = self.clock()
+        rows = self._read("SELECT user, item_id, expires_at FROM campaign_leases WHERE campaign_id = ?"
+                          " AND expires_at > ? ORDER BY user, item_id", (campaign.id, now))
+        return [{"user": r["user"], "item_id": int(r["item_id"]), "expires_in_s": round(r["expires_at"] - now)}
+                for r in rows]
+
+    def release_leases(self, campaign_id: Any, user: str, *, by: str, is_admin: bool = False) -> int:
+        """End every lease ``user`` holds in the campaign, so their items go to others now (the creator and
+        admins only, e.g. against someone holding items they do not judge). Returns how many ended; their
+        judgments stay. The person may ask for an item again, within the usual limits."""
+        campaign = self.get(campaign_id)
+        if not self.may_manage(campaign, by, is_admin):
+            raise NotOwnerError(Message("campaign_release_managers_only"))
+        who = str(user or "").strip()
+        if not who:
+            raise UserError("campaign_release_whom")
+        try:
+            with self.store.transaction() as conn:
+                return conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ?",
+                                    (campaign.id, who)).rowcount
+        except sqlite3.Error as exc:
+            raise JudgmentStoreError(f"could not write to {self.store.path}: {exc}") from exc
 
     def submit(self, campaign_id: Any, item_id: Any, judgment: Judgment) -> int:
         """Store ``judgment`` (its user set by the caller from a trusted identity) as the answer to an item.
@@ -360,7 +429,7 @@ class CampaignStore:
         except sqlite3.Error as exc:
             raise JudgmentStoreError(f"could not write to {self.store.path}: {exc}") from exc
 
-    def undo(self, campaign_id: Any, user: str) -> Item | None:
+    def undo(self, campaign_id: Any, user: str, *, address: str | None = None) -> Item | None:
         """Take back the user's last judgment or skip in the campaign; returns that item, held for them again
         (None when there was nothing to undo). The judgment is deleted as its owner deletes it."""
         campaign = self.get(campaign_id)
@@ -372,6 +441,7 @@ class CampaignStore:
         if not last:
             return None
         what, item_id, judgment_id = last[0]["what"], int(last[0]["item_id"]), last[0]["judgment_id"]
+        address = _counted_address(campaign, user, address)
         if what == "judgment":
             self.store.delete(int(judgment_id), user)  # checks ownership; the trigger drops the link
         now = self.clock()
@@ -384,9 +454,11 @@ class CampaignStore:
                                 " AND user != ? AND expires_at > ?", (campaign.id, item_id, user, now)).fetchone()[0]
             if judged + held >= campaign.overlap:
                 return None  # someone took the slot back in the meantime: the next item will do
-            conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ?", (campaign.id, user))
-            conn.execute("INSERT INTO campaign_leases (campaign_id, item_id, user, expires_at) VALUES (?, ?, ?, ?)",
-                         (campaign.id, item_id, user, now + self.lease_s))
+            conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ? AND item_id != ?",
+                         (campaign.id, user, item_id))
+            if self._address_full(conn, campaign, user, address):
+                return None  # the address holds its share: the next item says so
+            self._lease(conn, campaign.id, item_id, user, address, now)
         return self.item(campaign.id, item_id)
 
     # -- reporting -------------------------------------------------------------------------------
@@ -490,6 +562,12 @@ def _item_number(value: Any) -> int:
     if not number.is_integer() or not 1 <= number < 2**63:
         raise UserError("campaign_item_id_from_1", value=value)
     return int(number)
+
+
+def _counted_address(campaign: Campaign, user: str, address: str | None) -> str | None:
+    """The address a lease counts against: none for the campaign's creator, who is one known person
+    (their items neither take from nor are refused by their address's share)."""
+    return None if user == campaign.creator else address
 
 
 def _item(row: sqlite3.Row) -> Item:

@@ -315,6 +315,11 @@ EN: dict[str, str] = {
     "ann_annotators": "Each annotator against the others",
     "ann_disputed": "Most disputed items",
     "ann_min_agreement": "Leave out items agreeing less than (0-1)",
+    "ann_release_user": "Annotator whose held items to release (user id, e.g. anon:…)",
+    "btn_release_leases": "Release their held items",
+    "ann_released": "Released {n} held item(s) of {user}; their judgments stay.",
+    "ann_holders": "Holding items now: {holders}",
+    "ann_holders_none": "nobody",
     "btn_export_consensus": "Export consensus",
     "ann_done": (
         "<b>Nothing left for you in this campaign.</b> Every item has its judgments, or you have judged or "
