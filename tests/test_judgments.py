@@ -108,9 +108,11 @@ def test_connections_stay_flat_while_threads_come_and_go(store):
         assert store.open_connections <= 4
     assert store.count() == 301
     # SQLite may keep a closed connection's descriptors for reuse while others hold locks on the file
-    # (POSIX lock semantics), so the first burst sets a plateau; later bursts must not climb.
+    # (POSIX lock semantics), so the first bursts set a plateau (one burst on a quiet machine, up to three
+    # seen beside other test processes: [22, 25, 29, 32, 32, ...]); the later bursts must not climb, and
+    # the whole run stays far below the leak's one descriptor per thread (30 a burst, 300 in all).
     print(f"open file descriptors after each burst: {fds}")
-    assert fds[-1] - fds[0] <= 5, f"file descriptors grew with thread churn: {fds}"
+    assert fds[-1] - fds[4] <= 5 and fds[-1] - fds[0] < 30, f"file descriptors grew with thread churn: {fds}"
 
 
 def test_close_then_use_reopens_and_closes_everything(store):

@@ -102,6 +102,7 @@ def call_by_name(url: str, api_name: str, data: list) -> str:
         return http.get(f"{url}gradio_api/call/{api_name}/{event_id}").text
 
 
+@pytest.mark.slow
 def test_attacker_cannot_act_as_or_read_user_a(target):
     live, user, ids, secret = target["live"], target["user"], target["ids"], target["secret"]
     before = a_rows(live, user)

@@ -70,6 +70,7 @@ def test_bad_requests_are_refused_before_anything_starts(studio):
     assert studio.training.current() is None
 
 
+@pytest.mark.slow
 def test_a_job_is_private_to_its_owner_and_its_version_can_be_loaded(studio):
     job = train_tab.start(studio, ALICE, train_tab.MINE, "", ["graded"], 1, 2e-5, 8, True, 0)
     with pytest.raises(ValueError, match="still running"):
@@ -130,6 +131,7 @@ def flag_scores(client: Client, n: int, token: str = "") -> tuple[str, str]:
     return token, user
 
 
+@pytest.mark.slow
 def test_training_through_the_api_while_the_app_keeps_answering(live):
     client = Client(live.url, verbose=False)
     alice, alice_user = flag_scores(client, 30)
@@ -180,6 +182,7 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
     assert client.predict(mallory, api_name="/training_status") == {"state": "none"}
 
 
+@pytest.mark.slow
 def test_a_campaigns_consensus_trains_for_its_creator_only(studio):
     from tests.test_campaigns import pair_table
 

@@ -336,6 +336,7 @@ def wait_for(predicate, timeout=120.0):
     return False
 
 
+@pytest.mark.slow
 def test_a_job_runs_in_a_child_process_one_at_a_time(judged_store, tiny_model_dir):
     from core.training.jobs import DONE, TrainingJobs, job_summary
 
@@ -361,6 +362,7 @@ def test_a_job_runs_in_a_child_process_one_at_a_time(judged_store, tiny_model_di
     assert "model_dir" not in summary["report"] and str(judged_store.parent) not in json.dumps(summary)
 
 
+@pytest.mark.slow
 def test_a_job_can_be_cancelled_by_its_owner(judged_store, tiny_model_dir):
     from core.training.jobs import CANCELLED, TrainingJobs
 
