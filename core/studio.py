@@ -55,6 +55,20 @@ class SimilarityResult:
     model_revision: str | None = None
 
 
+@dataclass(frozen=True)
+class TunedAccess:
+    """Who may use the tuned model loaded now: its owner (who trained it) and admins; everyone once
+    the owner (or an admin) loads it "for everyone". A version without an owner is the operator's:
+    admins only, unless loaded for everyone."""
+
+    model_id: str
+    owner: str | None
+    for_everyone: bool = False
+
+    def allows(self, user: str | None, is_admin: bool = False) -> bool:
+        return self.for_everyone or is_admin or (user is not None and user == self.owner)
+
+
 @dataclass
 class PrefixComparison:
     texts: list[str]
@@ -98,7 +112,9 @@ class Studio:
         self.registry = registry
         # Annotation campaigns live in the judgments' own SQLite file (core/campaigns).
         self.campaigns: CampaignStore | None = CampaignStore(store) if store is not None else None
-        self.tuned_model: str | None = None  # the model id of the tuned version loaded, if any
+        # The tuned version loaded now, if any, and who may use it (a request names it as its model).
+        self.tuned: TunedAccess | None = None
+        self._tuned_ids: frozenset[str] = frozenset()  # every model id loaded as a tuned version so far
         self._models_lock = threading.Lock()
 
     def campaign_store(self) -> CampaignStore:
@@ -125,20 +141,39 @@ class Studio:
                                 rule=choice.rule, query_prefix=query_prefix, passage_prefix=passage_prefix,
                                 model_id=self.encoder.model_id, is_admin=is_admin)
 
-    def model(self, name: str | None = None) -> Encoder:
-        """A loaded model by id (or the name of its folder); None or "" is the default model."""
+    @property
+    def tuned_model(self) -> str | None:
+        """The model id of the tuned version loaded, if any."""
+        tuned = self.tuned
+        return tuned.model_id if tuned is not None else None
+
+    def models_for(self, user: str | None = None, is_admin: bool = False) -> dict[str, Encoder]:
+        """The loaded models a caller may use, by id, the default first: all but a tuned model that is
+        private to someone else. ``user`` None (no caller) sees a tuned model only once it is for everyone."""
+        encoders, tuned = self.encoders, self.tuned
+        usable = tuned.model_id if tuned is not None and tuned.allows(user, is_admin) else None
+        return {k: v for k, v in encoders.items() if k not in self._tuned_ids or k == usable}
+
+    def model(self, name: str | None = None, user: str | None = None, is_admin: bool = False) -> Encoder:
+        """A loaded model ``user`` may use, by id (or the name of its folder); None or "" is the default model.
+
+        Someone else's private tuned model gets the answer a model that is not loaded gets, naming only
+        the models the caller may use: it is served to its owner and admins, or to all once it is for everyone.
+        """
         if not name:
             return self.encoder
-        if name in self.encoders:
-            return self.encoders[name]
-        by_folder = [e for model_id, e in self.encoders.items() if Path(model_id).name == name]
+        usable = self.models_for(user, is_admin)
+        if name in usable:
+            return usable[name]
+        by_folder = [e for model_id, e in usable.items() if Path(model_id).name == name]
         if len(by_folder) == 1:
             return by_folder[0]
-        loaded = ", ".join(Path(m).name if m.startswith(("/", ".", "~")) else m for m in self.encoders)
+        loaded = ", ".join(Path(m).name if m.startswith(("/", ".", "~")) else m for m in usable)
         raise UserError("model_not_loaded", name=name, loaded=loaded)
 
-    def load_tuned(self, path: str | Path) -> Encoder:
-        """Load a tuned model next to the others, with the default model's device and engine.
+    def load_tuned(self, path: str | Path, owner: str | None = None, for_everyone: bool = False) -> Encoder:
+        """Load a tuned model next to the others, with the default model's device and engine, for
+        ``owner`` (who trained it) and admins, or for everyone.
 
         One tuned model is kept loaded at a time (each costs as much memory as its base): loading
         another replaces it. The dict is replaced, never changed in place, so a request that is
@@ -151,17 +186,21 @@ class Studio:
         with self._models_lock:
             models = {k: v for k, v in self.encoders.items() if k != self.tuned_model}
             models[encoder.model_id] = encoder
+            # In this order, a request between two writes finds no tuned model whose id and access
+            # disagree: models_for hides every id ever loaded as tuned unless it is the current one.
+            self._tuned_ids = self._tuned_ids | {encoder.model_id}
+            self.tuned = TunedAccess(encoder.model_id, owner, bool(for_everyone))
             self.encoders = models
-            self.tuned_model = encoder.model_id
         return encoder
 
     # -- tab 1 ---------------------------------------------------------------------------------
-    def encode_ahead(self, passages: Sequence[str], passage_prefix: str = "passage", model: str | None = None) -> int:
+    def encode_ahead(self, passages: Sequence[str], passage_prefix: str = "passage", model: str | None = None,
+                     *, user: str | None = None, is_admin: bool = False) -> int:
         """Encode the Similarity tab's passages before Compare is pressed (the page calls this when
         their box loses focus, usually while the query is still being typed), so that Compare finds
         them cached or in flight and encodes only the query. Checked as ``similarity`` checks them;
         returns how many texts were encoded (0 when the model keeps no cache: nothing to gain)."""
-        encoder = self.model(model)
+        encoder = self.model(model, user, is_admin)
         self.limits.check_texts(passages, self.limits.max_passages, "passages")
         if not encoder.caching:
             return 0
@@ -170,8 +209,10 @@ class Studio:
         return len(passages)
 
     def similarity(self, queries: Sequence[str], passages: Sequence[str], query_prefix: str = "query",
-                   passage_prefix: str = "passage", model: str | None = None) -> SimilarityResult:
-        encoder = self.model(model)
+                   passage_prefix: str = "passage", model: str | None = None, *, user: str | None = None,
+                   is_admin: bool = False) -> SimilarityResult:
+        """Cosine scores of every query against every passage with ``model`` (one ``user`` may use)."""
+        encoder = self.model(model, user, is_admin)
         self.limits.check_texts(queries, self.limits.max_queries, "queries")
         self.limits.check_texts(passages, self.limits.max_passages, "passages")
         # Cleaned once here, so judgments store exactly the texts the model saw.

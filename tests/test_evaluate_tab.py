@@ -131,7 +131,7 @@ def test_model_pickers_follow_the_models_loaded_now(studio, second_model_dir):
     first = common.display_model(studio.encoder.model_id)
     ticks, search_model, offered = model_pickers(studio, [first], first, [first])
     assert ticks["choices"] == [first] and ticks["visible"] is False and offered == [first]
-    studio.load_tuned(second_model_dir)  # as the Train tab's "use this version" does
+    studio.load_tuned(second_model_dir, for_everyone=True)  # as the Train tab's "use this version" does
     second = common.display_model(str(second_model_dir))
     ticks, search_model, offered = model_pickers(studio, [first], first, offered)
     assert ticks["choices"] == [first, second] and ticks["value"] == [first, second] and ticks["visible"] is True

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -19,7 +21,7 @@ from core.identity import Identity
 from core.judgments import Judgment, JudgmentStore
 from core.studio import Studio
 from core.training.jobs import DONE
-from ui import train_tab
+from ui import common, train_tab
 
 ALICE = Identity(user="anon:alice000001", is_admin=False, token="t")
 MALLORY = Identity(user="anon:mallory0001", is_admin=False, token="t")
@@ -101,11 +103,89 @@ def test_a_job_is_private_to_its_owner_and_its_version_can_be_loaded(studio):
             train_tab.use_version(studio, ALICE, name)
     message = train_tab.use_version(studio, ALICE, name, anyway=True)
     assert message == (f"Loaded `{name}` next to the base model. In the Similarity tab pick it as the model or "
-                       "'side by side with' to see both models' scores and the change (32-d).")
-    assert len(studio.encoders) == 2 and studio.model(name).dim == 32
+                       "'side by side with' to see both models' scores and the change (32-d). Only you and "
+                       "admins can use it; tick 'For everyone' and load it again to share it.")
+    assert len(studio.encoders) == 2 and studio.model(name, ALICE.user).dim == 32
     # Loading another version replaces the tuned one instead of piling models up.
     train_tab.use_version(studio, ALICE, name, anyway=True)
     assert len(studio.encoders) == 2
+
+
+def saved_version(studio: Studio, owner: str) -> str:
+    """A version ``owner`` trained, saved without training (a stand-in model)."""
+    from tests.test_training import FakeModel, report_with
+
+    report = report_with(0.02, 0.0)
+    report.trained_by = owner
+    return studio.registry.save(FakeModel(), report).name
+
+
+def test_another_users_version_is_refused_as_a_missing_one_and_their_names_stay_hidden(studio):
+    alices = [saved_version(studio, ALICE.user) for _ in range(2)]
+    mine = saved_version(studio, MALLORY.user)
+    for _ in range(3):  # mallory's runs keep her newest three and leave alice's versions alone
+        saved_version(studio, MALLORY.user)
+    assert list(train_tab.versions(studio, ALICE)["version"]) == alices[::-1]
+    assert mine not in set(train_tab.versions(studio, MALLORY)["version"])
+    answers = []
+    for name in (alices[0], "m-tuned-9999"):
+        with pytest.raises(ValueError) as refused:
+            train_tab.use_version(studio, MALLORY, name, anyway=True)
+        answers.append(str(refused.value).replace(repr(name), "NAME"))
+    assert answers[0] == answers[1]
+    assert not any(alice in answers[0] for alice in alices) and "your saved versions: m-tuned-" in answers[0]
+    assert studio.tuned is None
+
+
+@pytest.fixture
+def tuned_dir(tiny_model_dir, tmp_path) -> Path:
+    """A second copy of the tiny model, standing for a saved version (its own folder: its own model id)."""
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny-user0-tuned-0001"))
+
+
+def test_a_loaded_tuned_model_serves_its_owner_and_admins_until_loaded_for_everyone(studio, tuned_dir):
+    name, queries, passages = tuned_dir.name, ["погода"], ["дождь", "солнце"]
+    studio.load_tuned(tuned_dir, owner=ALICE.user)
+    assert studio.similarity(queries, passages, model=name, user=ALICE.user).model_id == str(tuned_dir)
+    assert studio.similarity(queries, passages, model=name, user=ADMIN.user, is_admin=True).model_id == str(tuned_dir)
+    for user in (MALLORY.user, None):  # another user, and a caller the server cannot identify
+        assert list(studio.models_for(user)) == [studio.encoder.model_id]
+        answers = []
+        for model in (name, "tiny-user0-tuned-0002"):
+            with pytest.raises(ValueError) as refused:
+                studio.similarity(queries, passages, model=model, user=user)
+            answers.append(str(refused.value).replace(repr(model), "NAME"))
+            with pytest.raises(ValueError, match="not loaded"):
+                studio.encode_ahead(passages, model=model, user=user)
+        assert answers[0] == answers[1] and name not in answers[0]
+        with pytest.raises(ValueError, match="not loaded"):
+            train_tab.start(studio, MALLORY, train_tab.MINE, name, ["graded"], 1, 2e-5, 16, True, 0)
+    assert name not in common.model_header(studio)  # the page header is everyone's
+
+    studio.load_tuned(tuned_dir, owner=ALICE.user, for_everyone=True)
+    assert studio.similarity(queries, passages, model=name, user=MALLORY.user).model_id == str(tuned_dir)
+    assert studio.similarity(queries, passages, model=name).model_id == str(tuned_dir)
+    assert name in common.model_header(studio)
+
+
+def test_the_similarity_and_evaluate_tabs_offer_and_use_a_private_tuned_model_for_its_owner_only(studio, tuned_dir):
+    from ui import evaluate_tab, similarity_tab
+
+    name = tuned_dir.name
+    studio.load_tuned(tuned_dir, owner=ALICE.user)
+    assert name in similarity_tab.model_choices(studio, ALICE)[0]["choices"]
+    assert name not in similarity_tab.model_choices(studio, MALLORY)[0]["choices"]
+    assert name not in evaluate_tab.model_pickers(studio, None, None, None, MALLORY)[0]["choices"]
+    assert list(evaluate_tab.select_encoders(studio, None, MALLORY)) == [studio.encoder.model_id]
+    assert len(evaluate_tab.select_encoders(studio, None, ADMIN)) == 2
+    status = similarity_tab.run_similarity(studio, "погода", "дождь\nсолнце", model=name, identity=ALICE)[3]
+    assert status.endswith(f"model `{name}`")
+    with pytest.raises(ValueError, match="not loaded"):
+        similarity_tab.run_similarity(studio, "погода", "дождь", model=name, identity=MALLORY)
+    with pytest.raises(ValueError, match="not loaded"):
+        similarity_tab.run_side_by_side(studio, "погода", "дождь", "query", "passage", "", name, MALLORY)
+    with pytest.raises(ValueError, match="not loaded"):
+        evaluate_tab.run_search(studio, "погода", None, 10, model=name, identity=MALLORY)
 
 
 # -- the API on a real server -----------------------------------------------------------------------
@@ -171,14 +251,31 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
     assert str(live.data_dir) not in text and "model_dir" not in text
 
     version = report["version"]
-    with pytest.raises(AppError, match="among yours"):
-        client.predict(version, True, mallory, api_name="/use_model")
+    # mallory, who has no versions, learns nothing from alice's name: the answer a missing name gets.
+    refusals = []
+    for name in (version, "tiny-user0-tuned-9999"):
+        with pytest.raises(AppError) as refused:
+            client.predict(name, True, mallory, api_name="/use_model")
+        refusals.append(str(refused.value).replace(repr(name), "NAME"))
+    assert refusals[0] == refusals[1] and "among yours" in refusals[0] and "tuned-0" not in refusals[0]
     with pytest.raises(AppError, match="no tuned model named"):
         client.predict("../feedback.sqlite", True, alice, api_name="/use_model")
     loaded = client.predict(version, True, alice, api_name="/use_model")
-    assert loaded["model"] == version
-    tuned = client.predict("погода", "дождь\nсолнце", "query", "passage", version, api_name="/similarity")
+    assert loaded["model"] == version and "Only you and admins" in loaded["message"]
+    tuned = client.predict("погода", "дождь\nсолнце", "query", "passage", version, 5, alice, api_name="/similarity")
     assert tuned[3] == f"{SIMILARITY_STATUS} · model `{version}`"
+    # Loaded for alice: mallory's and an anonymous /similarity are refused as for a model not loaded.
+    for token in (mallory, ""):
+        answers = []
+        for name in (version, "tiny-user0-tuned-9999"):
+            with pytest.raises(AppError) as refused:
+                client.predict("погода", "дождь", "query", "passage", name, 5, token, api_name="/similarity")
+            answers.append(str(refused.value).replace(repr(name), "NAME"))
+        assert answers[0] == answers[1] and version not in answers[0]
+    client.predict(version, True, alice, True, api_name="/use_model")  # for everyone
+    shared = client.predict("погода", "дождь\nсолнце", "query", "passage", version, 5, mallory,
+                            api_name="/similarity")
+    assert shared[3] == tuned[3]
     assert client.predict(mallory, api_name="/training_status") == {"state": "none"}
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 import types
 from itertools import combinations
+from pathlib import Path
 
 import pytest
 
@@ -243,14 +244,69 @@ def test_registry_keeps_the_last_n_and_refuses_names_it_did_not_save(tiny_run, t
 
     _, registry, _ = tiny_run
     with pytest.raises(ValueError, match="no tuned model named"):
-        registry.get("../../etc")
+        registry.get("../../etc", None, is_admin=True)
     assert slug("deepvk/USER-base") == "user-base" and slug("/x/user-base-tuned-0007") == "user-base"
     small = ModelRegistry(tmp_path, keep=2)
     for number in (1, 2, 3):
         (tmp_path / f"m-tuned-{number:04d}").mkdir()
-    assert small.prune() == ["m-tuned-0001"]
+    assert small.prune() == ["m-tuned-0001"]  # folders without a report are the operator's (no owner)
     with pytest.raises(ValueError, match="keep"):
         ModelRegistry(tmp_path, keep=0)
+
+
+class FakeModel:
+    """What ModelRegistry.save needs of a SentenceTransformer: half() and save()."""
+
+    def half(self) -> FakeModel:
+        return self
+
+    def save(self, path: str, safe_serialization: bool = True) -> None:
+        Path(path).mkdir(parents=True)
+        (Path(path) / "model.safetensors").write_bytes(b"")
+
+
+def save_as(registry, owner: str | None) -> str:
+    report = report_with(0.02, 0.0)
+    report.trained_by = owner
+    return registry.save(FakeModel(), report).name
+
+
+def test_keeping_the_last_n_counts_each_owners_versions_and_never_deletes_anothers(tmp_path):
+    from core.training.registry import ModelRegistry
+
+    registry = ModelRegistry(tmp_path, keep=2)
+    (operators := tmp_path / "m-tuned-0001").mkdir()  # saved before owners were recorded: no report owner
+    alice = save_as(registry, "alice")
+    bobs = [save_as(registry, "bob") for _ in range(4)]
+    # bob's four runs kept his newest two; alice's one version and the ownerless one stayed on disk.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([operators.name, alice, *bobs[-2:]])
+    assert [v.name for v in registry.versions_of("alice")] == [alice]
+    assert [v.name for v in registry.versions_of("bob")] == bobs[:1:-1]
+    assert registry.versions_of("mallory") == [] and registry.versions_of(None) == []
+    assert len(registry.versions_of("mallory", is_admin=True)) == 3  # the ownerless folder has no report
+    alice_two = [save_as(registry, "alice") for _ in range(2)]
+    assert [v.name for v in registry.versions_of("alice")] == alice_two[::-1]  # her own oldest went
+    assert [v.name for v in registry.versions_of("bob")] == bobs[:1:-1]
+    assert registry.prune("bob") == [] and operators.is_dir()  # a user's prune never touches the operator's
+
+
+def test_a_foreign_version_name_is_refused_as_a_missing_one_naming_only_the_callers(tmp_path):
+    from core.errors import message_of
+    from core.training.registry import ModelRegistry
+
+    registry = ModelRegistry(tmp_path)
+    alice, bob = save_as(registry, "alice"), save_as(registry, "bob")
+    assert registry.get(alice, "alice").name == alice and registry.get(alice, "admin", is_admin=True).name == alice
+    answers = []
+    for name in (alice, "user-tuned-9999"):
+        with pytest.raises(ValueError) as refused:
+            registry.get(name, "bob")
+        answers.append(message_of(refused.value).replace(repr(name), "NAME"))
+    assert answers[0] == answers[1] == f"no tuned model named NAME among yours; your saved versions: {bob}"
+    with pytest.raises(ValueError) as refused:
+        registry.get(bob, "carol")
+    assert alice not in str(refused.value) and bob in str(refused.value)  # the name asked, never another's
+    assert "you have no saved versions yet" in str(refused.value)
 
 
 def test_the_same_seed_trains_the_same_model(tiny_model_dir, tmp_path):

@@ -61,6 +61,23 @@ def anonymous_address(identity: Identity, request: gr.Request | None) -> str | N
     return client_address(request) if identity.kind == "anon" else None
 
 
+def caller(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfile | None,
+           token: str | None) -> Identity | None:
+    """Who asks, when the server can tell (a login or a valid token); None for an anonymous call, which
+    may still use every model but someone's private tuned one."""
+    if studio.identities is None:
+        return None
+    try:
+        return identify(studio, request, profile, token)
+    except ValueError:
+        return None
+
+
+def access(identity: Identity | None) -> tuple[str | None, bool]:
+    """``(user, is_admin)`` for Studio's model pickers; nobody for an anonymous caller."""
+    return (identity.user, identity.is_admin) if identity is not None else (None, False)
+
+
 def token_for_reply(studio: Studio, identity: Identity, token: str | None) -> str | None:
     """The token an API reply may carry: a newly issued one, or the caller's own if this server issued it.
 
@@ -153,9 +170,11 @@ def model_header(studio: Studio, lang: str | None = None) -> str:
         f"**{info['dim']}-d** · **{info['device']}** · **{info['dtype']}** · {limit} · "
         f"{html.escape(str(info['backend']))}"
     )
-    if len(studio.encoders) > 1:
+    # The page header is the same for everyone: a tuned model private to someone is not named in it.
+    shared = studio.models_for()
+    if len(shared) > 1:
         loaded = " · ".join(f"`{html.escape(display_model(model_id))}` ({encoder.dim}-d)"
-                            for model_id, encoder in studio.encoders.items())
+                            for model_id, encoder in shared.items())
         header += "\n\n" + t("hdr_models_loaded", lang, models=loaded)
     return header
 

@@ -25,6 +25,7 @@ from core.evaluation import search as search_corpus
 from core.evaluation import thresholds as find_thresholds
 from core.evaluation.data import cell_texts, corpus_column, label_column, pair_columns
 from core.evaluation.thresholds import parse_verdicts
+from core.identity import Identity
 from core.inputs.corpus import LoadedCorpus, load_table
 from core.inputs.text import clean_text
 from core.judgments import Judgment
@@ -63,33 +64,38 @@ def read_corpus(studio: Studio, path: str | None) -> tuple[list[str], str | None
     return texts, chosen, list(loaded.warnings)
 
 
-def select_encoders(studio: Studio, models: str | Sequence[str] | None) -> dict[str, Encoder]:
-    """Loaded models by name (a list or a comma-separated string); none named: all of them."""
+def select_encoders(studio: Studio, models: str | Sequence[str] | None,
+                    identity: Identity | None = None) -> dict[str, Encoder]:
+    """Loaded models by name (a list or a comma-separated string); none named: all of them. Only those
+    ``identity`` may use: someone else's private tuned model is as unknown as one never loaded."""
+    user, is_admin = common.access(identity)
     if isinstance(models, str):
         models = [m.strip() for m in models.split(",")]
     names = [m for m in (models or []) if isinstance(m, str) and m.strip()]
     if not names:
-        return dict(studio.encoders)
+        return studio.models_for(user, is_admin)
     chosen: dict[str, Encoder] = {}
     for name in names:
-        encoder = studio.model(name.strip())
+        encoder = studio.model(name.strip(), user, is_admin)
         chosen[encoder.model_id] = encoder
     return chosen
 
 
-def ticked_models(studio: Studio, names: list[str] | None) -> list[str] | None:
+def ticked_models(studio: Studio, names: list[str] | None, identity: Identity | None = None) -> list[str] | None:
     """The models ticked in the tab; with several loaded, ticking none is a mistake, not "all"."""
-    if len(studio.encoders) > 1 and not names:
+    if len(studio.models_for(*common.access(identity))) > 1 and not names:
         raise UserError("tick_a_model")
     return names or None
 
 
-def model_pickers(studio: Studio, ticked: list[str] | None, picked: str | None, offered: list[str] | None):
-    """The model pickers for the models loaded now: the Train tab can load a tuned version at any time.
+def model_pickers(studio: Studio, ticked: list[str] | None, picked: str | None, offered: list[str] | None,
+                  identity: Identity | None = None):
+    """The model pickers for the models loaded now that ``identity`` may use: the Train tab can load a
+    tuned version at any time.
 
     Ticks and the search model the user chose stay; a newly loaded model is ticked.
     """
-    names = [common.display_model(m) for m in studio.encoders]
+    names = [common.display_model(m) for m in studio.models_for(*common.access(identity))]
     new = [n for n in names if n not in (offered or [])]
     kept = [n for n in (ticked or []) if n in names] + new
     several = len(names) > 1
@@ -121,8 +127,9 @@ class EvaluationReport:
 
 def run_evaluation(studio: Studio, file: str | None, corpus: str | None = None, query_prefix: str = "query",
                    passage_prefix: str = "passage", models: str | Sequence[str] | None = None,
-                   query_column: str | None = None, passage_column: str | None = None) -> EvaluationReport:
-    encoders = select_encoders(studio, models)  # an unknown model fails before any file is read
+                   query_column: str | None = None, passage_column: str | None = None,
+                   identity: Identity | None = None) -> EvaluationReport:
+    encoders = select_encoders(studio, models, identity)  # an unknown model fails before any file is read
     loaded = read_table(studio, file, Message("upload_what_pairs"))
     query_column, passage_column = pair_columns(loaded.frame, column_choice(query_column),
                                                 column_choice(passage_column))
@@ -245,8 +252,8 @@ def labelled_pairs_from_judgments(studio: Studio, user: str) -> tuple[list[str],
 def run_thresholds(studio: Studio, anchors: list[str], others: list[str], relevant: np.ndarray,
                    query_prefix: str = "query", passage_prefix: str = "passage",
                    models: str | Sequence[str] | None = None, source: str = "upload",
-                   warnings: list[str] | None = None) -> ThresholdReport:
-    encoders = select_encoders(studio, models)
+                   warnings: list[str] | None = None, identity: Identity | None = None) -> ThresholdReport:
+    encoders = select_encoders(studio, models, identity)
     results = find_thresholds(encoders, anchors, others, relevant, studio.limits, query_prefix=query_prefix or "none",
                               passage_prefix=passage_prefix or "none")
     return ThresholdReport(results, relevant, source, list(warnings or []))
@@ -301,9 +308,9 @@ def thresholds_summary(report: ThresholdReport) -> str:
 # -- search ---------------------------------------------------------------------------------------
 
 def run_search(studio: Studio, query: str, corpus: str | None, k: float | None = 10, query_prefix: str = "query",
-               passage_prefix: str = "passage", model: str | None = None):
+               passage_prefix: str = "passage", model: str | None = None, identity: Identity | None = None):
     """Top k of an uploaded corpus for one query: a table, a status line and what judging needs."""
-    encoder = studio.model(model or None)
+    encoder = studio.model(model or None, *common.access(identity))
     passages, column, notes = read_corpus(studio, corpus)
     if k is None or not float(k).is_integer() or not 1 <= k <= SEARCH_K_MAX:
         raise UserError("whole_number_range", name="k", low=1, high=SEARCH_K_MAX, value=k)
@@ -414,13 +421,18 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             last_id = gr.State(None)
 
         offered = gr.State(models)  # the model names the pickers offer
+        # The page's own token, copied here when the tab is shown, so that /search from the page may use
+        # the caller's private tuned model (a BrowserState input would be a required API parameter).
+        caller_token = gr.Textbox("", visible=False, elem_id="ev-caller-token")
 
         @common.user_errors
-        def refresh_models(ticked: list[str] | None, picked: str | None, names: list[str] | None):
-            return model_pickers(studio, ticked, picked, names)
+        def refresh_models(ticked: list[str] | None, picked: str | None, names: list[str] | None, user_token: str,
+                           request: gr.Request, profile: gr.OAuthProfile | None):
+            identity = common.caller(studio, request, profile, user_token)
+            return (*model_pickers(studio, ticked, picked, names, identity), user_token or "")
 
-        tab.select(refresh_models, [chosen_models, search_model, offered], [chosen_models, search_model, offered],
-                   api_visibility="private")
+        tab.select(refresh_models, [chosen_models, search_model, offered, token],
+                   [chosen_models, search_model, offered, caller_token], api_visibility="private")
 
         # -- retrieval
         @common.user_errors
@@ -439,30 +451,35 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         @common.user_errors
         def evaluate_in_tab(path: str | None, corpus: str | None, q_prefix: str, p_prefix: str, names: list[str],
-                            q_column: str, p_column: str):
-            report = run_evaluation(studio, path, corpus, q_prefix, p_prefix, ticked_models(studio, names), q_column,
-                                    p_column)
+                            q_column: str, p_column: str, user_token: str, request: gr.Request,
+                            profile: gr.OAuthProfile | None):
+            identity = common.caller(studio, request, profile, user_token)
+            report = run_evaluation(studio, path, corpus, q_prefix, p_prefix, ticked_models(studio, names, identity),
+                                    q_column, p_column, identity)
             return (evaluation_summary(report), common.fixed_decimals(localized(metrics_table(report)), 3),
                     gr.update(value=common.fixed_decimals(localized(differences_table(report)), 3),
                               visible=len(report.results) > 1),
                     common.fixed_decimals(localized(misses_table(report)), 2))
 
         run.click(evaluate_in_tab, [pairs_file, corpus_file, query_prefix, passage_prefix, chosen_models, query_column,
-                                    passage_column], [status, metrics, differences, missed], api_visibility="private")
+                                    passage_column, token], [status, metrics, differences, missed],
+                  api_visibility="private")
 
         # -- thresholds
         @common.user_errors
         def thresholds_in_tab(from_where: str, path: str | None, q_prefix: str, p_prefix: str, names: list[str],
                               user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             warnings: list[str] = []
-            names = ticked_models(studio, names)
+            caller = common.caller(studio, request, profile, user_token)
+            names = ticked_models(studio, names, caller)
             if from_where == "judgments":
                 # Your own verdicts only: who you are comes from the server, checked here.
                 identity = common.identify(studio, request, profile, user_token)
                 anchors, others, labels = labelled_pairs_from_judgments(studio, identity.user)
             else:
                 anchors, others, labels, warnings = labelled_pairs_from_table(studio, path)
-            report = run_thresholds(studio, anchors, others, labels, q_prefix, p_prefix, names, from_where, warnings)
+            report = run_thresholds(studio, anchors, others, labels, q_prefix, p_prefix, names, from_where, warnings,
+                                    caller)
             return thresholds_summary(report), localized(thresholds_table(report)), score_histograms(report)
 
         threshold_run.click(thresholds_in_tab, [source, labelled_file, query_prefix, passage_prefix, chosen_models,
@@ -473,13 +490,17 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         # -- search
         @common.user_errors
         def search(query: str, file: str | None = None, k: float = 10, query_prefix: str = "query",
-                   passage_prefix: str = "passage", model: str = ""):
+                   passage_prefix: str = "passage", model: str = "", token: str = "", request: gr.Request = None,
+                   profile: gr.OAuthProfile | None = None):
             """The top k passages of an uploaded corpus (a table or a .txt, one passage per line) for one query,
-            with cosine x 100. model: one of the loaded models; empty for the default."""
-            table, status, view = run_search(studio, query, file, k, query_prefix, passage_prefix, model)
+            with cosine x 100. model: one of the loaded models; empty for the default (a tuned model you
+            loaded privately needs your token or login)."""
+            table, status, view = run_search(studio, query, file, k, query_prefix, passage_prefix, model,
+                                             common.caller(studio, request, profile, token))
             return common.fixed_decimals(localized(table), 2), status, view
 
-        search_run.click(search, [search_query, search_corpus_file, k, query_prefix, passage_prefix, search_model],
+        search_run.click(search, [search_query, search_corpus_file, k, query_prefix, passage_prefix, search_model,
+                                 caller_token],
                          [hits, search_status, hits_state], api_name="search").then(
             common.user_errors(lambda: (t("ev_no_hit"), None)), None,
             [selected, pair], api_visibility="private")
@@ -524,13 +545,15 @@ def add_api(studio: Studio) -> None:
     @common.user_errors
     def evaluate(file: dict | str | None = None, corpus: dict | str | None = None, query_prefix: str = "query",
                  passage_prefix: str = "passage", models: list[str] | str | None = None,
-                 query_column: str = "", passage_column: str = "") -> dict:
+                 query_column: str = "", passage_column: str = "", token: str = "", request: gr.Request = None,
+                 profile: gr.OAuthProfile | None = None) -> dict:
         """file: a table (CSV, TSV, XLSX, Parquet) with query and passage columns, one row per relevant pair
         (gradio_client.handle_file); corpus: optional further passages (a table or a .txt, one per line).
-        Every passage is a candidate for every query. models: loaded model names, default all. Returns
+        Every passage is a candidate for every query. models: loaded model names, default all you may use
+        (a tuned model you loaded privately needs your token or login). Returns
         {"queries", "passages", "models": {model: {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"}}}."""
         report = run_evaluation(studio, common.uploaded_path(file), common.uploaded_path(corpus), query_prefix, passage_prefix,
-                                models, query_column, passage_column)
+                                models, query_column, passage_column, common.caller(studio, request, profile, token))
         return report.as_api()
 
     gr.api(evaluate, api_name="evaluate")

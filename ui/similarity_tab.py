@@ -96,10 +96,12 @@ def caller(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfile 
 
 def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: str = "query",
                    passage_prefix: str = "passage", model: str | None = None, top_k: object = DEFAULT_TOP_K,
-                   identity: Identity | None = None):
+                   identity: Identity | None = None, *, with_marks: bool = True):
+    """Scores with a model ``identity`` may use; ``with_marks``: and the caller's own verdicts beside them."""
     k = top_k_value(top_k)
+    user, is_admin = (identity.user, identity.is_admin) if identity is not None else (None, False)
     result = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
-                               passage_prefix or "none", model=model or None)
+                               passage_prefix or "none", model=model or None, user=user, is_admin=is_admin)
     view = RankedPairs.of(result, k)
     if view.per_query:
         figure = view.figure(0)
@@ -112,22 +114,24 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
     status += f" · {shown}"
     if view.per_query:
         status += " · " + t("sim_per_query", n=HEATMAP_MAX)
-    if len(studio.encoders) > 1:
+    if len(studio.models_for(user, is_admin)) > 1:
         status += " · " + t("sim_model", model=html.escape(common.display_model(result.model_id)))
-    marks = judged_marks(studio, identity.user, view) if identity is not None else None
+    marks = judged_marks(studio, identity.user, view) if identity is not None and with_marks else None
     return figure, view.shown(marks), localized(result.tokens), status, view
 
 
 def run_side_by_side(studio: Studio, queries: str, passages: str, query_prefix: str, passage_prefix: str,
-                     model: str | None, other: str | None):
+                     model: str | None, other: str | None, identity: Identity | None = None):
     """The same queries and passages scored by a second model: both heatmaps, and a table of each pair's
-    two scores and the change, largest change first (what a tuned model learnt from the judgments)."""
+    two scores and the change, largest change first (what a tuned model learnt from the judgments).
+    Both models must be ones ``identity`` may use (a tuned model: its owner's and admins', or everyone's)."""
     if not other:
         return gr.update(visible=False), "", gr.update(value=None, visible=False)
+    user, is_admin = (identity.user, identity.is_admin) if identity is not None else (None, False)
     first = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
-                              passage_prefix or "none", model=model or None)
+                              passage_prefix or "none", model=model or None, user=user, is_admin=is_admin)
     second = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
-                               passage_prefix or "none", model=other)
+                               passage_prefix or "none", model=other, user=user, is_admin=is_admin)
     if first.model_id == second.model_id:
         raise UserError("second_model_differs")
     names = (common.display_model(first.model_id), common.display_model(second.model_id))
@@ -156,9 +160,11 @@ def score_changes(first: SimilarityResult, second: SimilarityResult, names: tupl
     return frame.loc[order].head(limit).reset_index(drop=True)
 
 
-def model_choices(studio: Studio):
-    """The model pickers' choices as loaded now (a tuned model may have been loaded since the page opened)."""
-    models = [common.display_model(m) for m in studio.encoders]
+def model_choices(studio: Studio, identity: Identity | None = None):
+    """The model pickers' choices as loaded now (a tuned model may have been loaded since the page opened),
+    of those the caller may use."""
+    user, is_admin = (identity.user, identity.is_admin) if identity is not None else (None, False)
+    models = [common.display_model(m) for m in studio.models_for(user, is_admin)]
     several = len(models) > 1
     return (gr.update(choices=models, visible=several),
             gr.update(choices=[(t("col_none"), ""), *[(m, m) for m in models]], visible=several))
@@ -287,6 +293,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         with gr.Accordion(i18n("sim_tokens"), open=False):
             tokens = gr.Dataframe(interactive=False, wrap=True, column_widths=["90px", "50px", "70%", "80px", "110px"])
         result_state = gr.State(None)  # RankedPairs
+        # The page's own token, copied here when the tab is shown, so that Compare may use the caller's
+        # private tuned model; for /similarity an optional last parameter (a BrowserState would be required).
+        caller_token = gr.Textbox("", visible=False, elem_id="sim-caller-token")
 
         with gr.Column(variant="panel"):
             selected = gr.Markdown(i18n("sim_no_pair"), elem_id="sim-selected")
@@ -305,21 +314,28 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         @common.user_errors
         def similarity(queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage",
-                       model: str = "", top_k: float = DEFAULT_TOP_K):
+                       model: str = "", top_k: float = DEFAULT_TOP_K, token: str = "", request: gr.Request = None,
+                       profile: gr.OAuthProfile | None = None):
             """Cosine x100 of every query against every passage, the best top_k passages per query (0 = all)
-            and token counts. model: one of the loaded models (the header lists them); empty for the default."""
-            # No identity here, so the public endpoint keeps its parameters (a BrowserState input would be
-            # a required "token" for every API caller); the page fills "yours" in the next step.
+            and token counts. model: one of the loaded models (the header lists them); empty for the default.
+            A tuned model you loaded privately needs your token (or login)."""
+            # The caller only picks which models may be used; the page fills "yours" in the next step.
+            identity = caller(studio, request, profile, token)
             figure, ranking, tokens, status, view = run_similarity(studio, queries, passages, query_prefix,
-                                                                   passage_prefix, model, top_k)
+                                                                   passage_prefix, model, top_k, identity,
+                                                                   with_marks=False)
             return figure, common.fixed_decimals(ranking, 2), tokens, status, view
 
         @common.user_errors  # it keeps its own errors quiet; the wrapper is the rule for every handler
-        def encode_ahead(passages_text: str, passage_prefix: str = "passage", model: str = "") -> None:
+        def encode_ahead(passages_text: str, passage_prefix: str = "passage", model: str = "", token: str = "",
+                         request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> None:
             """The passages box lost focus: encode its passages now, so that Compare finds them ready.
             Nothing to show; input Compare would refuse is left for Compare to explain."""
             try:
-                studio.encode_ahead(split_lines(passages_text or ""), passage_prefix or "none", model or None)
+                identity = caller(studio, request, profile, token)
+                user, is_admin = (identity.user, identity.is_admin) if identity is not None else (None, False)
+                studio.encode_ahead(split_lines(passages_text or ""), passage_prefix or "none", model or None,
+                                    user=user, is_admin=is_admin)
             except ValueError:
                 pass
             except Exception:
@@ -327,9 +343,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         @common.user_errors
         def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
-                           second: str):
+                           second: str, token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             figure, summary, changes = run_side_by_side(studio, queries, passages, query_prefix, passage_prefix,
-                                                        model, second)
+                                                        model, second, caller(studio, request, profile, token))
             if isinstance(changes, dict) and "value" in changes:
                 changes = {**changes, "value": common.fixed_decimals(changes["value"], 2)}
             return figure, summary, changes
@@ -365,24 +381,29 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 return gr.update()
             return common.fixed_decimals(view.shown(judged_marks(studio, identity.user, view)), 2)
 
-        inputs = [queries, passages, query_prefix, passage_prefix, model, top_k]
+        inputs = [queries, passages, query_prefix, passage_prefix, model, top_k, caller_token]
         outputs = [heatmap, ranking, tokens, status, result_state]
         fresh = [view_query, selected, pair, score]
         compared = run.click(similarity, inputs, outputs, api_name="similarity")
-        passages.blur(encode_ahead, [passages, passage_prefix, model], None, api_visibility="private",
+        passages.blur(encode_ahead, [passages, passage_prefix, model, caller_token], None, api_visibility="private",
                       show_progress="hidden", trigger_mode="always_last")
         compared.success(query_picker, result_state, fresh, api_visibility="private").success(
             refresh_marks, [result_state, token], ranking, api_visibility="private").success(
-            compare_models, inputs[:5] + [other], [side_by_side, side_status, changes], api_visibility="private")
+            compare_models, inputs[:5] + [other, caller_token], [side_by_side, side_status, changes], api_visibility="private")
         example.click(common.user_errors(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage")), None,
                       [queries, passages, query_prefix, passage_prefix], api_visibility="private").then(
             similarity, inputs, outputs, api_visibility="private").success(
             query_picker, result_state, fresh, api_visibility="private").success(
             refresh_marks, [result_state, token], ranking, api_visibility="private").success(
-            compare_models, inputs[:5] + [other], [side_by_side, side_status, changes], api_visibility="private")
+            compare_models, inputs[:5] + [other, caller_token], [side_by_side, side_status, changes], api_visibility="private")
         view_query.input(show_query, [result_state, view_query], heatmap, api_visibility="private")
-        tab.select(common.user_errors(lambda: model_choices(studio)), None, [model, other],
-                   api_visibility="private")
+        @common.user_errors
+        def show_models(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
+            """The models this caller may use, and their token for the handlers that pick one."""
+            return (*model_choices(studio, caller(studio, request, profile, user_token)),
+                    user_token or "")
+
+        tab.select(show_models, token, [model, other, caller_token], api_visibility="private")
 
         # A new table makes the old results stale; a table that is refused leaves the field, so that
         # nobody mistakes it for the data on screen.

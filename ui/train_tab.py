@@ -96,7 +96,7 @@ def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list
     judgments, users = _judgments(studio, identity, whose, campaign, min_agreement)
     if not judgments:
         raise UserError("no_training_judgments")
-    encoder = studio.model(base or None)
+    encoder = studio.model(base or None, identity.user, identity.is_admin)
     config = TrainingConfig(base_model=encoder.model_id, kinds=tuple(kinds or ()),
                             epochs=common.whole_number(epochs, "epochs"), learning_rate=float(learning_rate),
                             batch_size=common.whole_number(batch_size, "batch size"),
@@ -147,10 +147,8 @@ def versions(studio: Studio, identity: Identity) -> pd.DataFrame:
     if studio.registry is None:
         return pd.DataFrame(columns=VERSION_COLUMNS)
     rows = []
-    for version in studio.registry.versions():
+    for version in studio.registry.versions_of(identity.user, identity.is_admin):
         report = version.report
-        if report.trained_by != identity.user and not identity.is_admin:
-            continue
         rows.append({"version": version.name, "base model": common.display_model(report.base_model),
                      "created": report.created_at[:16].replace("T", " "),
                      "held-out change": _signed(report.held_out_change),
@@ -163,20 +161,22 @@ def _signed(value: float | None) -> str:
     return "—" if value is None else f"{value:+.4f}"
 
 
-def use_version(studio: Studio, identity: Identity, name: str, anyway: bool = False) -> str:
-    """Load a saved version next to the base model: promoted ones at once, others only on purpose."""
+def use_version(studio: Studio, identity: Identity, name: str, anyway: bool = False,
+                for_everyone: bool = False) -> str:
+    """Load one of the caller's saved versions (an admin: anyone's) next to the base model: promoted ones
+    at once, others only on purpose. It serves its owner's and admins' requests, or everyone's when
+    ``for_everyone``; another user's version is refused exactly as a missing one is."""
     if studio.registry is None:
         raise UserError("training_off")
     if not name:
         raise UserError("choose_saved_version")
-    version = studio.registry.get(str(name))
-    if version.report.trained_by != identity.user and not identity.is_admin:
-        # The same answer as for a name that does not exist: versions are private.
-        raise UserError("no_tuned_model", name=name)
+    version = studio.registry.get(str(name), identity.user, identity.is_admin)
     if not version.promoted and not anyway:
         raise UserError("version_not_promoted", name=version.name, reason=version.report.reason)
-    encoder = studio.load_tuned(version.path)
-    return t("tr_loaded", version=version.name, dim=encoder.dim)
+    # The owner is who trained it, also when an admin loads it: the admin's requests may use it anyway.
+    encoder = studio.load_tuned(version.path, owner=version.report.trained_by, for_everyone=bool(for_everyone))
+    message = t("tr_loaded", version=version.name, dim=encoder.dim)
+    return message + " " + t("tr_loaded_for_everyone" if for_everyone else "tr_loaded_private")
 
 
 def cancel(studio: Studio, identity: Identity) -> str:
@@ -226,6 +226,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             with gr.Row():
                 version = gr.Dropdown([], label=i18n("tr_version"), allow_custom_value=True, elem_id="train-version")
                 anyway = gr.Checkbox(False, label=i18n("tr_anyway"), elem_id="train-anyway")
+                for_everyone = gr.Checkbox(False, label=i18n("tr_for_everyone"), elem_id="train-for-everyone")
                 use = gr.Button(i18n("btn_use_model"), elem_id="train-use")
             used = gr.Markdown(elem_id="train-used")
 
@@ -267,9 +268,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return cancel(studio, who(user_token, request, profile))
 
         @common.user_errors
-        def load_version(name: str, load_anyway: bool, user_token: str, request: gr.Request,
-                      profile: gr.OAuthProfile | None):
-            return use_version(studio, who(user_token, request, profile), name, load_anyway)
+        def load_version(name: str, load_anyway: bool, everyone: bool, user_token: str, request: gr.Request,
+                         profile: gr.OAuthProfile | None):
+            return use_version(studio, who(user_token, request, profile), name, load_anyway, everyone)
 
         status_targets = [progress, metrics, verdict, timer, saved, version]
         source = [whose, campaign, min_agreement, token]
@@ -286,7 +287,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                   status_targets, api_visibility="private")
         timer.tick(show_status, token, status_targets, api_visibility="private", show_progress="hidden")
         stop.click(cancel_job, token, progress, api_visibility="private")
-        use.click(load_version, [version, anyway, token], used, api_visibility="private")
+        use.click(load_version, [version, anyway, for_everyone, token], used, api_visibility="private")
 
 
 def add_api(studio: Studio) -> None:
@@ -328,11 +329,12 @@ def add_api(studio: Studio) -> None:
         return {"message": cancel(studio, identity_of(token, request, profile))}
 
     @common.user_errors
-    def use_model(version: str, anyway: bool = False, token: str = "", request: gr.Request = None,
-                  profile: gr.OAuthProfile | None = None) -> dict:
+    def use_model(version: str, anyway: bool = False, token: str = "", for_everyone: bool = False,
+                  request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> dict:
         """Load one of your saved versions next to the base model (a version that was not promoted only
-        with anyway=true). Then pass its name as /similarity's model."""
-        message = use_version(studio, identity_of(token, request, profile), version, anyway)
+        with anyway=true). Then pass its name as /similarity's model (with your token): it serves you and
+        admins, or everyone with for_everyone=true. One tuned model is loaded at a time."""
+        message = use_version(studio, identity_of(token, request, profile), version, anyway, for_everyone)
         return {"model": version, "message": message}
 
     gr.api(train, api_name="train")

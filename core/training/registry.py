@@ -1,4 +1,9 @@
-"""Tuned models under the data folder: versioned, fp16, with a model card, the last N kept.
+"""Tuned models under the data folder: versioned, fp16, with a model card, the last N kept per owner.
+
+A version belongs to the user who trained it (``trained_by`` in its report; an admin's run on
+everyone's judgments is that admin's). Keeping the last N counts each owner's versions apart, so one
+person's runs never delete another's; a version without an owner (saved by the operator's command
+line, or before owners were recorded) is the operator's and only an ownerless run prunes it.
 
     <data-dir>/models/<base>-tuned-0003/
         model.safetensors ...      sentence-transformers layout, fp16 weights
@@ -50,7 +55,7 @@ class TunedModel:
 
 
 class ModelRegistry:
-    """Saves tuned models as numbered versions and keeps the newest ``keep`` of them."""
+    """Saves tuned models as numbered versions and keeps each owner's newest ``keep`` of them."""
 
     def __init__(self, root: str | os.PathLike[str], keep: int = DEFAULT_KEEP) -> None:
         if keep < 1:
@@ -87,17 +92,28 @@ class ModelRegistry:
                                            encoding="utf-8")
         (partial / "README.md").write_text(model_card(report), encoding="utf-8")
         os.replace(partial, final)  # a reader never sees half a model
-        self.prune()
+        self.prune(report.trained_by)
         return final
 
-    def prune(self) -> list[str]:
-        """Delete all but the newest ``keep`` versions; returns the names deleted."""
-        numbers = self._numbers()
+    def prune(self, owner: str | None = None) -> list[str]:
+        """Delete all but ``owner``'s newest ``keep`` versions (None: the operator's, those without an
+        owner); other owners' versions are never touched. Returns the names deleted."""
+        owned = [path for _, path in self._numbers() if self._owner(path) == owner]
         removed = []
-        for _, path in numbers[:-self.keep] if len(numbers) > self.keep else []:
+        for path in owned[:-self.keep] if len(owned) > self.keep else []:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
         return removed
+
+    @staticmethod
+    def _owner(path: Path) -> str | None:
+        """Who trained the version in ``path``; an unreadable report counts as the operator's (None),
+        so that no user's run deletes it."""
+        try:
+            owner = json.loads((path / REPORT_FILE).read_text(encoding="utf-8")).get("trained_by")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return owner if isinstance(owner, str) and owner else None
 
     def versions(self) -> list[TunedModel]:
         """Saved versions, newest first; a folder with an unreadable report is skipped (and logged)."""
@@ -110,15 +126,21 @@ class ModelRegistry:
                 log.warning("skipping tuned model %s: %s", path, error)
         return out
 
-    def get(self, name: str) -> TunedModel:
-        """A saved version by name; anything else (a path, '..') is refused."""
-        for version in self.versions():
+    def versions_of(self, user: str | None, is_admin: bool = False) -> list[TunedModel]:
+        """The versions ``user`` trained, newest first; an admin's: all of them."""
+        return [v for v in self.versions() if is_admin or (user is not None and v.report.trained_by == user)]
+
+    def get(self, name: str, user: str | None, is_admin: bool = False) -> TunedModel:
+        """One of ``user``'s saved versions by name (an admin: anyone's); anything else (a path, '..',
+        another user's version) is refused. Another user's name gets exactly the answer a missing one
+        gets, naming only the caller's own versions, so nobody learns which names exist."""
+        mine = self.versions_of(user, is_admin)
+        for version in mine:
             if version.name == name:
                 return version
-        known = ", ".join(v.name for v in self.versions())
-        if not known:
+        if not mine:
             raise UserError("no_saved_versions", name=name)
-        raise UserError("no_such_version", name=name, known=known)
+        raise UserError("no_such_version", name=name, known=", ".join(v.name for v in mine))
 
 
 def model_card(report: TrainingReport) -> str:
