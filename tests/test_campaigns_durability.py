@@ -18,7 +18,9 @@ from core.campaigns import CampaignStore, items_from_rows
 from core.judgments import Judgment, JudgmentStore
 from tests.conftest import ROOT
 
-# A child annotator: asks for items and judges them in a loop, printing each acknowledged judgment.
+# A child annotator: for each line on its stdin it asks for an item and judges it, printing each
+# acknowledged judgment. The parent paces it, so a kill lands after a chosen number of judgments however
+# fast the machine is (unpaced, a quick machine finished the whole campaign before the first kill).
 # Only core.campaigns and core.judgments are imported (stdlib + sqlite3), so it starts in milliseconds.
 ANNOTATOR = """
 import sys
@@ -27,7 +29,7 @@ from core.judgments import Judgment, JudgmentStore
 store = JudgmentStore(sys.argv[1])
 campaigns = CampaignStore(store, lease_s=float(sys.argv[4]))
 cid, user = sys.argv[2], sys.argv[3]
-while (item := campaigns.next_item(cid, user)) is not None:
+while sys.stdin.readline() and (item := campaigns.next_item(cid, user)) is not None:
     rid = campaigns.submit(cid, item.item_id, Judgment("score", "", score=item.item_id % 6, user=user))
     sys.stdout.write(f"{rid} {item.item_id}\\n")
     sys.stdout.flush()
@@ -88,12 +90,19 @@ def test_kill_9_mid_campaign_loses_nothing_and_the_campaign_still_completes(tmp_
     acked_total = 0
     for trial in range(trials):
         child = subprocess.Popen([sys.executable, "-c", ANNOTATOR, str(db), cid, f"u{trial}", str(lease_s)],
-                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        first = child.stdout.readline()
-        assert first, child.stderr.read().decode()
-        time.sleep(rng.uniform(0.0, 0.05))
+                                 cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        output = b""
+        for _ in range(rng.randint(1, 4)):  # judgments acknowledged before the kill
+            child.stdin.write(b"go\n")
+            child.stdin.flush()
+            line = child.stdout.readline()
+            assert line, child.stderr.read().decode()
+            output += line
+        child.stdin.write(b"go\n")  # one more item under way (leased, maybe half-written) when the kill lands
+        child.stdin.flush()
+        time.sleep(rng.uniform(0.0, 0.005))
         os.kill(child.pid, signal.SIGKILL)
-        output = first + child.stdout.read()
+        output += child.stdout.read()
         child.wait()
         acked = [tuple(map(int, line.split())) for line in output.split(b"\n")[:-1]]
         acked_total += len(acked)
