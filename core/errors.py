@@ -407,15 +407,18 @@ def _value_to_json(value: Any) -> Any:
 def message_from_json(data: Any, english: str) -> str:
     """The message :func:`message_to_json` gave; ``english`` (the text as it was) if it cannot be rebuilt."""
     try:
-        return Message(data["key"], **{name: _value_from_json(v) for name, v in data["values"].items()})
+        return _message_from_data(data)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # another version's key, or not a message
         return english
 
 
+def _message_from_data(data: Any) -> Message:
+    return Message(data["key"], **{name: _value_from_json(v) for name, v in data["values"].items()})
+
+
 def _value_from_json(value: Any) -> Any:
     if isinstance(value, dict):
-        data = value["message"]
-        return Message(data["key"], **{name: _value_from_json(v) for name, v in data["values"].items()})
+        return _message_from_data(value["message"])
     if isinstance(value, list):
         return [_value_from_json(v) for v in value]
     return value
