@@ -183,6 +183,9 @@ def queue_settings() -> dict[str, object]:
     # job) batch by batch, and benchmarks/load.py measured no gain from more: 20 users' /similarity
     # calls on 2 cores had p95 13.2 s alone and 15.8 s beside a 2,000-text /cluster at 2, but 18.8 s
     # and 18.9 s at 8 (more requests at once only contend for the same cores).
+    # Scoring (/similarity, encoding ahead, the side-by-side comparison) is the exception: it takes
+    # every call at once and waits per caller in core.limits.CallGate (ui/similarity_tab.py), so one
+    # person's burst cannot hold the endpoint's slots while someone else's small call queues behind it.
     # max_size: past 64 waiting events (about 40 s of small calls on a 2-core CPU) a new one is
     # refused at once with Gradio's "queue is full" message, instead of waiting without end.
     return {"default_concurrency_limit": 2, "max_size": 64}

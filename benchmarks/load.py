@@ -1,4 +1,5 @@
-"""Latency under load: many small /similarity calls, alone and beside one big /cluster job.
+"""Latency under load: many small /similarity calls, alone and beside one big /cluster job; and one
+user's burst of the biggest /similarity calls beside another user's smallest.
 
 The real app is started exactly as the tests start it (``tests.app_server.start_app``: the same
 ``queue_settings`` and ``launch_settings``, CPU, fp32) on a full-size random DeBERTa-v1 of USER-base's
@@ -9,11 +10,16 @@ cache never answers for the model. Two scenarios, in one run:
 
 - alone: the small calls only;
 - heavy: a /cluster job over distinct texts (source="paste") starts first; the small calls start
-  once it reports its first encoded batch.
+  once it reports its first encoded batch;
+- flood (issue 25): one user sends 10 calls of 100 queries x 1,000 passages at once (the limits'
+  maximum; numbered variants of the sentences, so none is cached); another user then sends 1 x 1
+  calls one after another until the burst is done. Target: every 1 x 1 call under 5 s, and all the
+  big calls finish. The 1 x 1 call alone, measured just before, is the baseline.
 
     .venv/bin/python benchmarks/load.py                  # writes benchmarks/results/load.json
     .venv/bin/python benchmarks/load.py --users 5 --calls 4 --cluster-texts 500   # a quick look
     .venv/bin/python benchmarks/load.py --before old.json --before-label "commit abc"  # beside an earlier run
+    .venv/bin/python benchmarks/load.py --scenarios flood --out /tmp/flood.json      # one scenario
 
 The app, the clients and the model share this process and the machine's cores, as in the tests; the
 load average before and after each scenario is recorded, since other work on the machine skews it.
@@ -44,6 +50,11 @@ QUERIES_PER_CALL, PASSAGES_PER_CALL = 2, 5
 CALL_TIMEOUT_S = 300.0  # one small call; far above any latency seen, so a hang ends the run
 HEAVY_TIMEOUT_S = 1_200.0
 START_TIMEOUT_S = 300.0  # until the heavy job reports its first encoded batch
+FLOOD_CALLS, FLOOD_QUERIES, FLOOD_PASSAGES = 10, 100, 1_000
+FLOOD_TIMEOUT_S = 1_800.0  # the whole burst
+FLOOD_TARGET_S = 5.0
+FLOOD_START_S = 3.0  # after the burst is sent, before the first small call: the big calls are working by then
+PROBE_PAUSE_S = 1.0
 
 
 def real_sentences(folder: Path) -> list[str]:
@@ -68,6 +79,10 @@ class TextSupply:
         self._texts = list(sentences)
         random.Random(seed).shuffle(self._texts)
         self._next = 0
+
+    def variants(self, n: int, tag: str) -> list[str]:
+        """``n`` texts no other call sends: the sentences again, each numbered with ``tag``."""
+        return [f"{tag}{i}. {self._texts[i % len(self._texts)]}" for i in range(n)]
 
     def take(self, n: int) -> list[str]:
         if self._next + n > len(self._texts):
@@ -180,6 +195,62 @@ def run_scenario(name: str, clients, heavy_client, supply: TextSupply, args) -> 
     return scenario
 
 
+def probe(client, token: str, supply: TextSupply, timeout_s: float = CALL_TIMEOUT_S) -> float:
+    """One 1 x 1 /similarity call; its latency in seconds."""
+    start = time.perf_counter()
+    client.submit(supply.take(1)[0], supply.take(1)[0], "query", "passage", "", 5, token,
+                  api_name="/similarity").result(timeout=timeout_s)
+    return time.perf_counter() - start
+
+
+def run_flood(live, make_client, supply: TextSupply) -> dict[str, object]:
+    """One user's 10 biggest calls at once; another user's 1 x 1 calls meanwhile (see the module's text)."""
+    heavy_token, other_token = live.studio.identities.mint(None), live.studio.identities.mint(None)
+    heavy_client, other_client = make_client(), make_client()
+    load_before = os.getloadavg()
+    alone = [probe(other_client, other_token, supply) for _ in range(5)]
+    started = time.perf_counter()
+    burst = [heavy_client.submit("\n".join(supply.variants(FLOOD_QUERIES, f"q{n}-")),
+                                 "\n".join(supply.variants(FLOOD_PASSAGES, f"p{n}-")), "query", "passage", "", 5,
+                                 heavy_token, api_name="/similarity") for n in range(FLOOD_CALLS)]
+    time.sleep(FLOOD_START_S)
+    latencies, errors = [], []
+    while not all(job.done() for job in burst) and time.perf_counter() - started < FLOOD_TIMEOUT_S:
+        try:
+            latencies.append(probe(other_client, other_token, supply))
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}"[:300])
+        time.sleep(PROBE_PAUSE_S)
+    big_errors, finished = [], []
+    for job in burst:
+        try:
+            job.result(timeout=max(1.0, FLOOD_TIMEOUT_S - (time.perf_counter() - started)))
+            finished.append(time.perf_counter() - started)
+        except Exception as error:
+            big_errors.append(f"{type(error).__name__}: {error}"[:300])
+    lat = np.asarray(latencies)
+    base = float(np.median(alone))
+    report = {
+        "big_calls": FLOOD_CALLS,
+        "big_call": f"{FLOOD_QUERIES} queries x {FLOOD_PASSAGES:,} passages, distinct texts",
+        "big_calls_finished": len(finished),
+        "big_call_errors": big_errors[:3],
+        "big_calls_wall_s": round(max(finished), 1) if finished else None,
+        "small_calls": len(latencies) + len(errors),
+        "small_errors": errors[:3],
+        "small_alone_p50_s": round(base, 3),
+        "small_during_p50_s": round(float(np.percentile(lat, 50)), 3) if lat.size else None,
+        "small_during_max_s": round(float(lat.max()), 3) if lat.size else None,
+        "small_max_ratio_vs_alone": round(float(lat.max()) / base, 1) if lat.size and base else None,
+        "target": f"every small call under {FLOOD_TARGET_S:g} s, every big call finished",
+        "met": bool(lat.size and lat.max() < FLOOD_TARGET_S and not errors and len(finished) == FLOOD_CALLS),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(f"flood: {json.dumps(report, ensure_ascii=False)}", flush=True)
+    return report
+
+
 def print_table(results: dict[str, dict[str, object]]) -> None:
     print(f"\n{'scenario':<8} {'calls':>5} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'calls/s':>7} "
           f"{'heavy s':>8} {'load before -> after (1 min)':>30}")
@@ -200,10 +271,15 @@ def main() -> None:
     parser.add_argument("--engine", default="auto", choices=["auto", "torch", "openvino"],
                         help="the encoder's CPU engine (auto: OpenVINO when installed, as the app)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load.json"))
+    parser.add_argument("--scenarios", default="alone,heavy,flood",
+                        help="which to run, comma-separated: alone, heavy, flood")
     parser.add_argument("--before", type=Path, help="an earlier run's JSON (say, on older code) to report beside")
     parser.add_argument("--before-label", default="", help="what the earlier run measured")
     args = parser.parse_args()
     before = json.loads(args.before.read_text()) if args.before else None
+    chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    if not chosen or set(chosen) - {"alone", "heavy", "flood"}:
+        parser.error(f"--scenarios takes alone, heavy and flood; got {args.scenarios!r}")
     commit = git_commit()  # now: the tree may move on while the run lasts
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -232,13 +308,16 @@ def main() -> None:
             encoder = live.studio.encoder
             results = {}
             for name, heavy in (("alone", None), ("heavy", heavy_client)):
-                scenario = run_scenario(name, clients, heavy, supply, args)
-                results[name] = scenario.summary()
-                print(f"{name}: {json.dumps(results[name], ensure_ascii=False)}", flush=True)
+                if name in chosen:
+                    scenario = run_scenario(name, clients, heavy, supply, args)
+                    results[name] = scenario.summary()
+                    print(f"{name}: {json.dumps(results[name], ensure_ascii=False)}", flush=True)
+            flood = run_flood(live, client, supply) if "flood" in chosen else None
         finally:
             stop_app(live)
 
-    alone, heavy = results["alone"]["p95_s"], results["heavy"]["p95_s"]
+    alone = results.get("alone", {}).get("p95_s")
+    heavy = results.get("heavy", {}).get("p95_s")
     report = {
         "machine": f"{os.cpu_count()}-core {cpu_facts()['cpu']}, shared; app, clients and model in one process",
         "commit": commit,
@@ -254,14 +333,21 @@ def main() -> None:
         "p95_ratio_heavy_vs_alone": round(heavy / alone, 2) if alone and heavy else None,
         "target": "p95 <= 2.5 s with the heavy job, 0 errors",
     }
+    if flood is not None:
+        report["flood"] = flood
     if before is not None:
         report["before"] = {"label": args.before_label, **{k: before.get(k) for k in (
             "encoder_batch_tokens", "engine", "queue_settings", "scenarios", "p95_ratio_heavy_vs_alone")}}
         print("before:" + (f" {args.before_label}" if args.before_label else ""))
         print_table(before["scenarios"])
         print(f"p95 with the heavy job / alone: {before.get('p95_ratio_heavy_vs_alone')}\nnow:")
-    print_table(results)
-    print(f"p95 with the heavy job / alone: {report['p95_ratio_heavy_vs_alone']}")
+    if results:
+        print_table(results)
+        print(f"p95 with the heavy job / alone: {report['p95_ratio_heavy_vs_alone']}")
+    if flood is not None:
+        print(f"flood: 1 x 1 calls {flood['small_alone_p50_s']} s alone, at most {flood['small_during_max_s']} s "
+              f"during the burst ({flood['small_max_ratio_vs_alone']}x); {flood['big_calls_finished']} of "
+              f"{flood['big_calls']} big calls finished in {flood['big_calls_wall_s']} s; target met: {flood['met']}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -21,6 +21,8 @@ MESSAGES: dict[str, str] = {
     # texts and limits
     "no_texts": "no {what}: enter at least one non-empty line",
     "too_many_texts": "{count:,} {what} is more than the limit of {limit:,}; send fewer",
+    "too_many_calls": "you already have {running} calls working and {waiting} waiting; wait for one to finish, then send more",
+    "server_busy": "the server has {waiting:,} calls waiting already; try again in a minute",
     "line_too_long": "line {line} of the {what} has {length:,} characters, more than the limit of {limit:,}",
     "what_queries": "queries",
     "what_passages": "passages",

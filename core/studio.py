@@ -22,7 +22,7 @@ from core.exploration.cluster_view import ClusterResult
 from core.identity import IdentityIssuer, load_or_create_key
 from core.inputs.text import clean_texts, resolve_prefix
 from core.judgments import JudgmentStore
-from core.limits import Limits
+from core.limits import CallGate, Limits
 from core.tempfiles import TempFiles
 from core.training.jobs import TrainingJobs
 from core.training.registry import ModelRegistry
@@ -116,6 +116,8 @@ class Studio:
         self.tuned: TunedAccess | None = None
         self._tuned_ids: frozenset[str] = frozenset()  # every model id loaded as a tuned version so far
         self._models_lock = threading.Lock()
+        # Heavy calls per caller (the UI's async handlers wait here, see core.limits.CallGate).
+        self.gate = CallGate(self.limits.calls_running_per_user, self.limits.calls_waiting_per_user)
 
     def campaign_store(self) -> CampaignStore:
         """The campaigns, or a clear refusal when the app runs without a feedback store."""

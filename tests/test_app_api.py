@@ -9,12 +9,16 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from gradio_client.exceptions import AppError
+
+from ui import common
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 PASTED = [
@@ -143,6 +147,79 @@ def test_similarity_escapes_markup_in_hover_text(api_client):
     shown = json.dumps([heatmap["hovertext"], heatmap["y"]], ensure_ascii=False)
     assert "&lt;img src=x onerror=alert(1)&gt;" in shown
     assert "<img" not in shown
+
+
+def test_one_users_burst_of_similarity_calls_waits_in_their_own_line_not_in_front_of_others(api_client, live_app,
+                                                                                          monkeypatch):
+    """Issue 25: ten calls from one user are all taken in at once; two work (here: are held), eight wait
+    without a thread, and another user's call answers meanwhile instead of queueing behind them."""
+    from gradio_client import Client
+
+    studio = live_app.studio
+    release = threading.Event()
+    scoring = studio.similarity
+
+    def held(queries, *args, **kwargs):
+        if queries[0].startswith("burst"):
+            assert release.wait(60), "the test never released the burst"
+        return scoring(queries, *args, **kwargs)
+
+    monkeypatch.setattr(studio, "similarity", held)
+    first, second = studio.identities.mint(None), studio.identities.mint(None)
+    heavy = Client(live_app.url, verbose=False, download_files=False)
+    try:
+        burst = [heavy.submit(f"burst {i}", "a passage", "query", "passage", "", 5, first, api_name="/similarity")
+                 for i in range(10)]
+        who = common.caller_key(studio.identities.identify(token=first), None)
+        deadline = time.monotonic() + 30
+        while (studio.gate.running_for(who), studio.gate.waiting_for(who)) != (2, 8):
+            assert time.monotonic() < deadline, "the burst never reached the gate"
+            time.sleep(0.02)
+        started = time.monotonic()
+        _, ranking, _, _ = api_client.predict("другой", "a passage", "query", "passage", "", 5, second,
+                                              api_name="/similarity")
+        assert time.monotonic() - started < 20 and frame(ranking).iloc[0]["query"] == "query: другой"
+        assert not any(job.done() for job in burst)  # the other user did not wait for them
+    finally:
+        release.set()
+    for i, job in enumerate(burst):
+        _, ranking, _, _ = job.result(timeout=60)
+        assert frame(ranking).iloc[0]["query"] == f"query: burst {i}"
+    assert (studio.gate.running_for(who), studio.gate.waiting_for(who)) == (0, 0)
+
+
+def test_similarity_refuses_a_burst_past_the_waiting_limit_with_the_reason(live_app, monkeypatch):
+    """Past ``calls_running_per_user`` + ``calls_waiting_per_user`` calls of one user, the next is refused
+    at once with a message that says why (not left to fill the server's queue)."""
+    from gradio_client import Client
+
+    studio = live_app.studio
+    release = threading.Event()
+    scoring = studio.similarity
+
+    def held(queries, *args, **kwargs):
+        assert release.wait(60), "the test never released the burst"
+        return scoring(queries, *args, **kwargs)
+
+    monkeypatch.setattr(studio, "similarity", held)
+    monkeypatch.setattr(studio.gate, "waiting", 1)
+    token = studio.identities.mint(None)
+    client = Client(live_app.url, verbose=False, download_files=False)
+    try:
+        held_calls = [client.submit(f"q{i}", "p", "query", "passage", "", 5, token, api_name="/similarity")
+                      for i in range(3)]
+        who = common.caller_key(studio.identities.identify(token=token), None)
+        deadline = time.monotonic() + 30
+        while studio.gate.waiting_for(who) != 1:
+            assert time.monotonic() < deadline, "the calls never reached the gate"
+            time.sleep(0.02)
+        message = error_of(lambda: client.predict("one more", "p", "query", "passage", "", 5, token,
+                                                  api_name="/similarity"))
+        assert "already have 2 calls working and 1 waiting" in message
+    finally:
+        release.set()
+    for job in held_calls:
+        job.result(timeout=60)
 
 
 # -- /cluster ----------------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import html
+import inspect
 import logging
 import secrets
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, NoReturn
 
+import anyio
 import gradio as gr
 import pandas as pd
 
@@ -53,6 +55,19 @@ def client_address(request: gr.Request | None) -> str | None:
     client = getattr(request, "client", None) if request is not None else None
     host = getattr(client, "host", None)
     return str(host) if host else None
+
+
+
+def caller_key(identity: Identity | None, request: gr.Request | None) -> str:
+    """Whose line a heavy call waits in (core.limits.CallGate): the user's, else the client address's."""
+    if identity is not None:
+        return f"user {identity.user}"
+    return f"address {client_address(request) or 'unknown'}"
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a worker thread, awaited (the request's context, its language too, goes along)."""
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
 
 
 def anonymous_address(identity: Identity, request: gr.Request | None) -> str | None:
@@ -113,33 +128,50 @@ def user_errors(fn: Callable) -> Callable:
     Messages are in the language of the page that asked (translated by their key, see ui/i18n/errors.py).
     """
 
+    if inspect.iscoroutinefunction(fn):
+        @wraps(fn)
+        async def waiting_wrapper(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as error:
+                _as_user_error(fn, error)
+
+        waiting_wrapper.handles_errors = True  # type: ignore[attr-defined]
+        return waiting_wrapper
+
     @wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error as error:
-            if error.title == "Error":  # Gradio's default title, in English: the toast's title follows the page
-                error.title = t("err_title")
-            raise
-        except (ValueError, PermissionError, OverflowError, csv.Error, NotOwnerError) as error:
-            message = message_of(error)
-        except KeyError as error:
-            # str(KeyError("x")) is "'x'": the message is the argument itself.
-            message = t("err_missing", name=error.args[0]) if error.args else t("err_missing_bare")
-        except MemoryError:
-            log.exception("%s ran out of memory", fn.__name__)
-            raise gr.Error(t("err_memory"), title=t("err_title"), print_exception=False) from None
-        except Exception:
-            reference = secrets.token_hex(4)
-            log.exception("%s failed (reference %s)", fn.__name__, reference)
-            raise gr.Error(t("err_server", reference=reference), title=t("err_title"),
-                           print_exception=False) from None
-        log.info("%s refused: %s", fn.__name__, message, exc_info=True)
-        raise gr.Error(html.escape(translate_error(message), quote=False), title=t("err_title"),
-                       print_exception=False) from None
+        except Exception as error:
+            _as_user_error(fn, error)
 
     wrapper.handles_errors = True  # tests check that every event handler is wrapped
     return wrapper
+
+
+def _as_user_error(fn: Callable, error: Exception) -> NoReturn:
+    """Raise ``error`` again as the gr.Error its user should read (see ``user_errors``)."""
+    if isinstance(error, gr.Error):
+        if error.title == "Error":  # Gradio's default title, in English: the toast's title follows the page
+            error.title = t("err_title")
+        raise error
+    if isinstance(error, (ValueError, PermissionError, OverflowError, csv.Error, NotOwnerError)):
+        message = message_of(error)
+    elif isinstance(error, KeyError):
+        # str(KeyError("x")) is "'x'": the message is the argument itself.
+        message = t("err_missing", name=error.args[0]) if error.args else t("err_missing_bare")
+    elif isinstance(error, MemoryError):
+        log.exception("%s ran out of memory", fn.__name__, exc_info=error)
+        raise gr.Error(t("err_memory"), title=t("err_title"), print_exception=False) from None
+    else:
+        reference = secrets.token_hex(4)
+        log.error("%s failed (reference %s)", fn.__name__, reference, exc_info=error)
+        raise gr.Error(t("err_server", reference=reference), title=t("err_title"),
+                       print_exception=False) from None
+    log.info("%s refused: %s", fn.__name__, message, exc_info=error)
+    raise gr.Error(html.escape(translate_error(message), quote=False), title=t("err_title"),
+                   print_exception=False) from None
 
 
 def whole_number(value: object, name: str) -> int:

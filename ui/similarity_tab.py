@@ -313,39 +313,43 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             last_id = gr.State(None)
 
         @common.user_errors
-        def similarity(queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage",
+        async def similarity(queries: str, passages: str, query_prefix: str = "query", passage_prefix: str = "passage",
                        model: str = "", top_k: float = DEFAULT_TOP_K, token: str = "", request: gr.Request = None,
                        profile: gr.OAuthProfile | None = None):
             """Cosine x100 of every query against every passage, the best top_k passages per query (0 = all)
             and token counts. model: one of the loaded models (the header lists them); empty for the default.
             A tuned model you loaded privately needs your token (or login)."""
             # The caller only picks which models may be used; the page fills "yours" in the next step.
-            identity = caller(studio, request, profile, token)
-            figure, ranking, tokens, status, view = run_similarity(studio, queries, passages, query_prefix,
-                                                                   passage_prefix, model, top_k, identity,
-                                                                   with_marks=False)
+            identity = await common.in_thread(caller, studio, request, profile, token)
+            async with studio.gate.admit(common.caller_key(identity, request)):
+                figure, ranking, tokens, status, view = await common.in_thread(
+                    run_similarity, studio, queries, passages, query_prefix, passage_prefix, model, top_k, identity,
+                    with_marks=False)
             return figure, common.fixed_decimals(ranking, 2), tokens, status, view
 
         @common.user_errors  # it keeps its own errors quiet; the wrapper is the rule for every handler
-        def encode_ahead(passages_text: str, passage_prefix: str = "passage", model: str = "", token: str = "",
+        async def encode_ahead(passages_text: str, passage_prefix: str = "passage", model: str = "", token: str = "",
                          request: gr.Request = None, profile: gr.OAuthProfile | None = None) -> None:
             """The passages box lost focus: encode its passages now, so that Compare finds them ready.
             Nothing to show; input Compare would refuse is left for Compare to explain."""
             try:
-                identity = caller(studio, request, profile, token)
+                identity = await common.in_thread(caller, studio, request, profile, token)
                 user, is_admin = (identity.user, identity.is_admin) if identity is not None else (None, False)
-                studio.encode_ahead(split_lines(passages_text or ""), passage_prefix or "none", model or None,
-                                    user=user, is_admin=is_admin)
+                async with studio.gate.admit(common.caller_key(identity, request)):
+                    await common.in_thread(studio.encode_ahead, split_lines(passages_text or ""),
+                                           passage_prefix or "none", model or None, user=user, is_admin=is_admin)
             except ValueError:
                 pass
             except Exception:
                 common.log.exception("encoding the passages ahead failed")
 
         @common.user_errors
-        def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
+        async def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
                            second: str, token: str, request: gr.Request, profile: gr.OAuthProfile | None):
-            figure, summary, changes = run_side_by_side(studio, queries, passages, query_prefix, passage_prefix,
-                                                        model, second, caller(studio, request, profile, token))
+            identity = await common.in_thread(caller, studio, request, profile, token)
+            async with studio.gate.admit(common.caller_key(identity, request)):
+                figure, summary, changes = await common.in_thread(run_side_by_side, studio, queries, passages,
+                                                                  query_prefix, passage_prefix, model, second, identity)
             if isinstance(changes, dict) and "value" in changes:
                 changes = {**changes, "value": common.fixed_decimals(changes["value"], 2)}
             return figure, summary, changes
@@ -381,21 +385,27 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 return gr.update()
             return common.fixed_decimals(view.shown(judged_marks(studio, identity.user, view)), 2)
 
+        # Scoring, encoding ahead and the side-by-side comparison take every call at once (no concurrency
+        # limit): they are async and wait in studio.gate, a few calls per caller, holding no thread, so
+        # one person's burst never keeps someone else's call out of the model's scheduler.
         inputs = [queries, passages, query_prefix, passage_prefix, model, top_k, caller_token]
         outputs = [heatmap, ranking, tokens, status, result_state]
         fresh = [view_query, selected, pair, score]
-        compared = run.click(similarity, inputs, outputs, api_name="similarity")
+        compared = run.click(similarity, inputs, outputs, api_name="similarity", concurrency_limit=None)
         passages.blur(encode_ahead, [passages, passage_prefix, model, caller_token], None, api_visibility="private",
+                      concurrency_limit=None,
                       show_progress="hidden", trigger_mode="always_last")
         compared.success(query_picker, result_state, fresh, api_visibility="private").success(
             refresh_marks, [result_state, token], ranking, api_visibility="private").success(
-            compare_models, inputs[:5] + [other, caller_token], [side_by_side, side_status, changes], api_visibility="private")
+            compare_models, inputs[:5] + [other, caller_token], [side_by_side, side_status, changes],
+            api_visibility="private", concurrency_limit=None)
         example.click(common.user_errors(lambda: (CARD_QUERIES, CARD_PASSAGES, "query", "passage")), None,
                       [queries, passages, query_prefix, passage_prefix], api_visibility="private").then(
-            similarity, inputs, outputs, api_visibility="private").success(
+            similarity, inputs, outputs, api_visibility="private", concurrency_limit=None).success(
             query_picker, result_state, fresh, api_visibility="private").success(
             refresh_marks, [result_state, token], ranking, api_visibility="private").success(
-            compare_models, inputs[:5] + [other, caller_token], [side_by_side, side_status, changes], api_visibility="private")
+            compare_models, inputs[:5] + [other, caller_token], [side_by_side, side_status, changes],
+            api_visibility="private", concurrency_limit=None)
         view_query.input(show_query, [result_state, view_query], heatmap, api_visibility="private")
         @common.user_errors
         def show_models(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):

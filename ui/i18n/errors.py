@@ -17,6 +17,8 @@ MESSAGES_RU: dict[str, str] = {
     # texts and limits
     "no_texts": "нет {what}: введите хотя бы одну непустую строку",
     "too_many_texts": "{what}: {count:,} — больше предела {limit:,}; отправьте меньше",
+    "too_many_calls": "у вас уже выполняется вызовов: {running}, ждут очереди: {waiting}; дождитесь, пока один закончится, и отправьте ещё",
+    "server_busy": "на сервере уже ждут очереди вызовов: {waiting:,}; попробуйте через минуту",
     "line_too_long": "строка {line} ({what}): символов {length:,} — больше предела {limit:,}",
     "what_queries": "запросов",
     "what_passages": "фрагментов",
