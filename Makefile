@@ -8,8 +8,9 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
 # pytest-xdist: two test processes, each file's tests in one of them (module-scoped apps and browser
 # pages are shared within a file, and some files' tests build on each other). PYTEST_WORKERS=0: one process.
+# Files start longest first (tests/conftest.py, FILE_SECONDS), so xdist's own reorder by test count is off.
 PYTEST_WORKERS ?= 2
-PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: install run test quick lint typecheck browser bench clean
 

@@ -31,6 +31,9 @@ class Limits:
     # those (CallGate below): two keep the model busy while one call builds its answer.
     calls_running_per_user: int = 2
     calls_waiting_per_user: int = 16
+    # Callers without an identity wait in their address's line, which many people may share (a proxy, an
+    # office): it may hold as many as the app's whole queue did before (app.queue_settings' max_size).
+    calls_waiting_per_address: int = 64
 
     def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
         """``what`` names the texts for the message: a ``what_*`` key of core.errors.MESSAGES, less "what_"."""
@@ -92,16 +95,17 @@ class CallGate:
         return len(line.waiting) if line else 0
 
     @asynccontextmanager
-    async def admit(self, caller: str) -> AsyncIterator[None]:
+    async def admit(self, caller: str, waiting: int | None = None) -> AsyncIterator[None]:
         """Wait for ``caller``'s turn, hold it for the ``async with`` block, then pass it on.
 
-        Raises ``UserError`` at once when the caller already has as many calls waiting as allowed
-        (``too_many_calls``), or everyone has (``server_busy``)."""
+        ``waiting``: this line's own limit on waiting calls instead of the gate's (say, for a line that
+        several people share). Raises ``UserError`` at once when the caller already has as many calls
+        waiting as allowed (``too_many_calls``), or everyone has (``server_busy``)."""
         line = self._lines.setdefault(caller, _Line())
         if line.running < self.running and not line.waiting:
             line.running += 1
         else:
-            if len(line.waiting) >= self.waiting:
+            if len(line.waiting) >= (self.waiting if waiting is None else waiting):
                 raise UserError("too_many_calls", running=line.running, waiting=len(line.waiting))
             if self._waiting_now >= self.waiting_total:
                 raise UserError("server_busy", waiting=self._waiting_now)

@@ -8,6 +8,27 @@ from pathlib import Path
 
 import pytest
 
+# Seconds each slow file took (setup included) in a full run on 2 cores (junit times, 2026-12-07, commit
+# 6789666). ``make test`` hands whole files to two workers (xdist --dist loadfile, with its own reorder
+# by test count turned off): started longest first, the two finish together; started in the order of
+# their test counts, a 93 s file of two tests came last and one worker ran on alone for a minute.
+# A file not listed counts as short and keeps its place after these.
+FILE_SECONDS = {
+    "test_e5_model.py": 114, "test_train_tab.py": 105, "test_training_quality.py": 93, "test_security.py": 86,
+    "test_browser_phone.py": 68, "test_evaluation.py": 55, "test_browser_train.py": 53, "test_projection.py": 51,
+    "test_training.py": 45, "test_browser_fallback.py": 37, "test_browser.py": 34, "test_browser_i18n.py": 31,
+    "test_browser_large_map.py": 27, "test_app_cli.py": 26, "test_browser_sizes_state.py": 25,
+    "test_encoder.py": 24, "test_browser_map.py": 23, "test_feedback_durability.py": 21,
+    "test_browser_annotate.py": 14, "test_campaigns_api.py": 13, "test_map_selection.py": 12,
+    "test_app_api.py": 12, "test_openvino_engine.py": 12, "test_campaigns_grab_api.py": 11,
+    "test_browser_evaluate.py": 11, "test_encode_pipeline.py": 9, "test_evaluate_tab.py": 8,
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest files first (FILE_SECONDS), each file's tests in their own order."""
+    items.sort(key=lambda item: -FILE_SECONDS.get(item.path.name, 0))  # sort is stable
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

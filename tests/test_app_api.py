@@ -18,8 +18,6 @@ import pandas as pd
 import pytest
 from gradio_client.exceptions import AppError
 
-from ui import common
-
 HOSTILE = "<img src=x onerror=alert(1)>"
 PASTED = [
     "Есть ли нефть в Удмуртии?",
@@ -170,7 +168,7 @@ def test_one_users_burst_of_similarity_calls_waits_in_their_own_line_not_in_fron
     try:
         burst = [heavy.submit(f"burst {i}", "a passage", "query", "passage", "", 5, first, api_name="/similarity")
                  for i in range(10)]
-        who = common.caller_key(studio.identities.identify(token=first), None)
+        who = f"user {studio.identities.identify(token=first).user}"
         deadline = time.monotonic() + 30
         while (studio.gate.running_for(who), studio.gate.waiting_for(who)) != (2, 8):
             assert time.monotonic() < deadline, "the burst never reached the gate"
@@ -208,7 +206,7 @@ def test_similarity_refuses_a_burst_past_the_waiting_limit_with_the_reason(live_
     try:
         held_calls = [client.submit(f"q{i}", "p", "query", "passage", "", 5, token, api_name="/similarity")
                       for i in range(3)]
-        who = common.caller_key(studio.identities.identify(token=token), None)
+        who = f"user {studio.identities.identify(token=token).user}"
         deadline = time.monotonic() + 30
         while studio.gate.waiting_for(who) != 1:
             assert time.monotonic() < deadline, "the calls never reached the gate"

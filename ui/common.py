@@ -8,6 +8,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from functools import partial, wraps
 from pathlib import Path, PurePath
 from typing import Any, NoReturn
@@ -58,11 +59,13 @@ def client_address(request: gr.Request | None) -> str | None:
 
 
 
-def caller_key(identity: Identity | None, request: gr.Request | None) -> str:
-    """Whose line a heavy call waits in (core.limits.CallGate): the user's, else the client address's."""
+def admitted(studio: Studio, identity: Identity | None, request: gr.Request | None) -> AbstractAsyncContextManager:
+    """A turn for a heavy call in ``studio.gate`` (core.limits.CallGate): in the user's own line, else in
+    their address's, which everyone at that address shares, so it may hold more waiting calls."""
     if identity is not None:
-        return f"user {identity.user}"
-    return f"address {client_address(request) or 'unknown'}"
+        return studio.gate.admit(f"user {identity.user}")
+    return studio.gate.admit(f"address {client_address(request) or 'unknown'}",
+                             waiting=studio.limits.calls_waiting_per_address)
 
 
 async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -321,7 +321,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             A tuned model you loaded privately needs your token (or login)."""
             # The caller only picks which models may be used; the page fills "yours" in the next step.
             identity = await common.in_thread(caller, studio, request, profile, token)
-            async with studio.gate.admit(common.caller_key(identity, request)):
+            async with common.admitted(studio, identity, request):
                 figure, ranking, tokens, status, view = await common.in_thread(
                     run_similarity, studio, queries, passages, query_prefix, passage_prefix, model, top_k, identity,
                     with_marks=False)
@@ -335,7 +335,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             try:
                 identity = await common.in_thread(caller, studio, request, profile, token)
                 user, is_admin = (identity.user, identity.is_admin) if identity is not None else (None, False)
-                async with studio.gate.admit(common.caller_key(identity, request)):
+                async with common.admitted(studio, identity, request):
                     await common.in_thread(studio.encode_ahead, split_lines(passages_text or ""),
                                            passage_prefix or "none", model or None, user=user, is_admin=is_admin)
             except ValueError:
@@ -347,7 +347,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         async def compare_models(queries: str, passages: str, query_prefix: str, passage_prefix: str, model: str,
                            second: str, token: str, request: gr.Request, profile: gr.OAuthProfile | None):
             identity = await common.in_thread(caller, studio, request, profile, token)
-            async with studio.gate.admit(common.caller_key(identity, request)):
+            async with common.admitted(studio, identity, request):
                 figure, summary, changes = await common.in_thread(run_side_by_side, studio, queries, passages,
                                                                   query_prefix, passage_prefix, model, second, identity)
             if isinstance(changes, dict) and "value" in changes:
