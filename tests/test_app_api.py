@@ -467,3 +467,14 @@ def test_uploads_over_the_cap_are_refused(api_client, live_app, tmp_path):
     with pytest.raises(Exception) as caught:
         cluster(api_client, source="upload", file=handle_file(str(path)))
     assert "exceeds the maximum file size of 5000000 bytes" in str(caught.value)
+
+
+def test_the_queue_never_recomputes_gradios_monitoring_summary(api_client, live_app):
+    """Monitoring is off, so the summary Gradio would rebuild after every event (pandas over up to 10,000
+    past events) is never rebuilt: after some calls it is still the empty one."""
+    from ui.app import GRADIO_ANALYTICS_NEVER
+
+    queue = live_app.app._queue
+    assert int(GRADIO_ANALYTICS_NEVER) == queue.ANAYLTICS_CACHE_FREQUENCY
+    similarity(api_client, "вопрос", "ответ")
+    assert queue.events_recorded > 0 and queue.compute_analytics_summary([{"function": "x"}]) == {"functions": {}}

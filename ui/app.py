@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -24,7 +25,15 @@ from ui.sessions import SessionJanitor
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 
 
+# Unless told how often, Gradio's queue recomputes its monitoring summary (a pandas group-by over up to
+# 10,000 past events) after every event: 40% of the server's CPU in tests/test_security.py's sweep of
+# about 500 events (py-spy, 2026-12-07), and more the longer a server runs. Monitoring is off here
+# (app.launch_settings), so the summary is never used: never recompute it. Read when the queue is made.
+GRADIO_ANALYTICS_NEVER = str(10**12)
+
+
 def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | None = None) -> gr.Blocks:
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", GRADIO_ANALYTICS_NEVER)
     files_ttl = int(studio.files.ttl_s)
     # Gradio copies every file it serves into its cache; delete_cache removes those copies once they
     # are as old as our own exports' TTL, checked every minute (or every TTL, if shorter).
