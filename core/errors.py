@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "one_of": "{name} must be one of {choices}; got {value!r}",
     # models
     "model_not_loaded": "model {name!r} is not loaded; loaded: {loaded}",
+    "prefixes_need_two": "{count} text has no neighbours to compare; enter at least 2 texts, one per line",
     "model_no_prefixes": "{model} takes no prefixes, so there is nothing to compare",
     # progress and warnings beside results
     "progress_encoding": "encoding: {done:,} of {total:,} texts",

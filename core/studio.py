@@ -318,6 +318,8 @@ class Studio:
         from core.exploration import prefix_compare as pc
 
         self.limits.check_texts(texts, self.limits.max_passages, "texts")
+        if len(texts) < 2:  # one text has no neighbours: nothing to compare but its three vectors
+            raise UserError("prefixes_need_two", count=len(texts))
         if not self.encoder.uses_prefixes:
             raise UserError("model_no_prefixes", model=self.encoder.model_id)
         variants = {name: self.encoder.encode(texts, name) for name in ("query", "passage", "none")}

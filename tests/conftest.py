@@ -30,12 +30,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Longest files first (FILE_SECONDS), each file's tests in their own order."""
     items.sort(key=lambda item: -FILE_SECONDS.get(item.path.name, 0))  # sort is stable
 
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Under xdist each worker (and the training jobs and app processes it starts) gets its share of the cores:
+# two workers whose torch and OpenVINO each ran a thread per core kept 4 threads spinning on 2 cores. Two
+# CPU-heavy files side by side (test_e5_model, test_train_tab) took 137 s and 223 s of CPU so, 112 s and
+# 176 s with one thread each (2026-12-07). Read before torch is imported; an explicit setting wins.
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 # OpenVINO conversions of the tests' throwaway models go to a folder of the test run, not ~/.cache.
 if "USER_STUDIO_CACHE_DIR" not in os.environ:
     os.environ["USER_STUDIO_CACHE_DIR"] = tempfile.mkdtemp(prefix="user-studio-test-cache-")

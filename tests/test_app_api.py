@@ -366,6 +366,12 @@ def test_compare_prefixes_caps_k_below_the_number_of_texts(api_client):
     assert "3 texts" in summary and "top-2" in summary
 
 
+def test_compare_prefixes_asks_for_a_second_text_instead_of_comparing_one(api_client):
+    """Issue 26: one line used to give "1 texts, top-0 neighbours"; it is refused with what to do."""
+    message = error_of(lambda: api_client.predict("одна строка", 5, api_name="/compare_prefixes"))
+    assert "1 text has no neighbours to compare; enter at least 2 texts" in message
+
+
 # -- /flag -------------------------------------------------------------------------------------------
 
 

@@ -238,6 +238,19 @@ def test_clustering_sample_corpus(page):
     assert error_toasts(page) == []
 
 
+def test_typing_pasted_texts_makes_them_the_corpus(page):
+    """Issue 26: lines typed into "Pasted texts" are what Run clusters; nobody has to switch the source."""
+    open_tab(page, "Clustering")
+    assert page.locator("#cl-source input[value='sample']").is_checked()
+    lines = [f"{topic} номер {i}" for topic in ("погода в Москве", "курс рубля", "рецепт борща") for i in range(4)]
+    page.fill("#cl-pasted textarea", "\n".join(lines))  # as a paste: the whole text at once
+    page.wait_for_function("document.querySelector(\"#cl-source input[value='paste']\").checked")
+    page.click("#cl-run")
+    page.wait_for_function("document.querySelector('#cl-summary').innerText.includes('12 texts')")
+    assert sum(t["n"] for t in plot_traces(page, "cl-plot")) == 12
+    assert error_toasts(page) == []
+
+
 def saved_record(page, live_app, status_id: str, click: str) -> dict:
     """Click a judgment button, wait for a new confirmation, and return the stored record."""
     # Compare record ids, not whole texts: while a request runs, Gradio adds a timer to the old text.
@@ -388,3 +401,4 @@ def test_hostile_text_is_never_rendered_as_markup(page):
     # The pasted text is shown as text in the judging table, not as an image.
     assert HOSTILE in page.inner_text("#cl-points")
     screenshot(page, "5-clustering-pasted")
+

@@ -256,6 +256,9 @@ def test_records_and_counts(store):
     assert store.count(kind="relevant", user="alice") == 1
     aggregate = store.counts(by_user=False)  # what a non-admin sees: no user names
     assert "by_user" not in aggregate and aggregate["users"] == 3 and aggregate["total"] == 4
+    # Issue 26: the review list shows one person's judgments, and its counts by kind and tab are theirs too.
+    alices = store.counts(by_user=False, user="alice")
+    assert alices == {"total": 4, "users": 3, "by_kind": {"not_relevant": 1, "relevant": 1}, "by_tab": {"search": 2}}
 
 
 def test_listeners_see_new_records_only(store):

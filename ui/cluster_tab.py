@@ -278,11 +278,18 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         source.input(clear_results, None, stale, api_visibility="private")
 
         @common.user_errors
-        def pasted_changed(current: str):
-            # Typing in the box makes a clustering of pasted texts stale, not one of the sample or a file.
-            return clear_results() if current == "paste" else tuple(gr.update() for _ in stale)
+        def pasted_changed(current: str, texts: str):
+            """Typing texts into the box makes them the corpus, as an upload makes its file the corpus (the
+            result on screen, of another source or of older texts, is cleared). Emptying the box leaves
+            the choice as it is."""
+            if (texts or "").strip():
+                return "paste", *clear_results()
+            if current == "paste":
+                return gr.update(), *clear_results()
+            return gr.update(), *(gr.update() for _ in stale)
 
-        pasted.input(pasted_changed, source, stale, api_visibility="private")
+        # change, not input: a paste (or a script filling the box) is not always an input event to Gradio.
+        pasted.change(pasted_changed, [source, pasted], [source, *stale], api_visibility="private")
 
         @common.user_errors
         def cluster(source: str = "sample", texts: str = "", file: str | None = None, text_column: str = "text",

@@ -124,7 +124,8 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     frame = frame.rename(columns={"score": t("rvh_score")})  # the person's 0–5 score, not the model's similarity
     frame = readable_times(frame)
     frame["kind"] = frame["kind"].map(kind_name)
-    counts = store.counts(by_user=identity.is_admin)
+    # "By kind" and "By tab" count the judgments the list is drawn from (yours; an admin's pick), not everyone's.
+    counts = store.counts(by_user=identity.is_admin, user=who)
 
     def table(name: str) -> pd.DataFrame:
         # A judgment sent without a tab (the API's /flag may leave it out) is counted under "(none)". Tab

@@ -424,16 +424,20 @@ class JudgmentStore:
         """Records as a pandas DataFrame with :data:`COLUMNS` (see :meth:`rows`)."""
         return records_frame(self.rows(kind, user, tab, limit, newest_first=newest_first))
 
-    def counts(self, *, by_user: bool = True) -> dict[str, Any]:
+    def counts(self, *, by_user: bool = True, user: str | None = None) -> dict[str, Any]:
         """``{"total", "users", "by_kind", "by_tab"[, "by_user"]}``; a missing tab counts as ''.
 
-        ``by_user=False`` gives aggregates only (no user names), for anyone who is not an admin.
+        ``by_user=False`` gives aggregates only (no user names), for anyone who is not an admin. ``user``:
+        "by_kind" and "by_tab" count that user's judgments only (the ones a review list shows); "total"
+        and "users" are everyone's either way.
         """
         out: dict[str, Any] = {"total": self.count(),
                                "users": int(self._query("SELECT COUNT(DISTINCT user) FROM feedback")[0][0])}
         for column in ("kind", "tab", "user") if by_user else ("kind", "tab"):
+            mine = user is not None and column != "user"
             rows = self._query(
-                f"SELECT COALESCE({column}, ''), COUNT(*) FROM feedback GROUP BY 1 ORDER BY 2 DESC, 1")
+                f"SELECT COALESCE({column}, ''), COUNT(*) FROM feedback {'WHERE user = ?' if mine else ''} "
+                "GROUP BY 1 ORDER BY 2 DESC, 1", (user,) if mine else ())
             out[f"by_{column}"] = {row[0]: int(row[1]) for row in rows}
         return out
 

@@ -41,6 +41,7 @@ MESSAGES_RU: dict[str, str] = {
     "one_of": "{name}: допустимо одно из {choices}; получено {value!r}",
     # models
     "model_not_loaded": "модель {name!r} не загружена; загружены: {loaded}",
+    "prefixes_need_two": "текстов: {count}; у одного текста нет соседей для сравнения; введите хотя бы 2 текста, по одному в строке",
     "model_no_prefixes": "{model} не использует префиксы, сравнивать нечего",
     # progress and warnings beside results
     "progress_encoding": "кодирование: {done:,} из {total:,} текстов",
