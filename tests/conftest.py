@@ -9,20 +9,19 @@ from pathlib import Path
 
 import pytest
 
-# Seconds each slow file took (setup included) in a full run on 2 cores (junit times, 2026-12-07, commit
-# 6789666). ``make test`` hands whole files to two workers (xdist --dist loadfile, with its own reorder
-# by test count turned off): started longest first, the two finish together; started in the order of
-# their test counts, a 93 s file of two tests came last and one worker ran on alone for a minute.
-# A file not listed counts as short and keeps its place after these.
+# Seconds each slow file took (setup included) in a full run on 2 cores, one thread per worker (junit
+# times, 2026-12-07, commit 80fb2c6). ``make test`` hands whole files to two workers (xdist --dist loadfile,
+# its own reorder by test count turned off): started longest first, the two finish together; started in
+# the order of their test counts, a 93 s file of two tests came last and one worker ran on alone for a
+# minute. A file not listed counts as short and keeps its place after these.
 FILE_SECONDS = {
-    "test_e5_model.py": 114, "test_train_tab.py": 105, "test_training_quality.py": 93, "test_security.py": 86,
-    "test_browser_phone.py": 68, "test_evaluation.py": 55, "test_browser_train.py": 53, "test_projection.py": 51,
-    "test_training.py": 45, "test_browser_fallback.py": 37, "test_browser.py": 34, "test_browser_i18n.py": 31,
-    "test_browser_large_map.py": 27, "test_app_cli.py": 26, "test_browser_sizes_state.py": 25,
-    "test_encoder.py": 24, "test_browser_map.py": 23, "test_feedback_durability.py": 21,
-    "test_browser_annotate.py": 14, "test_campaigns_api.py": 13, "test_map_selection.py": 12,
-    "test_app_api.py": 12, "test_openvino_engine.py": 12, "test_campaigns_grab_api.py": 11,
-    "test_browser_evaluate.py": 11, "test_encode_pipeline.py": 9, "test_evaluate_tab.py": 8,
+    "test_training_quality.py": 109, "test_browser_phone.py": 98, "test_e5_model.py": 98, "test_browser.py": 73,
+    "test_train_tab.py": 63, "test_security.py": 57, "test_projection.py": 52, "test_browser_large_map.py": 46,
+    "test_training.py": 36, "test_browser_map.py": 35, "test_encoder.py": 35, "test_browser_i18n.py": 34,
+    "test_browser_fallback.py": 33, "test_browser_sizes_state.py": 32, "test_evaluation.py": 30,
+    "test_browser_train.py": 29, "test_browser_annotate.py": 20, "test_campaigns_api.py": 18,
+    "test_feedback_durability.py": 17, "test_app_cli.py": 16, "test_app_api.py": 15, "test_browser_evaluate.py": 15,
+    "test_openvino_engine.py": 13, "test_campaigns_grab_api.py": 13, "test_feedback_export.py": 10,
 }
 
 
