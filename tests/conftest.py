@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 # Seconds each slow file took (setup included) in a full run on 2 cores, one thread per worker (junit
-# times, 2026-12-07, commit 80fb2c6). ``make test`` hands whole files to two workers (xdist --dist loadfile,
-# its own reorder by test count turned off): started longest first, the two finish together; started in
-# the order of their test counts, a 93 s file of two tests came last and one worker ran on alone for a
-# minute. A file not listed counts as short and keeps its place after these.
+# times, 2026-12-07, commit 21e0420 plus the thread setting below). ``make test`` hands whole files to two
+# workers (xdist --dist loadfile, its own reorder by test count turned off): started longest first, the
+# two finish together; started in the order of their test counts, a 93 s file of two tests came last and
+# one worker ran on alone for a minute. A file not listed counts as short and keeps its place after these.
 FILE_SECONDS = {
     "test_training_quality.py": 109, "test_browser_phone.py": 98, "test_e5_model.py": 98, "test_browser.py": 73,
     "test_train_tab.py": 63, "test_security.py": 57, "test_projection.py": 52, "test_browser_large_map.py": 46,
