@@ -147,6 +147,30 @@ def test_similarity_escapes_markup_in_hover_text(api_client):
     assert "<img" not in shown
 
 
+def hold_scoring(studio, monkeypatch, held_prefix: str = "") -> threading.Event:
+    """Scoring of queries starting with ``held_prefix`` waits until the returned event is set."""
+    release = threading.Event()
+    scoring = studio.similarity
+
+    def held(queries, *args, **kwargs):
+        if queries[0].startswith(held_prefix):
+            assert release.wait(60), "the test never released the held calls"
+        return scoring(queries, *args, **kwargs)
+
+    monkeypatch.setattr(studio, "similarity", held)
+    return release
+
+
+def wait_for_gate(studio, token: str, running: int, waiting: int) -> str:
+    """Wait until the token's user has this many calls working and waiting in the gate; their line's name."""
+    who = f"user {studio.identities.identify(token=token).user}"
+    deadline = time.monotonic() + 30
+    while (studio.gate.running_for(who), studio.gate.waiting_for(who)) != (running, waiting):
+        assert time.monotonic() < deadline, "the calls never reached the gate"
+        time.sleep(0.02)
+    return who
+
+
 def test_one_users_burst_of_similarity_calls_waits_in_their_own_line_not_in_front_of_others(api_client, live_app,
                                                                                           monkeypatch):
     """Issue 25: ten calls from one user are all taken in at once; two work (here: are held), eight wait
@@ -154,25 +178,13 @@ def test_one_users_burst_of_similarity_calls_waits_in_their_own_line_not_in_fron
     from gradio_client import Client
 
     studio = live_app.studio
-    release = threading.Event()
-    scoring = studio.similarity
-
-    def held(queries, *args, **kwargs):
-        if queries[0].startswith("burst"):
-            assert release.wait(60), "the test never released the burst"
-        return scoring(queries, *args, **kwargs)
-
-    monkeypatch.setattr(studio, "similarity", held)
+    release = hold_scoring(studio, monkeypatch, "burst")
     first, second = studio.identities.mint(None), studio.identities.mint(None)
     heavy = Client(live_app.url, verbose=False, download_files=False)
     try:
         burst = [heavy.submit(f"burst {i}", "a passage", "query", "passage", "", 5, first, api_name="/similarity")
                  for i in range(10)]
-        who = f"user {studio.identities.identify(token=first).user}"
-        deadline = time.monotonic() + 30
-        while (studio.gate.running_for(who), studio.gate.waiting_for(who)) != (2, 8):
-            assert time.monotonic() < deadline, "the burst never reached the gate"
-            time.sleep(0.02)
+        who = wait_for_gate(studio, first, running=2, waiting=8)
         started = time.monotonic()
         _, ranking, _, _ = api_client.predict("другой", "a passage", "query", "passage", "", 5, second,
                                               api_name="/similarity")
@@ -192,25 +204,14 @@ def test_similarity_refuses_a_burst_past_the_waiting_limit_with_the_reason(live_
     from gradio_client import Client
 
     studio = live_app.studio
-    release = threading.Event()
-    scoring = studio.similarity
-
-    def held(queries, *args, **kwargs):
-        assert release.wait(60), "the test never released the burst"
-        return scoring(queries, *args, **kwargs)
-
-    monkeypatch.setattr(studio, "similarity", held)
+    release = hold_scoring(studio, monkeypatch)
     monkeypatch.setattr(studio.gate, "waiting", 1)
     token = studio.identities.mint(None)
     client = Client(live_app.url, verbose=False, download_files=False)
     try:
         held_calls = [client.submit(f"q{i}", "p", "query", "passage", "", 5, token, api_name="/similarity")
                       for i in range(3)]
-        who = f"user {studio.identities.identify(token=token).user}"
-        deadline = time.monotonic() + 30
-        while studio.gate.waiting_for(who) != 1:
-            assert time.monotonic() < deadline, "the calls never reached the gate"
-            time.sleep(0.02)
+        wait_for_gate(studio, token, running=2, waiting=1)
         message = error_of(lambda: client.predict("one more", "p", "query", "passage", "", 5, token,
                                                   api_name="/similarity"))
         assert "already have 2 calls working and 1 waiting" in message
