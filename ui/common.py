@@ -58,7 +58,6 @@ def client_address(request: gr.Request | None) -> str | None:
     return str(host) if host else None
 
 
-
 def admitted(studio: Studio, identity: Identity | None, request: gr.Request | None) -> AbstractAsyncContextManager:
     """A turn for a heavy call in ``studio.gate`` (core.limits.CallGate): in the user's own line, else in
     their address's, which everyone at that address shares, so it may hold more waiting calls."""
