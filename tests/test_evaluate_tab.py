@@ -104,7 +104,7 @@ def test_misses_show_what_came_first_and_where_the_answer_was(studio, faq_files)
     for row in table.itertuples(index=False):
         q = report.dataset.queries.index(row.query)
         assert report.dataset.passages.index(row[2]) not in report.dataset.relevant[q]  # "ranked first" is wrong
-        assert report.dataset.passages.index(row[5]) in report.dataset.relevant[q]
+        assert report.dataset.passages.index(row[6]) in report.dataset.relevant[q]  # "relevant passage"
 
 
 def test_two_models_side_by_side_with_a_bootstrap_interval(two_models, faq_files):

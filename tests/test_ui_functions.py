@@ -158,14 +158,16 @@ def test_several_models_score_side_by_side_and_judgments_record_the_model(two_mo
                                                 str(second_model_dir))
     table = changes["value"]
     assert changes["visible"] is True and len(table) == 6
-    assert list(table.columns) == ["query", "passage", "tiny-user0", "other-user", "change"]
+    # the numbers first, so they stay on screen (issue 26)
+    assert list(table.columns) == ["tiny-user0", "other-user", "change", "query", "passage"]
     np.testing.assert_allclose(table["change"], table["other-user"] - table["tiny-user0"], atol=0.011)
     assert list(table["change"].abs()) == sorted(table["change"].abs(), reverse=True)  # largest change first
     heatmaps = [t for t in figure["value"].data if t.type == "heatmap"]
     assert figure["visible"] is True and len(heatmaps) == 3
     first_scores = studio.similarity(["Есть ли нефть?", "Как варить борщ?"],
                                      ["Нефть есть.", "Борщ варят со свёклой.", "Дождь."]).scores
-    np.testing.assert_allclose(np.asarray(heatmaps[2].z), np.round(first_scores - np.asarray(heatmaps[1].z), 2),
+    # the change heatmap has the table's sign: second model minus first (issue 26)
+    np.testing.assert_allclose(np.asarray(heatmaps[2].z), np.round(np.asarray(heatmaps[1].z) - first_scores, 2),
                                atol=0.02)
     assert "tiny-user0" in summary and "other-user" in summary and "top passage agrees" in summary
     assert run_side_by_side(studio, queries, passages, "query", "passage", "", "")[0]["visible"] is False

@@ -19,7 +19,16 @@ from plotly.subplots import make_subplots
 
 from core.encoding import Encoder
 from core.errors import Message, UserError, message_of
-from core.evaluation import METRICS, ModelRetrieval, ModelThreshold, RetrievalSet, paired_bootstrap
+from core.evaluation import (
+    METRICS,
+    ModelRetrieval,
+    ModelThreshold,
+    RetrievalReading,
+    RetrievalSet,
+    judged_pairs,
+    paired_bootstrap,
+    read_retrieval,
+)
 from core.evaluation import evaluate as evaluate_models
 from core.evaluation import search as search_corpus
 from core.evaluation import thresholds as find_thresholds
@@ -166,10 +175,10 @@ def differences_table(report: EvaluationReport, n_resamples: int = 2_000) -> pd.
         for metric in METRICS:
             interval = paired_bootstrap(first.scores.per_query[metric], second.scores.per_query[metric],
                                         n_resamples=n_resamples)
-            verdict = "no clear difference"
+            verdict = t("ev_no_clear_difference")
             if interval.excludes_zero:
                 winner = models[0] if interval.difference > 0 else other
-                verdict = f"{common.display_model(winner)} better"
+                verdict = t("ev_better", model=common.display_model(winner))
             rows.append({"comparison": f"{common.display_model(models[0])} − {common.display_model(other)}",
                          "metric": metric, "difference": round(interval.difference, 3),
                          "95% interval": f"[{interval.low:+.3f}, {interval.high:+.3f}]", "verdict": verdict})
@@ -177,18 +186,43 @@ def differences_table(report: EvaluationReport, n_resamples: int = 2_000) -> pd.
 
 
 def misses_table(report: EvaluationReport) -> pd.DataFrame:
-    """Queries each model ranks wrongly first, worst first: what came first and where the answer was."""
+    """Queries each model ranks wrongly first, worst first: what came first and where the answer was; a
+    first passage that is the query itself (it was also in the corpus) is noted as such."""
     dataset = report.dataset
     rows = []
+    same = t("ev_same_as_query")
     for model_id, result in report.results.items():
         for miss in result.misses[:MISSES_SHOWN]:
             rank = miss.first_relevant_rank
             rows.append({"model": common.display_model(model_id), "query": dataset.queries[miss.query],
                          "ranked first": dataset.passages[miss.ranked_first], "score": round(miss.first_score, 2),
                          "relevant at rank": str(rank) if rank <= 10 else f"{rank} (> 10)",
+                         "note": same if miss.duplicate_of_query else "",
                          "relevant passage": dataset.passages[miss.relevant]})
-    return pd.DataFrame(rows, columns=["model", "query", "ranked first", "score", "relevant at rank",
+    return pd.DataFrame(rows, columns=["model", "query", "ranked first", "score", "relevant at rank", "note",
                                        "relevant passage"])
+
+
+def percent(share: float) -> str:
+    """A share as a whole percentage, except where rounding would claim 100 % or 0 % that is not exact."""
+    value = round(share * 100)
+    if value == 100 and share < 1:
+        return f"{share * 100:.1f}"
+    if value == 0 and share > 0:
+        return f"{share * 100:.1f}"
+    return str(value)
+
+
+def reading_text(model_id: str, reading: RetrievalReading) -> str:
+    """One sentence on what the model's figures mean, then what to do next."""
+    duplicates = t("ev_reading_duplicates", n=reading.duplicates) if reading.duplicates else ""
+    sentence = t("ev_reading", model=html.escape(common.display_model(model_id)), share=percent(reading.share),
+                 first=f"{reading.first:,}", n=f"{reading.queries:,}", low=percent(reading.low),
+                 high=percent(reading.high), top10=percent(reading.top10 / reading.queries),
+                 misses=f"{reading.misses:,}", duplicates=duplicates)
+    half = f"{(reading.high - reading.low) * 50:.0f}"
+    steps = [t(f"ev_next_{code}", n=f"{reading.queries:,}", half=half) for code in reading.advice]
+    return sentence + " " + t("ev_next", steps="; ".join(steps)) + "."
 
 
 def evaluation_summary(report: EvaluationReport) -> str:
@@ -199,16 +233,17 @@ def evaluation_summary(report: EvaluationReport) -> str:
              t("ev_prefixes", qp=html.escape(report.query_prefix), pp=html.escape(report.passage_prefix))]
     if dataset.duplicate_passages:
         parts.append(t("ev_duplicates", n=f"{dataset.duplicate_passages:,}"))
-    for model_id, result in report.results.items():
-        shown = min(len(result.misses), MISSES_SHOWN)
-        missed = t("ev_missed_n", n=f"{len(result.misses):,}")
-        if shown < len(result.misses):
-            missed += t("ev_worst_shown", n=shown)
-        parts.append(f"`{html.escape(common.display_model(model_id))}`: {missed}")
     if len(report.results) < 2:
         parts.append(t("ev_load_second"))
     parts += [f"{t('warning')} {html.escape(translate_error(w))}" for w in report.warnings]
-    return " · ".join(parts)
+    # Each model's figures in one sentence, on lines of their own below the sizes (issue 26).
+    lines = [" · ".join(parts)]
+    for model_id, result in report.results.items():
+        line = reading_text(model_id, read_retrieval(result))
+        if len(result.misses) > MISSES_SHOWN:
+            line += " " + t("ev_missed_n", n=f"{len(result.misses):,}") + t("ev_worst_shown", n=MISSES_SHOWN) + "."
+        lines.append(line)
+    return "\n\n".join(lines)
 
 
 # -- thresholds -----------------------------------------------------------------------------------
@@ -240,13 +275,10 @@ def labelled_pairs_from_judgments(studio: Studio, user: str) -> tuple[list[str],
     """The caller's own relevant / not-relevant judgments (the newest, up to the corpus cap)."""
     if studio.store is None:
         raise UserError("judgments_off")
-    judgments = studio.store.judgments(kind=["relevant", "not_relevant"], user=user,
-                                       limit=studio.limits.max_corpus, newest_first=True)
-    pairs = [j for j in judgments if j.anchor and j.positive]
-    if not pairs:
+    anchors, others, relevant = judged_pairs(studio.store, user, studio.limits.max_corpus)
+    if not anchors:
         raise UserError("no_relevance_judgments")
-    return ([j.anchor for j in pairs], [j.positive for j in pairs],
-            np.array([j.kind == "relevant" for j in pairs], dtype=bool))
+    return anchors, others, relevant
 
 
 def run_thresholds(studio: Studio, anchors: list[str], others: list[str], relevant: np.ndarray,
@@ -381,7 +413,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                                    interactive=False, wrap=True, visible=several, elem_id="ev-differences")
         missed = gr.Dataframe(label=i18n("ev_missed"),
                               interactive=False, wrap=True, max_height=420, elem_id="ev-misses",
-                              column_widths=["12%", "20%", "26%", "70px", "90px", "26%"])
+                              column_widths=["12%", "18%", "24%", "70px", "90px", "100px", "24%"])
 
         gr.Markdown(i18n("ev_threshold"))
         with gr.Row():

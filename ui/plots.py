@@ -54,16 +54,26 @@ FULL_HOVER_CELLS = 2_500
 CELL_TEXT_CELLS = 400
 
 
-def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[str]) -> go.Figure:
-    """Cosine x 100 with queries as rows, like the model card's score matrix."""
+def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[str],
+                       threshold: float | None = None) -> go.Figure:
+    """Cosine x 100 with queries as rows, like the model card's score matrix; with the person's own
+    ``threshold``, the cells at or above it are printed in bold and the colour bar says so."""
     y = [f"q{i + 1}: {short_label(t)}" for i, t in enumerate(queries)]
     x = [f"p{j + 1}: {short_label(t)}" for j, t in enumerate(passages)]
     cells = scores.size
     rounded = np.round(scores, 2)
-    trace = dict(z=rounded, x=x, y=y, colorscale="Blues", colorbar_title="cos×100")
+    title = "cos×100"
+    if threshold is not None:
+        title += "<br>" + t("plot_threshold_bold", threshold=f"{threshold:.1f}")
+    trace = dict(z=rounded, x=x, y=y, colorscale="Blues", colorbar_title=title)
     words = (t("colh_query"), t("colh_passage"), t("colh_score"))
     if cells <= CELL_TEXT_CELLS:
-        trace.update(text=rounded, texttemplate="%{text:.2f}")
+        if threshold is None:
+            trace.update(text=rounded, texttemplate="%{text:.2f}")
+        else:
+            marked = [[f"<b>{v:.2f}</b>" if s >= threshold else f"{v:.2f}" for v, s in zip(row, raw, strict=True)]
+                      for row, raw in zip(rounded, scores, strict=True)]
+            trace.update(text=marked, texttemplate="%{text}")
     if cells <= FULL_HOVER_CELLS:
         trace.update(hoverinfo="text", hovertext=[
             [f"<b>{words[0]}</b> {hover_text(q)}<br><b>{words[1]}</b> {hover_text(p)}<br><b>{words[2]}</b> "
@@ -87,9 +97,21 @@ HEATMAP_MAX = 20
 VIEW_PASSAGES = 20
 
 
+def score_axis(values: np.ndarray, threshold: float | None = None) -> list[float]:
+    """An x range from just below the lowest shown score to just above the highest (and the threshold):
+    e5's cosines sit between 77 and 92, so bars from 0 looked alike (issue 26)."""
+    marks = [float(np.min(values)), float(np.max(values))] if len(values) else [0.0, 100.0]
+    if threshold is not None:
+        marks.append(float(threshold))
+    low, high = min(marks), max(marks)
+    pad = max(high - low, 1.0) * 0.12  # room for the score printed at the end of the shortest bar
+    return [low - pad, high + pad]
+
+
 def similarity_per_query(query_index: int, query: str, passage_ids: np.ndarray, scores: np.ndarray,
-                         passages: list[str], n_queries: int) -> go.Figure:
-    """One query's best passages as horizontal bars, best on top, each labelled with its score."""
+                         passages: list[str], n_queries: int, threshold: float | None = None) -> go.Figure:
+    """One query's best passages as horizontal bars, best on top, each labelled with its score; the axis
+    starts just below the lowest score, and the person's own ``threshold`` is a dashed line."""
     ids = [int(i) for i in passage_ids]
     values = np.round(np.asarray(scores, dtype=np.float64), 2)
     labels = [f"p{j + 1}: {short_label(passages[j], 50)}" for j in ids]
@@ -101,35 +123,53 @@ def similarity_per_query(query_index: int, query: str, passage_ids: np.ndarray, 
     fig.update_layout(
         height=min(max(260, 90 + 26 * len(ids)), 1_200),
         margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed", automargin=True),
-        xaxis_title=t("plot_cosine"), hoverlabel=dict(align="left"),
+        xaxis=dict(title=t("plot_cosine"), range=score_axis(values, threshold)), hoverlabel=dict(align="left"),
         title=t("plot_per_query_title", q=query_index + 1, n=n_queries, query=short_label(query, 70), top=len(ids),
                 passages=len(passages)),
     )
+    if threshold is not None:
+        fig.add_vline(x=threshold, line_dash="dash", line_color="#d62728",
+                      annotation_text=t("plot_threshold", threshold=f"{threshold:.1f}"),
+                      annotation_position="bottom right", annotation_font_color="#d62728")
     return fig
+
+
+# Longest model name a side-by-side subplot title keeps: three titles share the width, and at 1,400 px
+# each has about 430 px, some 50 characters at plotly's 16 px; 32 leaves room for the "A: " and a margin.
+SIDE_TITLE_CHARS = 32
 
 
 def similarity_side_by_side(first: np.ndarray, second: np.ndarray, names: tuple[str, str], queries: list[str],
                             passages: list[str]) -> go.Figure:
-    """Two models' cosine x 100 on the same pairs, and their difference (first minus second)."""
+    """Two models' cosine x 100 on the same pairs, and the change from the first to the second (second
+    minus first, the sign of the table's "change": what a tuned model gained over its base is positive).
+
+    The subplot titles call the models A and B with shortened names, so that three titles never run into
+    each other; the hover boxes carry the full names.
+    """
     y = [f"q{i + 1}: {short_label(t)}" for i, t in enumerate(queries)]
     x = [f"p{j + 1}: {short_label(t)}" for j, t in enumerate(passages)]
-    titles = [html.escape(names[0]), html.escape(names[1]), f"{html.escape(names[0])} − {html.escape(names[1])}"]
+    titles = [f"A: {short_label(names[0], SIDE_TITLE_CHARS)}", f"B: {short_label(names[1], SIDE_TITLE_CHARS)}",
+              t("plot_side_change", a="A", b="B")]
+    hovers = [html.escape(names[0]), html.escape(names[1]),
+              t("plot_side_change", a=html.escape(names[0]), b=html.escape(names[1]))]
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.06)
     text = first.size <= CELL_TEXT_CELLS
     low, high = float(min(first.min(), second.min())), float(max(first.max(), second.max()))
-    for col, (z, scale) in enumerate(((first, "Blues"), (second, "Blues"), (first - second, "RdBu")), start=1):
+    for col, (z, scale) in enumerate(((first, "Blues"), (second, "Blues"), (second - first, "RdBu")), start=1):
         rounded = np.round(z, 2)
         limits = dict(zmin=low, zmax=high) if col < 3 else dict(zmid=0)
         fig.add_trace(go.Heatmap(
             z=rounded, x=x, y=y, colorscale=scale, showscale=col == 3, **limits,
             text=rounded if text else None, texttemplate="%{text:.2f}" if text else None,
             hovertemplate=f"<b>{t('colh_query')}</b> %{{y}}<br><b>{t('colh_passage')}</b> %{{x}}<br>%{{z:.2f}}<extra>"
-            + titles[col - 1]
-                          + "</extra>"), row=1, col=col)
+            + hovers[col - 1] + "</extra>"), row=1, col=col)
         fig.update_xaxes(showticklabels=len(passages) <= 6, row=1, col=col)
         fig.update_yaxes(autorange="reversed", showticklabels=col == 1, row=1, col=col)
-    fig.update_layout(height=min(max(300, 100 + 44 * len(queries)), 1_200),
-                      margin=dict(l=10, r=10, t=50, b=10), title=t("plot_side_title"))
+    # The figure's title sits above the subplot titles, with room between them (t=50 let them touch).
+    fig.update_layout(height=min(max(320, 120 + 44 * len(queries)), 1_200),
+                      margin=dict(l=10, r=10, t=80, b=10), title=dict(text=t("plot_side_title"), y=0.98,
+                                                                     yanchor="top"))
     return fig
 
 

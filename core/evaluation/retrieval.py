@@ -32,6 +32,7 @@ __all__ = [
     "RetrievalScores",
     "RetrievalSet",
     "misses",
+    "normalized",
     "paired_bootstrap",
     "relevant_ranks",
     "retrieval_scores",
@@ -156,6 +157,11 @@ def retrieval_scores(ranks: Sequence[np.ndarray], ks: Sequence[int] = (1, 5, 10)
     return RetrievalScores(per_query=per_query, first_relevant_rank=first)
 
 
+def normalized(text: str) -> str:
+    """A text as a duplicate check compares it: case folded, runs of whitespace as one space, stripped."""
+    return " ".join(text.casefold().split())
+
+
 @dataclass(frozen=True)
 class Miss:
     """A query whose first-ranked passage is not relevant."""
@@ -165,6 +171,9 @@ class Miss:
     first_score: float
     first_relevant_rank: int
     relevant: int  # the best-ranked relevant passage
+    # The passage ranked first is the query itself (after case and whitespace normalisation): the query
+    # was also in the corpus, so this is a flaw of the data, not of the model (issue 26).
+    duplicate_of_query: bool = False
 
 
 def misses(scores: np.ndarray, dataset: RetrievalSet, ranks: Sequence[np.ndarray] | None = None) -> list[Miss]:
@@ -177,8 +186,10 @@ def misses(scores: np.ndarray, dataset: RetrievalSet, ranks: Sequence[np.ndarray
             continue
         relevant = sorted(dataset.relevant[q])
         best = max(relevant, key=lambda p: (scores[q, p], -p))
-        out.append(Miss(query=q, ranked_first=int(top[q]), first_score=float(scores[q, top[q]]),
-                        first_relevant_rank=int(query_ranks[0]), relevant=int(best)))
+        first = int(top[q])
+        out.append(Miss(query=q, ranked_first=first, first_score=float(scores[q, first]),
+                        first_relevant_rank=int(query_ranks[0]), relevant=int(best),
+                        duplicate_of_query=normalized(dataset.passages[first]) == normalized(dataset.queries[q])))
     return sorted(out, key=lambda m: (-m.first_relevant_rank, m.query))
 
 

@@ -105,6 +105,7 @@ COLUMN_KEYS: dict[str, str] = {
     "ranked first": "colh_ranked_first",
     "relevant at rank": "colh_relevant_at_rank",
     "relevant passage": "colh_relevant_passage",
+    "note": "colh_note",
     "threshold (cos×100)": "colh_threshold",
     "precision": "colh_precision",
     "recall": "colh_recall",

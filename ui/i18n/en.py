@@ -74,7 +74,7 @@ EN: dict[str, str] = {
     "sim_shown_all": "ranking: every passage",
     "sim_per_query": "more than {n} queries or passages: one query at a time (pick it above the chart)",
     "sim_model": "model `{model}`",
-    "sim_side_summary": ("**{a}** vs **{b}**: mean |difference| {mean}, largest {largest} (cosine × 100); "
+    "sim_side_summary": ("**A: {a}** vs **B: {b}**: mean |difference| {mean}, largest {largest} (cosine × 100); "
                          "the top passage agrees for {agree} of {n} queries."),
     "sim_table_rows": "{rows} rows · queries from {query} · passages from {passage}",
     "sim_select_row": "select a row of the ranking first",
@@ -548,4 +548,45 @@ EN: dict[str, str] = {
     "rvh_score": "score",
     "rv_prefix_apply": "apply",
     "rv_prefix_columns": "columns",
+    # Issue 26, Evaluate and Similarity: what the figures mean, the caller's own threshold, model vs model.
+    "ev_reading": (
+        "**{model}**: the right passage is first for **{share} %** of your queries ({first} of {n}, 95 % "
+        "interval {low}–{high} %) and in the top 10 for {top10} %; {misses} missed{duplicates}."
+    ),
+    "ev_reading_duplicates": ", {n} of them an exact duplicate of the query",
+    "ev_next": "**Next:** {steps}",
+    "ev_next_duplicates": (
+        "remove from the corpus the passages that repeat a query (marked “same text as the query” among the "
+        "misses): there the model found the query itself, not a wrong answer"
+    ),
+    "ev_next_perfect": (
+        "every query finds its passage first, so this set cannot show a gain from training: add harder "
+        "queries (paraphrases, the words users really type) before comparing models"
+    ),
+    "ev_next_near_misses": (
+        "most misses have the right passage in the top 10: judge those passages in Search below (relevant / "
+        "not relevant) and train on them in the Train tab"
+    ),
+    "ev_next_far_misses": (
+        "most misses have the right passage below rank 10: check that those pairs are right (does the passage "
+        "answer the query?) and that the prefixes suit your texts"
+    ),
+    "ev_next_more_queries": (
+        "with {n} queries the figure is uncertain by about ±{half} points: add pairs (about 40 queries bring it "
+        "under ±10) before trusting a difference"
+    ),
+    "ev_same_as_query": "same text as the query",
+    "colh_note": "note",
+    "ev_no_clear_difference": "no clear difference",
+    "ev_better": "{model} better",
+    "sim_threshold": (
+        "your threshold **{threshold}** (F1-best on your {n} relevance judgments with this model, F1 {f1}): "
+        "{above} of {pairs} pairs at or above it"
+    ),
+    "sim_threshold_one_class": (
+        "your {n} relevance judgments are all “{kind}”: judge a pair of the other kind to see your threshold here"
+    ),
+    "plot_threshold": "your threshold {threshold}",
+    "plot_threshold_bold": "bold: at or above your threshold {threshold}",
+    "plot_side_change": "change: {b} − {a}",
 }
