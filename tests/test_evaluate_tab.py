@@ -289,3 +289,54 @@ def test_search_endpoint(api_client, faq_files):
     assert table["headers"] == ["rank", "score", "passage"] and len(table["data"]) == 2
     assert "top 2 of 3 passages" in status
     assert np.isfinite([row[1] for row in table["data"]]).all()
+
+
+# -- what the figures mean (issue 26) -------------------------------------------------------------
+
+def faq_report(second: bool = False):
+    """16 FAQ queries, one corpus line the 16th query itself; a fake model ranks that copy first for it.
+    With ``second``, a second fake model that misses four more queries."""
+    from core.evaluation import ModelRetrieval, misses, relevant_ranks, retrieval_scores
+    from core.evaluation.retrieval import RetrievalSet
+    from ui.evaluate_tab import EvaluationReport
+
+    pairs = [(f"Вопрос {i}?", f"Ответ {i}.") for i in range(16)]
+    dataset = RetrievalSet.from_pairs(pairs, extra_passages=[" вопрос 15? "])
+    results = {}
+    for name, wrong in (("base", [15]), ("tuned", [11, 12, 13, 14, 15]))[: 2 if second else 1]:
+        scores = np.eye(16, 17) * 90.0
+        for q in wrong:
+            scores[q, 16 if q == 15 else 0] = 95.0
+        ranks = relevant_ranks(scores, dataset.relevant)
+        results[name] = ModelRetrieval(name, retrieval_scores(ranks), misses(scores, dataset, ranks))
+    return EvaluationReport(dataset, results, "query", "passage", 16)
+
+
+def test_evaluate_says_what_its_figures_mean_and_what_to_do_next():
+    report = faq_report()
+    summary = evaluation_summary(report)
+    assert ("**base**: the right passage is first for **94 %** of your queries (15 of 16, 95 % interval 72–99 %) "
+            "and in the top 10 for 100 %; 1 missed, 1 of them an exact duplicate of the query.") in summary
+    assert "**Next:** remove from the corpus the passages that repeat a query" in summary
+    assert "with 16 queries the figure is uncertain by about ±14 points" in summary
+    table = misses_table(report)
+    assert table["note"].tolist() == ["same text as the query"] and table["query"].tolist() == ["Вопрос 15?"]
+
+
+ENGLISH_OF_EVALUATE = ("no clear difference", "better", "the right passage", "Next", "same text as the query",
+                       "missed", "queries", "of them", "interval")
+
+
+def test_evaluate_on_a_russian_page_shows_no_english(monkeypatch):
+    import ui.i18n
+
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ru")
+    report = faq_report(second=True)
+    shown = [evaluation_summary(report), ui.i18n.localized(misses_table(report)).to_string(),
+             ui.i18n.localized(differences_table(report, n_resamples=200)).to_string()]  # as the tab shows them
+    assert "нужный фрагмент стоит первым для **94 %** ваших запросов (15 из 16" in shown[0]
+    assert "совпадает с запросом" in shown[1]
+    verdicts = differences_table(report, n_resamples=200)["verdict"].tolist()
+    assert set(verdicts) <= {"явной разницы нет", "лучше: base", "лучше: tuned"} and verdicts
+    for text in shown:
+        assert [w for w in ENGLISH_OF_EVALUATE if w in text] == [], text

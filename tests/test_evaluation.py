@@ -440,3 +440,82 @@ def test_a_threshold_separates_real_paraphrases_from_non_paraphrases(shared_data
     assert (result.choice.n_relevant, result.choice.n_not_relevant) == (374, 772)
     assert result.choice.f1 >= PARA_THRESHOLD_F1_MIN, result.choice
     assert 80 <= result.choice.threshold <= 99, result.choice  # e5's cosines sit high: 0.7-1.0
+
+
+# -- what the figures mean (issue 26) -------------------------------------------------------------
+
+def test_a_miss_whose_first_passage_is_the_query_itself_is_flagged():
+    from core.evaluation import normalized
+
+    # The corpus holds the second query again, in other case and spacing: it ranks first for that query.
+    dataset = RetrievalSet.from_pairs([("Как сварить борщ?", "Рецепт борща."), ("Где нефть?", "В Удмуртии.")],
+                                      extra_passages=["  как  СВАРИТЬ борщ? ", "Погода."])
+    scores = np.array([[5.0, 1.0, 9.0, 2.0],   # the query's own text first: a duplicate, not a wrong answer
+                       [1.0, 3.0, 2.0, 4.0]])  # "Погода." first: a real miss
+    found = misses(scores, dataset)
+    assert [(m.query, m.duplicate_of_query) for m in found] == [(0, True), (1, False)]
+    assert normalized(" Как\tсварить\n БОРЩ? ") == normalized("как сварить борщ?") == "как сварить борщ?"
+
+
+def reading_of(first_ranks: list[int], duplicates: int = 0):
+    """A ModelRetrieval whose queries find their passage at ``first_ranks``; the first ``duplicates``
+    misses ranked the query's own text first."""
+    from core.evaluation import ModelRetrieval, read_retrieval
+    from core.evaluation.retrieval import Miss
+
+    ranks = [np.array([r]) for r in first_ranks]
+    missed = [Miss(query=q, ranked_first=0, first_score=90.0, first_relevant_rank=r, relevant=1,
+                   duplicate_of_query=i < duplicates)
+              for i, (q, r) in enumerate((q, r) for q, r in enumerate(first_ranks) if r > 1)]
+    return read_retrieval(ModelRetrieval("m", retrieval_scores(ranks), missed))
+
+
+def test_the_reading_says_what_recall_at_1_means_and_what_to_do_next():
+    from core.evaluation import wilson_interval
+
+    # Wilson's interval, as tabulated (e.g. 0 of 10: 0 to 0.2775; 15 of 16: 0.717 to 0.989).
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(15, 16) == pytest.approx((0.7167, 0.9889), abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+    # The usability test's case: 15 of 16 queries right, the one miss the query's own text.
+    reading = reading_of([1] * 15 + [2], duplicates=1)
+    assert (reading.queries, reading.first, reading.top10, reading.misses, reading.duplicates) == (16, 15, 16, 1, 1)
+    assert reading.share == pytest.approx(0.9375)
+    assert reading.advice == ("duplicates", "near_misses", "more_queries")  # 16 queries: ±16 points
+    # 60 queries, all first: nothing this set can show a gain on, and the interval is narrow enough.
+    assert reading_of([1] * 60).advice == ("perfect",)
+    # Most answers far down: check the pairs, not train.
+    assert reading_of([1] * 50 + [30, 40, 4]).advice == ("far_misses",)
+
+
+class TableEncoder:
+    """A deterministic fake: each text's vector is looked up (unit length), the prefix is ignored."""
+
+    model_id = "fake"
+
+    def __init__(self, vectors: dict[str, list[float]]):
+        self.vectors = {k: np.asarray(v) / np.linalg.norm(v) for k, v in vectors.items()}
+
+    def encode(self, texts, prefix="query"):
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def test_the_threshold_beside_a_ranking_is_the_callers_own(tmp_path):
+    from core.evaluation import judged_pairs, judged_threshold
+    from core.judgments import Judgment, JudgmentStore
+
+    store = JudgmentStore(tmp_path / "feedback.sqlite")
+    for user, kind, passage in (("anon:a", "relevant", "близко"), ("anon:a", "not_relevant", "далеко"),
+                                ("anon:a", "relevant", "рядом"), ("anon:b", "not_relevant", "рядом"),
+                                ("anon:a", "score", "далеко")):
+        store.add(Judgment(kind, "запрос", positive=passage, user=user, score=3.0 if kind == "score" else None))
+    encoder = TableEncoder({"запрос": [1, 0], "близко": [1, 0.1], "рядом": [1, 0.5], "далеко": [0, 1]})
+    anchors, others, relevant = judged_pairs(store, "anon:a", limit=100)
+    assert sorted(zip(others, relevant.tolist(), strict=True)) == [("близко", True), ("далеко", False),
+                                                                   ("рядом", True)]
+    choice = judged_threshold(encoder, anchors, others, relevant, Limits())
+    # the lowest relevant pair's cosine x 100: cos(запрос, рядом) = 1 / sqrt(1.25)
+    assert choice is not None and choice.threshold == pytest.approx(100 / np.sqrt(1.25)) and choice.f1 == 1.0
+    # anon:b has one not-relevant verdict only: no threshold separates one class
+    assert judged_threshold(encoder, *judged_pairs(store, "anon:b", limit=100), Limits()) is None

@@ -235,3 +235,32 @@ def test_review_names_kinds_in_the_page_language(studio):
     finally:
         LocalContext.request.reset(token)
     assert list(records["вид"]) == ["не похоже"] and list(by_kind["вид"]) == ["не похоже"]
+
+
+def test_the_ranking_shows_the_callers_own_threshold_and_bars_that_separate(studio):
+    """Issue 26: the threshold is the F1-best on the caller's own verdicts (nobody else's), scored by the model
+    in use; the bars start just below the lowest score shown, not at 0."""
+    from core.evaluation import best_f1_threshold, pair_scores
+    from core.identity import Identity
+    from core.judgments import Judgment
+    from ui.similarity_tab import run_similarity
+
+    passages = [f"Ответ номер {i} про погоду и дождь." for i in range(25)]  # > 20: the per-query bars
+    for user, kind, passage in (("anon:alice", "relevant", passages[0]), ("anon:alice", "not_relevant", passages[1]),
+                                ("anon:alice", "relevant", passages[2]), ("anon:bob", "not_relevant", passages[0])):
+        studio.store.add(Judgment(kind, "Какая погода?", positive=passage, user=user))
+    figure, _, _, status, view = run_similarity(studio, "Какая погода?", "\n".join(passages),
+                                                identity=Identity("anon:alice"))
+    own = pair_scores(studio.encoder, ["Какая погода?"] * 3, passages[:3])
+    expected = best_f1_threshold(own, np.array([True, False, True])).threshold
+    assert view.threshold == pytest.approx(expected, abs=1e-3)
+    assert f"your threshold **{expected:.1f}** (F1-best on your 3 relevance judgments" in status
+    shown = [float(v) for v in figure.data[0].x]
+    low, high = figure.layout.xaxis.range
+    assert min(shown) - 0.5 * (max(shown) - min(shown)) < low < min(shown) and high > max(shown)
+    assert [s.x0 for s in figure.layout.shapes] == [pytest.approx(expected)]  # the dashed line
+    # Bob has one not-relevant verdict: no threshold, and a hint how to get one; anonymous API callers none.
+    _, _, _, status, view = run_similarity(studio, "Какая погода?", "\n".join(passages), identity=Identity("anon:bob"))
+    assert view.threshold is None and "all “not relevant”" in status
+    _, _, _, status, view = run_similarity(studio, "Какая погода?", "\n".join(passages))
+    assert view.threshold is None and "threshold" not in status
