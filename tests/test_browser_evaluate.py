@@ -133,3 +133,93 @@ def test_threshold_from_a_table_then_from_my_judgments(page, files):
     assert "2 pairs" in page.inner_text("#th-status") and "1 relevant, 1 not relevant" in page.inner_text("#th-status")
     screenshot(page, "5-evaluate-threshold")
     assert error_toasts(page) == []
+
+
+# -- issue 26: what scores mean, and two models side by side ----------------------------------------
+
+def plot_layout(page, elem_id: str, expression: str):
+    """``expression`` of the live plotly layout (``layout``) of gr.Plot ``elem_id``."""
+    return page.evaluate(f"""id => {{ const gd = document.querySelector(`#${{id}} .js-plotly-plot`);
+                                      const layout = gd && gd._fullLayout; return layout ? ({expression}) : null; }}""",
+                         elem_id)
+
+
+def test_similarity_bars_show_my_threshold_on_a_scale_that_separates_them(page):
+    # This page's user judged two search hits above, one relevant, one not: its own threshold exists.
+    open_tab(page, "Similarity")
+    page.fill("#sim-queries textarea", "Где добывают нефть?")
+    fillers = [f"Строка {i}: поезд, кошки и погода." for i in range(22)]  # 25 passages: one query's bars
+    page.fill("#sim-passages textarea", "\n".join(CORPUS[:2] + CORPUS[3:] + fillers))
+    page.click("#sim-run")
+    wait_for_text(page, "sim-status", "your threshold")
+    page.wait_for_function("""() => { const gd = document.querySelector('#sim-plot .js-plotly-plot');
+                                      return !!(gd && gd._fullLayout && gd._fullLayout.shapes.length); }""")
+    low, high = plot_layout(page, "sim-plot", "layout.xaxis.range")
+    line = plot_layout(page, "sim-plot", "layout.shapes[0].x0")
+    scores = page.evaluate("Array.from(document.querySelector('#sim-plot .js-plotly-plot')._fullData[0].x)")
+    assert 0 < low < min(scores) and max(scores) < high and low <= line <= high  # not from 0; the line on it
+    assert "your threshold" in page.inner_text("#sim-plot")
+    screenshot(page, "5-similarity-threshold")
+    assert error_toasts(page) == []
+
+
+# A tuned version's name as long as the usability test's: three subplot titles ran into each other.
+SECOND_MODEL = "multilingual-e5-small-tuned-20261207-relevance"
+LONG_ANSWER = ("Чтобы перевыпустить карту, откройте приложение банка, выберите карту, нажмите «Перевыпустить», "
+               "подтвердите адрес доставки и дождитесь СМС: новая карта придёт через пять рабочих дней.")
+
+
+@pytest.fixture
+def second_model(live_app, tiny_model_dir, tmp_path_factory):
+    """A second model beside the app's, as when the app starts with two --model; the app's models as they
+    were afterwards (the live app is shared by the session's other browser tests). A copy of the tiny
+    model on torch: no OpenVINO conversion to wait for, and the layout does not depend on the scores."""
+    import shutil
+
+    from core.encoding.encoder import Encoder
+
+    studio = live_app.studio
+    path = shutil.copytree(tiny_model_dir, tmp_path_factory.mktemp("second") / SECOND_MODEL)
+    saved = studio.encoders
+    studio.encoders = {**saved, str(path): Encoder(str(path), device="cpu", dtype="float32", engine="torch")}
+    yield SECOND_MODEL
+    studio.encoders = saved
+
+
+def test_two_models_scores_and_titles_fit_a_1400_px_window(page, live_app, second_model):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    try:
+        open_tab(page, "Evaluate")
+        open_tab(page, "Similarity")  # the tab lists the models loaded now
+        page.wait_for_selector("#sim-other", state="visible")
+        page.fill("#sim-queries textarea", "Как перевыпустить карту?\nКак закрыть вклад?")
+        page.fill("#sim-passages textarea", "\n".join([LONG_ANSWER, LONG_ANSWER.replace("карту", "вклад"),
+                                                       "Вклад закрывают в отделении."]))
+        page.fill("#sim-other input", second_model)
+        page.keyboard.press("Enter")
+        page.click("#sim-run")
+        # The comparison is a later step than the scores: wait for its table and its three titles.
+        page.wait_for_function(f"""() => (document.querySelector('#sim-changes')?.innerText || '')
+                                        .includes('{second_model}')""")
+        page.wait_for_function("document.querySelectorAll('#sim-side-plot .annotation-text').length >= 3")
+        first = live_app.studio.encoder.model_id.rstrip("/").rsplit("/", 1)[-1]
+        width = page.evaluate("window.innerWidth")
+        headers = page.evaluate("""() => Array.from(document.querySelectorAll('#sim-changes thead th')).map(th => {
+            const box = th.getBoundingClientRect(); return [th.innerText.trim(), box.left, box.right]; })""")
+        numbers = [h for h in headers if h[0] in (first, second_model, "change")]
+        assert len(numbers) == 3, headers
+        assert all(left >= 0 and right <= width for _, left, right in numbers), (width, headers)
+        boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
+            '#sim-side-plot .annotation-text, #sim-side-plot .gtitle')).map(e => {
+            const b = e.getBoundingClientRect(); return [e.textContent, b.left, b.top, b.right, b.bottom]; })""")
+        assert len(boxes) == 4, boxes  # the figure's title and the three subplot titles
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+                assert apart, (a, b)
+        # The change heatmap says its sign, the table's: the second model minus the first.
+        assert any(text.startswith("change: B − A") for text, *_ in boxes), boxes
+        screenshot(page, "5-similarity-two-models")
+        assert error_toasts(page) == []
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})

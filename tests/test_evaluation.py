@@ -489,18 +489,6 @@ def test_the_reading_says_what_recall_at_1_means_and_what_to_do_next():
     assert reading_of([1] * 50 + [30, 40, 4]).advice == ("far_misses",)
 
 
-class TableEncoder:
-    """A deterministic fake: each text's vector is looked up (unit length), the prefix is ignored."""
-
-    model_id = "fake"
-
-    def __init__(self, vectors: dict[str, list[float]]):
-        self.vectors = {k: np.asarray(v) / np.linalg.norm(v) for k, v in vectors.items()}
-
-    def encode(self, texts, prefix="query"):
-        return np.stack([self.vectors[t] for t in texts])
-
-
 def test_the_threshold_beside_a_ranking_is_the_callers_own(tmp_path):
     from core.evaluation import judged_pairs, judged_threshold
     from core.judgments import Judgment, JudgmentStore
@@ -510,12 +498,12 @@ def test_the_threshold_beside_a_ranking_is_the_callers_own(tmp_path):
                                 ("anon:a", "relevant", "рядом"), ("anon:b", "not_relevant", "рядом"),
                                 ("anon:a", "score", "далеко")):
         store.add(Judgment(kind, "запрос", positive=passage, user=user, score=3.0 if kind == "score" else None))
-    encoder = TableEncoder({"запрос": [1, 0], "близко": [1, 0.1], "рядом": [1, 0.5], "далеко": [0, 1]})
+    encoder = TableEncoder("fake", {"запрос": [1, 0], "близко": [1, 0.1], "рядом": [1, 0.5], "далеко": [0, 1]})
     anchors, others, relevant = judged_pairs(store, "anon:a", limit=100)
     assert sorted(zip(others, relevant.tolist(), strict=True)) == [("близко", True), ("далеко", False),
                                                                    ("рядом", True)]
     choice = judged_threshold(encoder, anchors, others, relevant, Limits())
     # the lowest relevant pair's cosine x 100: cos(запрос, рядом) = 1 / sqrt(1.25)
-    assert choice is not None and choice.threshold == pytest.approx(100 / np.sqrt(1.25)) and choice.f1 == 1.0
+    assert choice is not None and choice.threshold == pytest.approx(100 / np.sqrt(1.25), abs=1e-4) and choice.f1 == 1.0
     # anon:b has one not-relevant verdict only: no threshold separates one class
     assert judged_threshold(encoder, *judged_pairs(store, "anon:b", limit=100), Limits()) is None

@@ -57,15 +57,12 @@ CELL_TEXT_CELLS = 400
 def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[str],
                        threshold: float | None = None) -> go.Figure:
     """Cosine x 100 with queries as rows, like the model card's score matrix; with the person's own
-    ``threshold``, the cells at or above it are printed in bold and the colour bar says so."""
+    ``threshold``, the cells at or above it are printed in bold and the title says so."""
     y = [f"q{i + 1}: {short_label(t)}" for i, t in enumerate(queries)]
     x = [f"p{j + 1}: {short_label(t)}" for j, t in enumerate(passages)]
     cells = scores.size
     rounded = np.round(scores, 2)
-    title = "cos×100"
-    if threshold is not None:
-        title += "<br>" + t("plot_threshold_bold", threshold=f"{threshold:.1f}")
-    trace = dict(z=rounded, x=x, y=y, colorscale="Blues", colorbar_title=title)
+    trace = dict(z=rounded, x=x, y=y, colorscale="Blues", colorbar_title="cos×100")
     words = (t("colh_query"), t("colh_passage"), t("colh_score"))
     if cells <= CELL_TEXT_CELLS:
         if threshold is None:
@@ -85,7 +82,9 @@ def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[st
     fig.update_layout(
         height=min(max(260, 80 + 44 * len(queries)), 1_200),
         margin=dict(l=10, r=10, t=30, b=10), yaxis_autorange="reversed",
-        title=t("plot_heatmap_title"),
+        # The threshold's note in the title: as the colour bar's title it ran over the bar's numbers.
+        title=t("plot_heatmap_title") + (" · " + t("plot_threshold_bold", threshold=f"{threshold:.1f}")
+                                         if threshold is not None else ""),
     )
     return fig
 
@@ -130,7 +129,7 @@ def similarity_per_query(query_index: int, query: str, passage_ids: np.ndarray, 
     if threshold is not None:
         fig.add_vline(x=threshold, line_dash="dash", line_color="#d62728",
                       annotation_text=t("plot_threshold", threshold=f"{threshold:.1f}"),
-                      annotation_position="bottom right", annotation_font_color="#d62728")
+                      annotation_position="bottom left", annotation_font_color="#d62728")
     return fig
 
 
