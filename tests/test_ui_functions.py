@@ -259,6 +259,12 @@ def test_the_ranking_shows_the_callers_own_threshold_and_bars_that_separate(stud
     low, high = figure.layout.xaxis.range
     assert min(shown) - 0.5 * (max(shown) - min(shown)) < low < min(shown) and high > max(shown)
     assert [s.x0 for s in figure.layout.shapes] == [pytest.approx(expected)]  # the dashed line
+    # At heatmap size the cells at or above the threshold are bold, and the title says so.
+    heatmap = run_similarity(studio, "Какая погода?", "\n".join(passages[:8]), identity=Identity("anon:alice"))[0]
+    bold = ["<b>" in cell for cell in heatmap.data[0].text[0]]
+    scores = pair_scores(studio.encoder, ["Какая погода?"] * 8, passages[:8])
+    assert bold == [bool(round(s, 2) >= round(expected, 2)) for s in scores] and any(bold)
+    assert f"at or above your threshold {expected:.1f}" in heatmap.layout.title.text
     # Bob has one not-relevant verdict: no threshold, and a hint how to get one; anonymous API callers none.
     _, _, _, status, view = run_similarity(studio, "Какая погода?", "\n".join(passages), identity=Identity("anon:bob"))
     assert view.threshold is None and "all “not relevant”" in status

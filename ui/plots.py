@@ -68,8 +68,10 @@ def similarity_heatmap(scores: np.ndarray, queries: list[str], passages: list[st
         if threshold is None:
             trace.update(text=rounded, texttemplate="%{text:.2f}")
         else:
-            marked = [[f"<b>{v:.2f}</b>" if s >= threshold else f"{v:.2f}" for v, s in zip(row, raw, strict=True)]
-                      for row, raw in zip(rounded, scores, strict=True)]
+            # Compared as shown (two decimals): the threshold's own pair, scored by another matrix product,
+            # may differ from it in the sixth digit.
+            line = round(threshold, 2)
+            marked = [[f"<b>{v:.2f}</b>" if v >= line else f"{v:.2f}" for v in row] for row in rounded]
             trace.update(text=marked, texttemplate="%{text}")
     if cells <= FULL_HOVER_CELLS:
         trace.update(hoverinfo="text", hovertext=[

@@ -139,7 +139,7 @@ def run_similarity(studio: Studio, queries: str, passages: str, query_prefix: st
         figure = similarity_heatmap(result.scores, result.queries, result.passages, threshold)
     if choice is not None:
         note = t("sim_threshold", threshold=f"{choice.threshold:.1f}", n=choice.n_relevant + choice.n_not_relevant,
-                 f1=f"{choice.f1:.2f}", above=int((result.scores >= choice.threshold).sum()),
+                 f1=f"{choice.f1:.2f}", above=int((np.round(result.scores, 2) >= round(choice.threshold, 2)).sum()),
                  pairs=result.scores.size)
     notes = [f"{t('warning')} {html.escape(translate_error(w))}" for w in result.warnings]
     shown = t("sim_shown_top", k=k) if k and k < len(result.passages) else t("sim_shown_all")
