@@ -159,7 +159,6 @@ def test_similarity_bars_show_my_threshold_on_a_scale_that_separates_them(page):
     scores = page.evaluate("Array.from(document.querySelector('#sim-plot .js-plotly-plot')._fullData[0].x)")
     assert 0 < low < min(scores) and max(scores) < high and low <= line <= high  # not from 0; the line on it
     assert "your threshold" in page.inner_text("#sim-plot")
-    screenshot(page, "5-similarity-threshold")
     assert error_toasts(page) == []
 
 

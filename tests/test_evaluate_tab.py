@@ -321,6 +321,12 @@ def test_evaluate_says_what_its_figures_mean_and_what_to_do_next():
     assert "with 16 queries the figure is uncertain by about ±14 points" in summary
     table = misses_table(report)
     assert table["note"].tolist() == ["same text as the query"] and table["query"].tolist() == ["Вопрос 15?"]
+    # A threshold from your judgments says where it is used next.
+    from ui.evaluate_tab import ThresholdReport, thresholds_summary
+
+    mine = thresholds_summary(ThresholdReport({}, np.array([True, False]), "judgments"))
+    assert "the Similarity tab marks this threshold" in mine
+    assert "Similarity" not in thresholds_summary(ThresholdReport({}, np.array([True, False]), "upload"))
 
 
 ENGLISH_OF_EVALUATE = ("no clear difference", "better", "the right passage", "Next", "same text as the query",

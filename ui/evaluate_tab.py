@@ -334,6 +334,8 @@ def thresholds_summary(report: ThresholdReport) -> str:
     parts = [t("ev_th_summary", n=f"{n:,}", source=source, relevant=f"{int(report.relevant.sum()):,}",
                not_relevant=f"{int((~report.relevant).sum()):,}"),
              t("ev_th_note")]
+    if report.source == "judgments":
+        parts.append(t("ev_th_in_similarity"))  # where the threshold is used next, without asking
     return " · ".join(parts + [f"{t('warning')} {html.escape(translate_error(w))}" for w in report.warnings])
 
 

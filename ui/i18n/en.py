@@ -587,6 +587,7 @@ EN: dict[str, str] = {
         "your {n} relevance judgments are all “{kind}”: judge a pair of the other kind to see your threshold here"
     ),
     "plot_threshold": "your threshold {threshold}",
+    "ev_th_in_similarity": "the Similarity tab marks this threshold on its scores (same model and prefixes)",
     "plot_threshold_bold": "bold: at or above your threshold {threshold}",
     "plot_side_change": "change: {b} − {a}",
 }
