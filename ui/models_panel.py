@@ -7,12 +7,13 @@ decided in app.py). A model takes the whole server's memory for as long as it st
 identities cost nothing to make (core.identity.MintLimiter allows 5 an hour per address), so no per-person
 quota would stop one visitor from filling the memory; an admin is someone the operator named.
 
-The tabs that pick a model (Similarity, Evaluate) listen to :attr:`ModelsPanel.changed`: it holds the
-loaded models' ids, and is set after a load, an unload and each page load, so their pickers follow.
+The tabs that pick a model (Similarity, Evaluate) listen to :attr:`ModelsPanel.changed`: it holds a
+digest of the loaded models' ids, and is set after a load, an unload and each page load, so their pickers follow.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 from dataclasses import dataclass
 
@@ -30,14 +31,15 @@ from ui.i18n import i18n, t, translate_error
 class ModelsPanel:
     """The panel's components that ui/app.py wires to the rest of the page."""
 
-    changed: gr.State  # the loaded models' ids, one per line: its change refreshes the model pickers
+    changed: gr.State  # a digest of the loaded models' ids: its change refreshes the model pickers
     note: gr.Markdown
     unload_choice: gr.Dropdown
 
 
 def loaded_ids(studio: Studio) -> str:
-    """What :attr:`ModelsPanel.changed` holds: every loaded model's id, in order."""
-    return "\n".join(studio.encoders)
+    """What :attr:`ModelsPanel.changed` holds: a digest of every loaded model's id, in order (a digest, as
+    a folder's id is its server path, which the page must never see)."""
+    return hashlib.sha256("\n".join(studio.encoders).encode()).hexdigest()[:16]
 
 
 def may_load(studio: Studio, is_admin: bool) -> bool:
