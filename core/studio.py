@@ -241,7 +241,9 @@ class Studio:
         self._authorise_loads(is_admin)
         spec = self._model_spec(spec)
         footprint = self._footprint(spec)
-        return self._check(footprint, sum(self._loading.values()))
+        with self._models_lock:  # another thread may be adding or removing a load under way
+            pending = sum(self._loading.values())
+        return self._check(footprint, pending)
 
     def _check(self, footprint, pending: int) -> MemoryCheck:
         encoder = self.encoder
