@@ -242,3 +242,21 @@ def test_who_may_load_models_by_default():
     assert model_loads(parse_args(["--host", "127.0.0.1", "--auth", "a:b"])) == "admins"
     assert model_loads(parse_args(["--host", "127.0.0.1"]), login=True) == "admins"
     assert model_loads(parse_args(["--host", "0.0.0.0", "--model-loads", "everyone"])) == "everyone"
+
+
+def test_the_panel_shows_the_estimate_or_why_not_before_anything_loads(encoder, second_dir):
+    """ui/models_panel.py's pure pieces: the estimate in fp32 and fp16 against free memory, and the refusal
+    shown beside the picker for a caller who may not load (the server's folders are not even looked at)."""
+    from ui.models_panel import loaded_ids, preview, unload_choices
+
+    studio = studio_with(encoder)
+    shown = preview(studio, str(second_dir), is_admin=True)
+    assert "tiny-second" in shown and "MiB in fp32" in shown and "It fits" in shown
+    assert str(second_dir.parent) not in shown  # a folder by its name, never its server path
+    assert "only admins" in preview(studio, str(second_dir), is_admin=False)
+    assert "only admins" in preview(studio, "/etc", is_admin=False)
+    assert preview(studio, "  ", is_admin=True) == ""
+    before = loaded_ids(studio)
+    studio.load_model(str(second_dir), is_admin=True)
+    assert unload_choices(studio) == ["tiny-second"] and loaded_ids(studio) != before
+    assert str(second_dir) not in loaded_ids(studio)

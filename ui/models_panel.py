@@ -64,9 +64,15 @@ def estimate_text(check: MemoryCheck) -> str:
     verdict = "mdl_fits" if check.fits else "mdl_does_not_fit"
     return t("mdl_estimate", model=html.escape(common.display_model(footprint.model)),
              params=f"{footprint.parameters / 1e6:.1f}", source=t(f"mdl_source_{footprint.source}"),
-             fp32=round(footprint.bytes_at("float32") / 2**20), fp16=round(footprint.bytes_at("float16") / 2**20),
-             dtype=check.dtype, device=check.device, engine=check.engine, need=round(check.need_bytes / 2**20),
-             free=round(check.free_bytes / 2**20), reserve=round(check.reserve_bytes / 2**20)) + " " + t(verdict)
+             fp32=mib(footprint.bytes_at("float32")), fp16=mib(footprint.bytes_at("float16")),
+             dtype=check.dtype, device=check.device, engine=check.engine, need=mib(check.need_bytes),
+             free=mib(check.free_bytes), reserve=mib(check.reserve_bytes)) + " " + t(verdict)
+
+
+def mib(size: int) -> str:
+    """Bytes as MiB: a tenth for a small model (a tiny test model is 0.2 MiB, not 0), whole ones above 10."""
+    value = size / 2**20
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 def preview(studio: Studio, spec: str, is_admin: bool) -> str:
@@ -77,7 +83,7 @@ def preview(studio: Studio, spec: str, is_admin: bool) -> str:
     try:
         return estimate_text(studio.memory_check(spec, is_admin=is_admin))
     except ValueError as error:
-        return "⚠️ " + html.escape(translate_error(message_of(error)), quote=False)
+        return "**" + html.escape(translate_error(message_of(error)), quote=False) + "**"
 
 
 def _is_admin(studio: Studio, request: gr.Request | None, profile: gr.OAuthProfile | None, token: str) -> bool:
@@ -118,8 +124,9 @@ def build(studio: Studio, token: gr.BrowserState) -> ModelsPanel:
         return (done, loaded_note(studio, admin), gr.update(choices=unload_choices(studio), value=None),
                 loaded_ids(studio), None, "")
 
+    # The progress bar on the status line only: the panel stays readable while a model loads.
     load.click(load_in_panel, [spec, token], [status, note, unload_choice, changed, spec, estimate],
-               api_visibility="private")
+               api_visibility="private", show_progress_on=[status])
 
     @common.user_errors
     def unload_in_panel(name: str, user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):

@@ -559,12 +559,12 @@ EN: dict[str, str] = {
     "mdl_you_may_load": "You may load another; Similarity and Evaluate then offer it.",
     "mdl_admins_only": "Only admins may load or unload models on this server.",
     "mdl_estimate": (
-        "**{model}**: {params} M parameters ({source}): {fp32:,} MiB in fp32, {fp16:,} MiB in fp16. Here it "
-        "would run in {dtype} on {device} ({engine}) and take about **{need:,} MiB** with its cache; "
-        "free: {free:,} MiB, of which {reserve:,} MiB stay free for the models' work."
+        "**{model}**: {params} M parameters ({source}): {fp32} MiB in fp32, {fp16} MiB in fp16. Here it "
+        "would run in {dtype} on {device} ({engine}) and take about **{need} MiB** with its cache; "
+        "free: {free} MiB, of which {reserve} MiB stay free for the models' work."
     ),
-    "mdl_fits": "✅ It fits.",
-    "mdl_does_not_fit": "⛔ It does not fit: loading it will be refused.",
+    "mdl_fits": "**It fits.**",
+    "mdl_does_not_fit": "**It does not fit: loading it will be refused.**",
     "mdl_source_safetensors": "counted from its weights",
     "mdl_source_weights": "from the size of its weight files",
     "mdl_source_config": "estimated from its config",
