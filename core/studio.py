@@ -295,7 +295,7 @@ class Studio:
             self._loading[spec] = check.need_bytes
         started = time.monotonic()
         try:
-            report(0.2, Message("progress_model_loading", need=f"{check.need_bytes / 2**20:,.0f}"))
+            report(0.2, Message("progress_model_loading", need=f"{check.need_bytes / 2**20:.0f}"))
             try:
                 encoder = self._new_encoder(spec)
             except ModelLoadError as error:
@@ -321,7 +321,8 @@ class Studio:
         """Take a loaded model (not the default) out of the registry; its memory is freed once the
         requests still using it finish. Returns its id."""
         self._authorise_loads(is_admin)
-        encoder = self.model(str(name or "").strip() or None, None, True)
+        # By the models the caller may use: someone's private tuned model only by an admin.
+        encoder = self.model(str(name or "").strip() or None, None, is_admin)
         if encoder is self.encoder:
             raise UserError("model_default_stays", model=encoder.model_id)
         with self._models_lock:
