@@ -260,3 +260,22 @@ def test_the_panel_shows_the_estimate_or_why_not_before_anything_loads(encoder, 
     studio.load_model(str(second_dir), is_admin=True)
     assert unload_choices(studio) == ["tiny-second"] and loaded_ids(studio) != before
     assert str(second_dir) not in loaded_ids(studio)
+
+
+def test_similarity_and_evaluate_pickers_follow_the_panel(encoder, tmp_path):
+    """Both tabs' model pickers are outputs of an event the panel's state triggers (a load, an unload, a
+    page load), not only of their tab being selected: the browser check sees Evaluate follow."""
+    from core.judgments import JudgmentStore
+    from core.studio import Studio
+    from ui.app import build_app
+
+    studio = Studio(encoder, store=JudgmentStore(tmp_path / "feedback.sqlite"))
+    app = build_app(studio)
+    config = app.get_config_file()
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"] if c["props"].get("elem_id")}
+    states = {c["id"] for c in config["components"] if c.get("type") == "state"}
+    followers = {output for dependency in config["dependencies"]
+                 if any(event == "change" and target in states for target, event in dependency["targets"])
+                 for output in dependency["outputs"]}
+    for elem_id in ("sim-model", "sim-other", "ev-models", "se-model", "header"):
+        assert ids[elem_id] in followers, elem_id
