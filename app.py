@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"new anonymous identities one client address may get per hour (default "
                              f"{MINTS_PER_WINDOW}; 0: none, visitors log in or keep their token). Behind a proxy "
                              "all visitors may share its address: raise it there")
+    parser.add_argument("--model-loads", default=env("USER_STUDIO_MODEL_LOADS", "auto"),
+                        choices=["auto", "admins", "everyone"],
+                        help="who may load and unload models from the page and the API (each takes the whole "
+                             "server's memory); auto: everyone on a server only this machine reaches (a loopback "
+                             "host, no login), else admins")
     parser.add_argument("--max-upload-mb", type=float, default=float(env("USER_STUDIO_MAX_UPLOAD_MB") or 5))
     parser.add_argument("--cache-mb", type=float, default=float(env("USER_STUDIO_CACHE_MB") or 256),
                         help="memory for cached embeddings, in MiB (default 256)")
@@ -127,6 +132,16 @@ def load_encoders(models: list[str] | None, device: str, dtype: str, cache_bytes
     return [load_encoder(model, device, dtype, cache_bytes, engine, cpu_weights)[0] for model in models], None
 
 
+def model_loads(args: argparse.Namespace, login: bool = False) -> str:
+    """Who may load models: as asked, or for "auto" everyone when only this machine can reach the server
+    and nobody logs in (its user could restart it with any --model anyway), else admins only."""
+    choice = getattr(args, "model_loads", "auto")
+    if choice != "auto":
+        return choice
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    return "everyone" if loopback and not args.auth and not login else "admins"
+
+
 def create_studio(args: argparse.Namespace):
     from core.identity import IdentityIssuer, MintLimiter, load_or_create_key
     from core.judgments import JudgmentStore, default_data_dir
@@ -147,7 +162,8 @@ def create_studio(args: argparse.Namespace):
     start_from_env(store)
     limits = Limits(upload_bytes=int(args.max_upload_mb * 1_000_000))
     return Studio(encoders[0], others=encoders[1:], limits=limits, store=store, identities=identities,
-                  fallback_reason=fallback_reason)
+                  fallback_reason=fallback_reason,
+                  model_loads=model_loads(args, login=bool(os.environ.get("OAUTH_CLIENT_ID"))))
 
 
 def main(argv: list[str] | None = None) -> int:

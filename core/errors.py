@@ -307,6 +307,29 @@ MESSAGES: dict[str, str] = {
     "upload_what_pairs": "a table of query and passage columns",
     "upload_what_labelled_pairs": "a table of query, passage and label columns",
     "upload_what_table": "a table",
+    # models loaded from the page or the API (core.studio.Studio.load_model, issue 26)
+    "models_admins_only": "only admins may load or unload models here: each takes the whole server's memory",
+    "model_spec_empty": "name a model to load: a built-in name, a local folder or a hub id",
+    "model_spec_bad": "that is not a model name or folder ({length} characters, or control characters)",
+    "model_already_loaded": "{model!r} is loaded already",
+    "model_loading_now": "{model!r} is being loaded already; wait for it",
+    "too_many_models": "{limit} models are loaded beside the default already; unload one first",
+    "model_too_big": (
+        "{model!r} would not fit: it needs about {need:,} MiB and {where} has {free:,} MiB free, of which "
+        "{reserve:,} MiB stays free for the work of the models already loaded"
+    ),
+    "memory_ram": "the server's memory",
+    "memory_gpu": "the GPU",
+    "model_folder_missing": "there is no model folder {model!r} on the server",
+    "model_hub_unreachable": (
+        "{model!r} is not on this server and the model hub cannot be reached from it: copy the model's "
+        "folder to the server and give its path, or pick a built-in model"
+    ),
+    "model_load_failed": "{model!r} could not be loaded: {reason}",
+    "model_default_stays": "{model} is the default model and stays loaded",
+    "progress_model_size": "reading the model's size",
+    "progress_model_loading": "loading the weights (about {need} MiB)",
+    "progress_model_ready": "ready",
 }
 
 

@@ -34,6 +34,10 @@ class Limits:
     # Callers without an identity wait in their address's line, which many people may share (a proxy, an
     # office): it may hold as many as the app's whole queue did before (app.queue_settings' max_size).
     calls_waiting_per_address: int = 64
+    # Models loaded from the page or the API beside the default (core.studio.Studio.load_model). Memory is
+    # checked per load; this caps what one admin's clicks can pin even where memory is plentiful: every
+    # model is scored in Evaluate's comparison, so four models already take four times one model's time.
+    max_extra_models: int = 3
 
     def check_texts(self, texts: Sequence[str], cap: int, what: str) -> None:
         """``what`` names the texts for the message: a ``what_*`` key of core.errors.MESSAGES, less "what_"."""

@@ -7,6 +7,7 @@ plain data (numpy arrays and pandas frames); figures and components are the UI's
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ import pandas as pd
 from core.campaigns import PREFIXES_OF, Campaign, CampaignStore
 from core.campaigns.uncertain import Choice
 from core.encoding import Encoder, Encoding
+from core.encoding.footprint import MemoryCheck, check_memory, estimate, free_memory
+from core.encoding.loading import ModelLoadError
 from core.errors import Message, UserError, word
 from core.exploration.cluster_view import ClusterResult
 from core.identity import IdentityIssuer, load_or_create_key
@@ -69,6 +72,20 @@ class TunedAccess:
         return self.for_everyone or is_admin or (user is not None and user == self.owner)
 
 
+# Who may load and unload models from the page and the API: "admins", or "everyone" (a server only its
+# own machine can reach, whose user could start it with any --model anyway; app.py decides).
+MODEL_LOADS = ("admins", "everyone")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model loaded on request: its id, the memory check it passed, and how long the load took."""
+
+    model_id: str
+    check: MemoryCheck
+    seconds: float
+
+
 @dataclass
 class PrefixComparison:
     texts: list[str]
@@ -87,7 +104,8 @@ class Studio:
     def __init__(self, encoder: Encoder, *, limits: Limits | None = None, store: JudgmentStore | None = None,
                  identities: IdentityIssuer | None = None, fallback_reason: str | None = None,
                  files: TempFiles | None = None, others: Sequence[Encoder] = (),
-                 training: TrainingJobs | None = None, registry: ModelRegistry | None = None):
+                 training: TrainingJobs | None = None, registry: ModelRegistry | None = None,
+                 model_loads: str = "admins", memory: Callable[[str], tuple[int, int]] = free_memory):
         if store is not None and identities is None:
             # Anonymous identities are signed with a key kept beside the store, so they outlive restarts.
             identities = IdentityIssuer(load_or_create_key(store.path.parent))
@@ -116,6 +134,13 @@ class Studio:
         self.tuned: TunedAccess | None = None
         self._tuned_ids: frozenset[str] = frozenset()  # every model id loaded as a tuned version so far
         self._models_lock = threading.Lock()
+        if model_loads not in MODEL_LOADS:
+            raise ValueError(f"model_loads must be one of {MODEL_LOADS}, got {model_loads!r}")
+        self.model_loads = model_loads
+        self.memory = memory  # (free, total) bytes on a device; tests pass their own
+        # Loads under way, by what was asked for, with the bytes each was promised (held under _models_lock):
+        # a second load of the same model is refused, and two loads at once are checked against memory together.
+        self._loading: dict[str, int] = {}
         # Heavy calls per caller (the UI's async handlers wait here, see core.limits.CallGate).
         self.gate = CallGate(self.limits.calls_running_per_user, self.limits.calls_waiting_per_user)
 
@@ -194,6 +219,117 @@ class Studio:
             self.tuned = TunedAccess(encoder.model_id, owner, bool(for_everyone))
             self.encoders = models
         return encoder
+
+    # -- models loaded on request ----------------------------------------------------------------
+    def may_load_models(self, is_admin: bool) -> bool:
+        """Whether a caller may load and unload models (each costs the whole server its memory)."""
+        return is_admin or self.model_loads == "everyone"
+
+    def _authorise_loads(self, is_admin: bool) -> None:
+        if not self.may_load_models(is_admin):
+            raise UserError("models_admins_only")
+
+    def _loaded_as(self, spec: str) -> str | None:
+        """The id of a loaded model that ``spec`` names (its id, or its folder's name or path), if any."""
+        for model_id in self.encoders:
+            if spec == model_id or Path(spec).expanduser().resolve() == Path(model_id).expanduser().resolve():
+                return model_id
+        return None
+
+    def memory_check(self, spec: str, *, is_admin: bool = False) -> MemoryCheck:
+        """How much memory ``spec`` would take next to what is loaded and being loaded, without loading it."""
+        self._authorise_loads(is_admin)
+        spec = self._model_spec(spec)
+        footprint = self._footprint(spec)
+        with self._models_lock:  # another thread may be adding or removing a load under way
+            pending = sum(self._loading.values())
+        return self._check(footprint, pending)
+
+    def _check(self, footprint, pending: int) -> MemoryCheck:
+        encoder = self.encoder
+        engine = encoder.engine
+        return check_memory(footprint, encoder.device, encoder.dtype, engine, encoder.cache_limit, pending,
+                            self.memory(encoder.device))
+
+    def _model_spec(self, spec: object) -> str:
+        text = str(spec or "").strip()
+        if not text:
+            raise UserError("model_spec_empty")
+        if len(text) > 300 or any(ord(c) < 32 for c in text):
+            raise UserError("model_spec_bad", length=len(text))
+        if self._loaded_as(text) is not None:
+            raise UserError("model_already_loaded", model=text)
+        return text
+
+    @staticmethod
+    def _footprint(spec: str):
+        try:
+            return estimate(spec)
+        except ModelLoadError as error:
+            raise _load_refusal(spec, error) from None
+
+    def load_model(self, spec: str, *, is_admin: bool = False, progress: StepProgress | None = None) -> LoadedModel:
+        """Load ``spec`` (a built-in name, a local folder, a hub id) beside the others, on the default model's
+        device, dtype and engine, for everyone to use; or a clear refusal.
+
+        Refused: callers who may not load (``model_loads``), a model loaded or being loaded already, more than
+        ``Limits.max_extra_models`` beside the default, and a model that would not fit in free memory with
+        ``core.encoding.footprint``'s reserve (loads under way count as taken). The registry changes only once
+        the load has succeeded, by replacing the dict, so a request iterating over the models, or encoding
+        with one, never sees it half-changed; a failed load leaves nothing behind.
+        """
+        self._authorise_loads(is_admin)
+        report = progress or (lambda fraction, text: None)
+        spec = self._model_spec(spec)
+        report(0.05, Message("progress_model_size"))
+        footprint = self._footprint(spec)
+        with self._models_lock:
+            if spec in self._loading:
+                raise UserError("model_loading_now", model=spec)
+            extra = len(self.encoders) - 1 + len(self._loading)
+            if extra >= self.limits.max_extra_models:
+                raise UserError("too_many_models", limit=self.limits.max_extra_models)
+            check = self._check(footprint, sum(self._loading.values()))
+            if not check.fits:
+                raise check.refusal()
+            self._loading[spec] = check.need_bytes
+        started = time.monotonic()
+        try:
+            report(0.2, Message("progress_model_loading", need=f"{check.need_bytes / 2**20:.0f}"))
+            try:
+                encoder = self._new_encoder(spec)
+            except ModelLoadError as error:
+                raise _load_refusal(spec, error) from None
+            with self._models_lock:
+                if encoder.model_id in self.encoders:  # the same model under another name, loaded meanwhile
+                    raise UserError("model_already_loaded", model=spec)
+                self.encoders = {**self.encoders, encoder.model_id: encoder}
+        finally:
+            with self._models_lock:
+                self._loading.pop(spec, None)
+        report(1.0, Message("progress_model_ready"))
+        return LoadedModel(encoder.model_id, check, time.monotonic() - started)
+
+    def _new_encoder(self, spec: str) -> Encoder:
+        default = self.encoder
+        if default.engine in ("torch", "openvino"):
+            return Encoder(spec, device=default.device, dtype=default.dtype, engine=default.engine,
+                           cpu_weights=default.cpu_weights, cache_bytes=default.cache_limit)
+        return Encoder(spec, cache_bytes=default.cache_limit)
+
+    def unload_model(self, name: str, *, is_admin: bool = False) -> str:
+        """Take a loaded model (not the default) out of the registry; its memory is freed once the
+        requests still using it finish. Returns its id."""
+        self._authorise_loads(is_admin)
+        # By the models the caller may use: someone's private tuned model only by an admin.
+        encoder = self.model(str(name or "").strip() or None, None, is_admin)
+        if encoder is self.encoder:
+            raise UserError("model_default_stays", model=encoder.model_id)
+        with self._models_lock:
+            self.encoders = {k: v for k, v in self.encoders.items() if k != encoder.model_id}
+            if self.tuned_model == encoder.model_id:
+                self.tuned = None
+        return encoder.model_id
 
     # -- tab 1 ---------------------------------------------------------------------------------
     def encode_ahead(self, passages: Sequence[str], passage_prefix: str = "passage", model: str | None = None,
@@ -351,3 +487,12 @@ class Studio:
     @staticmethod
     def _literal(prefix: str, encoder: Encoder) -> str:
         return resolve_prefix(prefix) if encoder.uses_prefixes else ""
+
+
+def _load_refusal(spec: str, error: ModelLoadError) -> UserError:
+    """A loader's failure as a message with a key (the loader words its reasons in English for the CLI)."""
+    if error.kind == "no_folder":
+        return UserError("model_folder_missing", model=spec)
+    if error.kind == "offline":
+        return UserError("model_hub_unreachable", model=spec)
+    return UserError("model_load_failed", model=spec, reason=str(error))

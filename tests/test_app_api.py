@@ -485,3 +485,33 @@ def test_the_queue_never_recomputes_gradios_monitoring_summary(api_client, live_
     assert int(GRADIO_ANALYTICS_NEVER) == queue.ANAYLTICS_CACHE_FREQUENCY
     similarity(api_client, "вопрос", "ответ")
     assert queue.events_recorded > 0 and queue.compute_analytics_summary([{"function": "x"}]) == {"functions": {}}
+
+
+def test_load_model_is_an_endpoint_for_admins_only_then_the_model_scores(api_client, live_app, tmp_path,
+                                                                          monkeypatch):
+    """Issue 26: /model_memory, /load_model and /unload_model, with the page's rules: an anonymous caller
+    is refused (nothing loads); where the server lets everyone load, the model is sized, loaded, used by
+    /similarity by its folder's name, and unloaded."""
+    import shutil
+
+    studio = live_app.studio
+    second = shutil.copytree(Path(studio.encoder.model_id), tmp_path / "api-second")
+    assert "only admins" in error_of(lambda: api_client.predict(str(second), api_name="/load_model"))
+    assert "only admins" in error_of(lambda: api_client.predict(str(second), api_name="/model_memory"))
+    assert list(studio.encoders) == [studio.encoder.model_id]
+    monkeypatch.setattr(studio, "model_loads", "everyone")
+    monkeypatch.setattr(studio, "memory", lambda device: (64 * 2**30, 128 * 2**30))  # whatever the machine has
+    try:
+        memory = api_client.predict(str(second), api_name="/model_memory")
+        assert memory["fits"] and memory["fp32_bytes"] == 2 * memory["fp16_bytes"] > 0
+        loaded = api_client.predict(str(second), api_name="/load_model")
+        assert loaded["model"] == "api-second" and loaded["loaded"][-1] == "api-second"
+        result = api_client.predict("вопрос", "ответ", "query", "passage", "api-second", api_name="/similarity")
+        assert "api-second" in str(result)
+        assert "is loaded already" in error_of(lambda: api_client.predict(str(second), api_name="/load_model"))
+        assert "cannot be reached" in error_of(lambda: api_client.predict("someone/model", api_name="/load_model"))
+        assert api_client.predict("api-second", api_name="/unload_model")["unloaded"] == "api-second"
+    finally:
+        for model_id in list(studio.encoders)[1:]:
+            studio.unload_model(model_id, is_admin=True)
+    assert list(studio.encoders) == [studio.encoder.model_id]

@@ -222,3 +222,28 @@ def test_two_models_scores_and_titles_fit_a_1400_px_window(page, live_app, secon
         assert error_toasts(page) == []
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
+def test_a_model_loaded_from_the_models_panel_is_offered_in_evaluate(page, live_app, tmp_path, monkeypatch):
+    """Issue 26: a second model is loaded from the page (a folder on the server), its memory shown first,
+    and Evaluate, open all along, offers it to compare without a restart or a tab switch."""
+    import shutil
+    from pathlib import Path
+
+    studio = live_app.studio
+    second = shutil.copytree(Path(studio.encoder.model_id), tmp_path / "panel-second")
+    monkeypatch.setattr(studio, "model_loads", "everyone")  # a loopback server nobody logs in to
+    monkeypatch.setattr(studio, "memory", lambda device: (64 * 2**30, 128 * 2**30))  # whatever the machine has
+    try:
+        page.click("#models-panel button")  # the closed accordion's header
+        page.fill("#mdl-spec input", str(second))
+        page.keyboard.press("Enter")
+        wait_for_text(page, "mdl-estimate", "It fits")
+        assert "MiB in fp32" in page.inner_text("#mdl-estimate")
+        page.click("#mdl-load")
+        wait_for_text(page, "mdl-status", "Loaded")
+        wait_for_text(page, "ev-models", "panel-second")
+        assert Path(studio.encoder.model_id).name in page.inner_text("#ev-models")
+        wait_for_text(page, "header", "panel-second")  # the header's "Models loaded" line follows
+        assert error_toasts(page) == []
+    finally:
+        for model_id in list(studio.encoders)[1:]:
+            studio.unload_model(model_id, is_admin=True)

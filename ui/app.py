@@ -14,6 +14,7 @@ from ui import (
     cluster_tab,
     common,
     evaluate_tab,
+    models_panel,
     prefix_tab,
     review_tab,
     similarity_tab,
@@ -48,11 +49,12 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
                 gr.LoginButton(scale=0)
         banner_text = common.fallback_banner(studio)
         banner = gr.Markdown(banner_text, elem_id="banner", visible=bool(banner_text))
+        models = models_panel.build(studio, token)
         with gr.Tabs():
-            similarity_tab.build(studio, token)
+            similarity_tab.build(studio, token, models.changed)
             cluster_tab.build(studio, token)
             prefix_tab.build(studio, token)
-            evaluate_tab.build(studio, token)
+            evaluate_tab.build(studio, token, models.changed)
             if studio.store is not None:
                 view, inputs, outputs, whoami = review_tab.build(studio, token)
                 train_tab.build(studio, token)
@@ -69,6 +71,12 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
         loaded = app.load(page_language, language, [language, header, banner], js=PAGE_LANGUAGE_JS,
                           api_visibility="private")
         language.input(None, language, None, js=SWITCH_JS, api_visibility="private")
+        # A model loaded or unloaded (here, or in another session before this page opened): the header's
+        # list follows, and the tabs' model pickers listen to the same state.
+        loaded.then(models_panel.on_page_load(studio), token, [models.note, models.unload_choice, models.changed],
+                    api_visibility="private")
+        models.changed.change(common.user_errors(lambda: common.model_header(studio)), None, header,
+                              api_visibility="private")
 
         if studio.store is not None:
             @common.user_errors
@@ -84,6 +92,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
             train_tab.add_api(studio)
             annotate_tab.add_api(studio)
         evaluate_tab.add_api(studio)
+        models_panel.add_api(studio)
         (janitor or SessionJanitor(interval_s=min(30.0, max(1.0, files_ttl / 2)))).attach(app, files=studio.files)
     return app
 

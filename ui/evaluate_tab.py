@@ -384,7 +384,8 @@ def describe_pairs(studio: Studio, path: str | None):
     return gr.update(choices=columns, value=query), gr.update(choices=columns, value=passage), note
 
 
-def build(studio: Studio, token: gr.BrowserState) -> None:
+def build(studio: Studio, token: gr.BrowserState, models_changed: gr.State | None = None) -> None:
+    """``models_changed``: a state set when models are loaded or unloaded (ui/models_panel.py)."""
     models = [common.display_model(m) for m in studio.encoders]
     several = len(models) > 1
     with gr.Tab(i18n("ev_tab"), id="evaluate") as tab:
@@ -465,8 +466,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = common.caller(studio, request, profile, user_token)
             return (*model_pickers(studio, ticked, picked, names, identity), user_token or "")
 
-        tab.select(refresh_models, [chosen_models, search_model, offered, token],
-                   [chosen_models, search_model, offered, caller_token], api_visibility="private")
+        gr.on([tab.select, *([models_changed.change] if models_changed is not None else [])], refresh_models,
+              [chosen_models, search_model, offered, token], [chosen_models, search_model, offered, caller_token],
+              api_visibility="private")
 
         # -- retrieval
         @common.user_errors

