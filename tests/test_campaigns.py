@@ -251,7 +251,8 @@ def test_the_last_slot_goes_to_one_person_and_comes_back_when_the_lease_expires(
     with pytest.raises(ValueError, match="your hold on it had expired"):
         campaigns.submit(cid, first.item_id, Judgment("relevant", "", user="u1"))
     campaigns.submit(cid, first.item_id, Judgment("not_relevant", "", user="u2"))
-    assert campaigns.progress(cid, "u2").line() == "1 of 1 done; 0 left in the campaign"
+    assert campaigns.progress(cid, "u2").line() == ("1 judged by you, 0 left for you; 1 of 1 items complete "
+                                                    "(1 of 1 judgments)")
 
 
 def test_skip_and_undo(stores):
