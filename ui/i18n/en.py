@@ -560,7 +560,8 @@ EN: dict[str, str] = {
         "compares at least two."
     ),
     "ann_alpha_without_some_empty": (
-        "An empty “alpha without them” means the others alone share no item judged twice."
+        "An empty “alpha without them”: without that annotator alpha is not defined (the others share no "
+        "item, or give every item the same answer)."
     ),
     "banner_reason_other": "It could not be loaded (the server's log says why).",
     "rv_all": "(all)",
