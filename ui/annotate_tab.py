@@ -413,7 +413,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                     message = t("ann_already_saved", item=int(item_id))
                 else:
                     record = answer(studio, identity, campaign_id, item_id, value)
-                    message = t("ann_saved", item=int(item_id), value=html.escape(str(value)), record=record)
+                    shown = value_name(campaigns.get(campaign_id), value)  # "not relevant", not not_relevant
+                    message = t("ann_saved", item=int(item_id), value=html.escape(shown), record=record)
                 return show(studio, identity, campaign_id, campaigns.next_item(
                     campaign_id, identity.user, address=common.anonymous_address(identity, request)), message)
 
