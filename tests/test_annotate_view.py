@@ -47,7 +47,7 @@ def studio(tmp_path) -> Studio:
     # A stand-in for the model: nothing here encodes, and Studio reads only these fields.
     encoder = SimpleNamespace(model_id="multilingual-e5-small", uses_prefixes=True, revision=None)
     store = JudgmentStore(tmp_path / "feedback.sqlite")
-    yield Studio(encoder, store=store, fallback_reason=Message("model_offline", model="deepvk/USER-base"))  # type: ignore[arg-type]
+    yield Studio(encoder, store=store)  # type: ignore[arg-type]
     store.close()
 
 
@@ -123,6 +123,7 @@ def test_the_progress_line_says_whose_count_is_whose(studio):
 def test_the_fallback_banner_gives_its_reason_in_the_pages_language(studio):
     from ui.common import fallback_banner
 
+    studio.fallback_reason = Message("model_offline", model="deepvk/USER-base")  # as app.load_encoder gives it
     english = html.unescape(fallback_banner(studio, "en"))
     assert "Could not load 'deepvk/USER-base': it is not in the local Hugging Face cache" in english
     russian = fallback_banner(studio, "ru")

@@ -294,7 +294,7 @@ def test_the_first_screen_of_a_phone_reaches_the_first_tabs_inputs(browser, phon
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(phone_app.url)
-        page.wait_for_function("(document.querySelector('#banner')?.innerText || '').includes('хаб недоступен')")
+        page.wait_for_function("(document.querySelector('#banner')?.innerText || '').includes('deepvk/USER-base')")
         boxes = page.evaluate("""() => Object.fromEntries(['#header', '#banner', '#lang-switch', '#sim-queries textarea']
             .map(s => [s, document.querySelector(s).getBoundingClientRect().toJSON()]))""")
         screenshot(page, "phone-first-screen-ru-390")
