@@ -515,6 +515,9 @@ def test_cli_round_trip(tmp_path, capsys):
     assert cli_main(["export", "--db", str(db), "--campaign", made["campaign"], "--kind", "pairs", "--out", str(out),
                      "--min-agreement", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == 2 and len(out.read_text().splitlines()) == 2
+    assert cli_main(["export", "--db", str(db), "--campaign", made["campaign"], "--kind", "scores", "--out",
+                     str(tmp_path / "scores.jsonl")]) == 1  # a relevance consensus holds no scores: said so
+    assert "consensus exports as pairs, triplets, not as scores" in capsys.readouterr().err
     consensus = tmp_path / "consensus.sqlite"
     assert cli_main(["consensus", "--db", str(db), "--campaign", made["campaign"], "--out", str(consensus)]) == 0
     assert json.loads(capsys.readouterr().out)["added"] == 2  # item 2 is a tie
