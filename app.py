@@ -61,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="who may load and unload models from the page and the API (each takes the whole "
                              "server's memory); auto: everyone on a server only this machine reaches (a loopback "
                              "host, no login), else admins")
-    parser.add_argument("--max-upload-mb", type=float, default=float(env("USER_STUDIO_MAX_UPLOAD_MB") or 5))
+    parser.add_argument("--max-upload-mb", type=float, default=float(env("USER_STUDIO_MAX_UPLOAD_MB") or 5),
+                        help="largest upload, in MiB (default 5), as the page's labels and Gradio's check count")
     parser.add_argument("--cache-mb", type=float, default=float(env("USER_STUDIO_CACHE_MB") or 256),
                         help="memory for cached embeddings, in MiB (default 256)")
     args = parser.parse_args(argv)
@@ -112,7 +113,8 @@ def load_encoder(model: str | None, device: str, dtype: str, cache_bytes: int | 
     try:
         return Encoder(DEFAULT_MODEL, device=device, dtype=dtype, **options), None
     except ModelLoadError as error:
-        reason = str(error).split(" Point at")[0]
+        # The banner's reason: the error's translatable one when it has it, else its first sentences.
+        reason = error.reason or str(error).split(" Point at")[0]
     try:
         log.warning("%s. Starting on %s instead.", reason.rstrip("."), E5_SMALL)
         return Encoder(E5_SMALL, device=device, dtype=dtype, **options), reason
@@ -146,7 +148,7 @@ def create_studio(args: argparse.Namespace):
     from core.identity import IdentityIssuer, MintLimiter, load_or_create_key
     from core.judgments import JudgmentStore, default_data_dir
     from core.judgments.hub_sync import start_from_env
-    from core.limits import Limits
+    from core.limits import MIB, Limits
     from core.studio import Studio
 
     if args.cache_mb <= 0:
@@ -160,7 +162,7 @@ def create_studio(args: argparse.Namespace):
     identities = IdentityIssuer(load_or_create_key(data_dir), admins=parse_admins(args.admins),
                                 mint_limiter=MintLimiter(per_window=args.new_identities_per_hour))
     start_from_env(store)
-    limits = Limits(upload_bytes=int(args.max_upload_mb * 1_000_000))
+    limits = Limits(upload_bytes=int(args.max_upload_mb * MIB))
     return Studio(encoders[0], others=encoders[1:], limits=limits, store=store, identities=identities,
                   fallback_reason=fallback_reason,
                   model_loads=model_loads(args, login=bool(os.environ.get("OAUTH_CLIENT_ID"))))

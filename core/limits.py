@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 from core.errors import UserError, word
 
+KIB = 2**10
+MIB = 2**20
+
 
 @dataclass
 class Limits:
@@ -26,7 +29,7 @@ class Limits:
     # Texts one clustering maps (the other tabs keep max_corpus): 50,000 draw in about 10 s (core/exploration/projection.py).
     max_cluster_texts: int = 50_000
     max_chars: int = 20_000
-    upload_bytes: int = 5_000_000
+    upload_bytes: int = 5 * MIB  # "5 MiB" on the page; Gradio's own upload check counts in MiB too
     # Heavy calls (scoring, encoding ahead) one caller may have working at once, and waiting beyond
     # those (CallGate below): two keep the model busy while one call builds its answer.
     calls_running_per_user: int = 2

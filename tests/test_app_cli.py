@@ -232,7 +232,7 @@ def test_create_studio_uses_the_data_dir_and_upload_limit(clean_env, tiny_model_
     studio = app.create_studio(args)
     try:
         assert studio.store.path == tmp_path / "data" / "feedback.sqlite" and studio.store.path.is_file()
-        assert studio.limits.upload_bytes == 2_000_000
+        assert studio.limits.upload_bytes == 2 * 2**20  # MiB, as Gradio's own upload check counts
         assert studio.fallback_reason is None and studio.encoder.model_id == str(tiny_model_dir)
     finally:
         studio.store.close()
@@ -243,7 +243,7 @@ def test_launch_is_safe_by_default():
 
     import app
 
-    settings = app.launch_settings(5_000_000)
+    settings = app.launch_settings(5 * 2**20)
     assert settings["share"] is False and settings["enable_monitoring"] is False
-    assert settings["max_file_size"] == 5_000_000
+    assert settings["max_file_size"] == 5 * 2**20
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"

@@ -83,7 +83,7 @@ def test_create_annotate_with_the_keyboard_and_read_agreement(annotate_page, ann
     wait_text(page, "ann-item", "Item 1 of 4")
     assert "Оцените от 0 до 5." in page.inner_text("#ann-instructions")
     assert page.locator("#ann-undo").is_visible()
-    assert "0 of 4 done; 4 left in the campaign" in page.inner_text("#ann-progress")
+    assert "You: 0 judged, 4 left for you" in page.inner_text("#ann-progress")
 
     press(page, "4", "Item 2 of 4")
     press(page, "s", "Item 3 of 4")  # skip item 2
@@ -91,10 +91,11 @@ def test_create_annotate_with_the_keyboard_and_read_agreement(annotate_page, ann
     press(page, "0", "Item 3 of 4")
     assert HOSTILE in page.inner_text("#ann-item")  # shown as text, not run
     press(page, "5", "Item 4 of 4")
-    wait_text(page, "ann-progress", "3 of 4 done")
+    wait_text(page, "ann-progress", "You: 3 judged")
     screenshot(page, "8-annotate")
     press(page, "2", "Nothing left for you")
-    wait_text(page, "ann-progress", "4 of 4 done; 4 left in the campaign")  # overlap 2: others still needed
+    # overlap 2: the others' judgments are still needed, and the line says so instead of "4 left"
+    wait_text(page, "ann-progress", "You: 4 judged, 0 left for you · the campaign: 0 of 4 items have all their judgments")
 
     rows = [r for r in annotate_app.store.rows(user="auth:ann") if r["tab"] == "annotate"]
     assert {(r["anchor"], r["score"]) for r in rows} == {(PAIRS[0][0], 4.0), (PAIRS[1][0], 0.0), (PAIRS[2][0], 5.0),
@@ -102,8 +103,10 @@ def test_create_annotate_with_the_keyboard_and_read_agreement(annotate_page, ann
 
     page.get_by_text("Agreement and training data").click()
     page.click("#ann-agreement-run")
-    wait_text(page, "ann-agreement", "Krippendorff's alpha (interval)")
+    wait_text(page, "ann-agreement", "Krippendorff's alpha (interval scale)")
     assert "4 judgments on 4 items" in page.inner_text("#ann-agreement")
+    # the export's dataset follows the campaign: a score campaign's consensus is scores
+    page.wait_for_function("(document.querySelector('#ann-export-kind input')?.value || '') === 'scores'")
     assert page.dialogs == [] and error_toasts(page) == []  # type: ignore[attr-defined]
 
 
@@ -123,4 +126,7 @@ def test_relevance_keys(annotate_page, annotate_app, tmp_path):
     press(page, "n", "Nothing left for you")
     kinds = {r["anchor"]: r["kind"] for r in annotate_app.store.rows(user="auth:ann", kind=["relevant", "not_relevant"])}
     assert kinds == {PAIRS[0][0]: "relevant", PAIRS[1][0]: "not_relevant"}
+    assert "not_relevant" not in page.inner_text("#ann-status")  # the verdict in words
+    # the export's dataset follows the new campaign: a relevance consensus exports as pairs, not scores
+    page.wait_for_function("(document.querySelector('#ann-export-kind input')?.value || '') === 'pairs'")
     assert error_toasts(page) == []

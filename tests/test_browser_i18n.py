@@ -7,6 +7,7 @@ changing both, kept across a reload.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,164 @@ def test_lang_parameter_in_the_address_wins(browser, i18n_app):
         check_language(page, "ru")
     finally:
         context.close()
+
+
+# -- No English on a Russian page (issue 26) -------------------------------------------------------------------
+
+# Latin words that are no sign of an untranslated string: names, formats and terms the Russian texts keep too
+# are found by english_words() itself (any word a Russian text holds); these are the few it cannot know.
+NOT_ENGLISH = frozenset({"user", "studio", "deberta", "debertamodel", "openvino", "sdpa", "float32", "cpu"})
+
+
+def english_words() -> frozenset[str]:
+    """The app's own English, as words: those of ui.i18n.en.EN's texts that are not in their Russian.
+
+    Placeholders ({n}), code (`query: `), markup and words any Russian text holds as well (model and format
+    names, "query", "Parquet") are left out, so a word found on a Russian page is an English string shown
+    untranslated. Words of three letters or more: "no" and "on" are also parts of names.
+    """
+    from ui.i18n import EN, RU
+
+    def words(text: str) -> set[str]:
+        text = re.sub(r"\{[^}]*\}|`[^`]*`|<[^>]*>|https?://\S+", " ", text)
+        return {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’]*[A-Za-z]", text) if len(w) >= 3}
+
+    in_russian = set().union(*(words(text) for text in RU.values()))
+    english: set[str] = set()
+    for key, text in EN.items():
+        if RU.get(key) != text:
+            english |= words(text) - words(RU.get(key, ""))
+    return frozenset(english - in_russian - NOT_ENGLISH)
+
+
+# The page's visible text (innerText leaves out what is hidden and input values), word by word, with the line
+# each word stands in, so that a report says where it was. A word after "-" is part of a name or a flag
+# (--model, tiny-user0), not prose.
+VISIBLE_WORDS = """() => {
+    const found = [];
+    // plots draw their titles and legends as SVG text, which innerText leaves out
+    const svg = Array.from(document.querySelectorAll('svg text'))
+        .filter(t => t.getBoundingClientRect().width > 0 && getComputedStyle(t).visibility !== 'hidden')
+        .map(t => t.textContent);
+    for (const line of [...document.body.innerText.split('\\n'), ...svg]) {
+        for (const m of line.matchAll(/(?<![-\\w])[A-Za-z][A-Za-z'’]*[A-Za-z]/g)) found.push([m[0].toLowerCase(), line.trim().slice(0, 300)]);
+    }
+    return found;
+}"""
+
+
+def english_on_page(page, vocabulary: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Words of the app's own English (``english_words``) the page shows now, each with a line it is in."""
+    vocabulary = vocabulary or english_words()
+    return {word: line for word, line in page.evaluate(VISIBLE_WORDS) if word in vocabulary}
+
+
+@pytest.fixture(scope="module")
+def russian_page(browser, i18n_app):
+    """One Russian page for every tab's check (a page takes seconds to build on a busy machine)."""
+    context, page = open_page(browser, i18n_app.url, "ru-RU")
+    yield page
+    context.close()
+
+
+def page_user(page) -> str:
+    """The page's anonymous identity, as Review's summary names it ("вы — `anon:…`"); back to ``tab`` after."""
+    tab = page.evaluate("document.querySelector('button[role=tab][aria-selected=true]').dataset.tabId")
+    open_russian_tab(page, "review")
+    page.wait_for_function("(document.querySelector('#rv-summary code')?.textContent || '').includes(':')")
+    user = page.evaluate("document.querySelector('#rv-summary code').textContent").strip()
+    open_russian_tab(page, tab)
+    return user
+
+
+def open_russian_tab(page, tab_id: str) -> None:
+    page.click(f'button[role=tab][data-tab-id="{tab_id}"]')
+    page.wait_for_function("id => document.querySelector(`button[role=tab][data-tab-id=\"${id}\"]`)"
+                           ".getAttribute('aria-selected') === 'true'", arg=tab_id)
+
+
+def similarity_action(page, live) -> None:
+    page.click("#sim-example")
+    page.wait_for_selector('#sim-ranking [data-testid="cell-0-1"]')
+    wait_text(page, "#sim-status", "запрос")
+
+
+def prefixes_action(page, live) -> None:
+    page.click("#px-run")
+    page.wait_for_selector('#px-cosines [data-testid="cell-0-0"]')
+
+
+def evaluate_action(page, live) -> None:
+    table = live.data_dir / "faq-ru.csv"
+    table.write_text("query,passage\nКак сварить борщ?,Борщ варят из свёклы.\nСколько стоит билет?,Билет стоит сто "
+                     "рублей.\nГде спит кошка?,Кошка спит на диване.\n", encoding="utf-8")
+    page.set_input_files("#ev-file input[type=file]", str(table))
+    wait_text(page, "#ev-status", "query")  # the table's columns are read before Evaluate runs
+    page.click("#ev-run")
+    page.wait_for_selector('#ev-metrics [data-testid="cell-0-0"]')
+
+
+def review_action(page, live) -> None:
+    from core.judgments import Judgment
+
+    live.store.add(Judgment("not_relevant", "Как сварить борщ?", positive="Билет стоит сто рублей.",
+                            user=page_user(page), tab="similarity"))
+    page.click("#rv-refresh")
+    wait_text(page, "#rv-records", "Как сварить борщ?")
+
+
+def train_action(page, live) -> None:
+    from core.judgments import Judgment
+
+    user = page_user(page)
+    for i in range(3):
+        live.store.add(Judgment("relevant", f"вопрос {i}", positive=f"ответ {i}", user=user, tab="similarity"))
+    open_russian_tab(page, "review")  # Train reads the judgments when it is opened
+    open_russian_tab(page, "train")
+    page.wait_for_function("(document.querySelector('#train-advice')?.innerText || '').trim().length > 0")
+
+
+def annotate_action(page, live) -> None:
+    from core.campaigns import items_from_rows
+
+    items = items_from_rows([("Как сварить борщ?", "Борщ варят из свёклы."), ("Сколько стоит билет?", "Сто рублей.")],
+                            ("query", "passage"))
+    made = live.studio.campaign_store().create(page_user(page), items, "relevance", overlap=2, name="Проверка")
+    page.click("#ann-refresh")
+    page.wait_for_function("id => (document.querySelector('#ann-campaign input')?.value || '').includes('Проверка')",
+                           arg=made.id)
+    page.click("#ann-start")
+    wait_text(page, "#ann-item", "Как сварить борщ?")
+    page.click("#ann-not-relevant")
+    wait_text(page, "#ann-status", "№")
+    page.get_by_text("Согласие и данные для обучения").click()
+    page.click("#ann-agreement-run")
+    wait_text(page, "#ann-agreement", "Криппендорфа")
+
+
+# Tab -> the cheapest action that shows its results. Clustering's (a map of the 360-text sample) takes 10-16 s
+# on a busy 2-core machine, more than this check may: its tab is checked as it opens.
+# Train, Evaluate, Clustering and Prefixes are other helpers' part of issue 26: marked where English is left.
+ACTIONS = {"similarity": similarity_action, "clustering": None, "prefixes": prefixes_action, "evaluate": evaluate_action,
+           "review": review_action, "train": train_action, "annotate": annotate_action}
+LEFT_TO_OTHERS: dict[str, str] = {
+    "prefixes": "Prefixes still shows 'none' ('passage - none') after a comparison",
+}
+
+
+@pytest.mark.parametrize("tab", [pytest.param(tab, marks=pytest.mark.xfail(reason=LEFT_TO_OTHERS[tab], strict=False))
+                                 if tab in LEFT_TO_OTHERS else tab for tab in ACTIONS])
+def test_a_russian_page_shows_none_of_the_apps_english(russian_page, i18n_app, tab):
+    """Each tab as it opens, and after its cheapest action, shows no word of the app's own English."""
+    page = russian_page
+    model_words = set(re.findall(r"[a-z]+", Path(i18n_app.studio.encoder.model_id).name.lower()))
+    vocabulary = english_words() - model_words
+    open_russian_tab(page, tab)
+    page.wait_for_timeout(300)  # a tab's select event may still be filling it: the check is of what it shows
+    found = english_on_page(page, vocabulary)
+    action = ACTIONS[tab]
+    if action is not None:
+        action(page, i18n_app)
+        found |= english_on_page(page, vocabulary)
+    assert found == {}, f"English on the Russian page's {tab} tab: {found}"
+    assert error_toasts(page) == []

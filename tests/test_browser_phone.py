@@ -281,3 +281,30 @@ def test_review_train_and_annotate_fit_a_phone(page):
         assert_no_sideways_scroll(page, f"{tab_id} at 390 px")
         screenshot(page, f"phone-{tab_id}-390")
     assert error_toasts(page) == []
+
+
+def test_the_first_screen_of_a_phone_reaches_the_first_tabs_inputs(browser, phone_app):
+    """Issue 26: on the fallback model, in Russian, the header and the banner alone filled a phone's first
+    screen. Compact, they leave the first tab's first input box whole on that screen."""
+    from core.errors import Message
+
+    phone_app.studio.fallback_reason = Message("model_offline", model="deepvk/USER-base")  # the banner shows
+    context = browser.new_context(viewport=PHONE, locale="ru-RU")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(phone_app.url)
+        page.wait_for_function("(document.querySelector('#banner')?.innerText || '').includes('deepvk/USER-base')")
+        boxes = page.evaluate("""() => Object.fromEntries(['#header', '#banner', '#lang-switch', '#sim-queries textarea']
+            .map(s => [s, document.querySelector(s).getBoundingClientRect().toJSON()]))""")
+        screenshot(page, "phone-first-screen-ru-390")
+        # measured: 357 px of 844 before (the header squeezed beside the switch), 186 px after
+        assert boxes["#banner"]["bottom"] <= 0.3 * PHONE["height"], boxes
+        assert boxes["#sim-queries textarea"]["bottom"] <= PHONE["height"], boxes
+        assert page.locator("#lang-switch").evaluate(ON_SCREEN) == ""  # in the header's corner, not covered
+        switch, header = boxes["#lang-switch"], boxes["#header"]
+        assert switch["bottom"] <= header["bottom"] and switch["right"] <= PHONE["width"], boxes
+        assert_no_sideways_scroll(page, "the first screen at 390 px")
+    finally:
+        context.close()
+        phone_app.studio.fallback_reason = None

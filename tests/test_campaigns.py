@@ -251,7 +251,8 @@ def test_the_last_slot_goes_to_one_person_and_comes_back_when_the_lease_expires(
     with pytest.raises(ValueError, match="your hold on it had expired"):
         campaigns.submit(cid, first.item_id, Judgment("relevant", "", user="u1"))
     campaigns.submit(cid, first.item_id, Judgment("not_relevant", "", user="u2"))
-    assert campaigns.progress(cid, "u2").line() == "1 of 1 done; 0 left in the campaign"
+    assert campaigns.progress(cid, "u2").line() == ("1 judged by you, 0 left for you; 1 of 1 items complete "
+                                                    "(1 of 1 judgments)")
 
 
 def test_skip_and_undo(stores):
@@ -514,6 +515,9 @@ def test_cli_round_trip(tmp_path, capsys):
     assert cli_main(["export", "--db", str(db), "--campaign", made["campaign"], "--kind", "pairs", "--out", str(out),
                      "--min-agreement", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == 2 and len(out.read_text().splitlines()) == 2
+    assert cli_main(["export", "--db", str(db), "--campaign", made["campaign"], "--kind", "scores", "--out",
+                     str(tmp_path / "scores.jsonl")]) == 1  # a relevance consensus holds no scores: said so
+    assert "consensus exports as pairs, triplets, not as scores" in capsys.readouterr().err
     consensus = tmp_path / "consensus.sqlite"
     assert cli_main(["consensus", "--db", str(db), "--campaign", made["campaign"], "--out", str(consensus)]) == 0
     assert json.loads(capsys.readouterr().out)["added"] == 2  # item 2 is a tie

@@ -63,7 +63,8 @@ def test_two_annotators_with_overlap_2_and_the_agreement(live_app, pairs_file):
     # the campaign is complete: a third person gets nothing
     assert eve.predict(cid, "", api_name="/next_item") is None
     progress = ann.predict(cid, tokens["ann"], api_name="/campaign_progress")
-    assert progress["line"] == "5 of 5 done; 0 left in the campaign" and progress["judgments"] == 10
+    assert progress["line"] == "5 judged by you, 0 left for you; 5 of 5 items complete (10 of 10 judgments)"
+    assert progress["judgments"] == 10
 
     report = owner.predict(cid, 10, owner_token, api_name="/agreement")
     assert report["level"] == "interval" and report["items"] == 5 and report["judgments"] == 10

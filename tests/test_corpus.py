@@ -216,8 +216,8 @@ def test_oversize_file_is_refused_before_reading(tmp_path, monkeypatch):
         raise AssertionError("the file was read although it is over the limit")
 
     monkeypatch.setattr(Path, "read_bytes", no_read)
-    with pytest.raises(ValueError, match=rf"big\.csv is .*{size:,} bytes.*limit is 1\.0 KB \(1,000 bytes\)"):
-        load_table(path, max_bytes=1_000)
+    with pytest.raises(ValueError, match=rf"big\.csv is .*{size:,} bytes.*limit is 1\.0 KiB \(1,024 bytes\)"):
+        load_table(path, max_bytes=1_024)
 
 
 def test_too_many_rows_keeps_the_first_with_a_warning(tmp_path):
@@ -437,8 +437,8 @@ def test_xlsx_shared_strings_too_big_are_refused_from_the_zip_directory(tmp_path
         raise AssertionError("openpyxl was started although the zip directory is enough to refuse")
 
     monkeypatch.setattr("openpyxl.reader.excel.ExcelReader.read", no_parsing)
-    with pytest.raises(ValueError, match=r"xl/sharedStrings\.xml: 3\.4 MB .*limit 2\.0 MB"):
-        load_table(path, max_bytes=200_000)  # 10x the upload limit may be read whole
+    with pytest.raises(ValueError, match=r"xl/sharedStrings\.xml: 3\.2 MiB .*limit 2\.0 MiB"):
+        load_table(path, max_bytes=200 * 2**10)  # 10x the upload limit may be read whole
 
 
 def test_xlsx_big_part_read_whole_under_another_name_is_stopped(tmp_path):
@@ -451,9 +451,9 @@ def test_xlsx_big_part_read_whole_under_another_name_is_stopped(tmp_path):
         strings_part="xl/worksheets/strings.xml",
     )
     with pytest.raises(
-        ValueError, match=r"would parse all of xl/worksheets/strings\.xml, more than 200\.0 KB"
+        ValueError, match=r"would parse all of xl/worksheets/strings\.xml, more than 200\.0 KiB"
     ):
-        load_table(path, max_bytes=200_000)
+        load_table(path, max_bytes=200 * 2**10)
 
 
 def test_xlsx_parts_read_whole_are_limited_in_tags_too(tmp_path, monkeypatch):

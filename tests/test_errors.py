@@ -143,10 +143,11 @@ def test_an_upload_error_reads_as_russian(tmp_path):
     path = tmp_path / "big.csv"
     path.write_text("text\n" + "строка\n" * 400, encoding="utf-8")
     with pytest.raises(UserError) as caught:
-        load_table(path, max_bytes=1_000)
-    assert str(caught.value).startswith("big.csv is 5.2 KB (5,205 bytes); the limit is 1.0 KB (1,000 bytes).")
+        load_table(path, max_bytes=1_024)
+    # binary units, as the limit is set and as Gradio's own check words it (5 MiB reads "5.0 Mb" there)
+    assert str(caught.value).startswith("big.csv is 5.1 KiB (5,205 bytes); the limit is 1.0 KiB (1,024 bytes).")
     assert translate_error(caught.value.message, "ru") == (
-        f"big.csv весит 5.2 КБ (5{NBSP}205 байт); предел 1.0 КБ (1{NBSP}000 байт). "
+        f"big.csv весит 5.1 КиБ (5{NBSP}205 байт); предел 1.0 КиБ (1{NBSP}024 байт). "
         "Загрузите файл поменьше или его часть.")
     cp1251 = tmp_path / "old.txt"
     cp1251.write_bytes("первая\nвторая\n".encode("cp1251"))

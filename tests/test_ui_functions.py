@@ -213,7 +213,7 @@ def test_review_counts_name_only_the_apps_own_tabs_for_a_user(studio):
     assert by_tab.empty  # someone else's judgments are not counted in anyone's review (issue 26)
     *_, by_tab, _ = review(studio, Identity("anon:m"), "(all)", "", "(all)", 10)
     shown = dict(zip(by_tab["tab"], by_tab["records"], strict=True))
-    assert shown == {"(other)": 2, "similarity": 1}  # even one's own made-up names only as "(other)"
+    assert shown == {"(other)": 2, "Similarity": 1}  # even one's own made-up names only as "(other)"
     *_, by_tab, _ = review(studio, Identity("hf:root", is_admin=True), "(all)", "", "(all)", 10)
     assert {"<b>secret-project</b>", "alice-private-notes"} <= set(by_tab["tab"])
 

@@ -28,14 +28,14 @@ from core.campaigns import (
     Campaign,
     Item,
 )
-from core.campaigns.model import check_settings, items_from_table
+from core.campaigns.model import EXPORT_KINDS_OF, check_export_kind, check_settings, items_from_table
 from core.campaigns.uncertain import DEFAULT_ITEMS, RULES, border_texts, boundary_pairs, tied_queries
 from core.errors import UserError, check_choice
 from core.identity import Identity
 from core.judgments import EXPORT_FORMATS, EXPORT_KINDS, Judgment, export
 from core.studio import Studio
 from ui import common
-from ui.i18n import i18n, localized, t, translate_error
+from ui.i18n import EN, i18n, localized, t, translate_error
 
 SCORES = tuple(range(6))  # 0-5, one digit key each
 ANNOTATOR_COLUMNS = ["annotator", "judgments", "items shared", "agreement with others", "alpha without them"]
@@ -147,8 +147,31 @@ def _whole(value: Any, what: str, low: int, high: int) -> int:
     return int(number)
 
 
+def judgment_name(judgment: str) -> str:
+    """A campaign's judgment (relevance, score, label) in the page's language."""
+    return t(f"ann_judgment_{judgment}") if f"ann_judgment_{judgment}" in EN else judgment
+
+
+def value_name(campaign: Campaign, value: Any) -> str:
+    """An annotator's answer as the page says it: a verdict in words ("not relevant", not not_relevant)."""
+    if campaign.judgment == RELEVANCE and f"verdict_{value}" in EN:
+        return t(f"verdict_{value}")
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def export_kind_for(studio: Studio, campaign_id: str | None) -> str | None:
+    """The training dataset a campaign's consensus fills (its default export kind); None without a campaign."""
+    if not campaign_id:
+        return None
+    try:
+        campaign = studio.campaign_store().get(campaign_id)
+    except (ValueError, KeyError):  # an id still being typed or pasted: nothing to follow yet
+        return None
+    return EXPORT_KINDS_OF[campaign.judgment][0]
+
+
 def campaign_choices(studio: Studio, identity: Identity) -> list[tuple[str, str]]:
-    return [(t("ann_choice", name=c.name, judgment=c.judgment, n=c.n_items, id=c.id), c.id)
+    return [(t("ann_choice", name=c.name, judgment=judgment_name(c.judgment), n=c.n_items, id=c.id), c.id)
             for c in studio.campaign_store().visible(identity.user, identity.is_admin)]
 
 
@@ -217,7 +240,8 @@ def show(studio: Studio, identity: Identity, campaign_id: str, item: Item | None
     campaigns = studio.campaign_store()
     campaign = campaigns.get(campaign_id)
     progress = campaigns.progress(campaign.id, identity.user)
-    line = t("ann_progress", done=f"{progress.done:,}", items=f"{progress.items:,}", left=f"{progress.left:,}",
+    line = t("ann_progress", done=f"{progress.done:,}", available=f"{progress.available:,}",
+             complete=f"{progress.complete:,}", items=f"{progress.items:,}",
              judgments=f"{progress.judgments:,}", needed=f"{progress.needed:,}")
     return (instructions_md(campaign), item_html(campaign, item), line, status,
             item.item_id if item is not None else None, *button_updates(campaign, item is not None))
@@ -229,17 +253,26 @@ def agreement_view(studio: Studio, identity: Identity, campaign_id: str) -> tupl
     campaign = campaigns.get(campaign_id)
     report = campaigns.agreement(campaign.id, identity.user, identity.is_admin, top=20)
     alpha = t("ann_alpha_undefined") if report.alpha is None else f"**{report.alpha:.3f}**"
-    summary = t("ann_alpha", level=report.level, alpha=alpha, items=f"{report.items:,}",
+    summary = t("ann_alpha", level=t(f"ann_level_{report.level}"), alpha=alpha, items=f"{report.items:,}",
                 judgments=f"{report.judgments:,}", all_judgments=f"{report.all_judgments:,}",
                 all_items=f"{report.all_items:,}")
     people = pd.DataFrame([[a.annotator, a.judgments, a.items_shared, _round(a.agreement), _round(a.alpha_without)]
                            for a in report.annotators], columns=ANNOTATOR_COLUMNS)
+    # "Alpha without them" leaves one annotator out: with two annotators (or none sharing items beyond a pair)
+    # what remains is one person, and alpha needs two. An empty column read as a fault: say why instead.
+    if people.empty or people["alpha without them"].isna().all():
+        people = people.drop(columns="alpha without them")
+        if len(report.annotators) >= 1:
+            summary += " " + t("ann_alpha_without_needs_three")
+    elif people["alpha without them"].isna().any():
+        summary += " " + t("ann_alpha_without_some_empty")
     items = {}
     for d in report.disputed:
         item = campaigns.item(campaign.id, d.item)
         items[d.item] = " | ".join(t for t in (item.text1, item.text2) if t)
     disputed = pd.DataFrame([[d.item, d.judgments, _round(d.agreement),
-                              ", ".join(f"{who}: {value}" for who, value in d.values.items()), items[d.item]]
+                              ", ".join(f"{who}: {value_name(campaign, value)}" for who, value in d.values.items()),
+                              items[d.item]]
                              for d in report.disputed], columns=DISPUTED_COLUMNS)
     return summary, localized(people), localized(disputed)
 
@@ -264,6 +297,7 @@ def export_consensus(studio: Studio, identity: Identity, campaign_id: str, kind:
     level = float(min_agreement) if min_agreement not in (None, "") else None
     consensus = campaigns.consensus(campaign_id, identity.user, identity.is_admin, min_agreement=level)
     check_choice("the dataset", kind, EXPORT_KINDS)
+    check_export_kind(campaigns.get(campaign_id).judgment, kind)  # before an empty file's vaguer refusal
     out = studio.files.new_folder("campaign") / f"campaign-{campaigns.get(campaign_id).id}-{kind}.{fmt}"
     rows = export(consensus.judgments, fmt, out, kind=kind)
     return str(out), t("ann_export_note", rows=f"{rows:,}", kind=kind, summary=translate_error(consensus.summary()))
@@ -299,7 +333,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         with gr.Accordion(i18n("ann_new"), open=False):
             with gr.Row():
                 name = gr.Textbox(label=i18n("ann_name"), elem_id="ann-new-name")
-                judgment = gr.Radio(list(JUDGMENTS), value=RELEVANCE, label=i18n("ann_judgment"), elem_id="ann-new-judgment")
+                judgment = gr.Radio([(i18n(f"ann_judgment_{j}"), j) for j in JUDGMENTS], value=RELEVANCE,
+                                    label=i18n("ann_judgment"), elem_id="ann-new-judgment")
                 overlap = gr.Number(2, label=i18n("ann_overlap"), precision=0, minimum=1, maximum=10,
                                     elem_id="ann-new-overlap")
                 show_score = gr.Checkbox(False, label=i18n("ann_show_score"))
@@ -333,7 +368,9 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             disputed = gr.Dataframe(headers=DISPUTED_COLUMNS, interactive=False, wrap=True,
                                     label=i18n("ann_disputed"), elem_id="ann-disputed")
             with gr.Row():
-                export_kind = gr.Dropdown(list(EXPORT_KINDS), value="scores", label=i18n("rv_dataset"))
+                # Follows the chosen campaign's judgment (follow_campaign below): relevance exports pairs.
+                export_kind = gr.Dropdown(list(EXPORT_KINDS), value=EXPORT_KINDS_OF[RELEVANCE][0],
+                                          label=i18n("rv_dataset"), elem_id="ann-export-kind")
                 export_format = gr.Dropdown(list(EXPORT_FORMATS), value="jsonl", label=i18n("rv_format"))
                 min_agreement = gr.Number(0, label=i18n("ann_min_agreement"), minimum=0, maximum=1)
                 make_export = gr.Button(i18n("btn_export_consensus"), elem_id="ann-export")
@@ -376,7 +413,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                     message = t("ann_already_saved", item=int(item_id))
                 else:
                     record = answer(studio, identity, campaign_id, item_id, value)
-                    message = t("ann_saved", item=int(item_id), value=html.escape(str(value)), record=record)
+                    shown = value_name(campaigns.get(campaign_id), value)  # "not relevant", not not_relevant
+                    message = t("ann_saved", item=int(item_id), value=html.escape(shown), record=record)
                 return show(studio, identity, campaign_id, campaigns.next_item(
                     campaign_id, identity.user, address=common.anonymous_address(identity, request)), message)
 
@@ -443,6 +481,13 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return path, note
 
         @common.user_errors
+        def follow_campaign(campaign_id: str):
+            """The export's dataset follows the campaign's judgment (reading a campaign's kind needs only its id,
+            the invitation; its judgments stay behind the creator's check in export_consensus)."""
+            kind = export_kind_for(studio, campaign_id)
+            return gr.update(value=kind) if kind else gr.update()
+
+        @common.user_errors
         def end_leases(campaign_id: str, user: str, user_token: str, request: gr.Request,
                        profile: gr.OAuthProfile | None):
             return release_view(studio, who(user_token, request, profile), campaign_id, user)
@@ -463,6 +508,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                      [created, campaign, file], **private)
         choose.click(choose_campaign, [rule, queries, passages, n_items, k, judgment, overlap, guide, name, show_score,
                                        token], [created, campaign], **private)
+        campaign.change(follow_campaign, campaign, export_kind, **private)
         check.click(show_agreement, [campaign, token], [agreement, people, disputed], **private)
         release.click(end_leases, [campaign, holder, token], release_note, **private)
         make_export.click(export_campaign, [campaign, export_kind, export_format, min_agreement, token],

@@ -40,7 +40,7 @@ def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | 
     # are as old as our own exports' TTL, checked every minute (or every TTL, if shorter).
     with gr.Blocks(title="USER Studio", delete_cache=(max(1, min(60, files_ttl)), files_ttl)) as app:
         token = identity_token(studio)
-        with gr.Row():
+        with gr.Row(elem_id="header-row"):
             header = gr.Markdown(common.model_header(studio), elem_id="header")
             # The app's own switch: Gradio's settings panel (with its language menu) is hidden.
             language = gr.Radio([("RU", "ru"), ("EN", "en")], value=None, label=i18n("app_language"),

@@ -17,11 +17,11 @@ import anyio
 import gradio as gr
 import pandas as pd
 
-from core.errors import UserError, message_of
+from core.errors import Message, UserError, message_of
 from core.identity import Identity
 from core.judgments import Judgment, NotOwnerError
 from core.studio import Studio
-from ui.i18n import i18n, t, translate_error
+from ui.i18n import DEFAULT, current, i18n, t, translate_error
 
 log = logging.getLogger("user_studio.ui")
 
@@ -217,9 +217,14 @@ def fallback_banner(studio: Studio, lang: str | None = None) -> str:
     if not studio.fallback_reason:
         return ""
     prefixes = t("banner_prefixes_apply" if studio.encoder.uses_prefixes else "banner_prefixes_off", lang)
-    # The reason comes from the model loader, in English (it names the model and the way out).
+    # The loader's reason is a translatable message when it knows why (no cache, no hub); any other reason is
+    # an English error text, which a page in another language replaces by a sentence of its own.
+    lang = lang or current()
+    reason = translate_error(studio.fallback_reason, lang)
+    if lang != DEFAULT and not isinstance(studio.fallback_reason, Message):
+        reason = t("banner_reason_other", lang)
     return (f"{t('banner_running_on', lang, model=html.escape(display_model(studio.encoder.model_id)))} "
-            f"{html.escape(studio.fallback_reason)} {prefixes}")
+            f"{html.escape(reason)} {prefixes}")
 
 
 def judgment_status(record_id: int, what: str) -> str:

@@ -93,6 +93,11 @@ def kind_name(kind: object) -> object:
     return t(f"kind_{kind}") if isinstance(kind, str) and f"kind_{kind}" in EN else kind
 
 
+def tab_name(tab: object) -> object:
+    """One of the app's tabs by the name the page shows it under ("Сходство" for similarity); others as stored."""
+    return t(f"rv_tab_{tab}") if isinstance(tab, str) and tab in APP_TABS else tab
+
+
 def readable_times(frame: pd.DataFrame) -> pd.DataFrame:
     """``created_at`` (ISO 8601 in UTC, to the millisecond) as "2026-11-28 00:05:39" under "created (UTC)",
     which fits its column on one line; a value that does not parse is shown as stored."""
@@ -124,6 +129,8 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     frame = frame.rename(columns={"score": t("rvh_score")})  # the person's 0–5 score, not the model's similarity
     frame = readable_times(frame)
     frame["kind"] = frame["kind"].map(kind_name)
+    if "tab" in frame:
+        frame["tab"] = frame["tab"].map(tab_name)
     # "By kind" and "By tab" count the judgments the list is drawn from (yours; an admin's pick), not everyone's.
     counts = store.counts(by_user=identity.is_admin, user=who)
 
@@ -138,6 +145,8 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
         rows = sorted(counted.items(), key=lambda kv: -kv[1])
         if name == "by_kind":
             rows = [(kind_name(key), n) for key, n in rows]
+        elif name == "by_tab":
+            rows = [(tab_name(key), n) for key, n in rows]
         return pd.DataFrame(rows, columns=[name[3:], t("rv_records")])
 
     mine = store.count(user=identity.user)
@@ -194,10 +203,13 @@ def build(studio: Studio, token: gr.BrowserState) -> tuple:
     with gr.Tab(i18n("rv_tab"), id="review") as tab:
         gr.Markdown(i18n("rv_intro"))
         with gr.Row():
-            kind = gr.Dropdown([ALL, *[(i18n(f"kind_{k}"), k) for k in KINDS]], value=ALL, label=i18n("rv_kind"), elem_id="rv-kind")
+            kind = gr.Dropdown([(i18n("rv_all"), ALL), *[(i18n(f"kind_{k}"), k) for k in KINDS]], value=ALL,
+                               label=i18n("rv_kind"), elem_id="rv-kind")
             user = gr.Textbox(label=i18n("rv_user"), lines=1)
-            tab_filter = gr.Dropdown([ALL, *APP_TABS], value=ALL,
-                                     label=i18n("rv_tab_filter"), allow_custom_value=True)
+            # Shown by the names the tabs have on the page; the value stays the stored name (custom ones too).
+            tab_filter = gr.Dropdown([(i18n("rv_all"), ALL), *[(i18n(f"rv_tab_{tab}"), tab) for tab in APP_TABS]],
+                                     value=ALL, label=i18n("rv_tab_filter"), allow_custom_value=True,
+                                     elem_id="rv-tab-filter")
             limit = gr.Number(500, label=i18n("rv_rows"), precision=0, minimum=1, maximum=100_000)
             refresh = gr.Button(i18n("btn_refresh"), variant="primary", elem_id="rv-refresh")
         summary = gr.Markdown(elem_id="rv-summary")

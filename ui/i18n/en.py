@@ -334,7 +334,8 @@ EN: dict[str, str] = {
     "ann_what_score": "How similar are the two texts, from **0** (unrelated) to **5** (same meaning)?",
     "ann_what_label": "Which label fits the text? ",
     "ann_chosen_by": "*Items chosen by the model: {rule}.*",
-    "ann_progress": "**{done} of {items} done; {left} left in the campaign** · {judgments} of {needed} judgments",
+    "ann_progress": ("**You: {done} judged, {available} left for you** · the campaign: {complete} of {items} items "
+                     "have all their judgments ({judgments} of {needed} judgments)"),
     "ann_press_start": "press Start to get an item first",
     "ann_already_saved": "Item {item} was already saved.",
     "ann_saved": "Saved item {item}: {value} (judgment #{record}).",
@@ -458,7 +459,7 @@ EN: dict[str, str] = {
     "cl_source_upload": "Uploaded file",
     "cl_source_paste": "Pasted texts",
     "cl_corpus": "Corpus",
-    "cl_file": "CSV, TSV, TXT, XLSX or Parquet (5 MB at most)",
+    "cl_file": "CSV, TSV, TXT, XLSX or Parquet (5 MiB at most)",
     "cl_pasted": "Pasted texts, one per line",
     "cl_text_column": "Text column",
     "cl_label_column": "Label column (optional)",
@@ -613,4 +614,26 @@ EN: dict[str, str] = {
     "mdl_source_package": "from its package",
     "mdl_loaded_now": "Loaded **{model}** in {seconds} s: pick it in Similarity and Evaluate.",
     "mdl_unloaded": "Unloaded **{model}**.",
+    # Annotate, uploads, the banner and Review on a Russian page (issue 26: annotate helper's keys).
+    "ann_judgment_relevance": "relevance",
+    "ann_judgment_score": "score",
+    "ann_judgment_label": "label",
+    "ann_level_nominal": "categories",
+    "ann_level_interval": "interval scale",
+    "ann_alpha_without_needs_three": (
+        "“Alpha without them” is left out: leaving one of two annotators out leaves one person, and alpha "
+        "compares at least two."
+    ),
+    "ann_alpha_without_some_empty": (
+        "An empty “alpha without them”: without that annotator alpha is not defined (the others share no "
+        "item, or give every item the same answer)."
+    ),
+    "banner_reason_other": "It could not be loaded (the server's log says why).",
+    "rv_all": "(all)",
+    "rv_tab_similarity": "Similarity",
+    "rv_tab_clustering": "Clustering",
+    "rv_tab_prefixes": "Prefixes",
+    "rv_tab_search": "Evaluate: search",
+    "rv_tab_annotate": "Annotate",
+    "rv_tab_api": "API",
 }

@@ -330,7 +330,8 @@ RU: dict[str, str] = {
     "ann_what_score": "Насколько похожи два текста, от **0** (не связаны) до **5** (один смысл)?",
     "ann_what_label": "Какая метка подходит тексту? ",
     "ann_chosen_by": "*Элементы выбрала модель: {rule}.*",
-    "ann_progress": "**Готово {done} из {items}; в кампании осталось {left}** · оценок: {judgments} из {needed}",
+    "ann_progress": ("**Вы оценили {done}, для вас осталось {available}** · кампания: все оценки есть у {complete} "
+                     "из {items} элементов (оценок: {judgments} из {needed})"),
     "ann_press_start": "сначала нажмите «Начать», чтобы получить элемент",
     "ann_already_saved": "Элемент {item} уже сохранён.",
     "ann_saved": "Элемент {item} сохранён: {value} (оценка №{record}).",
@@ -459,7 +460,7 @@ RU: dict[str, str] = {
     "cl_source_upload": "Загруженный файл",
     "cl_source_paste": "Вставленные тексты",
     "cl_corpus": "Корпус",
-    "cl_file": "CSV, TSV, TXT, XLSX или Parquet (не больше 5 МБ)",
+    "cl_file": "CSV, TSV, TXT, XLSX или Parquet (не больше 5 МиБ)",
     "cl_pasted": "Тексты, по одному в строке",
     "cl_text_column": "Столбец текстов",
     "cl_label_column": "Столбец меток (необязательно)",
@@ -614,4 +615,26 @@ RU: dict[str, str] = {
     "mdl_source_package": "по файлам пакета",
     "mdl_loaded_now": "**{model}** загружена за {seconds} с: выберите её в «Сходстве» и «Проверке».",
     "mdl_unloaded": "**{model}** выгружена.",
+    # Annotate, uploads, the banner and Review on a Russian page (issue 26: annotate helper's keys).
+    "ann_judgment_relevance": "релевантность",
+    "ann_judgment_score": "оценка 0–5",
+    "ann_judgment_label": "метка",
+    "ann_level_nominal": "категории",
+    "ann_level_interval": "интервальная шкала",
+    "ann_alpha_without_needs_three": (
+        "Столбца «альфа без него» нет: если убрать одного из двух разметчиков, останется один человек, а "
+        "альфа сравнивает хотя бы двоих."
+    ),
+    "ann_alpha_without_some_empty": (
+        "Пустая «альфа без него»: без этого разметчика альфа не определена (у остальных нет общих элементов "
+        "или у всех элементов один и тот же ответ)."
+    ),
+    "banner_reason_other": "Её не удалось загрузить (причина — в журнале сервера).",
+    "rv_all": "(все)",
+    "rv_tab_similarity": "Сходство",
+    "rv_tab_clustering": "Кластеризация",
+    "rv_tab_prefixes": "Префиксы",
+    "rv_tab_search": "Проверка: поиск",
+    "rv_tab_annotate": "Разметка",
+    "rv_tab_api": "API",
 }
