@@ -303,3 +303,95 @@ def test_a_campaigns_consensus_trains_for_its_creator_only(studio):
     done = wait_done(studio)
     assert done.state == DONE, done.error
     assert done.report.judgments == 15  # one row per item, not the 30 individual judgments
+
+
+# -- readiness before a run, Russian wording (issue 26) ---------------------------------------------
+BOB = Identity(user="anon:bob00000001", is_admin=False, token="t")
+
+
+def russian(monkeypatch) -> None:
+    """Handlers answer as for a Russian page (the language a request's page set)."""
+    import ui.i18n
+
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ru")
+
+
+def test_a_kind_that_cannot_show_a_gain_is_not_ticked_and_cannot_be_started(studio, monkeypatch):
+    # Issue 26's first training: 25 relevance verdicts and 28 labels of one topic, all "(ready)".
+    for i in range(28):
+        studio.store.add(Judgment(kind="label", anchor=f"текст о картах {i}", label="карты", user=BOB.user))
+    for i in range(25):
+        # A relevant passage identical to its query (cosine 1 under any model): the held-out part is perfect.
+        text = f"вопрос {i} о вкладах"
+        studio.store.add(Judgment(kind="relevant" if i % 2 else "not_relevant", anchor=text,
+                                  positive=text if i % 2 else f"другой ответ {i}", user=BOB.user,
+                                  query_prefix="query: ", passage_prefix="query: "))
+    choices, ready, note = train_tab.readiness(studio, BOB, train_tab.MINE)
+    assert ready == [] and ("Labels (28 rows)", "labels") in choices
+    assert "**Scores and verdicts**: already perfect: the current model's verdicts: average precision on the 5 " \
+           "held-out rows is 1.000" in note and "boundary campaign" in note
+    assert "all 28 labelled texts have one label ('карты')" in note
+    for kinds, match in ((["graded"], "already perfect"), (["labels"], "one label"),
+                         (["graded", "labels"], "one label")):
+        with pytest.raises(ValueError, match=match):  # an API caller who starts it anyway
+            train_tab.start(studio, BOB, train_tab.MINE, "", kinds, 1, 2e-5, 16, True, 0)
+    assert studio.training.current() is None
+    russian(monkeypatch)
+    note = train_tab.readiness(studio, BOB, train_tab.MINE)[2]
+    assert "уже безошибочно: вердикты: средняя точность текущей модели на 5 отложенных строках — 1.000" in note
+    assert "already" not in note and "labelled" not in note
+
+
+def test_readiness_shows_the_held_out_size_and_current_score_of_a_ready_kind(studio):
+    note = train_tab.readiness(studio, ALICE, train_tab.MINE)[2]
+    kind = train_tab.assess_kinds(studio, ALICE, studio.store.judgments(user=ALICE.user), ["graded"])[0]
+    assert kind.ready and kind.held_out_rows == 8 and kind.metric == "scores: Spearman"
+    assert (f"**Scores and verdicts**: 40 rows, trains with CoSENTLoss; held out: 8 rows, where the current "
+            f"model's scores: Spearman is {kind.score:.3f} (ready)") in note
+    # Batch 32 makes one step of 32 rows, which the warm-up runs at learning rate 0: nothing would change.
+    _, ready, note = train_tab.readiness(studio, ALICE, train_tab.MINE, batch_size=32)
+    assert ready == [] and "set the batch size to 11 under Settings (3 steps)" in note
+    with pytest.raises(ValueError, match="one step of batch 32"):
+        train_tab.start(studio, ALICE, train_tab.MINE, "", ["graded"], 1, 2e-5, 32, True, 0)
+
+
+def first_batch(shared_data: Path) -> list[Judgment]:
+    """Issue 26's realistic first batch: 40 relevance verdicts on 5 questions, half "not relevant", the
+    passages judged being a shared pool (each question is ranked against the same passages), from the
+    question-answering intents of the shared Russian data."""
+    import csv
+
+    by_intent: dict[str, list[str]] = {}
+    with open(shared_data / "intents_ru.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["scenario"] == "qa":
+                by_intent.setdefault(row["intent"], []).append(row["text"])
+    intents = sorted(name for name, texts in by_intent.items() if len(texts) >= 7)[:5]
+    questions, pools = [by_intent[n][0] for n in intents], [by_intent[n][1:7] for n in intents]
+    out = []
+    for q, question in enumerate(questions):
+        judged = [("relevant", text) for text in pools[q][:4]]
+        judged += [("not_relevant", text) for text in pools[(q + 1) % 5][:2] + pools[(q + 2) % 5][2:4]]
+        out += [Judgment(kind=kind, anchor=question, positive=text, user=BOB.user, query_prefix="query: ",
+                         passage_prefix="passage: ") for kind, text in judged]
+    return out
+
+
+def test_a_realistic_first_batch_is_refused_in_advance_with_its_reason(studio, shared_data, monkeypatch):
+    batch = first_batch(shared_data)
+    assert len(batch) == 40 and sum(j.kind == "not_relevant" for j in batch) == 20
+    for judgment in batch:
+        studio.store.add(judgment)
+    kinds = {seed: train_tab.assess_kinds(studio, BOB, batch, ["graded"], "",
+                                          train_tab.TrainingConfig("m", ("graded",), seed=seed))[0]
+             for seed in (0, 2)}
+    # The passages are shared, so the hold-out goes by text and leaves out what straddles both sides.
+    assert [(k.train_rows, k.held_out_rows) for k in kinds.values()] == [(27, 3), (18, 2)]
+    _, ready, note = train_tab.readiness(studio, BOB, train_tab.MINE)
+    # Seed 0: three held-out rows that the model already ranks perfectly (multilingual-e5-small too: 1.000).
+    assert "graded" not in ready and "average precision on the 3 held-out rows is 1.000" in note
+    with pytest.raises(ValueError, match="Cannot train to a measurable result"):
+        train_tab.start(studio, BOB, train_tab.MINE, "", ["graded"], 1, 2e-5, 16, True, 0)
+    with pytest.raises(ValueError, match="too few to measure: the held-out part"):
+        train_tab.start(studio, BOB, train_tab.MINE, "", ["graded"], 1, 2e-5, 16, True, 2)
+    assert studio.training.current() is None
