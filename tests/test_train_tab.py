@@ -395,3 +395,44 @@ def test_a_realistic_first_batch_is_refused_in_advance_with_its_reason(studio, s
     with pytest.raises(ValueError, match="too few to measure: the held-out part"):
         train_tab.start(studio, BOB, train_tab.MINE, "", ["graded"], 1, 2e-5, 16, True, 2)
     assert studio.training.current() is None
+
+
+# The app's own English words that a Russian Train tab showed (issue 26, point 4).
+TRAIN_ENGLISH = ("held-out", "regression", "Spearman is", "scores: Spearman", "promoted", "finished", "fell by",
+                 "forgot", "improve")
+
+
+def test_status_versions_and_reasons_read_in_russian_and_older_reports_still_show(studio, monkeypatch):
+    from core.training.jobs import TrainingJob
+    from core.training.trainer import TrainingConfig, TrainingReport, promotion
+    from tests.test_training import FakeModel, report_with
+
+    report = report_with(0.02, -0.02)
+    report.promoted, report.reason = promotion(report)
+    report.trained_by, report.seconds = ALICE.user, 12.0
+    path = studio.registry.save(FakeModel(), report)
+    # What the app reads back: the job's report from the child's JSON, the version's from its file.
+    job = TrainingJob("j1", ALICE.user, TrainingConfig("tiny-user0", ("graded",)), [ALICE.user], state=DONE,
+                      report=TrainingReport.from_dict(json.loads(json.dumps(report.to_dict()))))
+    monkeypatch.setattr(studio.training, "_job", job)
+    english_line = train_tab.status(studio, ALICE)[0]
+    assert "finished in 12 s" in english_line and "the regression set fell by 0.0200" in english_line
+    russian(monkeypatch)
+    line, table, verdict, _ = train_tab.status(studio, ALICE)
+    versions = train_tab.versions(studio, ALICE)
+    assert "готово за 12 с" in line and "не принята (на регрессионном наборе падение 0.0200" in line
+    assert list(table["metric"]) == ["оценки: Спирмен", "Спирмен на ParaPhraser"]
+    assert list(table["set"]) == ["отложенные", "регрессия"]
+    assert "оценки: Спирмен (отложенные, строк: 40): 0.5000 → 0.5200 (+0.0200)" in verdict
+    assert list(versions["promoted"]) == ["нет"] and versions["reason"][0].startswith("на регрессионном наборе")
+    shown = " ".join([line, verdict, *map(str, table.to_numpy().ravel()), *map(str, versions.to_numpy().ravel())])
+    assert [word for word in TRAIN_ENGLISH if word in shown] == []
+    from ui.i18n import translate_error
+
+    monkeypatch.setattr(job, "state", "running")  # cancelling is worded by key too
+    assert translate_error(train_tab.cancel(studio, ALICE)) == "отмена: обучение остановится на следующем шаге"
+    # A report saved before reasons had keys still shows, in the English it was saved in.
+    stored = json.loads((path / "user_studio.json").read_text(encoding="utf-8"))
+    del stored["reason_message"]
+    (path / "user_studio.json").write_text(json.dumps(stored), encoding="utf-8")
+    assert train_tab.versions(studio, ALICE)["reason"][0].startswith("the regression set fell by 0.0200")

@@ -204,7 +204,8 @@ def before_after(report) -> str:
     lines = [t("tr_before_after_line", metric=html.escape(translate_error(metric_message(m.name))),
                set=html.escape(translate_error(split_message(m.split))), before=f"{m.before:.4f}",
                after=f"{m.after:.4f}", change=f"{m.change:+.4f}", rows=m.rows) for m in report.metrics]
-    return "".join(f"<div class='train-change'>{line}</div>" for line in lines) + ("<br>" if lines else "")
+    # A blank line ends the HTML block, so that the verdict after it is read as Markdown again.
+    return "".join(f"<div class='train-change'>{line}</div>" for line in lines) + ("\n\n" if lines else "")
 
 
 def versions(studio: Studio, identity: Identity) -> pd.DataFrame:
