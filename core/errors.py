@@ -263,6 +263,7 @@ MESSAGES: dict[str, str] = {
     "metric_paraphraser": "ParaPhraser Spearman",
     "split_held_out": "held-out",
     "split_regression": "regression",
+    "training_failed_unexpectedly": "training failed unexpectedly ({error}); see the log",
     "training_cancelling": "cancelling: the job stops at its next step",
     "job_unexpected": "unexpected {error}; the server log has the details",
     "job_process_stopped": "the training process stopped (exit code {code}); see the server log",

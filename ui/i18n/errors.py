@@ -261,6 +261,7 @@ MESSAGES_RU: dict[str, str] = {
     "metric_paraphraser": "Спирмен на ParaPhraser",
     "split_held_out": "отложенные",
     "split_regression": "регрессия",
+    "training_failed_unexpectedly": "обучение неожиданно прервалось ({error}); подробности в журнале",
     "training_cancelling": "отмена: обучение остановится на следующем шаге",
     "job_unexpected": "непредвиденная ошибка {error}; подробности в журнале сервера",
     "job_process_stopped": "процесс обучения остановился (код выхода {code}); подробности в журнале сервера",
