@@ -387,6 +387,7 @@ def test_a_realistic_first_batch_is_refused_in_advance_with_its_reason(studio, s
              for seed in (0, 2)}
     # The passages are shared, so the hold-out goes by text and leaves out what straddles both sides.
     assert [(k.train_rows, k.held_out_rows) for k in kinds.values()] == [(27, 3), (18, 2)]
+    assert kinds[2].dropped == 20 and "20 judgments have texts on both sides and are left out of both" in kinds[2].reason
     _, ready, note = train_tab.readiness(studio, BOB, train_tab.MINE)
     # Seed 0: three held-out rows that the model already ranks perfectly (multilingual-e5-small too: 1.000).
     assert "graded" not in ready and "average precision on the 3 held-out rows is 1.000" in note

@@ -27,9 +27,9 @@ from core.judgments import Judgment
 from core.studio import Studio
 from core.training.evaluation import metric_message, split_message
 from core.training.jobs import TrainingJob, job_summary
-from core.training.readiness import KindReadiness, assess, refuse_unready
+from core.training.readiness import Encode, KindReadiness, assess, refuse_unready
 from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, build_sets, count_rows
-from core.training.trainer import TrainingConfig
+from core.training.trainer import TrainingConfig, TrainingReport
 from ui import common
 from ui.i18n import EN, i18n, localized, t, translate_error
 
@@ -74,7 +74,7 @@ def prompts_of(encoder: Encoder) -> Prompts:
     return Prompts(query=resolve_prefix("query"), passage=resolve_prefix("passage"))
 
 
-def encoding_with(encoder: Encoder):
+def encoding_with(encoder: Encoder) -> Encode:
     """Texts (prefixes already on them) to normalised embeddings, in calls the encoder accepts."""
     def encode(texts: list[str]) -> np.ndarray:
         step = max(1, int(encoder.max_texts))
@@ -154,8 +154,8 @@ def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list
                             freeze_embeddings=bool(freeze), seed=common.whole_number(seed, "seed"),
                             blend=float(blend or 0.0)).validate()
     build_sets(judgments, config.kinds, Prompts())  # refuse now, with the reason, not in the background
-    # A run that cannot show a gain (held-out part unscorable or already perfect) is refused too: it would
-    # train for minutes and end "not promoted (+0.0000)" (issue 26).
+    # A run that cannot show a gain (held-out part unscorable or already perfect, a single step at learning
+    # rate 0) is refused too: it would train for minutes and end "not promoted (+0.0000)" (issue 26).
     refuse_unready(assess_kinds(studio, identity, judgments, list(config.kinds), base, config))
     if whose == CAMPAIGN:
         return studio.training.start(identity.user, config, None, campaign=campaign.strip(),
@@ -198,7 +198,7 @@ def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, 
     return line, table, before_after(report) + verdict, job.running
 
 
-def before_after(report) -> str:
+def before_after(report: TrainingReport) -> str:
     """The before/after figures as wrapping lines above the verdict: readable on a phone, where the
     table's later columns sit beyond the screen's edge."""
     lines = [t("tr_before_after_line", metric=html.escape(translate_error(metric_message(m.name))),

@@ -59,6 +59,7 @@ class KindReadiness:
     metric: str | None = None  # the held-out metric's name, as the run's report names it
     score: float | None = None  # the current model's score on the held-out set
     reason: Message | None = None  # when not READY: why, and what to judge next
+    dropped: int = 0  # judgments the hold-out left out of both sides (they share a text with the other side)
 
     @property
     def ready(self) -> bool:
@@ -79,7 +80,7 @@ def assess(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: Prompts
         raise UserError("training_no_kind")
     counts = count_rows(judgments, prompts)
     try:
-        _, train_sets, held_sets = split_sets(judgments, kinds, prompts, fraction, seed)
+        split, train_sets, held_sets = split_sets(judgments, kinds, prompts, fraction, seed)
     except TrainingRefused as refusal:
         # Kinds the recipe accepts on their own are refused here only because the others are.
         return [KindReadiness(name, REFUSED, counts[name], reason=refusal.refusals.get(name) or refusal.message)
@@ -93,7 +94,9 @@ def assess(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: Prompts
         metric = held_out_metric(key, held, train)
         if metric is None:
             out.append(KindReadiness(name, TOO_FEW, counts[name], len(train), len(held),
+                                     dropped=split.dropped,
                                      reason=Message("readiness_too_few", rows=len(held), share=round(100 * fraction),
+                                                    left_out=_left_out(split.dropped),
                                                     next=Message(f"readiness_next_few_{key}"))))
             continue
         rows = len(same_label_pairs(train, seed)) if key == LABELS else len(train)
@@ -115,6 +118,11 @@ def assess(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: Prompts
             continue
         out.append(KindReadiness(name, READY, counts[name], len(train), len(held), metric, score))
     return out
+
+
+def _left_out(dropped: int) -> Message | str:
+    """Why the held-out part is so small when texts are shared (every question judged against one pool)."""
+    return Message("readiness_left_out", count=dropped) if dropped else ""
 
 
 def refuse_unready(readiness: Sequence[KindReadiness]) -> None:
