@@ -283,14 +283,16 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
 def test_a_campaigns_consensus_trains_for_its_creator_only(studio):
     from tests.test_campaigns import pair_table
 
-    pairs = [(f"фраза {i} кампании", f"другая фраза {i}") for i in range(15)]
+    pairs = [(f"фраза {i} кампании", f"другая фраза {i}") for i in range(20)]
     campaign = studio.campaigns.create(ALICE.user, pair_table(pairs), "score", overlap=2).id
     for user in ("anon:annotator01", "anon:annotator02"):
         while (item := studio.campaigns.next_item(campaign, user)) is not None:
             studio.campaigns.submit(campaign, item.item_id, Judgment("score", "", score=item.item_id % 6, user=user))
 
-    choices, ready, note = train_tab.readiness(studio, ALICE, train_tab.CAMPAIGN, campaign)
-    assert ready == ["graded"] and "**15** of the campaign's consensus" in note
+    # 16 training rows are one step of the default batch 16, which the warm-up runs at learning rate 0.
+    assert "one step of batch 16" in train_tab.readiness(studio, ALICE, train_tab.CAMPAIGN, campaign)[2]
+    choices, ready, note = train_tab.readiness(studio, ALICE, train_tab.CAMPAIGN, campaign, batch_size=8)
+    assert ready == ["graded"] and "**20** of the campaign's consensus" in note, note
     with pytest.raises(PermissionError):
         train_tab.readiness(studio, MALLORY, train_tab.CAMPAIGN, campaign)
     with pytest.raises(PermissionError):
@@ -302,7 +304,7 @@ def test_a_campaigns_consensus_trains_for_its_creator_only(studio):
     assert argv[argv.index("--campaign") + 1] == campaign and "--user" not in argv
     done = wait_done(studio)
     assert done.state == DONE, done.error
-    assert done.report.judgments == 15  # one row per item, not the 30 individual judgments
+    assert done.report.judgments == 20  # one row per item, not the 40 individual judgments
 
 
 # -- readiness before a run, Russian wording (issue 26) ---------------------------------------------
