@@ -374,7 +374,9 @@ def add_api(studio: Studio) -> None:
         """Start training on your judgments (admins: everyone's with everyone=true). kinds: comma-separated
         from graded, triplets, labels; blend: the base model's share of the weights after training (0 to <1);
         campaign: train on that campaign's consensus instead (its creator and admins), leaving out items whose
-        agreement is below min_agreement.
+        agreement is below min_agreement. A kind that cannot train to a measurable result (its held-out part
+        too small to score or already perfect, one step of the batch, labels of one topic) is refused with the
+        reason and what to judge next.
         Returns the job; poll /training_status for progress and results."""
         identity = identity_of(token, request, profile)
         chosen = [k.strip() for k in str(kinds or "").split(",") if k.strip()]
