@@ -241,6 +241,7 @@ MESSAGES: dict[str, str] = {
     "readiness_too_few": "too few to measure: the held-out part ({share} %) gets {rows} row(s), which cannot be scored{left_out}; {next}",
     "readiness_left_out": " ({count} judgments have texts on both sides and are left out of both; questions judged against passages of their own keep more)",
     "readiness_perfect": "already perfect: the current model's {metric} on the {rows} held-out rows is {score}, so no run can show a gain; {next}",
+    "readiness_after_hold_out": "once the held-out part ({share} %) is set aside: {reason}",
     "readiness_one_step": "too few to train: {rows} training rows make one step of batch {batch}, and the warm-up runs the first step at learning rate 0, so nothing would change; set the batch size to {smaller} under Settings ({steps} steps) or judge more",
     "readiness_next_few_graded": "judge more pairs, both relevant and not relevant (or 0–5 scores)",
     "readiness_next_few_triplets": "judge more queries, each with a relevant and a not-relevant passage",

@@ -629,3 +629,10 @@ def test_promotion_reasons_are_messages_that_survive_a_stored_report():
     assert TrainingReport.from_dict(stored).reason == "the held-out judgments did not improve (+0.0000)"
     forgot = promotion(report_with(0.02, -0.02))[1]
     assert translate_error(forgot, "ru").startswith("на регрессионном наборе падение 0.0200")
+
+
+def test_readiness_says_when_the_rows_fall_short_only_once_the_held_out_part_is_set_aside():
+    from core.training.readiness import REFUSED, assess
+
+    kind = assess(graded_judgments(11), [GRADED], PROMPTS, fake_encode)[0]  # 11 rows, 9 left to train on
+    assert kind.state == REFUSED and kind.reason.startswith("once the held-out part (20 %) is set aside: 9 training")

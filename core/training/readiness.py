@@ -35,6 +35,8 @@ from core.training.recipe import (
     Prompts,
     TrainingRefused,
     TrainingSet,
+    build_sets,
+    chosen_judgments,
     count_rows,
     same_label_pairs,
 )
@@ -80,10 +82,17 @@ def assess(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: Prompts
         raise UserError("training_no_kind")
     counts = count_rows(judgments, prompts)
     try:
-        split, train_sets, held_sets = split_sets(judgments, kinds, prompts, fraction, seed)
+        build_sets(chosen_judgments(judgments, kinds), kinds, prompts)
     except TrainingRefused as refusal:
         # Kinds the recipe accepts on their own are refused here only because the others are.
         return [KindReadiness(name, REFUSED, counts[name], reason=refusal.refusals.get(name) or refusal.message)
+                for name in kinds]
+    try:
+        split, train_sets, held_sets = split_sets(judgments, kinds, prompts, fraction, seed)
+    except TrainingRefused as refusal:  # enough in all, too few once the held-out part is set aside
+        return [KindReadiness(name, REFUSED, counts[name],
+                              reason=Message("readiness_after_hold_out", share=round(100 * fraction),
+                                             reason=refusal.refusals.get(name) or refusal.message))
                 for name in kinds]
     except UserError as refusal:  # no hold-out possible (too few, or every text shared)
         return [KindReadiness(name, REFUSED, counts[name], reason=refusal.message) for name in kinds]
