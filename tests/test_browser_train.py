@@ -80,3 +80,29 @@ def test_train_load_and_compare_in_the_browser(train_page, train_app):
     changes = page.inner_text("#sim-changes")
     assert version in changes and "change" in changes
     assert error_toasts(page) == []
+
+
+def test_before_and_after_figures_are_on_a_phone_screen(train_page, train_app):
+    """Issue 26, point 7: on a phone the table's before/after columns sit beyond the screen's edge; the
+    same figures, one metric per line above the verdict, are on screen."""
+    from tests.test_browser_phone import DESKTOP, ON_SCREEN, PHONE
+
+    page = train_page
+    open_tab(page, "Train")
+    job = train_app.studio.training.current()
+    if job is None or job.report is None:  # run on its own: train first (the test above normally has)
+        page.wait_for_function("document.querySelectorAll('#train-kinds input[type=checkbox]:checked').length")
+        page.click("#train-start")
+    page.wait_for_function("document.querySelectorAll('#train-verdict .train-change').length >= 2",
+                           timeout=300_000)
+    page.set_viewport_size(PHONE)
+    try:
+        lines = page.locator("#train-verdict .train-change")
+        for i in range(lines.count()):
+            lines.nth(i).scroll_into_view_if_needed()
+            assert lines.nth(i).evaluate(ON_SCREEN) == "", lines.nth(i).inner_text()
+            assert re.search(r"\d\.\d{4} → \d\.\d{4} \([+-]\d\.\d{4}\)", lines.nth(i).inner_text())
+        assert "**" not in page.inner_text("#train-verdict")  # the verdict after them is still Markdown
+        screenshot(page, "7-train-phone")
+    finally:
+        page.set_viewport_size(DESKTOP)

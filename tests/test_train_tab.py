@@ -283,14 +283,16 @@ def test_training_through_the_api_while_the_app_keeps_answering(live):
 def test_a_campaigns_consensus_trains_for_its_creator_only(studio):
     from tests.test_campaigns import pair_table
 
-    pairs = [(f"фраза {i} кампании", f"другая фраза {i}") for i in range(15)]
+    pairs = [(f"фраза {i} кампании", f"другая фраза {i}") for i in range(20)]
     campaign = studio.campaigns.create(ALICE.user, pair_table(pairs), "score", overlap=2).id
     for user in ("anon:annotator01", "anon:annotator02"):
         while (item := studio.campaigns.next_item(campaign, user)) is not None:
             studio.campaigns.submit(campaign, item.item_id, Judgment("score", "", score=item.item_id % 6, user=user))
 
-    choices, ready, note = train_tab.readiness(studio, ALICE, train_tab.CAMPAIGN, campaign)
-    assert ready == ["graded"] and "**15** of the campaign's consensus" in note
+    # 16 training rows are one step of the default batch 16, which the warm-up runs at learning rate 0.
+    assert "one step of batch 16" in train_tab.readiness(studio, ALICE, train_tab.CAMPAIGN, campaign)[2]
+    choices, ready, note = train_tab.readiness(studio, ALICE, train_tab.CAMPAIGN, campaign, batch_size=8)
+    assert ready == ["graded"] and "**20** of the campaign's consensus" in note, note
     with pytest.raises(PermissionError):
         train_tab.readiness(studio, MALLORY, train_tab.CAMPAIGN, campaign)
     with pytest.raises(PermissionError):
@@ -302,4 +304,138 @@ def test_a_campaigns_consensus_trains_for_its_creator_only(studio):
     assert argv[argv.index("--campaign") + 1] == campaign and "--user" not in argv
     done = wait_done(studio)
     assert done.state == DONE, done.error
-    assert done.report.judgments == 15  # one row per item, not the 30 individual judgments
+    assert done.report.judgments == 20  # one row per item, not the 40 individual judgments
+
+
+# -- readiness before a run, Russian wording (issue 26) ---------------------------------------------
+BOB = Identity(user="anon:bob00000001", is_admin=False, token="t")
+
+
+def russian(monkeypatch) -> None:
+    """Handlers answer as for a Russian page (the language a request's page set)."""
+    import ui.i18n
+
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ru")
+
+
+def test_a_kind_that_cannot_show_a_gain_is_not_ticked_and_cannot_be_started(studio, monkeypatch):
+    # Issue 26's first training: 25 relevance verdicts and 28 labels of one topic, all "(ready)".
+    for i in range(28):
+        studio.store.add(Judgment(kind="label", anchor=f"текст о картах {i}", label="карты", user=BOB.user))
+    for i in range(25):
+        # A relevant passage identical to its query (cosine 1 under any model): the held-out part is perfect.
+        text = f"вопрос {i} о вкладах"
+        studio.store.add(Judgment(kind="relevant" if i % 2 else "not_relevant", anchor=text,
+                                  positive=text if i % 2 else f"другой ответ {i}", user=BOB.user,
+                                  query_prefix="query: ", passage_prefix="query: "))
+    choices, ready, note = train_tab.readiness(studio, BOB, train_tab.MINE)
+    assert ready == [] and ("Labels (28 rows)", "labels") in choices
+    assert "**Scores and verdicts**: already perfect: the current model's verdicts: average precision on the 5 " \
+           "held-out rows is 1.000" in note and "boundary campaign" in note
+    assert "all 28 labelled texts have one label ('карты')" in note
+    for kinds, match in ((["graded"], "already perfect"), (["labels"], "one label"),
+                         (["graded", "labels"], "one label")):
+        with pytest.raises(ValueError, match=match):  # an API caller who starts it anyway
+            train_tab.start(studio, BOB, train_tab.MINE, "", kinds, 1, 2e-5, 16, True, 0)
+    assert studio.training.current() is None
+    russian(monkeypatch)
+    note = train_tab.readiness(studio, BOB, train_tab.MINE)[2]
+    assert "уже безошибочно: вердикты: средняя точность текущей модели на 5 отложенных строках — 1.000" in note
+    assert "already" not in note and "labelled" not in note
+
+
+def test_readiness_shows_the_held_out_size_and_current_score_of_a_ready_kind(studio):
+    note = train_tab.readiness(studio, ALICE, train_tab.MINE)[2]
+    kind = train_tab.assess_kinds(studio, ALICE, studio.store.judgments(user=ALICE.user), ["graded"])[0]
+    assert kind.ready and kind.held_out_rows == 8 and kind.metric == "scores: Spearman"
+    assert (f"**Scores and verdicts**: 40 rows, trains with CoSENTLoss; held out: 8 rows, where the current "
+            f"model's scores: Spearman is {kind.score:.3f} (ready)") in note
+    # Batch 32 makes one step of 32 rows, which the warm-up runs at learning rate 0: nothing would change.
+    _, ready, note = train_tab.readiness(studio, ALICE, train_tab.MINE, batch_size=32)
+    assert ready == [] and "set the batch size to 11 under Settings (3 steps)" in note
+    with pytest.raises(ValueError, match="one step of batch 32"):
+        train_tab.start(studio, ALICE, train_tab.MINE, "", ["graded"], 1, 2e-5, 32, True, 0)
+
+
+def first_batch(shared_data: Path) -> list[Judgment]:
+    """Issue 26's realistic first batch: 40 relevance verdicts on 5 questions, half "not relevant", the
+    passages judged being a shared pool (each question is ranked against the same passages), from the
+    question-answering intents of the shared Russian data."""
+    import csv
+
+    by_intent: dict[str, list[str]] = {}
+    with open(shared_data / "intents_ru.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["scenario"] == "qa":
+                by_intent.setdefault(row["intent"], []).append(row["text"])
+    intents = sorted(name for name, texts in by_intent.items() if len(texts) >= 7)[:5]
+    questions, pools = [by_intent[n][0] for n in intents], [by_intent[n][1:7] for n in intents]
+    out = []
+    for q, question in enumerate(questions):
+        judged = [("relevant", text) for text in pools[q][:4]]
+        judged += [("not_relevant", text) for text in pools[(q + 1) % 5][:2] + pools[(q + 2) % 5][2:4]]
+        out += [Judgment(kind=kind, anchor=question, positive=text, user=BOB.user, query_prefix="query: ",
+                         passage_prefix="passage: ") for kind, text in judged]
+    return out
+
+
+def test_a_realistic_first_batch_is_refused_in_advance_with_its_reason(studio, shared_data, monkeypatch):
+    batch = first_batch(shared_data)
+    assert len(batch) == 40 and sum(j.kind == "not_relevant" for j in batch) == 20
+    for judgment in batch:
+        studio.store.add(judgment)
+    kinds = {seed: train_tab.assess_kinds(studio, BOB, batch, ["graded"], "",
+                                          train_tab.TrainingConfig("m", ("graded",), seed=seed))[0]
+             for seed in (0, 2)}
+    # The passages are shared, so the hold-out goes by text and leaves out what straddles both sides.
+    assert [(k.train_rows, k.held_out_rows) for k in kinds.values()] == [(27, 3), (18, 2)]
+    assert kinds[2].dropped == 20 and "20 judgments have texts on both sides and are left out of both" in kinds[2].reason
+    _, ready, note = train_tab.readiness(studio, BOB, train_tab.MINE)
+    # Seed 0: three held-out rows that the model already ranks perfectly (multilingual-e5-small too: 1.000).
+    assert "graded" not in ready and "average precision on the 3 held-out rows is 1.000" in note
+    with pytest.raises(ValueError, match="Cannot train to a measurable result"):
+        train_tab.start(studio, BOB, train_tab.MINE, "", ["graded"], 1, 2e-5, 16, True, 0)
+    with pytest.raises(ValueError, match="too few to measure: the held-out part"):
+        train_tab.start(studio, BOB, train_tab.MINE, "", ["graded"], 1, 2e-5, 16, True, 2)
+    assert studio.training.current() is None
+
+
+# The app's own English words that a Russian Train tab showed (issue 26, point 4).
+TRAIN_ENGLISH = ("held-out", "regression", "Spearman is", "scores: Spearman", "promoted", "finished", "fell by",
+                 "forgot", "improve")
+
+
+def test_status_versions_and_reasons_read_in_russian_and_older_reports_still_show(studio, monkeypatch):
+    from core.training.jobs import TrainingJob
+    from core.training.trainer import TrainingConfig, TrainingReport, promotion
+    from tests.test_training import FakeModel, report_with
+
+    report = report_with(0.02, -0.02)
+    report.promoted, report.reason = promotion(report)
+    report.trained_by, report.seconds = ALICE.user, 12.0
+    path = studio.registry.save(FakeModel(), report)
+    # What the app reads back: the job's report from the child's JSON, the version's from its file.
+    job = TrainingJob("j1", ALICE.user, TrainingConfig("tiny-user0", ("graded",)), [ALICE.user], state=DONE,
+                      report=TrainingReport.from_dict(json.loads(json.dumps(report.to_dict()))))
+    monkeypatch.setattr(studio.training, "_job", job)
+    english_line = train_tab.status(studio, ALICE)[0]
+    assert "finished in 12 s" in english_line and "the regression set fell by 0.0200" in english_line
+    russian(monkeypatch)
+    line, table, verdict, _ = train_tab.status(studio, ALICE)
+    versions = train_tab.versions(studio, ALICE)
+    assert "готово за 12 с" in line and "не принята (на регрессионном наборе падение 0.0200" in line
+    assert list(table["metric"]) == ["оценки: Спирмен", "Спирмен на ParaPhraser"]
+    assert list(table["set"]) == ["отложенные", "регрессия"]
+    assert "оценки: Спирмен (отложенные, строк: 40): 0.5000 → 0.5200 (+0.0200)" in verdict
+    assert list(versions["promoted"]) == ["нет"] and versions["reason"][0].startswith("на регрессионном наборе")
+    shown = " ".join([line, verdict, *map(str, table.to_numpy().ravel()), *map(str, versions.to_numpy().ravel())])
+    assert [word for word in TRAIN_ENGLISH if word in shown] == []
+    from ui.i18n import translate_error
+
+    monkeypatch.setattr(job, "state", "running")  # cancelling is worded by key too
+    assert translate_error(train_tab.cancel(studio, ALICE)) == "отмена: обучение остановится на следующем шаге"
+    # A report saved before reasons had keys still shows, in the English it was saved in.
+    stored = json.loads((path / "user_studio.json").read_text(encoding="utf-8"))
+    del stored["reason_message"]
+    (path / "user_studio.json").write_text(json.dumps(stored), encoding="utf-8")
+    assert train_tab.versions(studio, ALICE)["reason"][0].startswith("the regression set fell by 0.0200")

@@ -517,3 +517,122 @@ def test_only_the_chosen_kinds_judgments_are_split_counted_and_hashed(tiny_model
                           ModelRegistry(tmp_path).save, regression=SMALL_REGRESSION)
     assert report.judgments == 40 and report.judgments_hash == judgments_hash(scores)
     assert report.train_rows[GRADED] + report.held_out_rows[GRADED] == 40
+
+
+# -- readiness: can a run show a gain (issue 26) ----------------------------------------------------
+def fake_encode(texts: list[str]):
+    """Deterministic embeddings: a text's vector is set by its first word after the prefix (one axis per
+    word), so texts that share a first word have cosine 1 and others cosine 0 — or, for "near" texts, 0.6."""
+    import numpy as np
+
+    axes: dict[str, int] = {}
+    rows = []
+    for text in texts:
+        word = text.split(": ", 1)[-1].split()[0]
+        vector = np.zeros(64)
+        if word.startswith("near"):
+            vector[0], vector[1 + len(word) % 60] = 0.6, 0.8
+        else:
+            vector[axes.setdefault(word, 1 + sum(map(ord, word)) % 60) if word != "ответ" else 0] = 1.0
+        rows.append(vector)
+    return np.asarray(rows).reshape(len(texts), 64)
+
+
+def verdicts(n: int, *, hard: bool = False) -> list[Judgment]:
+    """``n`` queries, each with a relevant passage (same first word: cosine 1) and a not-relevant one
+    (cosine 0; with ``hard``, every third is as close as the relevant one would be)."""
+    out = []
+    for i in range(n):
+        out.append(j("relevant", f"ответ вопрос {i}", f"ответ номер {i}"))
+        negative = f"ответ чужой {i}" if hard and i % 3 == 0 else f"прочее{i} текст"
+        out.append(j("not_relevant", f"ответ вопрос {i}", negative))
+    return out
+
+
+def test_readiness_scores_the_held_out_part_the_run_will_use():
+    from core.training.readiness import READY, assess
+    from core.training.trainer import split_sets
+
+    judgments = verdicts(20, hard=True)
+    kind = assess(judgments, [GRADED], PROMPTS, fake_encode, seed=3)[0]
+    split, train, held = split_sets(judgments, [GRADED], PROMPTS, 0.2, 3)
+    assert kind.state == READY and kind.ready and kind.reason is None
+    assert (kind.rows, kind.train_rows, kind.held_out_rows) == (40, len(train[GRADED]), len(held[GRADED]))
+    assert kind.held_out_rows == len(split.held_out) > 0 and kind.metric == "verdicts: average precision"
+    assert 0 < kind.score < 1  # hard negatives tie with relevant passages
+
+
+def test_readiness_says_already_perfect_and_what_to_judge_next():
+    from core.training.readiness import ALREADY_PERFECT, assess, refuse_unready
+    from ui.i18n import translate_error
+
+    kind = assess(verdicts(20), [GRADED], PROMPTS, fake_encode)[0]
+    assert kind.state == ALREADY_PERFECT and kind.score == 1.0 and not kind.ready
+    assert kind.reason.startswith(f"already perfect: the current model's verdicts: average precision on the "
+                                  f"{kind.held_out_rows} held-out rows is 1.000")
+    assert "boundary campaign" in kind.reason
+    assert translate_error(kind.reason, "ru").startswith("уже безошибочно: вердикты: средняя точность")
+    with pytest.raises(TrainingRefused, match="Cannot train to a measurable result. Scores and verdicts: already"):
+        refuse_unready([kind])
+
+
+def test_readiness_says_too_few_to_measure_when_the_held_out_part_cannot_be_scored():
+    from core.training.readiness import TOO_FEW, assess
+
+    # Verdicts of one class per query: each query's texts go to one side, so the held-out part is one class.
+    judgments = [j("relevant" if i % 2 else "not_relevant", f"вопрос {i}", f"ответ {i}") for i in range(12)]
+    calls = []
+    kinds = assess(judgments, [GRADED], PROMPTS, lambda texts: calls.append(texts) or fake_encode(texts), seed=1)
+    assert kinds[0].state == TOO_FEW and kinds[0].metric is None and calls == []  # nothing to encode
+    assert kinds[0].reason.startswith("too few to measure: the held-out part (20 %) gets")
+    assert "both relevant and not relevant" in kinds[0].reason
+
+
+def test_labels_of_a_single_topic_cannot_train():
+    from core.training.readiness import REFUSED, assess
+
+    one_topic = [j("label", f"текст {i}", label="карты") for i in range(28)]
+    kind = assess(one_topic, [LABELS], PROMPTS, fake_encode)[0]
+    assert kind.state == REFUSED and kind.rows == 28
+    assert "all 28 labelled texts have one label ('карты')" in kind.reason
+    assert "at least one other topic" in kind.reason
+    with pytest.raises(TrainingRefused, match="one label"):
+        build_sets(one_topic, [LABELS], PROMPTS)
+    two = one_topic + [j("label", f"другое {i}", label="вклады") for i in range(12)]
+    assert assess(two, [LABELS], PROMPTS, fake_encode)[0].metric == "labels: 1-NN accuracy"
+
+
+def test_a_run_is_refused_after_scoring_when_no_held_out_score_can_rise():
+    from core.training.evaluation import Score
+    from core.training.trainer import check_measurable
+
+    check_measurable([Score("scores: Spearman", HELD_OUT, 0.4, 8), Score("labels: 1-NN accuracy", HELD_OUT, 1.0, 5)])
+    with pytest.raises(TrainingRefused, match="already scores the 13 held-out rows perfectly"):
+        check_measurable([Score("verdicts: average precision", HELD_OUT, 1.0, 8),
+                          Score("labels: 1-NN accuracy", HELD_OUT, 1.0, 5), Score("x", REGRESSION, 0.5, 400)])
+    with pytest.raises(TrainingRefused, match="no held-out score"):
+        check_measurable([Score("ParaPhraser Spearman", REGRESSION, 0.5, 400)])
+
+
+def test_promotion_reasons_are_messages_that_survive_a_stored_report():
+    from core.errors import Message
+    from ui.i18n import translate_error
+
+    report = report_with(0.0, 0.01)
+    report.promoted, report.reason = promotion(report)
+    assert isinstance(report.reason, Message) and report.reason == "the held-out judgments did not improve (+0.0000)"
+    stored = json.loads(json.dumps(report.to_dict()))
+    assert stored["reason"] == report.reason  # the command line and the JSON keep the English text
+    again = TrainingReport.from_dict(stored)
+    assert translate_error(again.reason, "ru") == "на отложенных оценках улучшения нет (+0.0000)"
+    del stored["reason_message"]  # a report saved before the key was stored
+    assert TrainingReport.from_dict(stored).reason == "the held-out judgments did not improve (+0.0000)"
+    forgot = promotion(report_with(0.02, -0.02))[1]
+    assert translate_error(forgot, "ru").startswith("на регрессионном наборе падение 0.0200")
+
+
+def test_readiness_says_when_the_rows_fall_short_only_once_the_held_out_part_is_set_aside():
+    from core.training.readiness import REFUSED, assess
+
+    kind = assess(graded_judgments(11), [GRADED], PROMPTS, fake_encode)[0]  # 11 rows, 9 left to train on
+    assert kind.state == REFUSED and kind.reason.startswith("once the held-out part (20 %) is set aside: 9 training")

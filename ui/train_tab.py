@@ -16,15 +16,20 @@ import html
 import time
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
+from core.encoding.encoder import Encoder
 from core.errors import Message, UserError, check_choice
 from core.identity import Identity
+from core.inputs.text import resolve_prefix
 from core.judgments import Judgment
 from core.studio import Studio
+from core.training.evaluation import metric_message, split_message
 from core.training.jobs import TrainingJob, job_summary
-from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, TrainingRefused, build_sets, count_rows
-from core.training.trainer import TrainingConfig
+from core.training.readiness import Encode, KindReadiness, assess, refuse_unready
+from core.training.recipe import MIN_ROWS, TRAINING_KINDS, Prompts, build_sets, count_rows
+from core.training.trainer import TrainingConfig, TrainingReport
 from ui import common
 from ui.i18n import EN, i18n, localized, t, translate_error
 
@@ -62,9 +67,47 @@ def kind_title(name: str) -> str:
     return t(f"tr_kind_{name}") if f"tr_kind_{name}" in EN else TRAINING_KINDS[name].title
 
 
+def prompts_of(encoder: Encoder) -> Prompts:
+    """The prefixes a run puts on judgments that recorded none: the model's query / passage prompts."""
+    if not encoder.uses_prefixes:
+        return Prompts()
+    return Prompts(query=resolve_prefix("query"), passage=resolve_prefix("passage"))
+
+
+def encoding_with(encoder: Encoder) -> Encode:
+    """Texts (prefixes already on them) to normalised embeddings, in calls the encoder accepts."""
+    def encode(texts: list[str]) -> np.ndarray:
+        step = max(1, int(encoder.max_texts))
+        parts = [encoder.encode(texts[i:i + step], prefix="") for i in range(0, len(texts), step)]
+        return np.vstack(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
+    return encode
+
+
+def assess_kinds(studio: Studio, identity: Identity, judgments: list[Judgment], kinds: list[str], base: str = "",
+                 config: TrainingConfig | None = None) -> list[KindReadiness]:
+    """Whether ``kinds`` trained together on ``judgments`` with ``config``'s settings (default: the measured
+    ones) can show a gain: the run's own hold-out, scored by the base model as loaded."""
+    encoder = studio.model(base or None, identity.user, identity.is_admin)
+    config = config or TrainingConfig(base_model=encoder.model_id, kinds=tuple(kinds))
+    return assess(judgments, kinds, prompts_of(encoder), encoding_with(encoder), fraction=config.hold_out,
+                  seed=config.seed, batch_size=config.batch_size, epochs=config.epochs, warmup=config.warmup)
+
+
+def kind_note(kind: KindReadiness) -> str:
+    """One line of the advice: ready with its held-out size and current score, or why not and what next."""
+    title = kind_title(kind.kind)
+    if kind.ready and kind.metric is not None and kind.score is not None:
+        return t("tr_kind_ready", kind=title, n=f"{kind.rows:,}", loss=TRAINING_KINDS[kind.kind].loss,
+                 held=kind.held_out_rows, metric=translate_error(metric_message(kind.metric)),
+                 score=f"{kind.score:.3f}")
+    return f"- **{title}**: {html.escape(translate_error(kind.reason or ''), quote=False)}"
+
+
 def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = "",
-              min_agreement: float | None = None) -> tuple[list[tuple[str, str]], list[str], str]:
-    """Checkbox choices with row counts, the kinds ready to train, and a note per kind."""
+              min_agreement: float | None = None, base: str = "", seed: float = 0, batch_size: float = 16,
+              epochs: float = 1) -> tuple[list[tuple[str, str]], list[str], str]:
+    """Checkbox choices with row counts, the kinds ready to train (to a measurable result), and a note per
+    kind: its held-out size and the current model's score on it, or why it cannot train and what to judge."""
     if whose == CAMPAIGN and not (campaign or "").strip():
         return ([(kind_title(name), name) for name in TRAINING_KINDS], [],
                 t("tr_enter_campaign"))
@@ -73,18 +116,26 @@ def readiness(studio: Studio, identity: Identity, whose: str, campaign: str = ""
     choices, ready, notes = [], [], []
     for name in TRAINING_KINDS:
         choices.append((t("tr_kind_rows", kind=kind_title(name), n=f"{counts[name]:,}"), name))
-        try:
-            sets = build_sets(judgments, [name], Prompts())
-        except TrainingRefused as refusal:
-            why = translate_error(refusal.refusals.get(name) or refusal.message)
-            notes.append(f"- **{kind_title(name)}**: {html.escape(why)}")
-            continue
-        ready.append(name)
-        loss = next(iter(sets.values())).kind.loss
-        notes.append(t("tr_kind_ready", kind=kind_title(name), n=f"{counts[name]:,}", loss=loss))
+        # Each kind as a run of it alone would split and score it; start() checks the chosen ones together.
+        # Out-of-range settings are worded by start(); the advice uses the nearest allowed value meanwhile.
+        settings = TrainingConfig(base_model=base or "-", kinds=(name,), seed=_whole(seed, 0),
+                                  batch_size=min(256, max(2, _whole(batch_size, 16))),
+                                  epochs=min(20, max(1, _whole(epochs, 1))))
+        kind = assess_kinds(studio, identity, judgments, [name], base, settings)[0]
+        if kind.ready:
+            ready.append(name)
+        notes.append(kind_note(kind))
     owner = t({EVERYONE: "tr_owner_everyone", CAMPAIGN: "tr_owner_campaign"}.get(whose, "tr_owner_yours"))
     head = t("tr_head", n=f"{len(judgments):,}", owner=owner, min=MIN_ROWS) + "\n\n"
     return choices, ready, head + "\n".join(notes)
+
+
+def _whole(value: float | None, default: int) -> int:
+    """A setting as typed, or its default while it is not a whole number (start() then says what is wrong)."""
+    try:
+        return int(value) if value is not None and float(value) == int(value) else default
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list[str] | None, epochs: float,
@@ -103,6 +154,9 @@ def start(studio: Studio, identity: Identity, whose: str, base: str, kinds: list
                             freeze_embeddings=bool(freeze), seed=common.whole_number(seed, "seed"),
                             blend=float(blend or 0.0)).validate()
     build_sets(judgments, config.kinds, Prompts())  # refuse now, with the reason, not in the background
+    # A run that cannot show a gain (held-out part unscorable or already perfect, a single step at learning
+    # rate 0) is refused too: it would train for minutes and end "not promoted (+0.0000)" (issue 26).
+    refuse_unready(assess_kinds(studio, identity, judgments, list(config.kinds), base, config))
     if whose == CAMPAIGN:
         return studio.training.start(identity.user, config, None, campaign=campaign.strip(),
                                      min_agreement=min_agreement or None)
@@ -131,15 +185,27 @@ def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, 
     if job.report is None:
         return line, pd.DataFrame(columns=METRIC_COLUMNS), "", job.running
     report = job.report
-    table = pd.DataFrame([{"metric": m.name, "set": m.split, "before": round(m.before, 4), "after": round(m.after, 4),
+    # Metric and set names are stored in English (older reports too); the page words them by key.
+    table = pd.DataFrame([{"metric": translate_error(metric_message(m.name)), "set": translate_error(split_message(m.split)),
+                           "before": round(m.before, 4), "after": round(m.after, 4),
                            "change": round(m.change, 4), "rows": m.rows} for m in report.metrics],
                          columns=METRIC_COLUMNS)
     # Plain words, no emoji: many machines have no emoji font and show an empty box.
-    verdict = t("tr_promoted" if report.promoted else "tr_not_promoted", reason=html.escape(report.reason),
-                version=report.version)
+    verdict = t("tr_promoted" if report.promoted else "tr_not_promoted",
+                reason=html.escape(translate_error(report.reason)), version=report.version)
     if report.dropped:
         verdict += "<br>" + t("tr_dropped", n=report.dropped)
-    return line, table, verdict, job.running
+    return line, table, before_after(report) + verdict, job.running
+
+
+def before_after(report: TrainingReport) -> str:
+    """The before/after figures as wrapping lines above the verdict: readable on a phone, where the
+    table's later columns sit beyond the screen's edge."""
+    lines = [t("tr_before_after_line", metric=html.escape(translate_error(metric_message(m.name))),
+               set=html.escape(translate_error(split_message(m.split))), before=f"{m.before:.4f}",
+               after=f"{m.after:.4f}", change=f"{m.change:+.4f}", rows=m.rows) for m in report.metrics]
+    # A blank line ends the HTML block, so that the verdict after it is read as Markdown again.
+    return "".join(f"<div class='train-change'>{line}</div>" for line in lines) + ("\n\n" if lines else "")
 
 
 def versions(studio: Studio, identity: Identity) -> pd.DataFrame:
@@ -153,7 +219,8 @@ def versions(studio: Studio, identity: Identity) -> pd.DataFrame:
                      "created": report.created_at[:16].replace("T", " "),
                      "held-out change": _signed(report.held_out_change),
                      "regression change": _signed(report.regression_change),
-                     "promoted": "yes" if report.promoted else "no", "reason": report.reason})
+                     "promoted": t("tr_yes" if report.promoted else "tr_no"),
+                     "reason": translate_error(report.reason)})
     return pd.DataFrame(rows, columns=VERSION_COLUMNS)
 
 
@@ -234,10 +301,11 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return common.identify(studio, request, profile, user_token)
 
         @common.user_errors
-        def show_kinds(whose_value: str, campaign_id: str, level: float, user_token: str, request: gr.Request,
+        def show_kinds(whose_value: str, campaign_id: str, level: float, base_value: str, seed_value: float,
+                       batch_value: float, epochs_value: float, user_token: str, request: gr.Request,
                        profile: gr.OAuthProfile | None):
             choices, ready, note = readiness(studio, who(user_token, request, profile), whose_value, campaign_id,
-                                             level)
+                                             level, base_value, seed_value, batch_value, epochs_value)
             return gr.update(choices=choices, value=ready), note, gr.update(visible=whose_value == CAMPAIGN)
 
         def status_outputs(identity: Identity):
@@ -265,7 +333,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
 
         @common.user_errors
         def cancel_job(user_token: str, request: gr.Request, profile: gr.OAuthProfile | None):
-            return cancel(studio, who(user_token, request, profile))
+            return translate_error(cancel(studio, who(user_token, request, profile)))
 
         @common.user_errors
         def load_version(name: str, load_anyway: bool, everyone: bool, user_token: str, request: gr.Request,
@@ -273,11 +341,15 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             return use_version(studio, who(user_token, request, profile), name, load_anyway, everyone)
 
         status_targets = [progress, metrics, verdict, timer, saved, version]
-        source = [whose, campaign, min_agreement, token]
+        source = [whose, campaign, min_agreement, base, seed, batch_size, epochs, token]
         shown = [kinds, advice, campaign_row]
         tab.select(show_kinds, source, shown, api_visibility="private").then(
             show_status, token, status_targets, api_visibility="private")
         whose.change(show_kinds, source, shown, api_visibility="private")
+        # The held-out part and its score depend on the base model and the seed of the split.
+        base.change(show_kinds, source, shown, api_visibility="private")
+        for setting in (seed, batch_size, epochs):  # the split and the number of steps depend on them
+            setting.blur(show_kinds, source, shown, api_visibility="private")
         campaign.submit(show_kinds, source, shown, api_visibility="private")
         min_agreement.release(show_kinds, source, shown, api_visibility="private")
         refresh.click(show_kinds, source, shown, api_visibility="private").then(
@@ -302,7 +374,9 @@ def add_api(studio: Studio) -> None:
         """Start training on your judgments (admins: everyone's with everyone=true). kinds: comma-separated
         from graded, triplets, labels; blend: the base model's share of the weights after training (0 to <1);
         campaign: train on that campaign's consensus instead (its creator and admins), leaving out items whose
-        agreement is below min_agreement.
+        agreement is below min_agreement. A kind that cannot train to a measurable result (its held-out part
+        too small to score or already perfect, one step of the batch, labels of one topic) is refused with the
+        reason and what to judge next.
         Returns the job; poll /training_status for progress and results."""
         identity = identity_of(token, request, profile)
         chosen = [k.strip() for k in str(kinds or "").split(",") if k.strip()]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.encoding import ModelLoadError
-from core.errors import message_of, message_to_json
+from core.errors import Message, message_of, message_to_json
 from core.judgments import JudgmentStore
 from core.training.recipe import TRAINING_KINDS, TrainingRefused
 from core.training.registry import DEFAULT_KEEP, ModelRegistry
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return out.error(message_of(error), EXIT_REFUSED)
     except Exception as error:
         log.exception("training failed")
-        return out.error(f"training failed unexpectedly ({type(error).__name__}); see the log", EXIT_UNEXPECTED)
+        return out.error(Message("training_failed_unexpectedly", error=type(error).__name__), EXIT_UNEXPECTED)
     if args.report:
         Path(args.report).write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.errors import Message
 from core.inputs.text import add_prefix
 from core.training.recipe import GRADED, LABELS, POSITIVES, TRIPLETS, TrainingSet
 
@@ -29,6 +30,45 @@ if TYPE_CHECKING:
 REGRESSION_SET = Path(__file__).resolve().parents[2] / "assets" / "paraphraser_regression.csv"
 HELD_OUT = "held-out"
 REGRESSION = "regression"
+# Metric names as reports store them (English, also in older reports); the interface words each one by
+# the key beside it (core.errors.MESSAGES "metric_<key>"), so a Russian page never shows the English name.
+SPEARMAN = "scores: Spearman"
+VERDICTS_AP = "verdicts: average precision"
+TRIPLET_ACCURACY = "triplets: accuracy"
+LABELS_1NN = "labels: 1-NN accuracy"
+OWN_POSITIVE = "pairs: own positive first"
+PARAPHRASER = "ParaPhraser Spearman"
+METRIC_KEYS = {SPEARMAN: "spearman", VERDICTS_AP: "verdicts_ap", TRIPLET_ACCURACY: "triplets_accuracy",
+               LABELS_1NN: "labels_1nn", OWN_POSITIVE: "own_positive", PARAPHRASER: "paraphraser"}
+SPLIT_KEYS = {HELD_OUT: "held_out", REGRESSION: "regression"}
+
+
+def metric_message(name: str) -> str:
+    """A metric's name as a message the interface translates (an unknown name stays as it is)."""
+    return Message(f"metric_{METRIC_KEYS[name]}") if name in METRIC_KEYS else name
+
+
+def split_message(split: str) -> str:
+    return Message(f"split_{SPLIT_KEYS[split]}") if split in SPLIT_KEYS else split
+
+
+def held_out_metric(name: str, held: TrainingSet, train: TrainingSet | None) -> str | None:
+    """The metric a held-out set of kind ``name`` is scored with, or None when it cannot be scored
+    (empty; verdicts of one class only; labels with nothing to compare against; a single pair)."""
+    if not len(held):
+        return None
+    if name == GRADED:
+        scores = set(held.column("score"))
+        if scores <= {0.0, 1.0}:
+            return VERDICTS_AP if len(scores) == 2 else None
+        return SPEARMAN
+    if name == TRIPLETS:
+        return TRIPLET_ACCURACY
+    if name == LABELS:
+        return LABELS_1NN if train is not None and len(train) else None
+    if name == POSITIVES:
+        return OWN_POSITIVE if len(held) >= 2 else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,22 +142,14 @@ class Evaluation:
     def steps(self) -> list[tuple[str, int, Callable[[Any], float]]]:
         """(metric name, rows, function of the model) for every set that can be scored."""
         steps = []
+        functions = {SPEARMAN: self._similarity, VERDICTS_AP: self._binary, TRIPLET_ACCURACY: self._triplets,
+                     OWN_POSITIVE: self._own_positive}
         for name, held in self.held_out.items():
-            if not len(held):
-                continue
-            if name == GRADED:
-                scores = held.column("score")
-                if set(scores) <= {0.0, 1.0}:
-                    if len(set(scores)) == 2:
-                        steps.append(("verdicts: average precision", len(held), self._binary(held)))
-                else:
-                    steps.append(("scores: Spearman", len(held), self._similarity(held)))
-            elif name == TRIPLETS:
-                steps.append(("triplets: accuracy", len(held), self._triplets(held)))
-            elif name == LABELS and name in self.train and len(self.train[name]):
-                steps.append(("labels: 1-NN accuracy", len(held), self._nearest_label(held, self.train[name])))
-            elif name == POSITIVES and len(held) >= 2:
-                steps.append(("pairs: own positive first", len(held), self._own_positive(held)))
+            metric = held_out_metric(name, held, self.train.get(name))
+            if metric == LABELS_1NN:
+                steps.append((metric, len(held), self._nearest_label(held, self.train[name])))
+            elif metric is not None:
+                steps.append((metric, len(held), functions[metric](held)))
         return steps
 
     def score(self, model: Any) -> list[Score]:
@@ -126,7 +158,7 @@ class Evaluation:
         if self.regression is not None:
             value = self._similarity_of(self.regression.sentences1, self.regression.sentences2,
                                         self.regression.scores, "regression")(model)
-            scores.append(Score("ParaPhraser Spearman", REGRESSION, float(value), len(self.regression.scores)))
+            scores.append(Score(PARAPHRASER, REGRESSION, float(value), len(self.regression.scores)))
         return scores
 
     # -- metrics -------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ class TrainingJobs:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             threading.Timer(CANCEL_GRACE_S, self._kill, args=(process,)).start()
-        return "cancelling: the job stops at its next step"
+        return Message("training_cancelling")
 
     def wait(self, timeout: float | None = None) -> TrainingJob | None:
         """Block until the current job ends (tests and the command line)."""
@@ -171,7 +171,7 @@ class TrainingJobs:
             target(job)
         except Exception as error:  # never leave a job "running" forever
             log.exception("training job %s failed", job.id)
-            job.state, job.error = FAILED, f"unexpected {type(error).__name__}; the server log has the details"
+            job.state, job.error = FAILED, Message("job_unexpected", error=type(error).__name__)
         finally:
             job.finished = time.time()
             self._process = None
@@ -218,7 +218,7 @@ class TrainingJobs:
             if self._cancel.is_set():
                 job.state = CANCELLED
             else:
-                job.state, job.error = FAILED, f"the training process stopped (exit code {code}); see the server log"
+                job.state, job.error = FAILED, Message("job_process_stopped", code=code)
 
     def _read(self, job: TrainingJob, line: str) -> None:
         try:

@@ -250,6 +250,11 @@ def build_sets(judgments: Sequence[Judgment], kinds: Sequence[str], prompts: Pro
             refusals[name] = Message("training_one_sided", count=len(built), verdict=verdict,
                                      needed=MIN_POSITIVE_ONLY_PAIRS)
             continue
+        if name == LABELS and len({row["label"] for row in built.rows}) < 2:
+            # One topic: every in-batch negative is a same-topic text and 1-NN is right by construction
+            # (issue 26: 28 labels of one topic scored 1.0 before and after).
+            refusals[name] = Message("training_one_label", count=len(built), label=str(built.rows[0]["label"]))
+            continue
         if name == LABELS:
             pairs = same_label_pairs(built)
             if len(pairs) < MIN_ROWS:

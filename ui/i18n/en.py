@@ -271,7 +271,7 @@ EN: dict[str, str] = {
     ),
     "tr_enter_campaign": "Enter a campaign's id: its consensus (one row per item) is what trains.",
     "tr_kind_rows": "{kind} ({n} rows)",
-    "tr_kind_ready": "- **{kind}**: {n} rows, trains with {loss} (ready)",
+    "tr_kind_ready": "- **{kind}**: {n} rows, trains with {loss}; held out: {held} rows, where the current model's {metric} is {score} (ready)",
     "tr_head": "**{n}** of {owner} judgments. Each kind needs at least {min} rows.",
     "tr_owner_everyone": "everyone's",
     "tr_owner_campaign": "the campaign's consensus",
@@ -636,4 +636,8 @@ EN: dict[str, str] = {
     "rv_tab_search": "Evaluate: search",
     "rv_tab_annotate": "Annotate",
     "rv_tab_api": "API",
+    # Train: readiness, before/after lines, versions (issue 26)
+    "tr_before_after_line": "{metric} ({set}, {rows} rows): {before} → {after} ({change})",
+    "tr_yes": "yes",
+    "tr_no": "no",
 }

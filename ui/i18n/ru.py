@@ -267,7 +267,7 @@ RU: dict[str, str] = {
     ),
     "tr_enter_campaign": "Введите id кампании: обучение идёт на её итоге (одна строка на элемент).",
     "tr_kind_rows": "{kind} (строк: {n})",
-    "tr_kind_ready": "- **{kind}**: строк: {n}, обучается с {loss} (готово)",
+    "tr_kind_ready": "- **{kind}**: строк: {n}, обучается с {loss}; отложено строк: {held}, {metric} текущей модели на них — {score} (готово)",
     "tr_head": "Оценок ({owner}): **{n}**. Для каждого вида нужно не меньше {min} строк.",
     "tr_owner_everyone": "всех",
     "tr_owner_campaign": "итог кампании",
@@ -637,4 +637,8 @@ RU: dict[str, str] = {
     "rv_tab_search": "Проверка: поиск",
     "rv_tab_annotate": "Разметка",
     "rv_tab_api": "API",
+    # Train: readiness, before/after lines, versions (issue 26)
+    "tr_before_after_line": "{metric} ({set}, строк: {rows}): {before} → {after} ({change})",
+    "tr_yes": "да",
+    "tr_no": "нет",
 }
