@@ -17,7 +17,7 @@ import pandas as pd
 from core import __version__
 from core.campaigns.uncertain import Choice, ClusterBorders
 from core.errors import Message, UserError, word
-from core.exploration.clustering import NOISE, cluster_label_table
+from core.exploration.clustering import NOISE, KChoice, cluster_label_table
 from core.exploration.keywords import cluster_name
 from core.exploration.selection import selected_ids
 from core.inputs.corpus import (
@@ -58,6 +58,8 @@ class ClusterResult:
     method: str
     chosen_k: int | None = None
     warnings: list[str] = field(default_factory=list)
+    k_choice: KChoice | None = None  # how k was chosen (given, the label column's classes, silhouette)
+    k_candidates: list[tuple[int, float]] = field(default_factory=list)  # silhouette's best (k, score)
 
     def points(self, with_embeddings: bool = False) -> pd.DataFrame:
         frame = pd.DataFrame({"text": self.texts, "cluster": self.clusters, "x": self.coords[:, 0],
