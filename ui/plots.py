@@ -137,6 +137,7 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
                 names: dict[int, str] | None = None) -> go.Figure:
     """WebGL scatter of (x, y); one trace per group so the legend toggles groups (clusters by their names)."""
     fig = go.Figure()
+    words = (t("plot_legend_cluster"), t("plot_legend_label"))  # in the page's language, as the title
     groups = points[colour_by].astype(str) if colour_by in points else points["cluster"].astype(str)
     order = sorted(groups.unique(), key=lambda g: (g == "-1", _natural(g)))
     for i, group in enumerate(order):
@@ -146,9 +147,10 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
             given = names.get(int(group), "")
             name = f"{group} · {given}" if given else group
         hovers = [
-            f"{hover_text(t)}<br><b>cluster</b> {c}" + (f"<br><b>label</b> {html.escape(str(lab))}" if has else "")
-            for t, c, lab, has in zip(part["text"], part["cluster"], part.get("label", [""] * len(part)),
-                                      ["label" in part] * len(part), strict=True)
+            f"{hover_text(text)}<br><b>{words[0]}</b> {c}" + (f"<br><b>{words[1]}</b> {html.escape(str(lab))}"
+                                                              if has else "")
+            for text, c, lab, has in zip(part["text"], part["cluster"], part.get("label", [""] * len(part)),
+                                         ["label" in part] * len(part), strict=True)
         ]
         fig.add_trace(go.Scattergl(
             x=part["x"], y=part["y"], mode="markers", name=html.escape(name),
@@ -161,7 +163,8 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
     fig.update_layout(
         height=560, margin=dict(l=10, r=10, t=40, b=10), title=html.escape(title),
         xaxis=dict(showticklabels=False, title=None), yaxis=dict(showticklabels=False, title=None),
-        legend=dict(title=colour_by, itemsizing="constant"), hoverlabel=dict(align="left"),
+        legend=dict(title=words[1] if colour_by == "label" else words[0], itemsizing="constant"),
+        hoverlabel=dict(align="left"),
     )
     return fig
 
