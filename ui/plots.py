@@ -180,18 +180,31 @@ def with_highlight(figure: go.Figure, points: pd.DataFrame, ids: list[int], name
     return figure
 
 
+PREFIX_VARIANTS = ("query", "passage", "none")
+
+
+def variant_label(name: str) -> str:
+    """A prefix variant of core.exploration.prefix_compare ("query", "none", "query - none") as the page says it."""
+    if " - " in name:
+        first, second = name.split(" - ", 1)
+        return t("px_variant_diff", a=variant_label(first), b=variant_label(second))
+    return t(f"px_variant_{name}") if name in PREFIX_VARIANTS else name
+
+
 def matrices_figure(matrices: dict[str, np.ndarray], texts: list[str]) -> go.Figure:
     """The variants' similarity matrices side by side, then their differences."""
     names = list(matrices)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[html.escape(n) for n in names],
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[html.escape(variant_label(n)) for n in names],
                         horizontal_spacing=0.04)
     labels = [f"{i + 1}" for i in range(len(texts))]
+    word = t("colh_text")
     for col, name in enumerate(names, start=1):
         diff = " - " in name or "−" in name
         matrix = np.asarray(matrices[name])
         fig.add_trace(go.Heatmap(
             z=np.round(matrix, 3), x=labels, y=labels, coloraxis="coloraxis2" if diff else "coloraxis",
-            hovertemplate="text %{y} × text %{x}: %{z:.3f}<extra>" + html.escape(name) + "</extra>",
+            hovertemplate=f"{word} %{{y}} × {word} %{{x}}: %{{z:.3f}}<extra>" + html.escape(variant_label(name))
+            + "</extra>",
         ), row=1, col=col)
         fig.update_yaxes(autorange="reversed", row=1, col=col, showticklabels=col == 1)
     fig.update_layout(
@@ -219,9 +232,10 @@ def prefix_map(map_points: pd.DataFrame, texts: list[str], reference: str = "non
     for variant in map_points["variant"].unique():
         part = map_points[map_points["variant"] == variant]
         fig.add_trace(go.Scattergl(
-            x=part["x"], y=part["y"], mode="markers", name=t("prefix_none") if variant == "none" else f"{variant}: ",
+            x=part["x"], y=part["y"], mode="markers", name=html.escape(variant_label(variant)),
             marker=dict(size=8, color=colours.get(variant, "#999"), symbol="circle" if variant == reference else "diamond"),
-            hovertext=[f"<b>{html.escape(variant)}</b> #{i + 1}<br>{hover_text(texts[i])}" for i in part["text_index"]],
+            hovertext=[f"<b>{html.escape(variant_label(variant))}</b> #{i + 1}<br>{hover_text(texts[i])}"
+                       for i in part["text_index"]],
             hoverinfo="text",
         ))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=40, b=10),
