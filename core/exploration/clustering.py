@@ -144,7 +144,8 @@ def _silhouette_search(
     # best. Measured on e5-small vectors of intents_ru (25 texts per scenario, 6 random scenario sets per
     # size, k-means over k = 2-12): ARI at the k chosen, raw vs centred silhouette, 2 topics 0.585 vs
     # 0.633, 3: 0.371 vs 0.411, 4: 0.275 vs 0.446, 8: 0.094 vs 0.194, 12: 0.037 vs 0.092 (raw picked
-    # k = 2 in 31 of 36 sets). Dropping k = 2 instead helped 4-12 topics but cost 2 topics 0.585 -> 0.358.
+    # k = 2 in most sets). Dropping k = 2 instead helped 4-12 topics but cost 2 topics 0.585 -> 0.358.
+    # benchmarks/cluster_k.py measures it again.
     scored = X - X.mean(axis=0) if metric == "cosine" else X
     scores: dict[int, float] = {}
     best: tuple[float, int, np.ndarray] | None = None
@@ -424,9 +425,10 @@ class KChoice:
 def choose_k(method: str, k: int | None, labels: Sequence[Any] | None, n_texts: int) -> KChoice:
     """What a person expects k to be: theirs, else their label column's number of classes, else silhouette.
 
-    On 200 intents_ru texts of 8 scenarios (e5-small), silhouette chose k = 2 (ARI 0.063) where the 8
-    classes of the label column give 0.280: labels, when given, say more about the expected topics than
-    any score of the geometry. A column with one class, or more than ``LABEL_K_MAX`` or half the texts
+    On 200 intents_ru texts, 25 from each of the 8 largest scenarios (e5-small), raw silhouette chose k = 2
+    (ARI 0.061) where the label column's 8 classes give 0.292; over 6 random sets each of 8 and 12 scenarios,
+    the label count gave ARI 0.308 and 0.273 where even the centred silhouette gave 0.194 and 0.092
+    (benchmarks/cluster_k.py): labels, when given, say more about the expected topics than the geometry. A column with one class, or more than ``LABEL_K_MAX`` or half the texts
     (nearly one class per text: an id), says nothing about k and leaves it to silhouette.
     """
     check_choice("clusterer", method, CLUSTERERS)
