@@ -342,6 +342,8 @@ def test_k_comes_from_the_person_then_the_label_column_then_silhouette():
     assert choose_k("k-means", None, ["a", "", None, " "] * 5, 20) == KChoice(None, "silhouette", 1)
     assert choose_k("k-means", None, [str(i) for i in range(20)], 20) == KChoice(None, "silhouette", 20)
     assert choose_k("k-means", None, ["a", "b"] * 2, 4).k == 2
+    # edge sizes: no text, one, two, three (two classes in three texts is more than half: silhouette)
+    assert [choose_k("k-means", None, ["a", "b", "a"][:n], n).reason for n in range(4)] == ["silhouette"] * 4
     with pytest.raises(ValueError, match="clusterer must be one of"):
         choose_k("spectral", None, topics, 200)
     with pytest.raises(ValueError, match="k must be an integer >= 1"):
