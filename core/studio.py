@@ -391,13 +391,21 @@ class Studio:
         progress: StepProgress | None = None,
         embeddings: np.ndarray | None = None,
     ) -> ClusterResult:
-        from core.exploration.clustering import cluster_metrics, cluster_table, make_clusterer
+        from core.exploration.clustering import (
+            choose_k,
+            cluster_metrics,
+            cluster_table,
+            make_clusterer,
+            top_candidates,
+        )
         from core.exploration.projection import project_2d
 
         self.limits.check_texts(texts, self.limits.max_cluster_texts, "texts")
         if labels is not None and len(labels) != len(texts):
             raise ValueError(f"{len(labels)} labels for {len(texts)} texts")
-        params = {"min_cluster_size": min_cluster_size} if method == "HDBSCAN" else {"k": k or None}
+        # k as the person expects it: theirs, else their label column's classes, else by silhouette.
+        choice = choose_k(method, k or None, labels, len(texts))
+        params = {"min_cluster_size": min_cluster_size} if method == "HDBSCAN" else {"k": choice.k}
         clusterer = make_clusterer(method, **params)
 
         def encoding_progress(done: int, total: int) -> None:
@@ -427,7 +435,8 @@ class Studio:
         return ClusterResult(
             texts=list(texts), labels=list(labels) if labels is not None else None, clusters=clusters,
             coords=coords, table=table, metrics=metrics, embeddings=vectors, method=method,
-            chosen_k=getattr(clusterer, "k_", None), warnings=warnings,
+            chosen_k=getattr(clusterer, "k_", None), warnings=warnings, k_choice=choice,
+            k_candidates=top_candidates(getattr(clusterer, "silhouette_scores_", {})),
         )
 
     def _encode_in_slices(self, texts: Sequence[str], prefix: str,

@@ -271,7 +271,7 @@ def test_cluster_pasted_texts_escapes_hover_and_exports_without_embeddings(api_c
     assert list(frame(points)["text"]) == PASTED
 
     parquet = pd.read_parquet(parquet_path)
-    assert list(parquet.columns) == ["text", "cluster", "x", "y"]
+    assert list(parquet.columns) == ["text", "cluster", "cluster_name", "keywords", "x", "y"]  # issue 26, point 8
     assert list(parquet["text"]) == PASTED
     assert Path(csv_path).stat().st_size > 0
 

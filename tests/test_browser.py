@@ -411,3 +411,29 @@ def test_hostile_text_is_never_rendered_as_markup(page):
     assert HOSTILE in page.inner_text("#cl-points")
     screenshot(page, "5-clustering-pasted")
 
+
+
+def test_silhouettes_next_best_k_is_one_click(page):
+    """Issue 26, point 5: with no label column and k = 0 the summary says that silhouette chose k, and its best
+    k are choices on the page: one click sets k and clusters again with it."""
+    open_tab(page, "Clustering")
+    lines = [f"{topic} номер {i}" for topic in ("погода в Москве", "курс рубля", "рецепт борща", "футбол") for i in range(4)]
+    page.fill("#cl-pasted textarea", "\n".join(lines))
+    # The new texts clear the map on screen (a change event of its own, which must land before the run's
+    # results: it also hides the choices of k).
+    page.wait_for_function("!document.querySelector('#cl-plot .js-plotly-plot')?.data?.some(t => t.type === 'scattergl')")
+    page.fill("#cl-k input", "0")
+    page.click("#cl-run")
+    page.wait_for_function("document.querySelector('#cl-summary').innerText.includes('16 texts')")
+    page.wait_for_selector("#cl-k-candidates input[type=radio]:checked")
+    chosen = page.eval_on_selector("#cl-k-candidates input[type=radio]:checked", "e => e.value")
+    other = page.eval_on_selector_all("#cl-k-candidates input[type=radio]:not(:checked)", "els => els.map(e => e.value)")
+    assert other, "silhouette's next best k are offered"
+    assert f"k = {chosen} chosen by silhouette" in page.inner_text("#cl-summary")
+    page.locator(f"#cl-k-candidates input[value='{other[0]}']").check()
+    page.wait_for_function("k => document.querySelector('#cl-summary').innerText.includes(`k = ${k}, as you set it`)",
+                           arg=other[0])
+    assert page.input_value("#cl-k input") == other[0]
+    assert f"{other[0]} clusters" in page.inner_text("#cl-summary")
+    wait_for_clustering_to_settle(page)
+    assert error_toasts(page) == []

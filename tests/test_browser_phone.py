@@ -308,3 +308,36 @@ def test_the_first_screen_of_a_phone_reaches_the_first_tabs_inputs(browser, phon
     finally:
         context.close()
         phone_app.studio.fallback_reason = None
+# The cluster map's plot area, title, toolbar and legend, as boxes on the page.
+MAP_BOXES = """() => {
+    const box = sel => { const e = document.querySelector('#cl-plot ' + sel); if (!e) return null;
+                         const r = e.getBoundingClientRect(); return {left: r.left, right: r.right, top: r.top,
+                                                                     bottom: r.bottom, width: r.width}; };
+    return {plot: box('.nsewdrag'), title: box('.gtitle'), toolbar: box('.modebar'), legend: box('.legend'),
+            screen: window.innerWidth};
+}"""
+
+
+def test_the_cluster_map_fills_a_phone_and_its_title_clears_the_toolbar(page):
+    """Issue 26, point 7: at 390 px the legend squeezed the map into a ~100 px strip and the title ran under
+    the toolbar; now the legend goes below the map (at least 80 % of the screen wide) and the title below the
+    toolbar. The desktop keeps its legend beside the map."""
+    open_tab(page, "clustering")
+    if not page.evaluate("!!document.querySelector('#cl-plot .js-plotly-plot')?.data?.some(t => t.type === 'scattergl')"):
+        page.click("#cl-run")
+        wait_for_trace(page, "cl-plot", "scattergl")
+    resize(page, PHONE)
+    page.wait_for_function("document.querySelector('#cl-plot .js-plotly-plot')?.layout?.legend?.orientation === 'h'")
+    page.locator("#cl-plot").scroll_into_view_if_needed()
+    boxes = page.evaluate(MAP_BOXES)
+    assert boxes["plot"]["width"] >= 0.8 * boxes["screen"], boxes
+    title, toolbar = boxes["title"], boxes["toolbar"]
+    overlap = (min(title["right"], toolbar["right"]) > max(title["left"], toolbar["left"])
+               and min(title["bottom"], toolbar["bottom"]) > max(title["top"], toolbar["top"]))
+    assert not overlap, f"the map's title runs over its toolbar: {boxes}"
+    assert title["right"] <= boxes["screen"] + 1 and title["bottom"] <= boxes["plot"]["top"] + 1, boxes
+    assert boxes["legend"]["top"] >= boxes["plot"]["bottom"] - 1, boxes  # below the map, not beside it
+    screenshot(page, "phone-cluster-map-390")
+    resize(page, DESKTOP)
+    page.wait_for_function("document.querySelector('#cl-plot .js-plotly-plot')?.layout?.legend?.orientation !== 'h'")
+    assert error_toasts(page) == []

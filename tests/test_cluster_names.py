@@ -169,3 +169,33 @@ def test_a_border_campaign_needs_a_clustering_with_two_clusters(studio):
         make_border_campaign(studio, owner, ClusterView.of(one), {}, 5, 2)
     with pytest.raises(ValueError, match="whole number from 1, got 0"):
         make_border_campaign(studio, owner, ClusterView.of(_clustering()), {}, 0, 2)
+
+
+def test_the_run_says_which_k_and_why_and_offers_silhouettes_next_best_in_russian(studio, tmp_path, monkeypatch):
+    """Issue 26, points 4 and 5: k from the label column (and said so), silhouette's best k as one-click choices,
+    the map's legend and hover in the page's language, and each exported row with its cluster's name."""
+    import ui.i18n
+    from ui.cluster_tab import candidate_choices, run_cluster
+
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ru")
+    path = tmp_path / "corpus.csv"
+    topics = ["нефть", "погода", "борщ"]
+    pd.DataFrame({"text": [f"{topics[i % 3]} и ещё текст номер {i}" for i in range(12)],
+                  "topic": [topics[i % 3] for i in range(12)]}).to_csv(path, index=False)
+    figure, table, summary, csv_path, _, _, view = run_cluster(studio, "upload", path=str(path),
+                                                               label_column="topic", seed=1)
+    assert view.k_choice.reason == "labels" and len(table) == 3
+    assert "k = 3: столько классов в столбце меток `topic`" in summary
+    assert candidate_choices(view)["visible"] is False  # no silhouette search ran
+    assert figure.layout.legend.title.text == "кластер" and "по меткам" in figure.layout.title.text
+    hovers = " ".join(h for trace in figure.data for h in trace.hovertext)
+    assert "<b>кластер</b>" in hovers and "<b>метка</b>" in hovers and "<b>cluster</b>" not in hovers
+    exported = pd.read_csv(csv_path)
+    assert exported["cluster_name"].tolist() == [view.names[c] for c in exported["cluster"]]
+
+    texts = "\n".join(f"{topics[i % 3]} и ещё текст номер {i}" for i in range(12))
+    _, _, summary, *_, view = run_cluster(studio, "paste", pasted=texts, seed=1)
+    assert view.k_choice.reason == "silhouette" and f"k = {view.clusters.max() + 1} выбрано по силуэту" in summary
+    offered = candidate_choices(view)
+    assert offered["visible"] is True and [k for _, k in offered["choices"]] == [k for k, _ in view.k_candidates]
+    assert offered["choices"][0][0].startswith(f"k = {view.k_candidates[0][0]} (силуэт 0.")

@@ -202,3 +202,19 @@ def test_exports_quote_formulas_and_keep_every_row(tmp_path):
     assert len(written["embedding"][0].split()) == 8
     parquet = pd.read_parquet(parquet_path)
     assert parquet["text"].tolist() == texts and len(parquet["embedding"][0]) == 8
+
+
+def test_exports_carry_each_rows_cluster_name_and_keywords(tmp_path):
+    """Issue 26, point 8: the export says what each cluster is, not only its number."""
+    texts = ["нефть в Удмуртии", "нефть и газ", "рецепт борща", "борщ со сметаной"]
+    result = result_of(texts, [0, 0, 1, 1])
+    files = TempFiles(tmp_path, ttl_s=60)
+    csv_path, parquet_path = export_points(result, with_embeddings=False, files=files)
+    for written in (pd.read_csv(csv_path), pd.read_parquet(parquet_path)):
+        assert list(written.columns) == ["text", "cluster", "cluster_name", "keywords", "x", "y"]
+        keywords = dict(zip(result.table["cluster"], result.table["keywords"], strict=True))
+        assert written["keywords"].tolist() == [keywords[c] for c in (0, 0, 1, 1)]
+        assert all(written["cluster_name"]) and written["cluster_name"][0] != written["cluster_name"][2]
+    # the names the page shows (edited, or in its language) go into the file
+    csv_path, _ = export_points(result, with_embeddings=False, files=files, names={1: "кухня"})
+    assert pd.read_csv(csv_path)["cluster_name"].tolist()[2:] == ["кухня", "кухня"]

@@ -323,3 +323,62 @@ def test_pairwise_methods_refuse_more_texts_than_their_memory_allows(monkeypatch
     with pytest.raises(ValueError, match="at most 50 texts .* use k-means for 51 texts"):
         clusterer.fit_predict(X)
     assert len(clusterer.fit_predict(X[:50])) == 50
+
+
+# ------------------------------------------------------------------------------------------------
+# choosing k as a person expects it (issue 26, point 5)
+
+
+def test_k_comes_from_the_person_then_the_label_column_then_silhouette():
+    from core.exploration.clustering import KChoice, choose_k
+
+    topics = [f"topic {i % 8}" for i in range(200)]
+    assert choose_k("k-means", None, topics, 200) == KChoice(8, "labels", 8)
+    assert choose_k("agglomerative", 0, topics, 200) == KChoice(8, "labels", 8)
+    assert choose_k("k-means", 5, topics, 200) == KChoice(5, "given", 8)  # the person's k wins
+    assert choose_k("k-means", None, None, 200) == KChoice(None, "silhouette", None)
+    assert choose_k("HDBSCAN", None, topics, 200) == KChoice(None, "density", 8)  # HDBSCAN finds its own
+    # empty labels do not count as a class; one class, or one per text (an id column), says nothing about k
+    assert choose_k("k-means", None, ["a", "", None, " "] * 5, 20) == KChoice(None, "silhouette", 1)
+    assert choose_k("k-means", None, [str(i) for i in range(20)], 20) == KChoice(None, "silhouette", 20)
+    assert choose_k("k-means", None, ["a", "b"] * 2, 4).k == 2
+    # edge sizes: no text, one, two, three (two classes in three texts is more than half: silhouette)
+    assert [choose_k("k-means", None, ["a", "b", "a"][:n], n).reason for n in range(4)] == ["silhouette"] * 4
+    with pytest.raises(ValueError, match="clusterer must be one of"):
+        choose_k("spectral", None, topics, 200)
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        choose_k("k-means", -3, topics, 200)
+
+
+def test_top_candidates_are_the_best_silhouettes_first(blobs):
+    from core.exploration.clustering import top_candidates
+
+    assert top_candidates({2: 0.1, 3: 0.3, 4: 0.3, 5: 0.2}) == [(3, 0.3), (4, 0.3), (5, 0.2)]
+    assert top_candidates({}) == [] and top_candidates({7: 0.5}, n=3) == [(7, 0.5)]
+    km = KMeansClusterer(k_range=(2, 8))
+    km.fit_predict(blobs[0])
+    best = top_candidates(km.silhouette_scores_)
+    assert len(best) == 3 and best[0][0] == km.k_ == N_BLOBS
+
+
+def test_silhouette_scores_k_on_vectors_less_their_shared_direction():
+    """Sentence embeddings share one direction (e5's cosines sit at 0.77-0.92); cosine silhouette is taken on
+    the vectors less their mean, which chose better k's on real intents (see _silhouette_search)."""
+    from sklearn.metrics import silhouette_score
+
+    X, _ = make_blobs(n_samples=120, centers=4, n_features=16, cluster_std=2.0, random_state=2)
+    X = X + 25.0  # one direction shared by every vector
+    km = KMeansClusterer(k_range=(2, 5))
+    km.fit_predict(X)
+    for k, score in km.silhouette_scores_.items():
+        labels = KMeansClusterer(k=k).fit_predict(X)
+        assert score == pytest.approx(silhouette_score(X - X.mean(axis=0), labels, metric="cosine"))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_top_candidates_of_tiny_inputs(n):
+    from core.exploration.clustering import top_candidates
+
+    km = KMeansClusterer()
+    km.fit_predict(np.arange(n * 4, dtype=float).reshape(n, 4) ** 2)
+    assert len(top_candidates(km.silhouette_scores_)) == (0 if n < 3 else 1)

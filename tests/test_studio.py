@@ -150,3 +150,14 @@ def test_passages_encoded_ahead_make_compare_encode_only_the_query(studio):
         studio.encode_ahead([])
     with pytest.raises(ValueError, match="more than the limit"):
         studio.encode_ahead(["x"] * (studio.limits.max_passages + 1))
+
+
+def test_cluster_takes_k_from_the_label_column_and_says_so(studio):
+    """Issue 26, point 5: with a label column and no k, k is its number of classes (not silhouette's)."""
+    texts = [f"текст {i} о теме {i % 3}" for i in range(12)]
+    result = studio.cluster(texts, [f"тема {i % 3}" for i in range(12)], seed=1)
+    assert (result.chosen_k, result.k_choice.reason, result.k_choice.classes) == (3, "labels", 3)
+    assert result.k_candidates == []  # no search ran
+    searched = studio.cluster(texts, seed=1)
+    assert searched.k_choice.reason == "silhouette" and 1 <= len(searched.k_candidates) <= 3
+    assert searched.k_candidates[0][0] == searched.chosen_k

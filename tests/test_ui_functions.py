@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,35 @@ def test_the_ranking_shows_the_callers_own_threshold_and_bars_that_separate(stud
     assert view.threshold is None and "all “not relevant”" in status
     _, _, _, status, view = run_similarity(studio, "Какая погода?", "\n".join(passages))
     assert view.threshold is None and "threshold" not in status
+def test_prefix_variants_read_in_russian_on_a_russian_page(monkeypatch):
+    """Issue 26, point 4: "none" and "query - none" are core's names; a Russian page says them in Russian
+    (tables, matrix titles and hovers, the map's legend), and the API (English) keeps core's names."""
+    import json
+
+    import ui.i18n
+    from core.exploration import prefix_compare as pc
+    from ui.plots import matrices_figure, prefix_map
+    from ui.prefix_tab import neighbours_table, overlap_table
+
+    rng = np.random.default_rng(0)
+    texts = ["один", "два", "три", "четыре"]
+    variants = {name: rng.normal(size=(4, 8)) for name in ("query", "passage", "none")}
+    variants = {name: v / np.linalg.norm(v, axis=1, keepdims=True) for name, v in variants.items()}
+    neighbours = pc.neighbour_shifts(variants, texts, k=2, reference="none")
+    overlap = pc.overlap_summary(variants, 2, reference="none")
+    assert set(neighbours_table(neighbours)["variant"]) == {"query", "passage", "none"}  # English: the API's
+    matrices = pc.similarity_matrices(variants)
+    matrices = {**matrices, **pc.similarity_differences(matrices, reference="none")}
+    points = pd.DataFrame({"text_index": list(range(4)) * 3, "variant": ["none"] * 4 + ["query"] * 4 + ["passage"] * 4,
+                           "x": rng.normal(size=12), "y": rng.normal(size=12)})
+
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ru")
+    assert set(neighbours_table(neighbours)["variant"]) == {"query:", "passage:", "без префикса"}
+    assert set(overlap_table(overlap)["pair"]) == {"query и без префикса", "passage и без префикса",
+                                                   "query и passage"}
+    figure = matrices_figure(matrices, texts)
+    titles = [a.text for a in figure.layout.annotations]
+    assert titles == ["query:", "passage:", "без префикса", "query: − без префикса", "passage: − без префикса"]
+    shown = json.dumps([titles, [t.hovertemplate for t in figure.data],
+                        [(t.name, t.hovertext) for t in prefix_map(points, texts).data]], ensure_ascii=False)
+    assert not {"none", "text"} & set(re.findall(r"[a-z]+", shown)), shown

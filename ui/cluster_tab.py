@@ -26,7 +26,7 @@ from core.exploration.cluster_view import (
     selection_judgments,
     store_batch,
 )
-from core.exploration.clustering import CLUSTERERS, NOISE
+from core.exploration.clustering import CLUSTERERS, NOISE, KChoice, KMeansClusterer
 from core.exploration.selection import containing, nearest, selected_ids
 from core.identity import Identity
 from core.inputs.corpus import label_candidates, text_columns
@@ -45,10 +45,10 @@ def describe_columns(studio: Studio, source: str, path: str | None, pasted: str)
     """After an upload: offer the text columns and the label columns."""
     frame, warnings = corpus_frame(studio.limits, source, path, pasted)
     texts = text_columns(frame) or [str(c) for c in frame.columns]
-    labels = [NO_LABEL] + [c for c in label_candidates(frame) if c != texts[0]]
+    labels = [(t("col_none"), NO_LABEL)] + [(c, c) for c in label_candidates(frame) if c != texts[0]]
     note = t("cl_columns_note", rows=f"{len(frame):,}", columns=", ".join(html.escape(str(c)) for c in frame.columns))
     return (gr.update(choices=texts, value=texts[0]),
-            gr.update(choices=labels, value=labels[1] if len(labels) > 1 else NO_LABEL),
+            gr.update(choices=labels, value=labels[1][1] if len(labels) > 1 else NO_LABEL),
             " · ".join([note] + [html.escape(translate_error(w)) for w in warnings]))
 
 
@@ -67,13 +67,17 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     warnings = corpus.warnings + result.warnings
     by = "label" if colour_by == "label" and result.labels is not None else "cluster"
     n_clusters = len(set(result.clusters.tolist()) - {NOISE})
+    reason = result.k_choice.reason if result.k_choice is not None else ""
+    chosen = {"silhouette": "cl_map_chosen", "labels": "cl_map_chosen_labels"}.get(reason)
     title = t("cl_map_title", n=f"{len(corpus.texts):,}", k=n_clusters, method=method,
-              chosen=t("cl_map_chosen", k=result.chosen_k) if method != "HDBSCAN" and not k else "")
+              chosen=t(chosen, k=result.chosen_k) if chosen else "")
     view = ClusterView.of(result)
+    view = replace(view, names=page_names(view.names))  # the names table, legend and exports show
     if corpus.embeddings is not None:  # search by meaning cannot get them from the encoder's cache
         view = replace(view, vectors=result.embeddings.astype(np.float16))
     figure = cluster_map(result.points(), by, title, view.names)
-    summary = [t("cl_summary", n=n_clusters, texts=f"{len(corpus.texts):,}")]
+    summary = [t("cl_summary", n=n_clusters, texts=f"{len(corpus.texts):,}"),
+               k_reason(result.k_choice, result.chosen_k, n_clusters, result.k_candidates, corpus.label_column)]
     if result.metrics:
         summary.append(t("cl_against", column=html.escape(str(corpus.label_column)),
                          ari=f"{result.metrics['ari']:.3f}", nmi=f"{result.metrics['nmi']:.3f}"))
@@ -81,9 +85,50 @@ def run_cluster(studio: Studio, source: str = "sample", pasted: str = "", path: 
     shown, capped = judge_table(view)
     if capped:
         summary.append(t("cl_table_capped", shown=f"{len(shown):,}", total=f"{len(view.texts):,}"))
-    csv_path, parquet_path = export_points(result, with_embeddings, studio.files)
+    csv_path, parquet_path = export_points(result, with_embeddings, studio.files, view.names)
     return (figure, localized(view.named_table()), " · ".join(summary), csv_path, parquet_path, localized(shown),
             view)
+
+
+def k_reason(choice: KChoice | None, k: int | None, n_clusters: int, candidates: list[tuple[int, float]],
+             label_column: str | None) -> str:
+    """One sentence: which k the clustering used and why (the person's, the labels', silhouette's)."""
+    if choice is None:
+        return ""
+    if choice.reason == "density":
+        return t("cl_k_density", k=n_clusters)
+    if choice.reason == "given":
+        return t("cl_k_given", k=k)
+    column = html.escape(str(label_column))
+    if choice.reason == "labels":
+        return t("cl_k_labels", k=k, column=column)
+    why = []
+    if choice.classes is not None and choice.classes > 1:  # a label column too varied to be the topics
+        why.append(t("cl_k_too_many", column=column, classes=f"{choice.classes:,}"))
+    if not candidates or k is None or k < 2:
+        why.append(t("cl_k_silhouette_one"))
+    else:
+        scores = dict(candidates)
+        low, high = KMeansClusterer().k_range
+        why.append(t("cl_k_silhouette", k=k, score=f"{scores.get(k, candidates[0][1]):.3f}", low=low, high=high))
+    return "; ".join(why)
+
+
+def candidate_choices(view: ClusterView | None) -> gr.update:
+    """Silhouette's best k as one-click choices (hidden when k was not searched: given, labels, HDBSCAN)."""
+    if view is None or view.k_choice is None:
+        return gr.update(choices=[], value=None, visible=False)
+    if view.k_choice.reason == "given":  # a k picked from the choices (or typed): the choices stay
+        return gr.update()
+    if view.k_choice.reason != "silhouette" or len(view.k_candidates) < 2:
+        return gr.update(choices=[], value=None, visible=False)
+    chosen = [(t("cl_k_candidate", k=k, score=f"{score:.3f}"), k) for k, score in view.k_candidates]
+    return gr.update(choices=chosen, value=view.k_candidates[0][0], visible=True)
+
+
+def page_names(names: dict[int, str] | None) -> dict[int, str]:
+    """Proposed cluster names as the page shows them: the noise group in the page's language."""
+    return {c: t("plot_noise") if c == NOISE else name for c, name in (names or {}).items()}
 
 
 def cluster_choices(view: ClusterView, names: dict[int, str]) -> list[tuple[str, int]]:
@@ -179,7 +224,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                                                allow_custom_value=True)
             with gr.Column(scale=1):
                 method = gr.Dropdown(list(CLUSTERERS), value="k-means", label=i18n("cl_method"))
-                k = gr.Number(0, label=i18n("cl_k"), precision=0, minimum=0, maximum=100, elem_id="cl-k")
+                k = gr.Number(0, label=i18n("cl_k_auto"), precision=0, minimum=0, maximum=100, elem_id="cl-k")
                 min_cluster_size = gr.Number(5, label=i18n("cl_min_size"), precision=0, minimum=2)
                 with gr.Accordion(i18n("cl_map_settings"), open=False):
                     n_neighbors = gr.Slider(2, 100, value=15, step=1, label="n_neighbors")
@@ -191,6 +236,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 with_embeddings = gr.Checkbox(False, label=i18n("cl_with_embeddings"))
                 run = gr.Button(i18n("btn_cluster"), variant="primary", elem_id="cl-run")
         summary = gr.Markdown(elem_id="cl-summary")
+        k_candidates = gr.Radio([], label=i18n("cl_k_candidates"), visible=False, elem_id="cl-k-candidates")
         # Lasso, box or click on the map selects texts (plotly's toolbar switches between them).
         plot = map_component("cl-plot", value=figure_value(empty_figure()))  # no text: the page's language is not known yet
         with gr.Accordion(i18n("px_selected_title"), open=True):
@@ -261,14 +307,15 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
         # A new corpus makes the old map, tables, exports and picks stale: they go before it is read, and
         # a refused file leaves the field (nobody should take it for the data on screen).
         stale = [plot, table, csv_file, parquet_file, points, result_state, picked, picked_view, names_state,
-                 name_cluster, cluster_name_box, agreement, selection, selection_view, selection_table, found]
+                 name_cluster, cluster_name_box, agreement, selection, selection_view, selection_table, found,
+                 k_candidates]
 
         @common.user_errors
         def clear_results():
             return (figure_value(empty_figure(t("cl_empty_map"))), None, None, None, None, None,
                     {"a": None, "b": None, "next": "a"}, "A: – · B: –", {}, gr.update(choices=[], value=None), "",
                     gr.update(value=None, visible=False), [], t("nothing_selected"), gr.update(value=None, visible=False),
-                    gr.update(value=None, visible=False))
+                    gr.update(value=None, visible=False), gr.update(choices=[], value=None, visible=False))
 
         upload.upload(clear_results, None, stale, api_visibility="private").then(
             common.user_errors(lambda p: describe_columns(studio, "upload", p, "")), upload,
@@ -309,20 +356,27 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             """A fresh clustering: its proposed names, the name picker, clusters x labels, no old picks."""
             if view is None:
                 return {}, gr.update(choices=[], value=None), "", gr.update(value=None, visible=False), \
-                    {"a": None, "b": None, "next": "a"}, "A: – · B: –"
+                    {"a": None, "b": None, "next": "a"}, "A: – · B: –", candidate_choices(None)
             names = dict(view.names or {})
             choices = cluster_choices(view, names)
             first = choices[0][1] if choices else None
             crosstab = agreement_table(view, names)
             return (names, gr.update(choices=choices, value=first), names.get(first, "") if first is not None else "",
                     gr.update(value=localized(crosstab), visible=crosstab is not None),
-                    {"a": None, "b": None, "next": "a"}, "A: – · B: –")
+                    {"a": None, "b": None, "next": "a"}, "A: – · B: –", candidate_choices(view))
 
-        run.click(cluster, [source, pasted, upload, text_column, label_column, method, k, min_cluster_size,
-                            n_neighbors, min_dist, metric, seed, colour_by, with_embeddings],
-                  [plot, table, summary, csv_file, parquet_file, points, result_state], api_name="cluster").success(
-            after_cluster, result_state, [names_state, name_cluster, cluster_name_box, agreement, picked, picked_view],
-            api_visibility="private")
+        cluster_inputs = [source, pasted, upload, text_column, label_column, method, k, min_cluster_size,
+                          n_neighbors, min_dist, metric, seed, colour_by, with_embeddings]
+        cluster_outputs = [plot, table, summary, csv_file, parquet_file, points, result_state]
+        after_outputs = [names_state, name_cluster, cluster_name_box, agreement, picked, picked_view, k_candidates]
+        run.click(cluster, cluster_inputs, cluster_outputs, api_name="cluster").success(
+            after_cluster, result_state, after_outputs, api_visibility="private")
+
+        # One click on another of silhouette's k: it becomes k, and the corpus is clustered again with it.
+        k_candidates.input(common.user_errors(lambda chosen: chosen if chosen else gr.update()), k_candidates, k,
+                           api_visibility="private").success(
+            cluster, cluster_inputs, cluster_outputs, api_visibility="private").success(
+            after_cluster, result_state, after_outputs, api_visibility="private")
 
         @common.user_errors
         def recolour(result: ClusterView | None, by: str, names: dict | None):
@@ -371,7 +425,8 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             state["next"] = "b" if state["next"] == "a" else "a"
 
             def show(j):
-                return "–" if j is None else f"#{j + 1} (cluster {result.clusters[j]}) {html.escape(result.texts[j][:120])}"
+                return "–" if j is None else t("cl_pick_line", i=j + 1, cluster=result.clusters[j],
+                                               text=html.escape(result.texts[j][:120]))
 
             return state, f"**A:** {show(state['a'])}<br>**B:** {show(state['b'])}"
 
@@ -443,7 +498,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
                 return [], t("cl_cluster_first"), gr.update(value=None, visible=False)
             ids = selected_ids(event.index, len(view.texts))
             if not ids:
-                return [], "Nothing selected.", gr.update(value=None, visible=False)
+                return [], t("nothing_selected"), gr.update(value=None, visible=False)
             return ids, selection_summary(view, ids), gr.update(value=localized(selection_frame(view, ids)), visible=True)
 
         plot.select(on_select, result_state, [selection, selection_view, selection_table], api_visibility="private")

@@ -54,14 +54,54 @@ function ids(points) {
   }
   return out;
 }
+let figure = null, narrow = null;
+// On a narrow screen (a phone) a legend beside the map squeezed it into a ~100 px strip and the title ran
+// under the toolbar: there the legend goes below the map and the title, wrapped, below the toolbar.
+const NARROW_PX = 600;
+function fitted(layout, width) {
+  if (width >= NARROW_PX) return layout;
+  const out = Object.assign({}, layout);
+  const title = layout.title || {};
+  const text = typeof title === 'string' ? title : (title.text || '');
+  const perLine = Math.max(20, Math.floor((width - 20) / 8));
+  const lines = [];
+  for (const word of text.split(' ')) {
+    const last = lines.length ? lines[lines.length - 1] : null;
+    if (last !== null && (last + ' ' + word).length <= perLine) lines[lines.length - 1] = last + ' ' + word;
+    else lines.push(word);
+  }
+  const toolbar = 34;  // plotly's toolbar is about 30 px tall, at the top right
+  out.title = Object.assign({}, typeof title === 'string' ? {} : title, {
+    text: lines.join('<br>'), font: {size: 13}, x: 0, xref: 'paper', xanchor: 'left',
+    // plotly anchors a wrapped title by its first line: the others hang below it, into the map, unless lifted.
+    y: 1, yref: 'paper', yanchor: 'bottom', pad: {b: 8 + 18 * (lines.length - 1)}});
+  const margin = Object.assign({l: 10, r: 10, b: 10}, layout.margin || {});
+  margin.t = toolbar + 18 * Math.max(1, lines.length) + 12;
+  out.margin = margin;
+  out.legend = Object.assign({}, layout.legend || {}, {orientation: 'h', x: 0, xanchor: 'left', y: -0.02,
+                                                      yanchor: 'top'});
+  // Room for the legend's rows under the map, so that the map keeps its own height.
+  const names = (figure.data || []).filter(t => t.showlegend !== false).map(t => String(t.name || ''));
+  const rowWidth = names.reduce((sum, n) => sum + 40 + 7 * n.length, 0);
+  const rows = Math.ceil(rowWidth / Math.max(1, width - 20)) + 1;
+  out.height = (layout.height || 560) + margin.t - ((layout.margin || {}).t || 40) + 22 * rows;
+  return out;
+}
+function render() {
+  const width = box.clientWidth || element.clientWidth || window.innerWidth;
+  narrow = width < NARROW_PX;
+  const layout = fitted(Object.assign({}, figure.layout || {}, {dragmode: (figure.layout || {}).dragmode || 'lasso'}),
+                        width);
+  // The box's own height follows the figure's (responsive plotly sizes itself to the box).
+  box.style.height = narrow && layout.height ? layout.height + 'px' : '';
+  Plotly.react(box, figure.data || [], layout, {responsive: true, displaylogo: false});
+}
 function draw() {
   if (!props.value || typeof Plotly === 'undefined') return;
-  let figure;
   try { figure = JSON.parse(props.value); } catch (e) { return; }
   if (drawn === props.value) return;
   drawn = props.value;
-  const layout = Object.assign({}, figure.layout || {}, {dragmode: (figure.layout || {}).dragmode || 'lasso'});
-  Plotly.react(box, figure.data || [], layout, {responsive: true, displaylogo: false});
+  render();
   if (!box._userStudioHooked) {
     box._userStudioHooked = true;
     box.on('plotly_selected', ev => trigger('select', {index: ev ? ids(ev.points) : [], value: 'selected', selected: true}));
@@ -101,6 +141,16 @@ watch('value', () => whenReady(100));
 // A map in a tab that was hidden when drawn has zero width: resize when it becomes visible.
 new IntersectionObserver(entries => {
   if (entries.some(e => e.isIntersecting) && box.data && typeof Plotly !== 'undefined') Plotly.Plots.resize(box);
+}).observe(box);
+// A phone turned sideways, or a window made narrow: lay the map out again when it crosses NARROW_PX, else
+// fit it to its box (plotly's own resizing follows the window, not a box that settles after it).
+let lastWidth = 0;
+new ResizeObserver(() => {
+  const width = box.clientWidth;
+  if (!figure || !width || narrow === null || typeof Plotly === 'undefined' || width === lastWidth) return;
+  lastWidth = width;
+  if ((width < NARROW_PX) !== narrow) render();
+  else if (box.data) Plotly.Plots.resize(box);
 }).observe(box);
 """
 

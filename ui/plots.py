@@ -178,6 +178,7 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
                 names: dict[int, str] | None = None) -> go.Figure:
     """WebGL scatter of (x, y); one trace per group so the legend toggles groups (clusters by their names)."""
     fig = go.Figure()
+    words = (t("plot_legend_cluster"), t("plot_legend_label"))  # in the page's language, as the title
     groups = points[colour_by].astype(str) if colour_by in points else points["cluster"].astype(str)
     order = sorted(groups.unique(), key=lambda g: (g == "-1", _natural(g)))
     for i, group in enumerate(order):
@@ -187,9 +188,10 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
             given = names.get(int(group), "")
             name = f"{group} · {given}" if given else group
         hovers = [
-            f"{hover_text(t)}<br><b>cluster</b> {c}" + (f"<br><b>label</b> {html.escape(str(lab))}" if has else "")
-            for t, c, lab, has in zip(part["text"], part["cluster"], part.get("label", [""] * len(part)),
-                                      ["label" in part] * len(part), strict=True)
+            f"{hover_text(text)}<br><b>{words[0]}</b> {c}" + (f"<br><b>{words[1]}</b> {html.escape(str(lab))}"
+                                                              if has else "")
+            for text, c, lab, has in zip(part["text"], part["cluster"], part.get("label", [""] * len(part)),
+                                         ["label" in part] * len(part), strict=True)
         ]
         fig.add_trace(go.Scattergl(
             x=part["x"], y=part["y"], mode="markers", name=html.escape(name),
@@ -202,7 +204,8 @@ def cluster_map(points: pd.DataFrame, colour_by: str = "cluster", title: str = "
     fig.update_layout(
         height=560, margin=dict(l=10, r=10, t=40, b=10), title=html.escape(title),
         xaxis=dict(showticklabels=False, title=None), yaxis=dict(showticklabels=False, title=None),
-        legend=dict(title=colour_by, itemsizing="constant"), hoverlabel=dict(align="left"),
+        legend=dict(title=words[1] if colour_by == "label" else words[0], itemsizing="constant"),
+        hoverlabel=dict(align="left"),
     )
     return fig
 
@@ -218,18 +221,31 @@ def with_highlight(figure: go.Figure, points: pd.DataFrame, ids: list[int], name
     return figure
 
 
+PREFIX_VARIANTS = ("query", "passage", "none")
+
+
+def variant_label(name: str) -> str:
+    """A prefix variant of core.exploration.prefix_compare ("query", "none", "query - none") as the page says it."""
+    if " - " in name:
+        first, second = name.split(" - ", 1)
+        return t("px_variant_diff", a=variant_label(first), b=variant_label(second))
+    return t(f"px_variant_{name}") if name in PREFIX_VARIANTS else name
+
+
 def matrices_figure(matrices: dict[str, np.ndarray], texts: list[str]) -> go.Figure:
     """The variants' similarity matrices side by side, then their differences."""
     names = list(matrices)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[html.escape(n) for n in names],
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[html.escape(variant_label(n)) for n in names],
                         horizontal_spacing=0.04)
     labels = [f"{i + 1}" for i in range(len(texts))]
+    word = t("colh_text")
     for col, name in enumerate(names, start=1):
         diff = " - " in name or "−" in name
         matrix = np.asarray(matrices[name])
         fig.add_trace(go.Heatmap(
             z=np.round(matrix, 3), x=labels, y=labels, coloraxis="coloraxis2" if diff else "coloraxis",
-            hovertemplate="text %{y} × text %{x}: %{z:.3f}<extra>" + html.escape(name) + "</extra>",
+            hovertemplate=f"{word} %{{y}} × {word} %{{x}}: %{{z:.3f}}<extra>" + html.escape(variant_label(name))
+            + "</extra>",
         ), row=1, col=col)
         fig.update_yaxes(autorange="reversed", row=1, col=col, showticklabels=col == 1)
     fig.update_layout(
@@ -257,9 +273,10 @@ def prefix_map(map_points: pd.DataFrame, texts: list[str], reference: str = "non
     for variant in map_points["variant"].unique():
         part = map_points[map_points["variant"] == variant]
         fig.add_trace(go.Scattergl(
-            x=part["x"], y=part["y"], mode="markers", name=t("prefix_none") if variant == "none" else f"{variant}: ",
+            x=part["x"], y=part["y"], mode="markers", name=html.escape(variant_label(variant)),
             marker=dict(size=8, color=colours.get(variant, "#999"), symbol="circle" if variant == reference else "diamond"),
-            hovertext=[f"<b>{html.escape(variant)}</b> #{i + 1}<br>{hover_text(texts[i])}" for i in part["text_index"]],
+            hovertext=[f"<b>{html.escape(variant_label(variant))}</b> #{i + 1}<br>{hover_text(texts[i])}"
+                       for i in part["text_index"]],
             hoverinfo="text",
         ))
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=40, b=10),

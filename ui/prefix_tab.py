@@ -8,6 +8,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+import ui.i18n
 from core.errors import UserError
 from core.exploration.selection import selected_ids
 from core.identity import Identity
@@ -15,9 +16,9 @@ from core.inputs.text import split_lines
 from core.judgments import Judgment
 from core.studio import Studio
 from ui import common
-from ui.i18n import i18n, localized, t
+from ui.i18n import COLUMN_KEYS, DEFAULT, i18n, localized, t
 from ui.map_view import figure_value, map_component
-from ui.plots import empty_figure, matrices_figure, prefix_map
+from ui.plots import empty_figure, matrices_figure, prefix_map, variant_label
 
 EXAMPLE = "\n".join([
     "Есть ли нефть в Удмуртии?",
@@ -72,7 +73,7 @@ def save_selection(studio: Studio, identity: Identity, texts: list[str] | None, 
         raise UserError("select_on_map_first")
     created = [common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[i], label=better,
                                                       comment=note or None, tab="prefixes")) for i in ids]
-    return created, t("px_saved_batch", n=len(created), better=better)
+    return created, t("px_saved_batch", n=len(created), better=variant_label(better))
 
 
 # What the page and the API show of core.exploration.prefix_compare's tables, under readable headers (the page's
@@ -95,12 +96,17 @@ def cosines_table(cosines: pd.DataFrame) -> pd.DataFrame:
 def neighbours_table(neighbours: pd.DataFrame) -> pd.DataFrame:
     """Each text's top-k neighbours per variant and how far each moved against no prefix."""
     shown = neighbours[[c for c in NEIGHBOUR_HEADERS if c in neighbours.columns]]
+    if ui.i18n.current() != DEFAULT and "variant" in shown:  # the API (English) keeps core's names: query, passage, none
+        shown = shown.assign(variant=shown["variant"].map(variant_label))
     return readable(shown).rename(columns=NEIGHBOUR_HEADERS)
 
 
 def overlap_table(overlap: pd.DataFrame) -> pd.DataFrame:
     """One row per pair of variants: mean overlap@k and the share of texts whose top-k sets are the same."""
-    return overlap[list(OVERLAP_HEADERS)].round(3).rename(columns=OVERLAP_HEADERS)
+    shown = overlap[list(OVERLAP_HEADERS)].round(3)
+    if ui.i18n.current() != DEFAULT:  # "query vs none" as the page's headers say it; the API keeps core's pair names
+        shown = shown.assign(pair=[t(COLUMN_KEYS[p]) if p in COLUMN_KEYS else p for p in shown["pair"]])
+    return shown.rename(columns=OVERLAP_HEADERS)
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -188,7 +194,7 @@ def build(studio: Studio, token: gr.BrowserState) -> None:
             identity = common.identify(studio, request, profile, user_token)
             record = common.flag(studio, identity, Judgment(kind="prefer", anchor=texts[index], label=better,
                                                             comment=note, tab="prefixes"))
-            return common.judgment_status(record, t("px_better_what", better=better)), record, ""
+            return common.judgment_status(record, t("px_better_what", better=variant_label(better))), record, ""
 
         save.click(judge, [result_state, which, verdict, comment, token], [flag_status, last_id, comment],
                    api_visibility="private")

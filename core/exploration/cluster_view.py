@@ -17,7 +17,7 @@ import pandas as pd
 from core import __version__
 from core.campaigns.uncertain import Choice, ClusterBorders
 from core.errors import Message, UserError, word
-from core.exploration.clustering import NOISE, cluster_label_table
+from core.exploration.clustering import NOISE, KChoice, cluster_label_table
 from core.exploration.keywords import cluster_name
 from core.exploration.selection import selected_ids
 from core.inputs.corpus import (
@@ -58,6 +58,8 @@ class ClusterResult:
     method: str
     chosen_k: int | None = None
     warnings: list[str] = field(default_factory=list)
+    k_choice: KChoice | None = None  # how k was chosen (given, the label column's classes, silhouette)
+    k_candidates: list[tuple[int, float]] = field(default_factory=list)  # silhouette's best (k, score)
 
     def points(self, with_embeddings: bool = False) -> pd.DataFrame:
         frame = pd.DataFrame({"text": self.texts, "cluster": self.clusters, "x": self.coords[:, 0],
@@ -134,6 +136,8 @@ class ClusterView:
     borders: ClusterBorders | None = None  # texts by closeness to a border, for a campaign (None: one cluster)
     # Only for uploaded embeddings (float16: ranking needs no more; 77 MB for 50,000 768-d vectors).
     vectors: np.ndarray | None = None
+    k_choice: KChoice | None = None  # how k was chosen
+    k_candidates: list[tuple[int, float]] = field(default_factory=list)  # silhouette's best (k, score)
 
     @classmethod
     def of(cls, result: ClusterResult) -> ClusterView:
@@ -145,7 +149,8 @@ class ClusterView:
                                              what=f"{n_clusters} {result.method} clusters")
         except ValueError:  # fewer than two clusters: no text is on a border
             borders = None
-        return cls(result.texts, result.labels, result.clusters, result.coords, names, table, borders)
+        return cls(result.texts, result.labels, result.clusters, result.coords, names, table, borders,
+                   k_choice=result.k_choice, k_candidates=list(result.k_candidates))
 
     def named_table(self, names: dict[int, str] | None = None) -> pd.DataFrame | None:
         """The clusters table with each cluster's name (``names``: the edited ones) beside its number."""
@@ -285,10 +290,21 @@ def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def export_points(result: ClusterResult, with_embeddings: bool,
-                  files: TempFiles | None = None) -> tuple[str, str]:
+def export_points(result: ClusterResult, with_embeddings: bool, files: TempFiles | None = None,
+                  names: dict[int, str] | None = None) -> tuple[str, str]:
+    """The points as CSV and parquet: each text with its cluster's number, name and keywords (a file read
+    on its own says what cluster 3 is), its map position, and its embedding when asked.
+
+    ``names``: the clusters' names as the page shows them; by default the ones proposed from their keywords.
+    """
     folder = (files or TempFiles.default()).new_folder("clusters")
     points = result.points(with_embeddings)
+    keywords = {int(c): str(kw) for c, kw in zip(result.table["cluster"], result.table["keywords"], strict=True)}
+    chosen = {c: cluster_name(c, kw) for c, kw in keywords.items()} | (names or {})
+    where = list(points.columns).index("cluster") + 1
+    clusters = [int(c) for c in points["cluster"]]
+    points.insert(where, "cluster_name", [chosen.get(c, "") for c in clusters])
+    points.insert(where + 1, "keywords", [keywords.get(c, "") for c in clusters])
     csv_points = points.copy()
     if with_embeddings:
         csv_points["embedding"] = [" ".join(f"{v:.6f}" for v in row) for row in points["embedding"]]

@@ -464,7 +464,6 @@ EN: dict[str, str] = {
     "cl_text_column": "Text column",
     "cl_label_column": "Label column (optional)",
     "cl_method": "Clustering",
-    "cl_k": "k clusters (0 = choose by silhouette)",
     "cl_min_size": "HDBSCAN min cluster size",
     "cl_map_settings": "Map (PCA → UMAP)",
     "cl_seed": "seed (empty = faster, not reproducible)",
@@ -640,4 +639,24 @@ EN: dict[str, str] = {
     "tr_before_after_line": "{metric} ({set}, {rows} rows): {before} → {after} ({change})",
     "tr_yes": "yes",
     "tr_no": "no",
+    # -- issue 26: Clustering's k, its map and Prefixes' variants (i26-cluster) --
+    "cl_k_auto": "k clusters (0 = the label column's number of classes, else by silhouette)",
+    "cl_k_given": "k = {k}, as you set it",
+    "cl_k_labels": "k = {k}: the number of classes in the label column `{column}` (set k yourself, or choose "
+                   "(none) as the label column, to let silhouette choose)",
+    "cl_k_silhouette": "k = {k} chosen by silhouette ({score}: how well the clusters stand apart) among k = "
+                       "{low}–{high}. Silhouette tends to prefer a few broad clusters: try the next best below",
+    "cl_k_silhouette_one": "one cluster: too few different texts to split",
+    "cl_k_too_many": "the label column `{column}` has {classes} classes, too many to be the number of topics",
+    "cl_k_density": "HDBSCAN found {k} clusters by density (no k to choose)",
+    "cl_k_candidates": "Silhouette's best k: click one to cluster again with it",
+    "cl_k_candidate": "k = {k} (silhouette {score})",
+    "cl_map_chosen_labels": ", k={k} from the labels",
+    "cl_pick_line": "#{i} (cluster {cluster}) {text}",
+    "plot_legend_cluster": "cluster",
+    "plot_legend_label": "label",
+    "px_variant_query": "query:",
+    "px_variant_passage": "passage:",
+    "px_variant_none": "no prefix",
+    "px_variant_diff": "{a} − {b}",
 }

@@ -465,7 +465,6 @@ RU: dict[str, str] = {
     "cl_text_column": "Столбец текстов",
     "cl_label_column": "Столбец меток (необязательно)",
     "cl_method": "Метод кластеризации",
-    "cl_k": "Кластеров k (0 — выбрать по силуэту)",
     "cl_min_size": "Минимальный размер кластера HDBSCAN",
     "cl_map_settings": "Карта (PCA → UMAP)",
     "cl_seed": "seed (пусто — быстрее, но не воспроизводимо)",
@@ -641,4 +640,24 @@ RU: dict[str, str] = {
     "tr_before_after_line": "{metric} ({set}, строк: {rows}): {before} → {after} ({change})",
     "tr_yes": "да",
     "tr_no": "нет",
+    # -- issue 26: Clustering's k, its map and Prefixes' variants (i26-cluster) --
+    "cl_k_auto": "Кластеров k (0 — по числу классов в столбце меток, иначе по силуэту)",
+    "cl_k_given": "k = {k}, как вы задали",
+    "cl_k_labels": "k = {k}: столько классов в столбце меток `{column}` (задайте k сами или выберите «(нет)» "
+                   "в столбце меток, чтобы k выбрал силуэт)",
+    "cl_k_silhouette": "k = {k} выбрано по силуэту ({score}: насколько кластеры отделены друг от друга) среди "
+                       "k = {low}–{high}. Силуэт склонен к немногим крупным кластерам: попробуйте следующие ниже",
+    "cl_k_silhouette_one": "один кластер: слишком мало разных текстов, чтобы делить",
+    "cl_k_too_many": "в столбце меток `{column}` классов: {classes}, слишком много для числа тем",
+    "cl_k_density": "HDBSCAN нашёл кластеров по плотности: {k} (k не выбирается)",
+    "cl_k_candidates": "Лучшие k по силуэту: нажмите, чтобы кластеризовать заново с этим k",
+    "cl_k_candidate": "k = {k} (силуэт {score})",
+    "cl_map_chosen_labels": ", k={k} по меткам",
+    "cl_pick_line": "№{i} (кластер {cluster}) {text}",
+    "plot_legend_cluster": "кластер",
+    "plot_legend_label": "метка",
+    "px_variant_query": "query:",
+    "px_variant_passage": "passage:",
+    "px_variant_none": "без префикса",
+    "px_variant_diff": "{a} − {b}",
 }
