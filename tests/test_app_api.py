@@ -473,7 +473,7 @@ def test_uploads_over_the_cap_are_refused(api_client, live_app, tmp_path):
     assert path.stat().st_size > live_app.studio.limits.upload_bytes
     with pytest.raises(Exception) as caught:
         cluster(api_client, source="upload", file=handle_file(str(path)))
-    assert "exceeds the maximum file size of 5000000 bytes" in str(caught.value)
+    assert "exceeds the maximum file size of 5242880 bytes" in str(caught.value)  # 5 MiB
 
 
 def test_the_queue_never_recomputes_gradios_monitoring_summary(api_client, live_app):

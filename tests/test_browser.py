@@ -338,9 +338,12 @@ def test_review_shows_my_judgments_only_and_my_identity_survives_a_reload(page, 
     me = re.search(r"you are (anon:[0-9a-f]{12})", summary).group(1)
     mine = store.count(user=me)  # the earlier tests of this file judged as this browser
     assert f"{mine:,} are yours" in summary
-    records = page.inner_text("#rv-records")
     if store.count(kind="not_relevant", user=me):  # left by the similarity test
-        assert "not relevant" in records and "similarity" in records and "Когда был спущен" in records
+        # The tab's own refresh on opening may still be drawing the table (Gradio shows "processing").
+        page.wait_for_function("document.querySelector('#rv-records').innerText.includes('Когда был спущен')")
+        records = page.inner_text("#rv-records")
+        assert "not relevant" in records and "Similarity" in records  # the tab by its name on the page
+    records = page.inner_text("#rv-records")
     assert "чужой секретный вопрос" not in records and "anon:someoneelse" not in page.content()
     assert str(live_app.data_dir) not in summary  # server paths are for admins
     screenshot(page, "4-review")
@@ -378,6 +381,7 @@ def test_hostile_text_is_never_rendered_as_markup(page):
     page.click("#cl-run")
     page.wait_for_function("document.querySelector('#cl-summary').innerText.includes('7 texts')")
     wait_for_trace(page, "cl-plot", "scattergl")
+    wait_for_clustering_to_settle(page)  # a later redraw would take the hover label away under the test
 
     hovers = " ".join(" ".join(t["hovertext"] or []) for t in plot_traces(page, "cl-plot"))
     assert "&lt;img src=x onerror=alert(1)&gt;" in hovers and "<img" not in hovers
@@ -400,8 +404,9 @@ def test_hostile_text_is_never_rendered_as_markup(page):
     assert point is not None
     page.mouse.move(point["x"] + 1, point["y"])
     page.mouse.move(point["x"], point["y"])
-    page.wait_for_selector("#cl-plot .hoverlayer .hovertext", timeout=5_000)
-    label = page.evaluate("document.querySelector('#cl-plot .hoverlayer .hovertext').textContent")
+    # Read the label in the same step that finds it: plotly may redraw its hover layer in between.
+    label = page.wait_for_function("document.querySelector('#cl-plot .hoverlayer .hovertext')?.textContent",
+                                   timeout=5_000).json_value()
     assert HOSTILE in label  # shown literally, as text
     assert page.locator("#cl-plot .hoverlayer img").count() == 0
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
@@ -410,7 +415,6 @@ def test_hostile_text_is_never_rendered_as_markup(page):
     # The pasted text is shown as text in the judging table, not as an image.
     assert HOSTILE in page.inner_text("#cl-points")
     screenshot(page, "5-clustering-pasted")
-
 
 
 def test_silhouettes_next_best_k_is_one_click(page):
