@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 
 # Seconds each slow file took (setup included) in a full run on 2 cores, one thread per worker (junit
-# times, 2026-12-07, commit 21e0420 plus the thread setting below). ``make test`` hands whole files to two
+# times, 2026-12-07, a fresh clone of 9db5609 through .ci/run). ``make test`` hands whole files to two
 # workers (xdist --dist loadfile, its own reorder by test count turned off): started longest first, the
 # two finish together; started in the order of their test counts, a 93 s file of two tests came last and
 # one worker ran on alone for a minute. A file not listed counts as short and keeps its place after these.
 FILE_SECONDS = {
-    "test_training_quality.py": 109, "test_browser_phone.py": 98, "test_e5_model.py": 98, "test_browser.py": 73,
-    "test_train_tab.py": 63, "test_security.py": 57, "test_projection.py": 52, "test_browser_large_map.py": 46,
-    "test_training.py": 36, "test_browser_map.py": 35, "test_encoder.py": 35, "test_browser_i18n.py": 34,
-    "test_browser_fallback.py": 33, "test_browser_sizes_state.py": 32, "test_evaluation.py": 30,
-    "test_browser_train.py": 29, "test_browser_annotate.py": 20, "test_campaigns_api.py": 18,
-    "test_feedback_durability.py": 17, "test_app_cli.py": 16, "test_app_api.py": 15, "test_browser_evaluate.py": 15,
-    "test_openvino_engine.py": 13, "test_campaigns_grab_api.py": 13, "test_feedback_export.py": 10,
+    "test_browser_phone.py": 120, "test_training_quality.py": 113, "test_browser_large_map.py": 94,
+    "test_e5_model.py": 94, "test_browser_sizes_state.py": 70, "test_browser_i18n.py": 70,
+    "test_browser_train.py": 66, "test_train_tab.py": 58, "test_projection.py": 54, "test_security.py": 49,
+    "test_evaluation.py": 44, "test_training.py": 36, "test_browser.py": 35, "test_browser_fallback.py": 30,
+    "test_browser_evaluate.py": 29, "test_campaigns_api.py": 27, "test_browser_annotate.py": 27,
+    "test_encoder.py": 23, "test_browser_map.py": 21, "test_app_cli.py": 21, "test_app_api.py": 21,
+    "test_campaigns_grab_api.py": 16, "test_feedback_export.py": 13, "test_feedback_durability.py": 13,
 }
 
 
