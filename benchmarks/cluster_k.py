@@ -10,11 +10,14 @@ seeds fixed), clusters them with k-means at the k each rule picks, scoring ARI a
 * ``k >= 3``: raw silhouette with k = 2 left out.
 
 It also prints the issue's case: 200 texts, 25 from each of the 8 largest scenarios. Run:
-``.venv/bin/python benchmarks/cluster_k.py`` (about 2 minutes on 2 cores, most of it encoding 5,000 texts).
+``.venv/bin/python benchmarks/cluster_k.py`` (about 2 minutes on 2 cores, most of it encoding 5,000 texts);
+the figures go to ``benchmarks/results/cluster_k.json``.
 """
 
 from __future__ import annotations
 
+import json
+import platform
 import sys
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from core.exploration.clustering import KMeansClusterer, choose_k  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "intents_ru.csv"
 PER_TOPIC = 25
+RESULTS = ROOT / "benchmarks" / "results" / "cluster_k.json"
 
 
 def rules(vectors: np.ndarray, scenarios: np.ndarray) -> dict[str, tuple[int, float]]:
@@ -56,8 +60,9 @@ def main() -> None:
 
     largest = frame["scenario"].value_counts().index[:8]
     rows = pick(largest)
+    issue_case = rules(vectors[rows], scenarios[rows])
     print("issue's case, 200 texts of the 8 largest scenarios:",
-          {rule: f"k={k} ARI {ari:.3f}" for rule, (k, ari) in rules(vectors[rows], scenarios[rows]).items()})
+          {rule: f"k={k} ARI {ari:.3f}" for rule, (k, ari) in issue_case.items()})
     names = sorted(set(scenarios))
     results = []
     for n in (2, 3, 4, 8, 12):
@@ -68,6 +73,18 @@ def main() -> None:
     table = pd.DataFrame(results).pivot_table(index="topics", columns="rule", values=["ari", "k"],
                                               aggfunc={"ari": "mean", "k": "median"})
     print(table.round(3).to_string())
+    means = pd.DataFrame(results).groupby(["topics", "rule"]).agg(ari=("ari", "mean"), k=("k", "median"))
+    report = {
+        "benchmark": "cluster_k", "model": "multilingual-e5-small", "per_topic": PER_TOPIC, "sets_per_size": 6,
+        "issue_case_200_texts_8_scenarios": {rule: {"k": int(k), "ari": round(float(ari), 4)}
+                                             for rule, (k, ari) in issue_case.items()},
+        "mean_ari_by_topics": {str(n): {rule: {"ari": round(float(row.ari), 4), "median_k": float(row.k)}
+                                        for (_, rule), row in group.iterrows()}
+                               for n, group in means.groupby(level="topics")},
+        "platform": platform.platform(), "python": platform.python_version(),
+    }
+    RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"written to {RESULTS}")
 
 
 if __name__ == "__main__":

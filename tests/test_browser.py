@@ -2,7 +2,8 @@
 
 Run with ``pytest -m browser``; skipped when /usr/bin/chromium is absent (``apt-get install chromium``),
 except on CI (``CI=true``), where a missing browser fails the run instead of hiding the tests.
-Playwright's own browser download is not used. A screenshot of each tab lands in tests/screenshots/.
+Playwright's own browser download is not used. With USER_STUDIO_SCREENSHOTS=1 a screenshot of each tab lands in
+tests/screenshots/.
 The tests share one page and run in file order, like a person going through the tabs.
 """
 
@@ -68,7 +69,14 @@ def page(browser, live_app):
     context.close()
 
 
+# Full-page screenshots are for a person looking at the pages (USER_STUDIO_SCREENSHOTS=1 make test): each is
+# a full-page render and PNG encode, CPU that the suite's 10 minutes on 2 cores do not have to spare.
+TAKE_SCREENSHOTS = os.environ.get("USER_STUDIO_SCREENSHOTS", "").strip().lower() in ("1", "true", "yes")
+
+
 def screenshot(page, name: str) -> None:
+    if not TAKE_SCREENSHOTS:
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 

@@ -4,7 +4,7 @@ the passage text are on screen (scrolled into view, not clipped by the table) at
 phone the heatmap gives way to the ranking list; table cells do not break words mid-word.
 
 Columns are found by what they hold, not by their headers, so the checks hold in either language.
-Screenshots (full page, both sizes) land in tests/screenshots/phone-*.png.
+With USER_STUDIO_SCREENSHOTS=1, screenshots (full page, both sizes) land in tests/screenshots/phone-*.png.
 """
 
 from __future__ import annotations

