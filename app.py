@@ -1,9 +1,11 @@
 """USER Studio: explore, compare and annotate deepvk/USER-base.
 
-    python app.py [--model SPEC] [--host H] [--port P] [--data-dir D] [--device auto|cpu|cuda|mps]
+    python app.py [--model SPEC] [--host H] [--port P] [--data-dir D] [--store URL] [--models-dir D]
+                  [--device auto|cpu|cuda|mps]
 
 Each flag has an environment variable for Spaces: USER_STUDIO_MODEL, USER_STUDIO_HOST (or
-GRADIO_SERVER_NAME), USER_STUDIO_PORT (or GRADIO_SERVER_PORT), USER_STUDIO_DATA_DIR,
+GRADIO_SERVER_NAME), USER_STUDIO_PORT (or GRADIO_SERVER_PORT), USER_STUDIO_DATA_DIR, USER_STUDIO_STORE,
+USER_STUDIO_MODELS_DIR, USER_STUDIO_SECRET (the identity key's passphrase, the same on every replica),
 USER_STUDIO_DEVICE, USER_STUDIO_DTYPE, USER_STUDIO_AUTH ("user:password,user2:password2"),
 USER_STUDIO_ADMINS ("alice,bob"), USER_STUDIO_MAX_UPLOAD_MB, USER_STUDIO_CACHE_MB, USER_STUDIO_ENGINE,
 USER_STUDIO_CPU_WEIGHTS.
@@ -40,6 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=env("USER_STUDIO_DATA_DIR"),
                         help="where judgments and the identity key are kept (default: /data/user-studio on a Space "
                              "with persistent storage, else ./data)")
+    parser.add_argument("--store", default=env("USER_STUDIO_STORE"),
+                        help="the database of judgments, campaigns and training records: sqlite:///path (default: "
+                             "<data dir>/feedback.sqlite) or postgresql+psycopg://user:password@host:5432/db, "
+                             "which several replicas of the app can share")
+    parser.add_argument("--models-dir", default=env("USER_STUDIO_MODELS_DIR"),
+                        help="where tuned model versions are saved and loaded from (default: <data dir>/models); "
+                             "replicas on one database must share it")
     parser.add_argument("--device", default=env("USER_STUDIO_DEVICE", "auto"), help="auto, cpu, cuda or mps")
     parser.add_argument("--dtype", default=env("USER_STUDIO_DTYPE", "auto"), help="auto, float32, bfloat16, float16")
     parser.add_argument("--engine", default=env("USER_STUDIO_ENGINE", "auto"), choices=["auto", "torch", "openvino"],
@@ -144,27 +153,47 @@ def model_loads(args: argparse.Namespace, login: bool = False) -> str:
     return "everyone" if loopback and not args.auth and not login else "admins"
 
 
+def store_location(args: argparse.Namespace):
+    """--store as a URL (default: <data dir>/feedback.sqlite) and the data folder; a database server is
+    asked to answer now, before any model loads, so a wrong or unreachable one stops the app in seconds
+    (nothing is written before the model is checked: a SQLite file is made when the store opens)."""
+    from core.judgments import default_data_dir
+    from core.storage import Database, store_url
+
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    url = store_url(args.store or data_dir / "feedback.sqlite")
+    if url.get_backend_name() != "sqlite":
+        Database(url).ping()
+    return url, data_dir
+
+
 def create_studio(args: argparse.Namespace):
-    from core.identity import IdentityIssuer, MintLimiter, load_or_create_key
-    from core.judgments import JudgmentStore, default_data_dir
+    from core.identity import IdentityIssuer, MintLimiter, identity_key
+    from core.judgments import JudgmentStore
     from core.judgments.hub_sync import start_from_env
     from core.limits import MIB, Limits
     from core.studio import Studio
+    from core.training.jobs import TrainingJobs
 
     if args.cache_mb <= 0:
         raise ValueError(f"--cache-mb must be positive, got {args.cache_mb:g}")
-    encoders, fallback_reason = load_encoders(args.model, args.device, args.dtype, int(args.cache_mb * 2**20),
-                                              args.engine, args.cpu_weights)
-    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    store = JudgmentStore(data_dir / "feedback.sqlite")
     if args.new_identities_per_hour < 0:
         raise ValueError(f"--new-identities-per-hour must be 0 or more, got {args.new_identities_per_hour}")
-    identities = IdentityIssuer(load_or_create_key(data_dir), admins=parse_admins(args.admins),
-                                mint_limiter=MintLimiter(per_window=args.new_identities_per_hour))
+    url, data_dir = store_location(args)
+    encoders, fallback_reason = load_encoders(args.model, args.device, args.dtype, int(args.cache_mb * 2**20),
+                                              args.engine, args.cpu_weights)
+    store = JudgmentStore(url)
+    try:
+        identities = IdentityIssuer(identity_key(store.db, data_dir), admins=parse_admins(args.admins),
+                                    mint_limiter=MintLimiter(per_window=args.new_identities_per_hour))
+        training = TrainingJobs(store, args.models_dir or data_dir / "models")
+    except BaseException:
+        store.close()
+        raise
     start_from_env(store)
     limits = Limits(upload_bytes=int(args.max_upload_mb * MIB))
     return Studio(encoders[0], others=encoders[1:], limits=limits, store=store, identities=identities,
-                  fallback_reason=fallback_reason,
+                  fallback_reason=fallback_reason, training=training,
                   model_loads=model_loads(args, login=bool(os.environ.get("OAUTH_CLIENT_ID"))))
 
 

@@ -291,6 +291,7 @@ MESSAGES: dict[str, str] = {
     "job_state_failed": "failed",
     # raised by the interface (ui/)
     "judgments_off": "judgments are switched off: the app has no feedback store",
+    "store_unavailable": "the judgments database is not answering right now; nothing was changed, try again in a moment",
     "campaigns_off": "campaigns are switched off: the app has no feedback store",
     "training_off": "training is switched off: the app has no feedback store",
     "enter_own_judgment_id": "enter the id of one of your judgments",

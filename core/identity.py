@@ -9,8 +9,10 @@ Three kinds of user, strongest first:
   anywhere is a one-way pseudonym of that secret: knowing it does not help anyone to act as that
   user, and the session hash a client chooses plays no part.
 
-The server key lives in ``<data dir>/identity.key`` (created on first start, mode 0600), so
-anonymous identities survive restarts; deleting the file forgets them all.
+The server key is shared by every replica of the app (:func:`identity_key`): ``USER_STUDIO_SECRET``
+when set, else a key kept in the judgments' database, made by the first replica that starts (a store
+from before replicas brings the ``<data dir>/identity.key`` it used, so its identities stay valid).
+Anonymous identities survive restarts, and a token made on one replica works on all of them.
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import UserError
 
+if TYPE_CHECKING:
+    from core.storage import Database
+
 KEY_FILENAME = "identity.key"
+SECRET_ENV = "USER_STUDIO_SECRET"
+MIN_SECRET_CHARS = 16  # a passphrase shorter than this is guessable offline from any token
 KEY_BYTES = 32
 _TOKEN_RANDOM_BYTES = 18  # 144 bits: nobody guesses a live token
 _TOKEN_MAC_BYTES = 16
@@ -115,6 +123,32 @@ def load_or_create_key(folder: str | os.PathLike[str]) -> bytes:
     if len(key) < KEY_BYTES:
         raise ValueError(f"identity key {path} is damaged ({len(key)} bytes); delete it to issue new identities")
     return key
+
+
+def identity_key(db: Database | None, folder: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None) -> bytes:
+    """The key anonymous tokens are signed with, the same on every replica.
+
+    ``USER_STUDIO_SECRET`` (at least 16 characters) wins; else the database's ``identity`` secret, made
+    once (seeded from ``folder/identity.key`` when an older single-machine store left one there); without
+    a database, ``folder/identity.key`` as before.
+    """
+    env = os.environ if env is None else env
+    secret = env.get(SECRET_ENV, "")
+    if secret:
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"{SECRET_ENV} has {len(secret)} characters; use at least {MIN_SECRET_CHARS} "
+                             "random ones (the same on every replica)")
+        return hashlib.sha256(b"user-studio identity\x00" + secret.encode("utf-8")).digest()
+    if db is None:
+        if folder is None:
+            raise ValueError(f"no identity key: give a database, a folder or {SECRET_ENV}")
+        return load_or_create_key(folder)
+    from core.storage.shared import shared_secret  # SQLAlchemy is loaded only where a database is used
+
+    old = Path(folder) / KEY_FILENAME if folder is not None else None
+    initial = old.read_bytes() if old is not None and old.is_file() else None
+    return shared_secret(db, "identity", KEY_BYTES, initial=initial if initial and len(initial) >= KEY_BYTES else None)
 
 
 @dataclass(frozen=True)

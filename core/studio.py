@@ -22,7 +22,7 @@ from core.encoding.footprint import MemoryCheck, check_memory, estimate, free_me
 from core.encoding.loading import ModelLoadError
 from core.errors import Message, UserError, word
 from core.exploration.cluster_view import ClusterResult
-from core.identity import IdentityIssuer, load_or_create_key
+from core.identity import IdentityIssuer, identity_key
 from core.inputs.text import clean_texts, resolve_prefix
 from core.judgments import JudgmentStore
 from core.limits import CallGate, Limits
@@ -107,8 +107,8 @@ class Studio:
                  training: TrainingJobs | None = None, registry: ModelRegistry | None = None,
                  model_loads: str = "admins", memory: Callable[[str], tuple[int, int]] = free_memory):
         if store is not None and identities is None:
-            # Anonymous identities are signed with a key kept beside the store, so they outlive restarts.
-            identities = IdentityIssuer(load_or_create_key(store.path.parent))
+            # Anonymous identities are signed with a key every replica on the store shares (core/identity.py).
+            identities = IdentityIssuer(identity_key(store.db, store.path.parent if store.path else None))
         self.encoder = encoder  # the default model
         # Every loaded model by id, the default first; a tab or an API call may pick one by id.
         self.encoders: dict[str, Encoder] = {}
@@ -121,14 +121,14 @@ class Studio:
         self.identities = identities
         self.fallback_reason = fallback_reason
         self.files = files or TempFiles.default()  # exports, deleted after a TTL
-        # Training lives beside the judgments it learns from: <data-dir>/models.
+        # Training reads the judgments' store; versions go to <data-dir>/models unless told otherwise.
         if store is not None and training is None:
-            training = TrainingJobs(store.path)
+            training = TrainingJobs(store)
         if training is not None and registry is None:
             registry = ModelRegistry(training.models_dir, keep=training.keep)
         self.training = training
         self.registry = registry
-        # Annotation campaigns live in the judgments' own SQLite file (core/campaigns).
+        # Annotation campaigns live in the judgments' own database (core/campaigns).
         self.campaigns: CampaignStore | None = CampaignStore(store) if store is not None else None
         # The tuned version loaded now, if any, and who may use it (a request names it as its model).
         self.tuned: TunedAccess | None = None

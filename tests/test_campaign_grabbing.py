@@ -196,7 +196,9 @@ def test_a_store_from_before_addresses_gets_the_column(tmp_path):
     path = tmp_path / "feedback.sqlite"
     store = JudgmentStore(path)
     store.close()
-    with sqlite3.connect(path) as conn:
+    with sqlite3.connect(path) as conn:  # as a store from before Alembic and lease addresses had it
+        conn.execute("DROP TABLE campaign_leases")
+        conn.execute("DROP TABLE alembic_version")
         conn.execute("CREATE TABLE campaign_leases (campaign_id TEXT NOT NULL, item_id INTEGER NOT NULL,"
                      " user TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (campaign_id, item_id, user))")
     store = JudgmentStore(path)

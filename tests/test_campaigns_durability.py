@@ -13,15 +13,17 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import select
 
 from core.campaigns import CampaignStore, items_from_rows
 from core.judgments import Judgment, JudgmentStore
+from core.storage import schema
 from tests.conftest import ROOT
 
 # A child annotator: for each line on its stdin it asks for an item and judges it, printing each
 # acknowledged judgment. The parent paces it, so a kill lands after a chosen number of judgments however
 # fast the machine is (unpaced, a quick machine finished the whole campaign before the first kill).
-# Only core.campaigns and core.judgments are imported (stdlib + sqlite3), so it starts in milliseconds.
+# Only core.campaigns and core.judgments are imported (stdlib + SQLAlchemy), so it starts in a second.
 ANNOTATOR = """
 import sys
 from core.campaigns import CampaignStore
@@ -39,9 +41,12 @@ while sys.stdin.readline() and (item := campaigns.next_item(cid, user)) is not N
 def check_campaign(store: JudgmentStore, campaigns: CampaignStore, cid: str, overlap: int) -> Counter:
     """The invariants: links point at existing judgments of the same user, nobody twice, never over overlap."""
     assert store.integrity_check() == "ok"
+    links_table, judgments = schema.campaign_judgments, schema.feedback
+    query = (select(links_table.c.item_id, links_table.c.user, judgments.c.user.label("owner"), judgments.c.id)
+             .select_from(links_table.outerjoin(judgments, judgments.c.id == links_table.c.judgment_id))
+             .where(links_table.c.campaign_id == cid))
     with store.reading() as conn:
-        links = conn.execute("SELECT l.item_id, l.user, f.user AS owner, f.id FROM campaign_judgments l"
-                             " LEFT JOIN feedback f ON f.id = l.judgment_id WHERE l.campaign_id = ?", (cid,)).fetchall()
+        links = list(conn.execute(query).mappings())
     assert all(row["id"] is not None and row["owner"] == row["user"] for row in links)
     assert len({(row["item_id"], row["user"]) for row in links}) == len(links)
     per_item = Counter(row["item_id"] for row in links)

@@ -57,10 +57,10 @@ def test_add_keeps_every_field(store):
 
 
 def test_store_uses_wal_and_full_sync(store):
-    with store._connection() as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    with store.reading() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
 @pytest.mark.parametrize(("kind", "kwargs"), [

@@ -186,8 +186,9 @@ def test_damaged_pages_are_reported(tmp_path):
     with JudgmentStore(path) as store:
         store.import_records({"kind": "relevant", "anchor": f"запрос {i}", "positive": "ответ " * 30}
                              for i in range(300))
-        with store._connection() as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(path.read_bytes())
     page = 4096
     data[2 * page:2 * page + 512] = random.Random(2).randbytes(512)  # smash a b-tree page header

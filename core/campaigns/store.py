@@ -1,15 +1,17 @@
 """``CampaignStore``: campaigns, items, leases and the link from each item to its judgments, in the
-judgments' own SQLite file.
+judgments' own database (a SQLite file, or PostgreSQL shared by app replicas).
 
 A campaign judgment is an ordinary :class:`~core.judgments.Judgment` in the ``feedback`` table (kind,
 texts, score or label, user, prefixes, model); ``campaign_judgments`` says which campaign item it
 answers. The link is written in the same transaction as the judgment (``JudgmentStore.add(within=)``),
-and a trigger drops it when the judgment is deleted (undo, "delete all mine"), so the two never
+and the judgment store deletes it with its judgment (undo, "delete all mine"), so the two never
 disagree, even after ``kill -9``. Nothing is added to the ``feedback`` table itself: exports, hub
-sync and every existing store keep working unchanged, and opening an older store only adds tables.
+sync and every existing store keep working unchanged. The tables are in ``core/storage/schema.py``.
 
-Handing out items: every decision is taken inside one ``BEGIN IMMEDIATE`` transaction, which
-serialises writers across threads and processes. An item is handed to a person only while its
+Handing out items: every decision is taken inside one write transaction that first locks the
+campaign's row (``SELECT ... FOR UPDATE`` on PostgreSQL, the file's ``BEGIN IMMEDIATE`` lock on
+SQLite), which serialises the decisions on one campaign across threads, processes and replicas;
+other campaigns go on meanwhile on PostgreSQL. An item is handed to a person only while its
 judgments plus the unexpired leases of other people are below the overlap; a lease lasts
 ``lease_s`` (5 minutes by default) and is renewed when its holder asks again, so two people asking
 at once never both take the last slot, and a slot held by someone who left comes back by itself.
@@ -25,12 +27,16 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, or_, select, union_all
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql import Select
 
 from core.campaigns.agreement import AgreementReport, agreement_report, item_agreement
 from core.campaigns.model import (
@@ -49,7 +55,15 @@ from core.campaigns.model import (
 from core.errors import Message, UserError
 from core.identity import MINTS_PER_WINDOW
 from core.inputs.text import clean_text
-from core.judgments import Judgment, JudgmentStore, JudgmentStoreError, NotOwnerError, utc_now
+from core.judgments import Judgment, JudgmentStore, NotOwnerError, utc_now
+from core.storage.schema import (
+    campaign_items,
+    campaign_judgments,
+    campaign_leases,
+    campaign_skips,
+    campaigns,
+    feedback,
+)
 
 # Long enough to read a pair and think (judging takes seconds), short enough that a slot held by
 # someone who closed the tab is handed out again within minutes.
@@ -61,67 +75,8 @@ MAX_CAMPAIGNS_PER_USER = 100
 LEASES_PER_ADDRESS = MINTS_PER_WINDOW
 TAB = "annotate"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    creator TEXT NOT NULL,
-    judgment TEXT NOT NULL,
-    overlap INTEGER NOT NULL,
-    columns TEXT NOT NULL,
-    instructions TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    show_model_score INTEGER NOT NULL,
-    rule TEXT,
-    n_items INTEGER NOT NULL,
-    query_prefix TEXT,
-    passage_prefix TEXT,
-    model_id TEXT
-);
-CREATE INDEX IF NOT EXISTS campaigns_creator ON campaigns(creator);
-CREATE TABLE IF NOT EXISTS campaign_items (
-    campaign_id TEXT NOT NULL,
-    item_id INTEGER NOT NULL,
-    text1 TEXT NOT NULL,
-    text2 TEXT,
-    model_score REAL,
-    reason TEXT,
-    PRIMARY KEY (campaign_id, item_id)
-);
-CREATE TABLE IF NOT EXISTS campaign_judgments (
-    campaign_id TEXT NOT NULL,
-    item_id INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    judgment_id INTEGER NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (campaign_id, item_id, user)
-);
-CREATE INDEX IF NOT EXISTS campaign_judgments_user ON campaign_judgments(user, campaign_id);
-CREATE INDEX IF NOT EXISTS campaign_judgments_judgment ON campaign_judgments(judgment_id);
-CREATE TABLE IF NOT EXISTS campaign_leases (
-    campaign_id TEXT NOT NULL,
-    item_id INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    address TEXT,
-    PRIMARY KEY (campaign_id, item_id, user)
-);
-CREATE INDEX IF NOT EXISTS campaign_leases_user ON campaign_leases(user, campaign_id);
-CREATE TABLE IF NOT EXISTS campaign_skips (
-    campaign_id TEXT NOT NULL,
-    item_id INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (campaign_id, item_id, user)
-);
-CREATE TRIGGER IF NOT EXISTS campaign_judgment_gone AFTER DELETE ON feedback BEGIN DELETE FROM campaign_judgments WHERE judgment_id = OLD.id; END
-"""
-
-_VALUE_SQL = """
-SELECT l.item_id, l.user, f.kind, f.score, f.label FROM campaign_judgments l
-JOIN feedback f ON f.id = l.judgment_id WHERE l.campaign_id = ?
-"""
+# Short names for the columns of the tables every query here joins.
+J, L, S, IT = campaign_judgments.c, campaign_leases.c, campaign_skips.c, campaign_items.c
 
 
 @dataclass(frozen=True)
@@ -166,7 +121,7 @@ class Consensus:
 
 
 class CampaignStore:
-    """Campaigns beside the judgments, in the same SQLite file and through the same connection pool."""
+    """Campaigns beside the judgments, in the same database and through the same connection pool."""
 
     def __init__(self, store: JudgmentStore, *, lease_s: float = LEASE_S,
                  leases_per_address: int = LEASES_PER_ADDRESS, clock: Callable[[], float] = time.time) -> None:
@@ -175,31 +130,33 @@ class CampaignStore:
         if leases_per_address < 1:
             raise ValueError("leases_per_address must be at least 1")
         self.store = store
+        self.db = store.db  # the tables exist: the judgment store migrated the database when it opened
         self.lease_s = float(lease_s)
         self.leases_per_address = int(leases_per_address)
         self.clock = clock
-        try:
-            with store.transaction() as conn:
-                for statement in _SCHEMA.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement)
-                # A store from before leases recorded addresses gets the column (old leases: no address).
-                if "address" not in {r[1] for r in conn.execute("PRAGMA table_info(campaign_leases)")}:
-                    conn.execute("ALTER TABLE campaign_leases ADD COLUMN address TEXT")
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"cannot add campaigns to {store.path}: {exc}") from exc
 
     def __repr__(self) -> str:
-        return f"CampaignStore({str(self.store.path)!r})"
+        return f"CampaignStore({self.store.name!r})"
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _read(self, query: Any) -> list[Any]:
         try:
-            with self.store.reading() as conn:
-                return conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not read campaigns in {self.store.path}: {exc}") from exc
+            with self.db.reading() as conn:
+                return list(conn.execute(query).mappings())
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.db.error(exc, "read campaigns in") from exc
+
+    @contextmanager
+    def _deciding(self, campaign: Campaign, doing: str = "write to") -> Iterator[Connection]:
+        """A write transaction that holds the campaign's row lock: every decision on who gets which item
+        is taken by one transaction at a time, whichever process or replica asks."""
+        try:
+            with self.db.transaction() as conn:
+                self.db.lock_row(conn, campaigns, id=campaign.id)
+                yield conn
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.db.error(exc, doing) from exc
 
     @staticmethod
     def _campaign_id(value: Any) -> str:
@@ -214,7 +171,7 @@ class CampaignStore:
     def get(self, campaign_id: Any) -> Campaign:
         """A campaign by id, or a ValueError (the same for one that never existed)."""
         cid = self._campaign_id(campaign_id)
-        rows = self._read("SELECT * FROM campaigns WHERE id = ?", (cid,))
+        rows = self._read(select(campaigns).where(campaigns.c.id == cid))
         if not rows:
             raise UserError("campaign_not_found", campaign=cid)
         return Campaign.from_row(rows[0])
@@ -222,7 +179,7 @@ class CampaignStore:
     def item(self, campaign_id: Any, item_id: Any) -> Item:
         campaign = self.get(campaign_id)
         number = _item_number(item_id)
-        rows = self._read("SELECT * FROM campaign_items WHERE campaign_id = ? AND item_id = ?", (campaign.id, number))
+        rows = self._read(select(campaign_items).where(IT.campaign_id == campaign.id, IT.item_id == number))
         if not rows:
             raise UserError("campaign_no_item", campaign=campaign.id, item=number, count=campaign.n_items)
         return _item(rows[0])
@@ -259,40 +216,35 @@ class CampaignStore:
                             created_at=utc_now(), n_items=len(table.items), query_prefix=query_prefix,
                             passage_prefix=passage_prefix, model_id=model_id)
         try:
-            with self.store.transaction() as conn:
+            with self.db.transaction() as conn:
                 if not is_admin:
-                    mine = conn.execute("SELECT COUNT(*) FROM campaigns WHERE creator = ?", (creator,)).fetchone()[0]
+                    mine = conn.execute(select(func.count()).select_from(campaigns)
+                                        .where(campaigns.c.creator == creator)).scalar_one()
                     if mine >= MAX_CAMPAIGNS_PER_USER:
                         raise UserError("campaign_limit", count=mine, limit=MAX_CAMPAIGNS_PER_USER)
-                conn.execute(
-                    "INSERT INTO campaigns (id, name, created_at, creator, judgment, overlap, columns, instructions,"
-                    " labels, show_model_score, rule, n_items, query_prefix, passage_prefix, model_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (campaign.id, campaign.name, campaign.created_at, creator, judgment, overlap_n,
-                     json.dumps(list(campaign.columns), ensure_ascii=False), text,
-                     json.dumps(list(label_list), ensure_ascii=False), int(campaign.show_model_score), rule,
-                     campaign.n_items, query_prefix, passage_prefix, model_id))
-                conn.executemany(
-                    "INSERT INTO campaign_items (campaign_id, item_id, text1, text2, model_score, reason)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [(campaign.id, i, item.text1, item.text2 if pair else None, item.model_score, item.reason)
-                     for i, item in enumerate(table.items, start=1)])
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not write campaign to {self.store.path}: {exc}") from exc
+                conn.execute(insert(campaigns).values(
+                    id=campaign.id, name=campaign.name, created_at=campaign.created_at, creator=creator,
+                    judgment=judgment, overlap=overlap_n, columns=json.dumps(list(campaign.columns), ensure_ascii=False),
+                    instructions=text, labels=json.dumps(list(label_list), ensure_ascii=False),
+                    show_model_score=int(campaign.show_model_score), rule=rule, n_items=campaign.n_items,
+                    query_prefix=query_prefix, passage_prefix=passage_prefix, model_id=model_id))
+                conn.execute(insert(campaign_items), [
+                    {"campaign_id": campaign.id, "item_id": i, "text1": item.text1,
+                     "text2": item.text2 if pair else None, "model_score": item.model_score, "reason": item.reason}
+                    for i, item in enumerate(table.items, start=1)])
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.db.error(exc, "write a campaign to") from exc
         return campaign
 
     def visible(self, user: str, is_admin: bool = False) -> list[Campaign]:
         """Campaigns the user created or took part in (an admin: all), newest first."""
-        if is_admin:
-            rows = self._read("SELECT * FROM campaigns ORDER BY created_at DESC, id")
-        else:
-            rows = self._read(
-                "SELECT * FROM campaigns WHERE creator = ?"
-                " OR id IN (SELECT campaign_id FROM campaign_judgments WHERE user = ?)"
-                " OR id IN (SELECT campaign_id FROM campaign_leases WHERE user = ?)"
-                " OR id IN (SELECT campaign_id FROM campaign_skips WHERE user = ?)"
-                " ORDER BY created_at DESC, id", (user, user, user, user))
-        return [Campaign.from_row(r) for r in rows]
+        query = select(campaigns).order_by(campaigns.c.created_at.desc(), campaigns.c.id)
+        if not is_admin:
+            query = query.where(or_(
+                campaigns.c.creator == user,
+                *(campaigns.c.id.in_(select(t.c.campaign_id).where(t.c.user == user))
+                  for t in (campaign_judgments, campaign_leases, campaign_skips))))
+        return [Campaign.from_row(r) for r in self._read(query)]
 
     # -- handing out -----------------------------------------------------------------------------
 
@@ -305,53 +257,49 @@ class CampaignStore:
         campaign = self.get(campaign_id)
         address = _counted_address(campaign, user, address)
         now = self.clock()
-        try:
-            with self.store.transaction() as conn:
-                conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND expires_at <= ?",
-                             (campaign.id, now))
-                held = conn.execute(
-                    "SELECT i.* FROM campaign_leases l JOIN campaign_items i"
-                    " ON i.campaign_id = l.campaign_id AND i.item_id = l.item_id"
-                    " WHERE l.campaign_id = ? AND l.user = ? ORDER BY l.expires_at DESC LIMIT 1",
-                    (campaign.id, user)).fetchone()
-                if held is None:
-                    self._check_address(conn, campaign, user, address)
-                row = held if held is not None else _free_item(conn, campaign, user, now)
-                if row is None:
-                    return None
-                # One lease per person and campaign: a renewed hold replaces any other.
-                self._lease(conn, campaign.id, int(row["item_id"]), user, address, now)
-                return _item(row)
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not hand out an item from {self.store.path}: {exc}") from exc
+        with self._deciding(campaign, "hand out an item from") as conn:
+            conn.execute(delete(campaign_leases).where(L.campaign_id == campaign.id, L.expires_at <= now))
+            held = conn.execute(
+                select(campaign_items).join(campaign_leases, and_(IT.campaign_id == L.campaign_id,
+                                                                  IT.item_id == L.item_id))
+                .where(L.campaign_id == campaign.id, L.user == user)
+                .order_by(L.expires_at.desc()).limit(1)).mappings().first()
+            if held is None:
+                self._check_address(conn, campaign, user, address)
+            row = held if held is not None else _free_item(conn, campaign, user, now)
+            if row is None:
+                return None
+            # One lease per person and campaign: a renewed hold replaces any other.
+            self._lease(conn, campaign.id, int(row["item_id"]), user, address, now)
+            return _item(row)
 
-    def _address_full(self, conn: sqlite3.Connection, campaign: Campaign, user: str, address: str | None) -> bool:
+    def _address_full(self, conn: Connection, campaign: Campaign, user: str, address: str | None) -> bool:
         """Whether other anonymous identities from ``address`` hold its share of the campaign's open leases."""
         if not address:
             return False
-        others = conn.execute("SELECT COUNT(*) FROM campaign_leases WHERE campaign_id = ? AND address = ? AND user != ?",
-                              (campaign.id, address, user)).fetchone()[0]
+        others = conn.execute(select(func.count()).select_from(campaign_leases).where(
+            L.campaign_id == campaign.id, L.address == address, L.user != user)).scalar_one()
         return bool(others >= self.leases_per_address)
 
-    def _check_address(self, conn: sqlite3.Connection, campaign: Campaign, user: str, address: str | None) -> None:
+    def _check_address(self, conn: Connection, campaign: Campaign, user: str, address: str | None) -> None:
         """Refuse a new lease to an anonymous identity whose address holds its share of the campaign already."""
         if self._address_full(conn, campaign, user, address):
             raise UserError("campaign_address_leases", limit=self.leases_per_address,
                             minutes=max(1, round(self.lease_s / 60)))
 
-    def _lease(self, conn: sqlite3.Connection, campaign_id: str, item_id: int, user: str, address: str | None,
+    def _lease(self, conn: Connection, campaign_id: str, item_id: int, user: str, address: str | None,
                now: float) -> None:
-        conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ?", (campaign_id, user))
-        conn.execute("INSERT INTO campaign_leases (campaign_id, item_id, user, expires_at, address)"
-                     " VALUES (?, ?, ?, ?, ?)", (campaign_id, item_id, user, now + self.lease_s, address))
+        conn.execute(delete(campaign_leases).where(L.campaign_id == campaign_id, L.user == user))
+        conn.execute(insert(campaign_leases).values(campaign_id=campaign_id, item_id=item_id, user=user,
+                                                    expires_at=now + self.lease_s, address=address))
 
     def lease_holders(self, campaign_id: Any, viewer: str, is_admin: bool = False) -> list[dict[str, Any]]:
         """Who holds which item now and for how many more seconds (the creator and admins only); no addresses."""
         campaign = self.get(campaign_id)
         self._require_manager(campaign, viewer, is_admin, "seen_lease_holders")
         now = self.clock()
-        rows = self._read("SELECT user, item_id, expires_at FROM campaign_leases WHERE campaign_id = ?"
-                          " AND expires_at > ? ORDER BY user, item_id", (campaign.id, now))
+        rows = self._read(select(L.user, L.item_id, L.expires_at)
+                          .where(L.campaign_id == campaign.id, L.expires_at > now).order_by(L.user, L.item_id))
         return [{"user": r["user"], "item_id": int(r["item_id"]), "expires_in_s": round(r["expires_at"] - now)}
                 for r in rows]
 
@@ -365,12 +313,9 @@ class CampaignStore:
         who = str(user or "").strip()
         if not who:
             raise UserError("campaign_release_whom")
-        try:
-            with self.store.transaction() as conn:
-                return conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ?",
-                                    (campaign.id, who)).rowcount
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not write to {self.store.path}: {exc}") from exc
+        with self._deciding(campaign) as conn:
+            return int(conn.execute(delete(campaign_leases).where(L.campaign_id == campaign.id,
+                                                                  L.user == who)).rowcount)
 
     def submit(self, campaign_id: Any, item_id: Any, judgment: Judgment) -> int:
         """Store ``judgment`` (its user set by the caller from a trusted identity) as the answer to an item.
@@ -404,23 +349,18 @@ class CampaignStore:
             model_id=judgment.model_id or campaign.model_id)
         now = self.clock()
 
-        def link(conn: sqlite3.Connection, judgment_id: int, stored: Judgment) -> None:
-            key = (campaign.id, item.item_id)
-            if conn.execute("SELECT 1 FROM campaign_judgments WHERE campaign_id = ? AND item_id = ? AND user = ?",
-                            (*key, stored.user)).fetchone():
+        def link(conn: Connection, judgment_id: int, stored: Judgment) -> None:
+            self.db.lock_row(conn, campaigns, id=campaign.id)  # decided alone, as next_item decides
+            mine = (J.campaign_id == campaign.id, J.item_id == item.item_id, J.user == stored.user)
+            if conn.execute(select(literal(1)).where(*mine)).first():
                 raise UserError("campaign_already_judged", item=item.item_id)
-            judged = conn.execute("SELECT COUNT(*) FROM campaign_judgments WHERE campaign_id = ? AND item_id = ?",
-                                  key).fetchone()[0]
-            held = conn.execute("SELECT COUNT(*) FROM campaign_leases WHERE campaign_id = ? AND item_id = ?"
-                                " AND user != ? AND expires_at > ?", (*key, stored.user, now)).fetchone()[0]
-            if judged + held >= campaign.overlap:
+            if _taken(conn, campaign.id, item.item_id, user, now) >= campaign.overlap:
                 raise UserError("campaign_item_full", item=item.item_id, overlap=campaign.overlap)
-            conn.execute("INSERT INTO campaign_judgments (campaign_id, item_id, user, judgment_id, at)"
-                         " VALUES (?, ?, ?, ?, ?)", (*key, stored.user, judgment_id, now))
-            conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND item_id = ? AND user = ?",
-                         (*key, stored.user))
-            conn.execute("DELETE FROM campaign_skips WHERE campaign_id = ? AND item_id = ? AND user = ?",
-                         (*key, stored.user))
+            conn.execute(insert(campaign_judgments).values(campaign_id=campaign.id, item_id=item.item_id,
+                                                           user=stored.user, judgment_id=judgment_id, at=now))
+            for table in (campaign_leases, campaign_skips):
+                conn.execute(delete(table).where(table.c.campaign_id == campaign.id,
+                                                 table.c.item_id == item.item_id, table.c.user == stored.user))
 
         return self.store.add(record, within=link)
 
@@ -428,42 +368,38 @@ class CampaignStore:
         """The user passes on an item: it is not offered to them again, and their hold goes to others."""
         campaign = self.get(campaign_id)
         item = self.item(campaign.id, item_id)
-        try:
-            with self.store.transaction() as conn:
-                conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND item_id = ? AND user = ?",
-                             (campaign.id, item.item_id, user))
-                conn.execute("INSERT OR REPLACE INTO campaign_skips (campaign_id, item_id, user, at)"
-                             " VALUES (?, ?, ?, ?)", (campaign.id, item.item_id, user, self.clock()))
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not write to {self.store.path}: {exc}") from exc
+        with self._deciding(campaign) as conn:
+            key = (S.campaign_id == campaign.id, S.item_id == item.item_id, S.user == user)
+            conn.execute(delete(campaign_leases).where(L.campaign_id == campaign.id, L.item_id == item.item_id,
+                                                       L.user == user))
+            conn.execute(delete(campaign_skips).where(*key))
+            conn.execute(insert(campaign_skips).values(campaign_id=campaign.id, item_id=item.item_id, user=user,
+                                                       at=self.clock()))
 
     def undo(self, campaign_id: Any, user: str, *, address: str | None = None) -> Item | None:
         """Take back the user's last judgment or skip in the campaign; returns that item, held for them again
         (None when there was nothing to undo). The judgment is deleted as its owner deletes it."""
         campaign = self.get(campaign_id)
-        last = self._read(
-            "SELECT 'judgment' AS what, item_id, judgment_id, at FROM campaign_judgments"
-            " WHERE campaign_id = ? AND user = ?"
-            " UNION ALL SELECT 'skip', item_id, NULL, at FROM campaign_skips WHERE campaign_id = ? AND user = ?"
-            " ORDER BY at DESC LIMIT 1", (campaign.id, user, campaign.id, user))
+        judged = select(literal("judgment").label("what"), J.item_id, J.judgment_id, J.at) \
+            .where(J.campaign_id == campaign.id, J.user == user)
+        skipped = select(literal("skip").label("what"), S.item_id, literal(None).label("judgment_id"), S.at) \
+            .where(S.campaign_id == campaign.id, S.user == user)
+        both = union_all(judged, skipped).subquery()
+        last = self._read(select(both).order_by(both.c.at.desc()).limit(1))
         if not last:
             return None
         what, item_id, judgment_id = last[0]["what"], int(last[0]["item_id"]), last[0]["judgment_id"]
         address = _counted_address(campaign, user, address)
         if what == "judgment":
-            self.store.delete(int(judgment_id), user)  # checks ownership; the trigger drops the link
+            self.store.delete(int(judgment_id), user)  # checks ownership; the link goes with the judgment
         now = self.clock()
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM campaign_skips WHERE campaign_id = ? AND item_id = ? AND user = ?",
-                         (campaign.id, item_id, user))
-            judged = conn.execute("SELECT COUNT(*) FROM campaign_judgments WHERE campaign_id = ? AND item_id = ?",
-                                  (campaign.id, item_id)).fetchone()[0]
-            held = conn.execute("SELECT COUNT(*) FROM campaign_leases WHERE campaign_id = ? AND item_id = ?"
-                                " AND user != ? AND expires_at > ?", (campaign.id, item_id, user, now)).fetchone()[0]
-            if judged + held >= campaign.overlap:
+        with self._deciding(campaign) as conn:
+            conn.execute(delete(campaign_skips).where(S.campaign_id == campaign.id, S.item_id == item_id,
+                                                      S.user == user))
+            if _taken(conn, campaign.id, item_id, user, now) >= campaign.overlap:
                 return None  # someone took the slot back in the meantime: the next item will do
-            conn.execute("DELETE FROM campaign_leases WHERE campaign_id = ? AND user = ? AND item_id != ?",
-                         (campaign.id, user, item_id))
+            conn.execute(delete(campaign_leases).where(L.campaign_id == campaign.id, L.user == user,
+                                                       L.item_id != item_id))
             if self._address_full(conn, campaign, user, address):
                 return None  # the address holds its share: the next item says so
             self._lease(conn, campaign.id, item_id, user, address, now)
@@ -474,38 +410,31 @@ class CampaignStore:
     def progress(self, campaign_id: Any, user: str) -> AnnotatorProgress:
         campaign = self.get(campaign_id)
         now = self.clock()
-        done = self._read("SELECT COUNT(*) FROM campaign_judgments WHERE campaign_id = ? AND user = ?",
-                          (campaign.id, user))[0][0]
-        per_item = self._read("SELECT item_id, COUNT(*) FROM campaign_judgments WHERE campaign_id = ? GROUP BY item_id",
-                              (campaign.id,))
-        judged = {int(r[0]): int(r[1]) for r in per_item}
+        done = self._read(select(func.count().label("n")).select_from(campaign_judgments)
+                          .where(J.campaign_id == campaign.id, J.user == user))[0]["n"]
+        per_item = self._read(select(J.item_id, func.count().label("n")).where(J.campaign_id == campaign.id)
+                              .group_by(J.item_id))
+        judged = {int(r["item_id"]): int(r["n"]) for r in per_item}
         complete = sum(1 for n in judged.values() if n >= campaign.overlap)
-        available = self._read(
-            "SELECT COUNT(*) FROM campaign_items i WHERE i.campaign_id = ?"
-            " AND NOT EXISTS (SELECT 1 FROM campaign_judgments j WHERE j.campaign_id = i.campaign_id"
-            "   AND j.item_id = i.item_id AND j.user = ?)"
-            " AND NOT EXISTS (SELECT 1 FROM campaign_skips s WHERE s.campaign_id = i.campaign_id"
-            "   AND s.item_id = i.item_id AND s.user = ?)"
-            " AND (SELECT COUNT(*) FROM campaign_judgments j WHERE j.campaign_id = i.campaign_id"
-            "   AND j.item_id = i.item_id)"
-            "   + (SELECT COUNT(*) FROM campaign_leases l WHERE l.campaign_id = i.campaign_id AND l.item_id = i.item_id"
-            "   AND l.user != ? AND l.expires_at > ?) < ?",
-            (campaign.id, user, user, user, now, campaign.overlap))[0][0]
+        open_to_user = _open_items(campaign, user).where(_held_by_others(user, now) < campaign.overlap)
+        available = self._read(select(func.count().label("n")).select_from(open_to_user.subquery()))[0]["n"]
         return AnnotatorProgress(done=int(done), items=campaign.n_items, left=campaign.n_items - complete,
-                        judgments=sum(judged.values()), needed=campaign.n_items * campaign.overlap,
-                        available=int(available))
+                                 judgments=sum(judged.values()), needed=campaign.n_items * campaign.overlap,
+                                 available=int(available))
 
     def has_judged(self, campaign_id: Any, item_id: Any, user: str) -> bool:
         """Whether ``user`` has a judgment on this item (a key pressed twice must not judge twice)."""
         campaign = self.get(campaign_id)
-        return bool(self._read("SELECT 1 FROM campaign_judgments WHERE campaign_id = ? AND item_id = ? AND user = ?",
-                               (campaign.id, _item_number(item_id), user)))
+        return bool(self._read(select(literal(1).label("one")).where(
+            J.campaign_id == campaign.id, J.item_id == _item_number(item_id), J.user == user)))
 
     def ratings(self, campaign_id: Any) -> dict[int, dict[str, Any]]:
         """item -> annotator -> value (the verdict's kind, the score, or the label), for agreement."""
         campaign = self.get(campaign_id)
         out: dict[int, dict[str, Any]] = defaultdict(dict)
-        for row in self._read(_VALUE_SQL, (campaign.id,)):
+        query = select(J.item_id, J.user, feedback.c.kind, feedback.c.score, feedback.c.label) \
+            .join(feedback, feedback.c.id == J.judgment_id).where(J.campaign_id == campaign.id)
+        for row in self._read(query):
             out[int(row["item_id"])][row["user"]] = _value(campaign, row)
         return dict(out)
 
@@ -530,7 +459,7 @@ class CampaignStore:
         level = float(min_agreement) if min_agreement else None
         ratings = self.ratings(campaign.id)
         items = {int(r["item_id"]): _item(r) for r in self._read(
-            "SELECT * FROM campaign_items WHERE campaign_id = ? ORDER BY item_id", (campaign.id,))}
+            select(campaign_items).where(IT.campaign_id == campaign.id).order_by(IT.item_id))}
         out: list[Judgment] = []
         below = ties = 0
         for item_id, by_user in sorted(ratings.items()):
@@ -578,30 +507,56 @@ def _counted_address(campaign: Campaign, user: str, address: str | None) -> str 
     return None if user == campaign.creator else address
 
 
-def _item(row: sqlite3.Row) -> Item:
+def _item(row: Any) -> Item:
     return Item(item_id=int(row["item_id"]), text1=row["text1"], text2=row["text2"],
                 model_score=row["model_score"], reason=row["reason"])
 
 
-def _free_item(conn: sqlite3.Connection, campaign: Campaign, user: str, now: float) -> sqlite3.Row | None:
+def _judgments_of_item() -> Any:
+    """How many judgments the outer query's item has (a correlated count)."""
+    return select(func.count()).where(J.campaign_id == IT.campaign_id, J.item_id == IT.item_id).scalar_subquery()
+
+
+def _leases_of_item(now: float, *, except_user: str | None = None) -> Any:
+    """How many unexpired leases (of people other than ``except_user``) the outer query's item has."""
+    where = [L.campaign_id == IT.campaign_id, L.item_id == IT.item_id, L.expires_at > now]
+    if except_user is not None:
+        where.append(L.user != except_user)
+    return select(func.count()).where(*where).scalar_subquery()
+
+
+def _held_by_others(user: str, now: float) -> Any:
+    return _judgments_of_item() + _leases_of_item(now, except_user=user)
+
+
+def _open_items(campaign: Campaign, user: str) -> Select:
+    """The campaign's items the user has neither judged nor skipped."""
+    return select(campaign_items).where(
+        IT.campaign_id == campaign.id,
+        ~exists().where(J.campaign_id == IT.campaign_id, J.item_id == IT.item_id, J.user == user),
+        ~exists().where(S.campaign_id == IT.campaign_id, S.item_id == IT.item_id, S.user == user))
+
+
+def _taken(conn: Connection, campaign_id: str, item_id: int, user: str, now: float) -> int:
+    """An item's judgments plus the unexpired leases of people other than ``user``."""
+    judged = conn.execute(select(func.count()).select_from(campaign_judgments)
+                          .where(J.campaign_id == campaign_id, J.item_id == item_id)).scalar_one()
+    held = conn.execute(select(func.count()).select_from(campaign_leases).where(
+        L.campaign_id == campaign_id, L.item_id == item_id, L.user != user, L.expires_at > now)).scalar_one()
+    return int(judged) + int(held)
+
+
+def _free_item(conn: Connection, campaign: Campaign, user: str, now: float) -> Any:
     """An item the user has neither judged nor skipped whose judgments plus others' holds are below the
     overlap; items closest to complete first (so agreement can be measured early), then in table order
     (a model-chosen campaign lists its most uncertain items first)."""
-    return conn.execute(
-        "SELECT * FROM (SELECT i.*,"
-        " (SELECT COUNT(*) FROM campaign_judgments j WHERE j.campaign_id = i.campaign_id AND j.item_id = i.item_id)"
-        " + (SELECT COUNT(*) FROM campaign_leases l WHERE l.campaign_id = i.campaign_id AND l.item_id = i.item_id"
-        "    AND l.expires_at > ?) AS taken"
-        " FROM campaign_items i WHERE i.campaign_id = ?"
-        " AND NOT EXISTS (SELECT 1 FROM campaign_judgments j WHERE j.campaign_id = i.campaign_id"
-        "   AND j.item_id = i.item_id AND j.user = ?)"
-        " AND NOT EXISTS (SELECT 1 FROM campaign_skips s WHERE s.campaign_id = i.campaign_id"
-        "   AND s.item_id = i.item_id AND s.user = ?))"
-        " WHERE taken < ? ORDER BY taken DESC, item_id LIMIT 1",
-        (now, campaign.id, user, user, campaign.overlap)).fetchone()
+    candidates = _open_items(campaign, user).add_columns(
+        (_judgments_of_item() + _leases_of_item(now)).label("taken")).subquery()
+    return conn.execute(select(candidates).where(candidates.c.taken < campaign.overlap)
+                        .order_by(candidates.c.taken.desc(), candidates.c.item_id).limit(1)).mappings().first()
 
 
-def _value(campaign: Campaign, row: sqlite3.Row) -> Any:
+def _value(campaign: Campaign, row: Any) -> Any:
     if campaign.judgment == SCORE:
         return float(row["score"])
     if campaign.judgment == LABEL:

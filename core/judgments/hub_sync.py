@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.judgments import ImportResult, Judgment, JudgmentStore, utc_now
+from core.judgments import ImportResult, Judgment, JudgmentStore, default_data_dir, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,8 @@ class HubSync:
         self.replica = replica or replica_id()
         # Beside the store, so a persistent volume also keeps unpushed lines of a crashed run; the
         # scheduler pushes the whole folder, and files it already pushed are no-ops on the hub.
-        self.folder = Path(folder) if folder is not None else store.path.parent / "hub-sync"
+        self.folder = Path(folder) if folder is not None else (
+            store.path.parent if store.path is not None else default_data_dir()) / "hub-sync"
         self.jsonl_path = self.folder / f"feedback-{self.replica}.jsonl"
         self._api = api
         self._scheduler_factory = scheduler_factory or _default_scheduler_factory

@@ -1,7 +1,8 @@
-"""``JudgmentStore``: judgments in one SQLite file, durable, shared by threads and processes.
+"""``JudgmentStore``: judgments in one database (a SQLite file by default, or PostgreSQL), durable,
+shared by threads, processes and app replicas.
 
-Connections are pooled, not kept per thread: Gradio's worker threads come and go (about 10 s idle),
-and a connection per thread leaked a file descriptor each time (27 -> 154 over 300 requests).
+Every statement is SQLAlchemy Core on :class:`core.storage.Database`, the same for both databases;
+the schema is migrated in place by Alembic when the store opens (``core/storage/migrations``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, distinct, func, select, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
 
 from core import __version__
 from core.errors import Message, check_choice
@@ -30,6 +33,9 @@ from core.judgments.model import (
     record_id,
 )
 from core.judgments.paths import DATA_DIR_ENV, default_store_path, utc_now
+from core.storage import Database, StoreError, StoreUnavailableError, migrate, store_url
+from core.storage.database import POOL_SIZE
+from core.storage.schema import campaign_judgments, feedback
 
 if TYPE_CHECKING:  # pandas is imported when a frame is asked for
     import pandas as pd
@@ -37,43 +43,12 @@ if TYPE_CHECKING:  # pandas is imported when a frame is asked for
 logger = logging.getLogger(__name__)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 1
-# Idle connections kept for reuse; more are opened under load and closed when handed back. The app
-# runs a handful of handlers at once (queue concurrency 2 per event), so 4 covers it.
-POOL_SIZE = 4
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    user TEXT NOT NULL,
-    tab TEXT,
-    kind TEXT NOT NULL,
-    anchor TEXT NOT NULL,
-    positive TEXT,
-    negative TEXT,
-    score REAL,
-    label TEXT,
-    comment TEXT,
-    query_prefix TEXT,
-    passage_prefix TEXT,
-    model_id TEXT,
-    model_revision TEXT,
-    app_version TEXT,
-    content_hash TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS feedback_content_hash ON feedback(content_hash);
-CREATE INDEX IF NOT EXISTS feedback_user ON feedback(user);
-CREATE INDEX IF NOT EXISTS feedback_kind ON feedback(kind);
-"""
 _INSERT_COLUMNS = [c for c in COLUMNS if c != "id"]
-_INSERT = (f"INSERT INTO feedback ({', '.join(_INSERT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERT_COLUMNS))}) "
-           "ON CONFLICT(content_hash) DO NOTHING")
 
-
-class JudgmentStoreError(ValueError):
-    """The store file is missing, damaged, foreign or cannot be written; the message names the path."""
+# The store's errors are the database layer's: a JudgmentStoreError names the file or server and the
+# cause; its subclass StoreUnavailableError says the database did not answer (try again, nothing changed).
+JudgmentStoreError = StoreError
+__all__ = ["ImportResult", "JudgmentStore", "JudgmentStoreError", "NotOwnerError", "StoreUnavailableError"]
 
 
 class NotOwnerError(PermissionError):
@@ -91,36 +66,45 @@ class ImportResult:
 
 Listener = Callable[[str, Judgment], None]
 # Work that must commit together with a judgment (see JudgmentStore.add).
-Within = Callable[[sqlite3.Connection, int, Judgment], None]
+Within = Callable[[Connection, int, Judgment], None]
 
 
 class JudgmentStore:
-    """Human judgments in one SQLite file (WAL mode, synchronous=FULL: a returned add survives kill -9).
+    """Human judgments in a database: ``location`` is a SQLite file's path (the default:
+    ``<data dir>/feedback.sqlite``) or a SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``).
 
-    Safe to share between threads (a small pool of connections) and processes (``BEGIN IMMEDIATE``
-    plus a 30 s busy timeout). A file that is not a SQLite database is refused with
-    :class:`JudgmentStoreError` and never written to.
+    On SQLite: WAL mode, synchronous=FULL (a returned add survives kill -9), ``BEGIN IMMEDIATE`` plus a
+    30 s busy timeout between processes; a file that is not a SQLite database is refused with
+    :class:`JudgmentStoreError` and never written to. On PostgreSQL: any number of app replicas share it.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
+    def __init__(self, location: str | os.PathLike[str] | URL | None = None, *, create: bool = True,
                  max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
                  max_comment_chars: int = DEFAULT_MAX_COMMENT_CHARS, pool_size: int = POOL_SIZE) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
+        url = location if isinstance(location, URL) else store_url(
+            location if location is not None else default_store_path())
         self.validator = JudgmentValidator(max_text_chars, max_comment_chars)
-        self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
-        self._pool_size = pool_size
-        self._pool_pid = os.getpid()
         self._lock = threading.Lock()
-        self._open = 0  # connections open now, idle or in use
-        self._generation = 0  # close() bumps it: connections in use then are closed when handed back
         self._listeners: list[Listener] = []
-        self._check_file(create)
+        if url.get_backend_name() == "sqlite":
+            self._check_file(Path(url.database or ""), create)
+        self.db = Database(url, pool_size=pool_size)
         self._initialise()
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None on a database server)."""
+        return self.db.sqlite_path
+
+    @property
+    def name(self) -> str:
+        """The file, or the server URL without its password."""
+        return self.db.name
 
     # -- opening ---------------------------------------------------------------------------------
 
-    def _check_file(self, create: bool) -> None:
-        path = self.path
+    @staticmethod
+    def _check_file(path: Path, create: bool) -> None:
         if path.is_dir():
             raise JudgmentStoreError(f"feedback store {path} is a directory, not a SQLite file")
         if not path.exists():
@@ -144,107 +128,68 @@ class JudgmentStore:
 
     def _initialise(self) -> None:
         try:
-            with self._connection() as conn:
-                check = conn.execute("PRAGMA quick_check").fetchone()[0]
-                if check != "ok":
-                    raise JudgmentStoreError(f"feedback store {self.path} is damaged (quick_check: {check})")
-                # Refuse someone else's 'feedback' table before writing anything to the file.
-                columns = {row[1] for row in conn.execute("PRAGMA table_info(feedback)")}
-                missing = set(COLUMNS) - columns
-                if columns and missing:
-                    raise JudgmentStoreError(f"{self.path} has a 'feedback' table without columns "
-                                             f"{sorted(missing)}; not a USER Studio store, left untouched")
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise JudgmentStoreError(f"feedback store {self.path} could not switch to WAL mode ({mode})")
-            with self._write() as conn:
-                for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.Error as exc:
+            if self.db.is_sqlite:
+                self._check_sqlite()
+            migrate.upgrade(self.db)
+        except sa_exc.SQLAlchemyError as exc:
             self.close()
-            raise JudgmentStoreError(f"cannot open feedback store {self.path}: {exc}") from exc
+            error = self.db.error(exc, "open feedback store")
+            raise error from exc
         except JudgmentStoreError:
             self.close()
             raise
+        except RuntimeError as exc:  # a schema newer than this code
+            self.close()
+            raise JudgmentStoreError(str(exc)) from exc
 
-    def _new_connection(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA synchronous = FULL")
-        return conn
-
-    @contextlib.contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """Borrow a pooled connection for one operation; it goes back (or is closed) afterwards."""
-        if self._pool_pid != os.getpid():
-            # A connection must not cross a fork: the child starts with an empty pool of its own.
-            self._pool, self._pool_pid, self._open = queue.LifoQueue(), os.getpid(), 0
-        generation = self._generation
+    def _check_sqlite(self) -> None:
+        with self.db.reading() as conn:
+            check = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+            if check != "ok":
+                raise JudgmentStoreError(f"feedback store {self.name} is damaged (quick_check: {check})")
+            # Refuse someone else's 'feedback' table before writing anything to the file.
+            columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(feedback)")}
+            missing = set(COLUMNS) - columns
+            if columns and missing:
+                raise JudgmentStoreError(f"{self.name} has a 'feedback' table without columns "
+                                         f"{sorted(missing)}; not a USER Studio store, left untouched")
+        # Outside any transaction (SQLite refuses the switch inside one), on a raw pooled connection.
+        raw = self.db.engine.raw_connection()
         try:
-            conn = self._pool.get_nowait()
-        except queue.Empty:
-            conn = self._new_connection()
-            with self._lock:
-                self._open += 1
-        try:
-            yield conn
+            mode = raw.cursor().execute("PRAGMA journal_mode=WAL").fetchone()[0]
         finally:
-            if conn.in_transaction:  # an interrupted operation must not leave its lock behind
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            if generation != self._generation or self._pool.qsize() >= self._pool_size:
-                self._discard(conn)
-            else:
-                self._pool.put(conn)
-
-    def _discard(self, conn: sqlite3.Connection) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            conn.close()
-        with self._lock:
-            self._open -= 1
+            raw.close()
+        if str(mode).lower() != "wal":
+            raise JudgmentStoreError(f"feedback store {self.name} could not switch to WAL mode ({mode})")
 
     @property
     def open_connections(self) -> int:
         """Connections open now, idle or in use (a long-running server must keep this flat)."""
-        return self._open
+        return self.db.open_connections
+
+    def transaction(self) -> contextlib.AbstractContextManager[Connection]:
+        """A write transaction on this store's database, for stores that live beside the judgments
+        (campaigns): committed when the block ends, rolled back on error."""
+        return self.db.transaction()
+
+    def reading(self) -> contextlib.AbstractContextManager[Connection]:
+        """A pooled connection for reads, for stores that live beside the judgments."""
+        return self.db.reading()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as conn:
-            # IMMEDIATE takes the write lock up front, so the busy timeout applies instead of a
-            # mid-transaction "database is locked" when two writers upgrade at once.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+    def _write(self, doing: str = "write to") -> Iterator[Connection]:
+        try:
+            with self.db.transaction() as conn:
                 yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A write transaction on this store's file (``BEGIN IMMEDIATE``), for stores that live beside
-        the judgments in the same file (campaigns): committed when the block ends, rolled back on error."""
-        return self._write()
-
-    def reading(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A pooled connection for reads, for stores that live beside the judgments in the same file."""
-        return self._connection()
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.db.error(exc, f"{doing} feedback store") from exc
 
     def close(self) -> None:
         """Close every connection: idle ones now, ones in use when their operation ends.
 
         The store stays usable: a later operation opens a fresh connection.
         """
-        self._generation += 1
-        while True:
-            try:
-                self._discard(self._pool.get_nowait())
-            except queue.Empty:
-                break
+        self.db.close()
 
     def __enter__(self) -> JudgmentStore:
         return self
@@ -253,7 +198,7 @@ class JudgmentStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"JudgmentStore({str(self.path)!r})"
+        return f"JudgmentStore({self.name!r})"
 
     # -- listeners -------------------------------------------------------------------------------
 
@@ -294,20 +239,16 @@ class JudgmentStore:
             raise TypeError(f"add() takes a Judgment, got {type(judgment).__name__}")
         stored = self.validator.clean(judgment).replace(id=None, created_at=utc_now(), app_version=__version__)
         record = stored.to_record()
-        try:
-            with self._write() as conn:
-                cur = conn.execute(_INSERT, [record[c] for c in _INSERT_COLUMNS])
-                if cur.rowcount == 1:
-                    assert cur.lastrowid is not None  # an insert that added a row has its id
-                    new_id, created = int(cur.lastrowid), True
-                else:
-                    row = conn.execute("SELECT id FROM feedback WHERE content_hash = ?",
-                                       (record["content_hash"],)).fetchone()
-                    new_id, created = int(row[0]), False
-                if within is not None:
-                    within(conn, new_id, stored.replace(id=new_id))
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not write to feedback store {self.path}: {exc}") from exc
+        with self._write() as conn:
+            inserted = self._insert(conn, record)
+            if inserted is not None:
+                new_id, created = inserted, True
+            else:
+                new_id = int(conn.execute(select(feedback.c.id).where(
+                    feedback.c.content_hash == record["content_hash"])).scalar_one())
+                created = False
+            if within is not None:
+                within(conn, new_id, stored.replace(id=new_id))
         if created:
             self._notify("add", stored.replace(id=new_id))
         return new_id
@@ -334,16 +275,11 @@ class JudgmentStore:
             version = judgment.app_version if isinstance(judgment.app_version, str) else None
             cleaned.append(judgment.replace(id=None, created_at=created_at, app_version=version))
         added: list[Judgment] = []
-        try:
-            with self._write() as conn:
-                for judgment in cleaned:
-                    record = judgment.to_record()
-                    cur = conn.execute(_INSERT, [record[c] for c in _INSERT_COLUMNS])
-                    if cur.rowcount == 1:
-                        assert cur.lastrowid is not None  # an insert that added a row has its id
-                        added.append(judgment.replace(id=int(cur.lastrowid)))
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not write to feedback store {self.path}: {exc}") from exc
+        with self._write() as conn:
+            for judgment in cleaned:
+                new_id = self._insert(conn, judgment.to_record())
+                if new_id is not None:
+                    added.append(judgment.replace(id=new_id))
         if notify:
             for judgment in added:
                 self._notify("add", judgment)
@@ -357,61 +293,62 @@ class JudgmentStore:
         """
         rid = record_id(record)
         owner = JudgmentValidator.field("user", user) or ANONYMOUS
-        try:
-            with self._write() as conn:
-                row = conn.execute("SELECT * FROM feedback WHERE id = ?", (rid,)).fetchone()
-                if row is None:
-                    return False
-                if row["user"] != owner:
-                    raise NotOwnerError(Message("judgment_not_yours", id=rid))
-                conn.execute("DELETE FROM feedback WHERE id = ?", (rid,))
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not delete from feedback store {self.path}: {exc}") from exc
+        with self._write("delete from") as conn:
+            row = conn.execute(select(feedback).where(feedback.c.id == rid)).mappings().first()
+            if row is None:
+                return False
+            if row["user"] != owner:
+                raise NotOwnerError(Message("judgment_not_yours", id=rid))
+            _delete(conn, [rid])
         self._notify("delete", Judgment.from_record(dict(row)))
         return True
 
     def delete_user(self, user: str | None) -> int:
         """Delete every judgment of ``user`` (a "forget me" request); returns how many went."""
         owner = JudgmentValidator.field("user", user) or ANONYMOUS
-        try:
-            with self._write() as conn:
-                rows = conn.execute("SELECT * FROM feedback WHERE user = ?", (owner,)).fetchall()
-                conn.execute("DELETE FROM feedback WHERE user = ?", (owner,))
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not delete from feedback store {self.path}: {exc}") from exc
+        with self._write("delete from") as conn:
+            rows = conn.execute(select(feedback).where(feedback.c.user == owner)).mappings().all()
+            _delete(conn, [row["id"] for row in rows])
         for row in rows:
             self._notify("delete", Judgment.from_record(dict(row)))
         return len(rows)
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _insert(self, conn: Connection, record: dict[str, Any]) -> int | None:
+        """Insert one record; its new id, or None when the same content is stored already."""
+        statement = (self.db.insert(feedback).values({c: record[c] for c in _INSERT_COLUMNS})
+                     .on_conflict_do_nothing(index_elements=["content_hash"]).returning(feedback.c.id))
+        new_id = conn.execute(statement).scalar()
+        return None if new_id is None else int(new_id)
+
+    def _query(self, statement: Any) -> list[Any]:
         try:
-            with self._connection() as conn:
-                return conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise JudgmentStoreError(f"could not read feedback store {self.path}: {exc}") from exc
+            with self.db.reading() as conn:
+                return list(conn.execute(statement).mappings())
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.db.error(exc, "read feedback store") from exc
 
     def count(self, kind: str | None = None, user: str | None = None) -> int:
         """Number of records, optionally of one kind and/or one user."""
-        where, params = _filters(kind=kind, user=user)
-        return int(self._query(f"SELECT COUNT(*) FROM feedback{where}", params)[0][0])
+        rows = self._query(select(func.count().label("n")).select_from(feedback).where(*_filters(kind=kind, user=user)))
+        return int(rows[0]["n"])
 
     def get(self, record: Any) -> dict[str, Any] | None:
         """One record as a dict with :data:`COLUMNS`, or None."""
-        rows = self._query("SELECT * FROM feedback WHERE id = ?", (record_id(record),))
+        rows = self._query(select(feedback).where(feedback.c.id == record_id(record)))
         return dict(rows[0]) if rows else None
 
     def rows(self, kind: str | Sequence[str] | None = None, user: str | None = None, tab: str | None = None,
              limit: int | None = None, *, newest_first: bool = False) -> list[dict[str, Any]]:
         """Records as dicts in id order (newest first if asked); ``limit`` keeps the first N of that order."""
-        where, params = _filters(kind=kind, user=user, tab=tab)
-        sql = f"SELECT * FROM feedback{where} ORDER BY id {'DESC' if newest_first else 'ASC'}"
+        query = select(feedback).where(*_filters(kind=kind, user=user, tab=tab))
+        query = query.order_by(feedback.c.id.desc() if newest_first else feedback.c.id.asc())
         if limit is not None:
             if int(limit) < 0:
                 raise ValueError(f"limit must be >= 0, got {limit}")
-            sql += f" LIMIT {int(limit)}"
-        return [dict(row) for row in self._query(sql, params)]
+            query = query.limit(int(limit))
+        return [dict(row) for row in self._query(query)]
 
     def judgments(self, kind: str | Sequence[str] | None = None, user: str | None = None,
                   tab: str | None = None, limit: int | None = None, *,
@@ -431,23 +368,44 @@ class JudgmentStore:
         "by_kind" and "by_tab" count that user's judgments only (the ones a review list shows); "total"
         and "users" are everyone's either way.
         """
-        out: dict[str, Any] = {"total": self.count(),
-                               "users": int(self._query("SELECT COUNT(DISTINCT user) FROM feedback")[0][0])}
-        for column in ("kind", "tab", "user") if by_user else ("kind", "tab"):
-            mine = user is not None and column != "user"
-            rows = self._query(
-                f"SELECT COALESCE({column}, ''), COUNT(*) FROM feedback {'WHERE user = ?' if mine else ''} "
-                "GROUP BY 1 ORDER BY 2 DESC, 1", (user,) if mine else ())
-            out[f"by_{column}"] = {row[0]: int(row[1]) for row in rows}
+        users = self._query(select(func.count(distinct(feedback.c.user)).label("n")))[0]["n"]
+        out: dict[str, Any] = {"total": self.count(), "users": int(users)}
+        for name in ("kind", "tab", "user") if by_user else ("kind", "tab"):
+            value = func.coalesce(feedback.c[name], "").label("value")
+            n = func.count().label("n")
+            query = select(value, n).group_by(value).order_by(n.desc(), value)
+            if user is not None and name != "user":
+                query = query.where(feedback.c.user == user)
+            out[f"by_{name}"] = {row["value"]: int(row["n"]) for row in self._query(query)}
         return out
 
     def integrity_check(self) -> str:
-        """SQLite's full ``PRAGMA integrity_check``: ``"ok"`` for a sound file."""
-        return "; ".join(str(row[0]) for row in self._query("PRAGMA integrity_check"))
+        """SQLite's full ``PRAGMA integrity_check`` (``"ok"`` for a sound file); on a server, ``"ok"``
+        when it answers (PostgreSQL checks its own pages)."""
+        if not self.db.is_sqlite:
+            self._query(select(text("1")))
+            return "ok"
+        return "; ".join(str(row[0]) for row in self._query_raw("PRAGMA integrity_check"))
+
+    def _query_raw(self, sql: str) -> list[Any]:
+        try:
+            with self.db.reading() as conn:
+                return list(conn.exec_driver_sql(sql))
+        except sa_exc.SQLAlchemyError as exc:
+            raise self.db.error(exc, "read feedback store") from exc
 
 
-def _filters(**filters: Any) -> tuple[str, list[Any]]:
-    clauses, params = [], []
+def _delete(conn: Connection, ids: Sequence[int]) -> None:
+    """Delete judgments and their campaign links (core/campaigns) in one transaction, as a foreign key's
+    ON DELETE CASCADE would: a link never outlives its judgment."""
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        chunk = list(ids[start:start + 500])
+        conn.execute(delete(campaign_judgments).where(campaign_judgments.c.judgment_id.in_(chunk)))
+        conn.execute(delete(feedback).where(feedback.c.id.in_(chunk)))
+
+
+def _filters(**filters: Any) -> list[Any]:
+    clauses = []
     for column, value in filters.items():
         if value is None:
             continue
@@ -456,12 +414,10 @@ def _filters(**filters: Any) -> tuple[str, list[Any]]:
             unknown = [k for k in kinds if k not in KINDS]
             if unknown:
                 check_choice("kind", unknown[0], KINDS)
-            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            params.extend(kinds)
+            clauses.append(feedback.c.kind.in_(kinds))
         else:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+            clauses.append(feedback.c[column] == value)
+    return clauses
 
 
 def records_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:

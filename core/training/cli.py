@@ -26,7 +26,8 @@ from typing import Any
 
 from core.encoding import ModelLoadError
 from core.errors import Message, message_of, message_to_json
-from core.judgments import JudgmentStore
+from core.judgments import JudgmentStore, default_data_dir, default_store_path
+from core.storage import STORE_ENV, store_url
 from core.training.recipe import TRAINING_KINDS, TrainingRefused
 from core.training.registry import DEFAULT_KEEP, ModelRegistry
 from core.training.sourcing import source_judgments
@@ -45,7 +46,9 @@ log = logging.getLogger("user_studio.training")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m core.training",
                                      description="Fine-tune a model on USER Studio judgments and measure it")
-    parser.add_argument("--store", required=True, help="the judgments store (feedback.sqlite)")
+    parser.add_argument("--store", default=None,
+                        help=f"the judgments store: a SQLite file or a database URL (default: ${STORE_ENV}, "
+                             "else <data dir>/feedback.sqlite)")
     parser.add_argument("--model", required=True,
                         help="base model: multilingual-e5-small, a hub id, or a local folder")
     parser.add_argument("--kinds", default="graded",
@@ -134,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     try:
         config = config_of(args)
-        store_path = Path(args.store)
-        if not store_path.is_file():
-            raise ValueError(f"no judgments store at {store_path}")
-        store = JudgmentStore(store_path, create=False)
+        location = args.store or os.environ.get(STORE_ENV) or str(default_store_path())
+        url = store_url(location)
+        sqlite_file = Path(url.database or "") if url.get_backend_name() == "sqlite" else None
+        if sqlite_file is not None and not sqlite_file.is_file():
+            raise ValueError(f"no judgments store at {sqlite_file}")
+        store = JudgmentStore(url, create=False)
         try:
             judgments = source_judgments(store, campaign=args.campaign, min_agreement=args.min_agreement,
                                           users=args.user)
@@ -147,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.user:
                 raise TrainingRefused("training_no_judgments_by", users=", ".join(args.user))
             raise TrainingRefused("training_no_judgments")
-        registry = ModelRegistry(args.models_dir or store_path.parent / "models", keep=args.keep)
+        registry = ModelRegistry(args.models_dir or (sqlite_file.parent if sqlite_file else default_data_dir()) / "models",
+                                 keep=args.keep)
         report = run_training(judgments, config, registry.save, progress=out.progress, cancel=cancel,
                               trained_by=args.owner)
     except TrainingCancelled as error:

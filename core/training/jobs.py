@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import Message, UserError, message_from_json, message_of
+from core.judgments import JudgmentStore, default_data_dir
+from core.storage import STORE_ENV, store_url
 from core.training.sourcing import source_judgments
 from core.training.trainer import TrainingConfig, TrainingProgress, TrainingReport
 
@@ -105,10 +107,13 @@ class TrainingJob:
 class TrainingJobs:
     """Starts, watches and cancels the one training job; remembers the last one for its owner."""
 
-    def __init__(self, store_path: str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None, *,
-                 keep: int = 3, in_process: bool | None = None, python: str = sys.executable) -> None:
-        self.store_path = Path(store_path)
-        self.models_dir = Path(models_dir) if models_dir else self.store_path.parent / "models"
+    def __init__(self, store: JudgmentStore | str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None,
+                 *, keep: int = 3, in_process: bool | None = None, python: str = sys.executable) -> None:
+        # The judgments' database: a store's own, or a SQLite path / URL (the command line, tests).
+        self.store_url = store.db.url if isinstance(store, JudgmentStore) else store_url(store)
+        sqlite_file = Path(self.store_url.database or "") if self.store_url.get_backend_name() == "sqlite" else None
+        self.models_dir = Path(models_dir) if models_dir else (
+            sqlite_file.parent if sqlite_file is not None else default_data_dir()) / "models"
         self.keep = keep
         self.in_process = zero_gpu_available() if in_process is None else in_process
         self.python = python
@@ -179,7 +184,8 @@ class TrainingJobs:
 
     def argv(self, job: TrainingJob) -> list[str]:
         c = job.config
-        argv = [self.python, "-m", "core.training", "--store", str(self.store_path), "--model", c.base_model,
+        # The store's URL goes by the environment (child_env), not argv: ps shows argv, with any password.
+        argv = [self.python, "-m", "core.training", "--model", c.base_model,
                 "--kinds", ",".join(c.kinds), "--models-dir", str(self.models_dir), "--keep", str(self.keep),
                 "--epochs", str(c.epochs), "--batch-size", str(c.batch_size),
                 "--learning-rate", repr(c.learning_rate), "--seed", str(c.seed), "--hold-out", repr(c.hold_out),
@@ -199,10 +205,14 @@ class TrainingJobs:
                 argv += ["--user", user]
         return argv
 
+    def child_env(self) -> dict[str, str]:
+        """The training process's environment: this one's, and the store it reads."""
+        return {**os.environ, STORE_ENV: self.store_url.render_as_string(hide_password=False)}
+
     def _run_child(self, job: TrainingJob) -> None:
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
             process = subprocess.Popen(self.argv(job), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=stderr,
-                                       text=True, encoding="utf-8", bufsize=1)
+                                       text=True, encoding="utf-8", bufsize=1, env=self.child_env())
             self._process = process
             if self._cancel.is_set():  # cancelled between start() and here
                 process.send_signal(signal.SIGTERM)
@@ -240,12 +250,11 @@ class TrainingJobs:
 
     def _run_here(self, job: TrainingJob) -> None:
         """In this process (ZeroGPU): the GPU part runs inside ``spaces.GPU``."""
-        from core.judgments import JudgmentStore
         from core.training.recipe import TrainingRefused
         from core.training.registry import ModelRegistry
         from core.training.trainer import TrainingCancelled, run_training
 
-        store = JudgmentStore(self.store_path, create=False)
+        store = JudgmentStore(self.store_url, create=False)
         try:
             judgments = source_judgments(store, campaign=job.campaign, min_agreement=job.min_agreement,
                                          users=job.users)
