@@ -308,6 +308,14 @@ class ReplicaCluster:
         env.update(self.env)
         return env
 
+    def _own_cache(self, env: dict[str, str], data_dir: Path) -> dict[str, str]:
+        """Each replica its own USER_STUDIO_CACHE_DIR unless ``env`` names one: two replicas converting the
+        same model into one OpenVINO cache at once raced (2026-12-08, today's app: one read model.xml
+        while the other was still writing it and failed to start)."""
+        if "USER_STUDIO_CACHE_DIR" in self.env:
+            return env
+        return {**env, "USER_STUDIO_CACHE_DIR": str(data_dir / "cache")}
+
     def start(self) -> ReplicaCluster:
         if self.replicas:
             return self
@@ -338,6 +346,7 @@ class ReplicaCluster:
 
     def _launch(self, replica: Replica, env: dict[str, str]) -> None:
         argv = (self.command or self.app_command)(replica.port, replica.data_dir, replica.index)
+        env = self._own_cache(env, replica.data_dir)
         with open(replica.log, "ab") as log:
             replica.process = subprocess.Popen(list(argv), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                                stdin=subprocess.DEVNULL, start_new_session=True)
