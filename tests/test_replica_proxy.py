@@ -18,13 +18,15 @@ from tests.replica_cluster import DEPLOY_CFG, ReplicaCluster, haproxy_binary, re
 
 # A replica stand-in: answers every GET (its health route too) with its name and what the proxy sent it.
 BACKEND = r"""
-import json, sys
+import json, os, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         body = json.dumps({"name": sys.argv[2], "cookie": self.headers.get("Cookie"),
-                           "forwarded_for": self.headers.get("X-Forwarded-For")}).encode()
+                           "forwarded_for": self.headers.get("X-Forwarded-For"),
+                           "secret": os.environ.get("USER_STUDIO_SECRET"),
+                           "cache": os.environ.get("USER_STUDIO_CACHE_DIR")}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -91,6 +93,9 @@ def test_sessions_stick_to_their_replica_and_move_when_it_dies(haproxy: str, tmp
         later = ask(alice, cluster.url)
         # HAProxy's cookie is its own (indirect): the replica never sees it; it sees the client's address.
         assert later["cookie"] is None and later["forwarded_for"] == "127.0.0.1"
+        # One signing secret for every replica; an OpenVINO cache of its own for each.
+        assert first_alice["secret"] == first_bob["secret"] == cluster.secret
+        assert first_alice["cache"] != first_bob["cache"]
         alice_cookie = [c for c in alice.handlers if isinstance(c, urllib.request.HTTPCookieProcessor)][0].cookiejar
         assert {c.name for c in alice_cookie} == {"SERVERID"}
 
@@ -105,3 +110,19 @@ def test_sessions_stick_to_their_replica_and_move_when_it_dies(haproxy: str, tmp
     for pid in [*pids, proxy_pid]:  # no orphans: every replica and HAProxy are gone
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_replica_runs_the_app_on_the_shared_store_and_models_with_its_own_data(tmp_path: Path) -> None:
+    cluster = ReplicaCluster("postgresql+psycopg://postgres@127.0.0.1:5999/t1", models_dir=tmp_path / "models",
+                             model=tmp_path / "tiny", env={"EXTRA": "1"})
+    argv = cluster.app_command(7001, tmp_path / "replica0", 0)
+    assert argv[1].endswith("app.py")
+    flags = dict(zip(argv[2::2], argv[3::2], strict=False))
+    assert flags["--port"] == "7001" and flags["--host"] == "127.0.0.1"
+    assert flags["--store"] == "postgresql+psycopg://postgres@127.0.0.1:5999/t1"
+    assert flags["--models-dir"] == str(tmp_path / "models") and flags["--data-dir"] == str(tmp_path / "replica0")
+    assert flags["--model"] == str(tmp_path / "tiny")
+    env = cluster.replica_env()
+    assert env["USER_STUDIO_SECRET"] == cluster.secret and len(cluster.secret) >= 32 and env["EXTRA"] == "1"
+    with pytest.raises(ValueError, match="store_url and models_dir"):
+        ReplicaCluster(None).app_command(7001, tmp_path, 0)
