@@ -12,7 +12,7 @@ export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 PYTEST_WORKERS ?= 2
 PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: install run test quick lint typecheck browser bench clean
+.PHONY: install run test quick lint typecheck browser services bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,20 @@ browser:
 	      || { echo "could not install chromium"; [ -z "$$CI" ] || exit 1; echo "browser tests will skip"; }; \
 	  else echo "chromium not found and not root: browser tests will skip"; [ -z "$$CI" ] || exit 1; fi; }
 
+# PostgreSQL 15's server and HAProxy for the replica tests of issue 22: tests/postgres.py starts a throwaway
+# server and tests/replica_cluster.py an HAProxy, each in a temp folder (no system service is used). They
+# are installed like Chromium: where we are root and they are missing; on CI a failure fails the run.
+# The server counts as present when pg_config --bindir or Debian's /usr/lib/postgresql/*/bin has postgres.
+services:
+	@missing=""; pg="$$(pg_config --bindir 2>/dev/null)"; \
+	{ [ -x "$$pg/postgres" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; } || missing="postgresql-15"; \
+	{ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; } || missing="$$missing haproxy"; \
+	[ -z "$$missing" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || { echo "could not install $$missing"; [ -z "$$CI" ] || exit 1; echo "their tests will skip"; }; \
+	  else echo "$$missing not found and not root: their tests will skip"; [ -z "$$CI" ] || exit 1; fi; }
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
@@ -45,10 +59,10 @@ typecheck: $(STAMP)
 # server waits), which a cold mypy (~40 s of CPU) fills; either failing fails the target.
 BESIDE_MYPY = $(PY) -m mypy & types=$$!; $(PY) -m pytest $(PYTEST_XDIST)
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser services lint
 	$(BESIDE_MYPY) $(PYTEST_ARGS); tests=$$?; wait $$types; typed=$$?; [ $$tests -eq 0 ] && [ $$typed -eq 0 ]
 
-quick: $(STAMP) lint
+quick: $(STAMP) services lint
 	$(BESIDE_MYPY) -m "not slow and not browser" $(PYTEST_ARGS); tests=$$?; wait $$types; typed=$$?; [ $$tests -eq 0 ] && [ $$typed -eq 0 ]
 
 bench: $(STAMP)
