@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("--admins names users, but nobody can log in (no --auth, no HF sign-in): nobody is an admin")
     app = build_app(studio, login=login)
     app.queue(**queue_settings()).launch(
-        **launch_settings(studio.limits.upload_bytes), server_name=args.host, server_port=args.port, auth=auth)
+        **launch_settings(studio.limits.upload_bytes, studio), server_name=args.host, server_port=args.port, auth=auth)
     return 0
 
 
@@ -238,14 +238,16 @@ def queue_settings() -> dict[str, object]:
     return {"default_concurrency_limit": 2, "max_size": 64}
 
 
-def launch_settings(upload_bytes: int) -> dict[str, object]:
+def launch_settings(upload_bytes: int, studio=None) -> dict[str, object]:
     """Safe by default: no share link, no monitoring, uploads capped (analytics are off above).
-    English and Russian: the translations, and the script that picks the page's language (ui/i18n/)."""
-    from ui.app import CSS
+    English and Russian: the translations, and the script that picks the page's language (ui/i18n/).
+    With ``studio``, the load balancer's ``GET /health`` (ui.app.health_routes)."""
+    from ui.app import CSS, health_routes
     from ui.i18n import launch_options
 
+    extra: dict[str, object] = {"app_kwargs": {"routes": health_routes(studio)}} if studio is not None else {}
     return {"share": False, "enable_monitoring": False, "max_file_size": upload_bytes, "css": CSS,
-            "footer_links": ["api"], "show_error": True, **launch_options()}
+            "footer_links": ["api"], "show_error": True, **launch_options(), **extra}
 
 
 if __name__ == "__main__":

@@ -144,6 +144,12 @@ class Studio:
         # Heavy calls per caller (the UI's async handlers wait here, see core.limits.CallGate).
         self.gate = CallGate(self.limits.calls_running_per_user, self.limits.calls_waiting_per_user)
 
+    def database_status(self) -> str:
+        """``"ok"`` when the judgments' database answers, ``"unavailable"`` when not, ``"none"`` without one."""
+        if self.store is None:
+            return "none"
+        return "ok" if self.store.db.answers() else "unavailable"
+
     def campaign_store(self) -> CampaignStore:
         """The campaigns, or a clear refusal when the app runs without a feedback store."""
         if self.campaigns is None:

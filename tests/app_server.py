@@ -90,7 +90,7 @@ def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = 
                     fallback_reason=fallback_reason)
     app = build_app(studio, janitor=janitor)
     port = free_port()
-    app.queue(**queue_settings()).launch(**launch_settings(studio.limits.upload_bytes), server_name="127.0.0.1",
+    app.queue(**queue_settings()).launch(**launch_settings(studio.limits.upload_bytes, studio), server_name="127.0.0.1",
                                          server_port=port, prevent_thread_lock=True, quiet=True, auth=auth)
     url = f"http://127.0.0.1:{port}/"
     wait_until_up(url)

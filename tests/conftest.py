@@ -30,6 +30,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: -FILE_SECONDS.get(item.path.name, 0))  # sort is stable
 
 
+# A throwaway PostgreSQL for the tests that run on both databases (tests/pg_fixtures.py).
+pytest_plugins = ["tests.pg_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -8,10 +8,6 @@ import pytest
 from tests import pg_fixtures
 from tests.postgres import PostgresServer
 
-# The fixtures, until tests/conftest.py imports them for every file (the same objects then: harmless).
-postgres_server = pg_fixtures.postgres_server
-postgres_url = pg_fixtures.postgres_url
-
 
 def _rows(url: str) -> list[tuple]:
     import sqlalchemy as sa

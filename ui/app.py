@@ -33,6 +33,22 @@ CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 GRADIO_ANALYTICS_NEVER = str(10**12)
 
 
+def health_routes(studio: Studio) -> list:
+    """``GET /health`` for a load balancer: 200 with ``{"status": "ok", "database": "ok"|"unavailable"|"none"}``
+    while the process serves. No login and no queue: a replica whose database is away still serves
+    what needs none (exploring), so it stays in rotation and says so."""
+    import anyio
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def health(_request: Request) -> JSONResponse:
+        database = await anyio.to_thread.run_sync(studio.database_status)
+        return JSONResponse({"status": "ok", "database": database}, headers={"Cache-Control": "no-store"})
+
+    return [Route("/health", health, methods=["GET", "HEAD"])]
+
+
 def build_app(studio: Studio, *, login: bool = False, janitor: SessionJanitor | None = None) -> gr.Blocks:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", GRADIO_ANALYTICS_NEVER)
     files_ttl = int(studio.files.ttl_s)

@@ -188,6 +188,15 @@ class Database:
         finally:
             self.engine.dispose()
 
+    def answers(self) -> bool:
+        """Whether a pooled connection can run a statement now (a health check; never raises)."""
+        try:
+            with self.reading() as conn:
+                conn.execute(select(1))
+            return True
+        except exc.SQLAlchemyError:
+            return False
+
     @property
     def open_connections(self) -> int:
         """Connections open now, idle or in use (a long-running server must keep this flat)."""
