@@ -30,6 +30,7 @@ from core.judgments import (
     EXPORT_KINDS,
     PREFIX_MODES,
     JudgmentStore,
+    default_store_location,
     default_store_path,
     export,
 )
@@ -43,11 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.campaigns",
                                      description="Annotation campaigns of USER Studio.")
     sub = parser.add_subparsers(dest="command", required=True)
-    db_help = f"the feedback store (default: {default_store_path()})"
+    db_help = "the feedback store: a SQLite file or a database URL (default: $USER_STUDIO_STORE, else " \
+              f"{default_store_path()})"
 
     def command(name: str, help_text: str, campaign: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--db", type=Path, default=None, help=db_help)
+        p.add_argument("--db", default=None, help=db_help)
         if campaign:
             p.add_argument("--campaign", required=True, help="the campaign id")
         return p
@@ -84,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         # Only `create` may make a new store: elsewhere a typo in --db must be an error, not an empty file.
-        store = JudgmentStore(args.db or default_store_path(), create=args.command == "create")
+        store = JudgmentStore(args.db or default_store_location(), create=args.command == "create")
         with store:
             campaigns = CampaignStore(store)
             print(json.dumps(_run(campaigns, args), ensure_ascii=False, indent=2, default=str))

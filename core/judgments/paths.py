@@ -10,6 +10,7 @@ from pathlib import Path
 DATA_DIR_ENV = "USER_STUDIO_DATA_DIR"
 SPACE_VOLUME = Path("/data")
 STORE_FILENAME = "feedback.sqlite"
+STORE_ENV = "USER_STUDIO_STORE"  # the same name as core.storage.STORE_ENV (this module imports no database code)
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -30,6 +31,12 @@ def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
 def default_store_path(env: Mapping[str, str] | None = None) -> Path:
     """``<default_data_dir()>/feedback.sqlite``."""
     return default_data_dir(env) / STORE_FILENAME
+
+
+def default_store_location(env: Mapping[str, str] | None = None) -> str:
+    """``$USER_STUDIO_STORE`` (a database URL or a file) if set, else :func:`default_store_path`."""
+    env = os.environ if env is None else env
+    return env.get(STORE_ENV) or str(default_store_path(env))
 
 
 def utc_now() -> str:
