@@ -153,7 +153,7 @@ def review(studio: Studio, identity: Identity, kind: str = ALL, user: str = "", 
     summary = t("rv_summary", total=f"{counts['total']:,}", users=f"{counts['users']:,}", mine=f"{mine:,}",
                 user=identity.user)
     if identity.is_admin:
-        summary += t("rv_admin", path=store.path)
+        summary += t("rv_admin", path=store.name)
         by_user = gr.update(value=localized(table("by_user")), visible=True)
     else:
         by_user = gr.update(value=None, visible=False)
