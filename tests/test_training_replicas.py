@@ -146,7 +146,7 @@ def test_the_heartbeat_keeps_a_long_job_locked_past_its_ttl(replicas):
 
 
 def test_the_status_endpoint_shows_another_replicas_job_and_the_callers_last_one(replicas):
-    from ui.train_tab import shared_status
+    from ui.train_tab import shared_status, status
 
     run = FakeRun()
     a, b = replica(replicas[0], "a", run), replica(replicas[1], "b")
@@ -156,6 +156,10 @@ def test_the_status_endpoint_shows_another_replicas_job_and_the_callers_last_one
     mine = shared_status(studio_b, Identity("alice"))
     assert mine["state"] == RUNNING and mine["elsewhere"] and mine["id"] == job.id
     assert shared_status(studio_b, Identity("admin", is_admin=True))["id"] == job.id
+    # The Train tab on b: the owner reads that their job runs elsewhere, others that someone's does.
+    line, _, _, running = status(studio_b, Identity("alice"))
+    assert running and "another server" in line
+    assert "Someone else's training job is running" in status(studio_b, Identity("bob"))[0]
     run.go.set()
     a.wait(10)
     assert shared_status(studio_b, Identity("alice"))["state"] == DONE  # ran on a, shown by b
