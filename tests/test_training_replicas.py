@@ -130,19 +130,41 @@ def test_a_dead_replicas_lock_lapses_after_its_ttl_and_its_job_is_marked_lost(re
 
 
 def test_the_heartbeat_keeps_a_long_job_locked_past_its_ttl(replicas):
+    from core.storage.schema import app_locks
+
+    def expires_at() -> float:  # the row as it is, lapsed or not
+        with a.db.reading() as conn:
+            return conn.execute(app_locks.select().where(app_locks.c.name == LOCK_NAME)).first().expires_at
+
     run = FakeRun()
-    a = replica(replicas[0], "a", run, lock_ttl_s=0.2)  # renewed every 0.05 s
+    a = replica(replicas[0], "a", run, lock_ttl_s=0.5)  # renewed every 0.125 s
     job = a.start("alice", CONFIG, None)
-    lock = HeartbeatLock(a.db, LOCK_NAME, ttl_s=0.2)
-    first = lock.held().expires_at
+    first = expires_at()
     deadline = time.monotonic() + 10
-    while (held := lock.held()) is None or held.expires_at < first + 0.3:  # renewed past its first expiry
-        assert held is not None and time.monotonic() < deadline, "the heartbeat did not renew the lock"
+    while expires_at() < first + 0.6:  # renewed past its first expiry
+        assert time.monotonic() < deadline, "the heartbeat did not renew the lock"
         time.sleep(0.02)  # polling for the renewal, not waiting out a time
     with pytest.raises(ValueError, match="someone else"):
-        replica(replicas[1], "b", lock_ttl_s=0.2).check_free("bob")
+        replica(replicas[1], "b", lock_ttl_s=0.5).check_free("bob")
     run.go.set()
-    assert a.wait(10).id == job.id and lock.held() is None
+    assert a.wait(10).id == job.id and HeartbeatLock(a.db, LOCK_NAME).held() is None
+
+
+def test_a_job_whose_lock_was_taken_by_another_replica_stops(replicas):
+    from sqlalchemy import update
+
+    from core.storage.schema import app_locks
+
+    run = FakeRun()
+    a = replica(replicas[0], "a", run, lock_ttl_s=0.2)
+    a.start("alice", CONFIG, None)
+    with a.db.transaction() as conn:  # the lock lapsed while the database was away, and b took it
+        conn.execute(update(app_locks).where(app_locks.c.name == LOCK_NAME).values(holder="b-job", owner="bob",
+                                                                                  expires_at=time.time() + 3600))
+    assert a._cancel.wait(10), "the job went on without its lock"
+    run.go.set()
+    a.wait(10)
+    assert HeartbeatLock(a.db, LOCK_NAME, ttl_s=0.2).held().holder == "b-job"  # a's end left b's lock alone
 
 
 def test_the_status_endpoint_shows_another_replicas_job_and_the_callers_last_one(replicas):

@@ -221,12 +221,16 @@ class TrainingJobs:
             raise UserError("training_none_running")
         if job.owner != user and not is_admin:
             raise PermissionError(Message("training_not_yours"))
+        self._stop_running()
+        return Message("training_cancelling")
+
+    def _stop_running(self) -> None:
+        """Ask the running job to stop at its next step (SIGTERM to the child), killing it after a grace."""
         self._cancel.set()
         process = self._process
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             threading.Timer(CANCEL_GRACE_S, self._kill, args=(process,)).start()
-        return Message("training_cancelling")
 
     def wait(self, timeout: float | None = None) -> TrainingJob | None:
         """Block until the current job ends (tests and the command line)."""
@@ -256,7 +260,11 @@ class TrainingJobs:
         while not stop.wait(self.lock.ttl_s / 4):
             try:
                 if not self.lock.renew(job.id):
-                    log.error("training job %s lost its lock (lapsed and taken by another replica)", job.id)
+                    # The lock lapsed (the database was away past the ttl) and another replica may have
+                    # started a job: this one stops, so that two never train at once.
+                    log.error("training job %s lost its lock to another replica: cancelling it", job.id)
+                    self._stop_running()
+                    return
             except ValueError as error:  # StoreError: the database is away; the next beat tries again
                 log.warning("training job %s: could not renew its lock: %s", job.id, error)
 
