@@ -37,6 +37,7 @@ import csv
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+        shutil.rmtree(work, ignore_errors=True)  # the set-ups' databases, models and logs
 
     def rate(name: str) -> float | None:
         return results.get(name, {}).get("campaign", {}).get("pairs_per_s")
