@@ -289,6 +289,7 @@ MESSAGES: dict[str, str] = {
     "job_ended": "{state}: {error}",
     "job_state_refused": "refused",
     "job_state_failed": "failed",
+    "job_lost": "stopped: the server running it went away; start it again",
     # raised by the interface (ui/)
     "judgments_off": "judgments are switched off: the app has no feedback store",
     "store_unavailable": "the judgments database is not answering right now; nothing was changed, try again in a moment",

@@ -125,7 +125,7 @@ class Studio:
         if store is not None and training is None:
             training = TrainingJobs(store)
         if training is not None and registry is None:
-            registry = ModelRegistry(training.models_dir, keep=training.keep)
+            registry = ModelRegistry(training.models_dir, keep=training.keep, db=training.db)
         self.training = training
         self.registry = registry
         # Annotation campaigns live in the judgments' own database (core/campaigns).

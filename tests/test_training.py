@@ -416,6 +416,14 @@ def test_a_job_runs_in_a_child_process_one_at_a_time(judged_store, tiny_model_di
     assert done.report.version.endswith("-tuned-0001") and "finished" in done.describe()
     summary = job_summary(done)
     assert "model_dir" not in summary["report"] and str(judged_store.parent) not in json.dumps(summary)
+    # The child process recorded the version in the judgments' database too (issue 22).
+    from core.storage import Database
+    from core.storage.schema import model_versions
+
+    db = Database(judged_store)
+    with db.reading() as conn:
+        assert conn.execute(model_versions.select()).first().name == done.report.version
+    db.close()
 
 
 @pytest.mark.slow

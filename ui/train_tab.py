@@ -171,9 +171,34 @@ def visible_job(studio: Studio, identity: Identity) -> TrainingJob | None:
     return None
 
 
+def shared_status(studio: Studio, identity: Identity) -> dict | None:
+    """What the database says when this replica has no running job: a job another replica runs (its
+    details to its owner and admins, "busy" to others), else the caller's last job if it ran elsewhere."""
+    if studio.training is None:
+        return None
+    elsewhere = studio.training.running_elsewhere()
+    if elsewhere is not None:
+        if elsewhere.owner != identity.user and not identity.is_admin:
+            return {"state": "busy"}
+        return _public({**elsewhere.summary, "state": "running", "elsewhere": True})
+    job = studio.training.current()
+    last = studio.training.last_of(identity.user)
+    if last is not None and (job is None or job.owner != identity.user or last.started > job.started):
+        return _public(dict(last.summary))
+    return None
+
+
 def status(studio: Studio, identity: Identity) -> tuple[str, pd.DataFrame, str, bool]:
     """Progress line, before/after table, verdict, and whether a job is still running."""
     job = studio.training.current() if studio.training is not None else None
+    if job is None or not job.running:
+        # Another replica on the same database may be training (it holds the lock): say so here too.
+        elsewhere = studio.training.running_elsewhere() if studio.training is not None else None
+        if elsewhere is not None:
+            minutes = f"{(time.time() - elsewhere.started) / 60:.0f}"
+            mine = elsewhere.owner == identity.user or identity.is_admin
+            return (t("tr_job_elsewhere" if mine else "tr_other_job", minutes=minutes),
+                    pd.DataFrame(columns=METRIC_COLUMNS), "", True)
     if job is None:
         return t("tr_no_job"), pd.DataFrame(columns=METRIC_COLUMNS), "", False
     if job.owner != identity.user and not identity.is_admin:
@@ -391,6 +416,10 @@ def add_api(studio: Studio) -> None:
         """Your current or last training job: state, progress and, when done, the before/after report."""
         identity = identity_of(token, request, profile)
         job = visible_job(studio, identity)
+        if job is None or not job.running:
+            shared = shared_status(studio, identity)
+            if shared is not None:
+                return shared
         if job is None:
             current = studio.training.current() if studio.training is not None else None
             return {"state": "busy" if current is not None and current.running else "none"}

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise TrainingRefused("training_no_judgments_by", users=", ".join(args.user))
             raise TrainingRefused("training_no_judgments")
         registry = ModelRegistry(args.models_dir or (sqlite_file.parent if sqlite_file else default_data_dir()) / "models",
-                                 keep=args.keep)
+                                 keep=args.keep, db=store.db)  # closed above, usable again: records the version
         report = run_training(judgments, config, registry.save, progress=out.progress, cancel=cancel,
                               trained_by=args.owner)
     except TrainingCancelled as error:

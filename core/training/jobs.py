@@ -16,20 +16,25 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import Message, UserError, message_from_json, message_of
+from sqlalchemy import exc, insert, select, update
+
+from core.errors import Message, UserError, message_from_json, message_of, message_to_json
 from core.judgments import JudgmentStore, default_data_dir
-from core.storage import STORE_ENV, store_url
+from core.storage import STORE_ENV, Database, store_url
+from core.storage.schema import training_jobs
+from core.storage.shared import HeartbeatLock
 from core.training.sourcing import source_judgments
 from core.training.trainer import TrainingConfig, TrainingProgress, TrainingReport
 
@@ -49,6 +54,13 @@ PHASES = ("loading", "scoring before", "scoring after", "saving", "done")
 ZERO_GPU_OVERHEAD_S = 60
 ZERO_GPU_ROWS_PER_S = 40
 ZERO_GPU_MAX_S = 300
+# One job at a time across every replica on the database: the "training" HeartbeatLock. Its ttl is how
+# long a dead replica (SIGKILL, a lost machine) blocks training: a minute, against a job of minutes (the
+# H200 run above took 17-23 s, a CPU one takes several minutes). Renewed every ttl/4, a holder survives
+# three missed heartbeats (a database restart, a busy machine) before another replica may take it.
+LOCK_NAME = "training"
+LOCK_TTL_S = 60.0
+LOST = "lost"  # a job whose replica died while it ran (its row still said "running")
 
 
 def zero_gpu_available() -> bool:
@@ -84,6 +96,8 @@ class TrainingJob:
 
     def describe(self) -> Message:
         """One line: phase, step, loss and time left; or how it ended."""
+        if self.state == LOST:
+            return Message("job_lost")
         if self.state == RUNNING:
             p = self.progress
             if p is None:
@@ -104,13 +118,44 @@ class TrainingJob:
                        error=self.error or "")
 
 
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as the database keeps it (``training_jobs``): what any replica can show of it."""
+
+    id: str
+    owner: str
+    replica: str
+    state: str
+    started: float
+    finished: float | None
+    version: str | None
+    summary: dict[str, Any]
+
+
+def default_replica() -> str:
+    """This process's name among the replicas: host and pid (a restarted replica is a new one)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class TrainingJobs:
-    """Starts, watches and cancels the one training job; remembers the last one for its owner."""
+    """Starts, watches and cancels the one training job; remembers the last one for its owner.
+
+    With a database (a JudgmentStore's, or ``db``), "one at a time" holds across every replica on it: a job
+    holds the database's "training" HeartbeatLock while it runs, and each job is a ``training_jobs`` row,
+    so any replica can show the running job and each owner's last one. With a bare path or URL (the
+    command line) the one job slot is this process's own.
+    """
 
     def __init__(self, store: JudgmentStore | str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None,
-                 *, keep: int = 3, in_process: bool | None = None, python: str = sys.executable) -> None:
+                 *, keep: int = 3, in_process: bool | None = None, python: str = sys.executable,
+                 db: Database | None = None, replica: str | None = None, lock_ttl_s: float = LOCK_TTL_S,
+                 clock: Callable[[], float] = time.time) -> None:
         # The judgments' database: a store's own, or a SQLite path / URL (the command line, tests).
         self.store_url = store.db.url if isinstance(store, JudgmentStore) else store_url(store)
+        self.db = db if db is not None else store.db if isinstance(store, JudgmentStore) else None
+        self.replica = replica or default_replica()
+        self.clock = clock
+        self.lock = HeartbeatLock(self.db, LOCK_NAME, ttl_s=lock_ttl_s, clock=clock) if self.db is not None else None
         sqlite_file = Path(self.store_url.database or "") if self.store_url.get_backend_name() == "sqlite" else None
         self.models_dir = Path(models_dir) if models_dir else (
             sqlite_file.parent if sqlite_file is not None else default_data_dir()) / "models"
@@ -122,18 +167,22 @@ class TrainingJobs:
         self._process: subprocess.Popen | None = None
         self._cancel = threading.Event()
         self._finished = threading.Event()
+        self._heartbeat = threading.Event()  # set: the running job's heartbeat stops
         atexit.register(self._stop_child)
 
     def current(self) -> TrainingJob | None:
         return self._job
 
     def check_free(self, owner: str) -> None:
-        """ValueError when a job is running (one at a time), saying whose it is to its owner."""
+        """ValueError when a job is running (one at a time), here or on another replica, saying whose it
+        is to its owner."""
         job = self._job
         if job is not None and job.running:
-            who = Message("training_started_by_you" if job.owner == owner else "training_started_by_other")
-            minutes = (time.time() - job.started) / 60
-            raise UserError("training_busy", who=who, minutes=f"{minutes:.0f}")
+            _busy(owner, job.owner, job.started, self.clock())
+        if self.lock is not None:
+            held = self.lock.held()
+            if held is not None and (job is None or held.holder != job.id):
+                _busy(owner, held.owner, held.acquired_at, self.clock())
 
     def start(self, owner: str, config: TrainingConfig, users: Sequence[str] | None, *, campaign: str | None = None,
               min_agreement: float | None = None) -> TrainingJob:
@@ -142,8 +191,22 @@ class TrainingJobs:
         config.validate()
         with self._lock:
             self.check_free(owner)
-            self._job = job = TrainingJob(uuid.uuid4().hex[:12], owner, config, list(users) if users else None,
-                                  campaign, min_agreement)
+            job = TrainingJob(uuid.uuid4().hex[:12], owner, config, list(users) if users else None,
+                              campaign, min_agreement, started=self.clock())
+            if self.lock is not None:
+                # check_free read the lock a moment ago; taking it decides, if another replica came first.
+                held = self.lock.acquire(job.id, owner)
+                if held is not None:
+                    _busy(owner, held.owner, held.acquired_at, self.clock())
+                try:
+                    self._record_start(job)
+                except BaseException:
+                    self._release(job)
+                    raise
+                self._heartbeat = threading.Event()
+                threading.Thread(target=self._renew, args=(job, self._heartbeat), name=f"training-lock-{job.id}",
+                                 daemon=True).start()
+            self._job = job
             self._cancel = threading.Event()
             self._finished = threading.Event()
         target = self._run_here if self.in_process else self._run_child
@@ -158,12 +221,16 @@ class TrainingJobs:
             raise UserError("training_none_running")
         if job.owner != user and not is_admin:
             raise PermissionError(Message("training_not_yours"))
+        self._stop_running()
+        return Message("training_cancelling")
+
+    def _stop_running(self) -> None:
+        """Ask the running job to stop at its next step (SIGTERM to the child), killing it after a grace."""
         self._cancel.set()
         process = self._process
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             threading.Timer(CANCEL_GRACE_S, self._kill, args=(process,)).start()
-        return Message("training_cancelling")
 
     def wait(self, timeout: float | None = None) -> TrainingJob | None:
         """Block until the current job ends (tests and the command line)."""
@@ -178,9 +245,93 @@ class TrainingJobs:
             log.exception("training job %s failed", job.id)
             job.state, job.error = FAILED, Message("job_unexpected", error=type(error).__name__)
         finally:
-            job.finished = time.time()
+            job.finished = self.clock()
             self._process = None
+            if self.lock is not None:
+                self._heartbeat.set()
+                self._record_end(job)
+                self._release(job)
             self._finished.set()
+
+    # -- across replicas -------------------------------------------------------------------------
+    def _renew(self, job: TrainingJob, stop: threading.Event) -> None:
+        """Keep the job's lock alive until ``stop``; a failed renewal is logged and tried again."""
+        assert self.lock is not None
+        while not stop.wait(self.lock.ttl_s / 4):
+            try:
+                if not self.lock.renew(job.id):
+                    # The lock lapsed (the database was away past the ttl) and another replica may have
+                    # started a job: this one stops, so that two never train at once.
+                    log.error("training job %s lost its lock to another replica: cancelling it", job.id)
+                    self._stop_running()
+                    return
+            except ValueError as error:  # StoreError: the database is away; the next beat tries again
+                log.warning("training job %s: could not renew its lock: %s", job.id, error)
+
+    def _release(self, job: TrainingJob) -> None:
+        assert self.lock is not None
+        try:
+            self.lock.release(job.id)
+        except ValueError as error:  # the database is away: the lock lapses by itself after its ttl
+            log.warning("training job %s: could not release its lock: %s", job.id, error)
+
+    def _record_start(self, job: TrainingJob) -> None:
+        """The job's row; rows another replica left "running" are marked lost (we hold the lock, so no
+        other job runs: their replica died)."""
+        assert self.db is not None
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(update(training_jobs).where(training_jobs.c.state == RUNNING)
+                             .values(state=LOST, finished=job.started))
+                conn.execute(insert(training_jobs).values(
+                    id=job.id, owner=job.owner, replica=self.replica, state=job.state, started=job.started,
+                    summary=json.dumps(_stored_summary(job), ensure_ascii=False)))
+        except exc.SQLAlchemyError as error:
+            raise self.db.error(error, "record a training job in") from error
+
+    def _record_end(self, job: TrainingJob) -> None:
+        assert self.db is not None
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(update(training_jobs).where(training_jobs.c.id == job.id).values(
+                    state=job.state, finished=job.finished, version=job.report.version if job.report else None,
+                    error=json.dumps(message_to_json(job.error), ensure_ascii=False) if job.error else None,
+                    summary=json.dumps(_stored_summary(job), ensure_ascii=False)))
+        except exc.SQLAlchemyError as error:  # the job ended anyway; only its record is behind
+            log.warning("training job %s: could not record its end: %s", job.id, self.db.error(error, "write to"))
+
+    def running_elsewhere(self) -> JobRecord | None:
+        """The job another replica runs now (it holds the lock), or None."""
+        if self.lock is None:
+            return None
+        held = self.lock.held()
+        job = self._job
+        if held is None or (job is not None and held.holder == job.id):
+            return None
+        return self._record(training_jobs.c.id == held.holder)
+
+    def last_of(self, owner: str) -> JobRecord | None:
+        """``owner``'s newest job on any replica, as the database has it."""
+        return self._record(training_jobs.c.owner == owner) if self.db is not None else None
+
+    def _record(self, where: Any) -> JobRecord | None:
+        assert self.db is not None
+        try:
+            with self.db.reading() as conn:
+                row = conn.execute(select(training_jobs).where(where)
+                                   .order_by(training_jobs.c.started.desc()).limit(1)).first()
+        except exc.SQLAlchemyError as error:
+            raise self.db.error(error, "read the training jobs of") from error
+        if row is None:
+            return None
+        try:
+            summary = _summary_from_json(json.loads(row.summary or "{}"))
+        except ValueError:
+            summary = {}
+        summary["state"] = row.state
+        if row.state == LOST:
+            summary["status"] = Message("job_lost")
+        return JobRecord(row.id, row.owner, row.replica, row.state, row.started, row.finished, row.version, summary)
 
     def argv(self, job: TrainingJob) -> list[str]:
         c = job.config
@@ -260,7 +411,7 @@ class TrainingJobs:
                                          users=job.users)
         finally:
             store.close()
-        registry = ModelRegistry(self.models_dir, keep=self.keep)
+        registry = ModelRegistry(self.models_dir, keep=self.keep, db=self.db)
 
         def train() -> TrainingReport:
             return run_training(judgments, job.config, registry.save, cancel=self._cancel, trained_by=job.owner,
@@ -288,6 +439,31 @@ class TrainingJobs:
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError):
                 process.kill()
+
+
+def _busy(owner: str, holder: str | None, started: float | None, now: float) -> None:
+    """Refuse a start: a job ``holder`` started at ``started`` runs (the caller's own, or someone else's)."""
+    who = Message("training_started_by_you" if holder == owner else "training_started_by_other")
+    minutes = (now - (started or now)) / 60
+    raise UserError("training_busy", who=who, minutes=f"{minutes:.0f}")
+
+
+def _stored_summary(job: TrainingJob) -> dict[str, Any]:
+    """job_summary with its messages as keys and values, so another replica words them in its page's language."""
+    summary = job_summary(job)
+    for name in ("status", "error"):
+        if name in summary:
+            summary[name] = {"message": message_to_json(summary[name])}
+    return summary
+
+
+def _summary_from_json(summary: dict[str, Any]) -> dict[str, Any]:
+    for name in ("status", "error"):
+        value = summary.get(name)
+        if isinstance(value, dict) and "message" in value:
+            stored = value["message"]
+            summary[name] = message_from_json(stored, stored if isinstance(stored, str) else "")
+    return summary
 
 
 def job_summary(job: TrainingJob | None) -> dict[str, Any]:

@@ -9,6 +9,11 @@ line, or before owners were recorded) is the operator's and only an ownerless ru
         model.safetensors ...      sentence-transformers layout, fp16 weights
         README.md                  model card: base model, judgments (count, hash), metrics, date
         user_studio.json           the full TrainingReport, read back by :meth:`ModelRegistry.versions`
+
+The folders are the source of the weights and of the list: every replica that shares the models folder
+lists and loads every version in it, those saved before the database kept records included. Given the
+app's Database, a save also writes the version's ``model_versions`` row (and a prune deletes it), so the
+registry's records sit next to the judgments, on SQLite or PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -22,8 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, exc
+
 from core.errors import UserError
 from core.judgments import utc_now
+from core.storage import Database
+from core.storage.schema import model_versions
 from core.training.trainer import TrainingReport, model_prompts_saved
 
 log = logging.getLogger(__name__)
@@ -57,11 +66,12 @@ class TunedModel:
 class ModelRegistry:
     """Saves tuned models as numbered versions and keeps each owner's newest ``keep`` of them."""
 
-    def __init__(self, root: str | os.PathLike[str], keep: int = DEFAULT_KEEP) -> None:
+    def __init__(self, root: str | os.PathLike[str], keep: int = DEFAULT_KEEP, db: Database | None = None) -> None:
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.root = Path(root)
         self.keep = keep
+        self.db = db  # where the versions' records go (model_versions); None: the folders only
 
     def _numbers(self) -> list[tuple[int, Path]]:
         if not self.root.is_dir():
@@ -92,8 +102,32 @@ class ModelRegistry:
                                            encoding="utf-8")
         (partial / "README.md").write_text(model_card(report), encoding="utf-8")
         os.replace(partial, final)  # a reader never sees half a model
+        self._record(report, final)
         self.prune(report.trained_by)
         return final
+
+    def _record(self, report: TrainingReport, path: Path) -> None:
+        """The version's row in ``model_versions`` (replaced if a pruned name comes back)."""
+        if self.db is None:
+            return
+        values = {"owner": report.trained_by, "base_model": report.base_model, "created_at": report.created_at,
+                  "promoted": int(report.promoted), "path": path.name,  # relative to the shared models folder
+                  "report": json.dumps(report.to_dict(), ensure_ascii=False)}
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(self.db.insert(model_versions).values(name=path.name, **values)
+                             .on_conflict_do_update(index_elements=["name"], set_=values))
+        except exc.SQLAlchemyError as error:
+            raise self.db.error(error, "record a tuned version in") from error
+
+    def _forget(self, names: list[str]) -> None:
+        if self.db is None or not names:
+            return
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(delete(model_versions).where(model_versions.c.name.in_(names)))
+        except exc.SQLAlchemyError as error:
+            raise self.db.error(error, "delete tuned versions' records in") from error
 
     def prune(self, owner: str | None = None) -> list[str]:
         """Delete all but ``owner``'s newest ``keep`` versions (None: the operator's, those without an
@@ -103,6 +137,7 @@ class ModelRegistry:
         for path in owned[:-self.keep] if len(owned) > self.keep else []:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
+        self._forget(removed)
         return removed
 
     @staticmethod

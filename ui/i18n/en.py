@@ -659,4 +659,6 @@ EN: dict[str, str] = {
     "px_variant_passage": "passage:",
     "px_variant_none": "no prefix",
     "px_variant_diff": "{a} − {b}",
+    # -- training across replicas (issue 22) --
+    "tr_job_elsewhere": "Your training job is running on another server of this app (started {minutes} min ago); one runs at a time.",
 }

@@ -286,6 +286,7 @@ MESSAGES_RU: dict[str, str] = {
     "job_ended": "{state}: {error}",
     "job_state_refused": "отказ",
     "job_state_failed": "сбой",
+    "job_lost": "остановлено: сервер, на котором оно шло, пропал; запустите обучение заново",
     # raised by the interface (ui/)
     "judgments_off": "оценки отключены: у приложения нет хранилища оценок",
     "store_unavailable": "база оценок сейчас не отвечает; ничего не изменено, попробуйте ещё раз через минуту",

@@ -660,4 +660,6 @@ RU: dict[str, str] = {
     "px_variant_passage": "passage:",
     "px_variant_none": "без префикса",
     "px_variant_diff": "{a} − {b}",
+    # -- training across replicas (issue 22) --
+    "tr_job_elsewhere": "Ваше обучение идёт на другом сервере приложения (началось {minutes} мин назад); одновременно идёт только одно.",
 }
