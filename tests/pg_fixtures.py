@@ -65,12 +65,30 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 STORE_BACKENDS = ("sqlite", "postgresql")
 
 
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server: PostgresServer) -> str:
+    """A database at the newest schema, copied for each store test: a copy takes about 0.02 s, migrating
+    an empty database about 0.07 s (2026-12-08); test_store_migrations migrates a fresh one itself."""
+    from core.judgments import JudgmentStore
+
+    name = "store_template"
+    JudgmentStore(postgres_server.create_database(name)).close()  # close: a template must have no sessions
+    return name
+
+
 @pytest.fixture(params=STORE_BACKENDS)
-def store_location(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def store_location(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Where a JudgmentStore lives: a fresh SQLite file's path, or a fresh PostgreSQL database's URL."""
     if request.param == "sqlite":
-        return str(tmp_path_factory.mktemp("store") / "feedback.sqlite")
-    return str(request.getfixturevalue("postgres_url"))
+        yield str(tmp_path_factory.mktemp("store") / "feedback.sqlite")
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("migrated_template")
+    name = f"t{os.getpid()}_{next(_names)}"
+    try:
+        yield server.create_database(name, template=template)
+    finally:
+        server.drop_database(name)
 
 
 # A test about SQLite files themselves: its store is a SQLite file only (the marker says so in reports).
