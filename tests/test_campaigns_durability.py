@@ -87,7 +87,7 @@ def test_many_threads_asking_at_once_give_every_item_exactly_its_overlap(store_l
 def test_kill_9_mid_campaign_loses_nothing_and_the_campaign_still_completes(store_location):
     # PostgreSQL: the same kills on fewer trials and items (its child processes start slower); the
     # 3-replica cluster test kills a whole app on PostgreSQL with the full 60-item campaign.
-    trials, n_items, overlap, lease_s = (12, 60, 3, 0.5) if "://" not in store_location else (5, 20, 3, 0.5)
+    trials, n_items, overlap, lease_s = (12, 60, 3, 0.5) if "://" not in store_location else (3, 15, 3, 0.5)
     db = store_location
     with JudgmentStore(db) as store:
         cid = CampaignStore(store).create(

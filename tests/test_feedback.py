@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from sqlalchemy import text as sql
 
 from core import __version__
 from core.judgments import (
@@ -323,3 +324,17 @@ def test_import_is_light():
 def test_score_stored_as_float(store):
     rec = store.get(store.add(Judgment("score", Q, P, score=3)))
     assert isinstance(rec["score"], float) and math.isclose(rec["score"], 3.0)
+
+
+def test_ids_past_2_31_and_exact_scores_round_trip(store):
+    """A long-lived PostgreSQL store passes 2^31 ids (bigint there; SQLite's rowid is 64-bit anyway),
+    and a score comes back as the float it was (double precision, not a 4-byte real)."""
+    with store.transaction() as conn:
+        if store.path is None:
+            conn.execute(sql("SELECT setval(pg_get_serial_sequence('feedback', 'id'), 3000000000)"))
+        else:
+            conn.execute(sql("INSERT INTO sqlite_sequence (name, seq) VALUES ('feedback', 3000000000)"))
+    rid = store.add(Judgment("score", Q, P, score=3.3, user="alice"))
+    assert rid == 3_000_000_001 and store.get(rid)["score"] == 3.3
+    assert [r["id"] for r in store.rows(user="alice", newest_first=True)] == [rid]
+    assert store.delete(2**62, "alice") is False and store.delete(rid, "alice") is True

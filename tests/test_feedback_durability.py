@@ -120,7 +120,7 @@ def test_4_processes_x_250_adds(store_location):
 
 @pytest.mark.slow
 def test_kill_9_mid_write_loses_no_acknowledged_add(store_location):
-    trials = sizes(store_location, (50,), (5,))[0]
+    trials = sizes(store_location, (50,), (3,))[0]
     db = store_location
     rng = random.Random(1234)
     acked_total, cut_lines = 0, 0
