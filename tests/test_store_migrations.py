@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import create_engine, inspect
 from core.campaigns import CampaignStore
 from core.judgments import Judgment, JudgmentStore, JudgmentStoreError
 from core.storage import migrate
+from tests.conftest import ROOT
 
 # Made by main at f2b4e85, the last SQLite-only store (tests/fixtures/README.md): 6 judgments by four
 # users, one relevance campaign (5 items, overlap 2) with two campaign judgments, one skip and one lease.
@@ -128,3 +131,13 @@ def test_fresh_postgresql_and_sqlite_stores_have_the_same_tables_and_columns(tmp
     postgres_schema = schema_of(postgres_url)
     assert "feedback" in sqlite_schema and "app_secrets" in sqlite_schema
     assert postgres_schema == sqlite_schema
+
+
+def test_opening_a_store_logs_no_alembic_chatter_at_info(tmp_path):
+    """The app logs at INFO: Alembic's plugin set-up lines (seven, while importing) came above the one-line
+    message of an app stopped by a wrong --store. A child process: pytest's own log handler hides them."""
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
+            "from core.judgments import JudgmentStore; JudgmentStore(sys.argv[1]).close()")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "feedback.sqlite")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "alembic.runtime" not in done.stderr, done.stderr
