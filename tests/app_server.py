@@ -61,10 +61,10 @@ def wait_until_up(url: str, timeout_s: float = 30.0) -> None:
 def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = True, admins: tuple[str, ...] = (),
               auth: list[tuple[str, str]] | None = None, janitor=None, files_ttl_s: float | None = None,
               others: tuple[Path | str, ...] = (), fallback_reason: str | None = None,
-              encoder_options: dict[str, Any] | None = None) -> LiveApp:
+              encoder_options: dict[str, Any] | None = None, store: str | None = None) -> LiveApp:
     """Build the Studio on ``model_dir`` (a folder or a model name; ``others`` load beside it) and launch
     the app exactly as ``app.main`` does. ``encoder_options`` go to the main model's Encoder (say,
-    ``engine="torch"``)."""
+    ``engine="torch"``). ``store``: the judgments database's URL (default: a SQLite file in ``data_dir``)."""
     from app import launch_settings, queue_settings
     from core.encoding.encoder import Encoder
     from core.identity import IdentityIssuer, MintLimiter, load_or_create_key
@@ -81,7 +81,7 @@ def start_app(model_dir: Path | str, data_dir: Path, *, warm_projection: bool = 
     data_dir.mkdir(parents=True, exist_ok=True)
     encoder = Encoder(str(model_dir), device="cpu", dtype="float32", **(encoder_options or {}))
     files = TempFiles(data_dir / "exports", ttl_s=files_ttl_s) if files_ttl_s is not None else None
-    studio = Studio(encoder, store=JudgmentStore(data_dir / "feedback.sqlite"), files=files,
+    studio = Studio(encoder, store=JudgmentStore(store or data_dir / "feedback.sqlite"), files=files,
                     # Every test client calls from 127.0.0.1: the app-wide tests mint identities freely, and
                     # the tests of the limit put a strict limiter in place for themselves.
                     identities=IdentityIssuer(load_or_create_key(data_dir), admins=admins,

@@ -179,11 +179,7 @@ class PostgresServer:
         last = ""
         for attempt in range(3):
             port = self.port if self.port and attempt == 0 else free_port()
-            options = ["-c", f"listen_addresses={self.host}", "-p", str(port), "-k", str(base),
-                       "-c", f"max_connections={MAX_CONNECTIONS}", *FAST_UNSAFE]
-            done = _run([str(folder / "pg_ctl"), "-D", str(self.data_dir), "-l", str(base / "server.log"),
-                         "-w", "-t", str(int(self.start_timeout_s)), "-o", " ".join(options), "start"],
-                        cwd=base, timeout_s=self.start_timeout_s + 10)
+            done = self._launch(folder, port)
             if done.returncode == 0:
                 self.port = port
                 self.start_seconds = time.monotonic() - began
@@ -192,6 +188,38 @@ class PostgresServer:
             self._stop_server()  # a half-started postmaster must not linger
         self.stop()
         raise RuntimeError(f"PostgreSQL did not start: {last}")
+
+    def _launch(self, folder: Path, port: int) -> subprocess.CompletedProcess[str]:
+        """Start the postmaster on this cluster's data at ``port`` and wait until it accepts connections."""
+        assert self.base is not None
+        options = ["-c", f"listen_addresses={self.host}", "-p", str(port), "-k", str(self.base),
+                   "-c", f"max_connections={MAX_CONNECTIONS}", *FAST_UNSAFE]
+        return _run([str(folder / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.base / "server.log"),
+                     "-w", "-t", str(int(self.start_timeout_s)), "-o", " ".join(options), "start"],
+                    cwd=self.base, timeout_s=self.start_timeout_s + 10)
+
+    def pause(self) -> None:
+        """Stop the server as an administrator's restart does, keeping its data, port and folder: clients
+        lose their connections and new ones are refused until :meth:`resume`. Fast mode (not immediate):
+        with synchronous_commit off, an immediate stop could drop the last commits' WAL, which a real
+        server (synchronous_commit on) never does, so it would fake a loss."""
+        folder = bindir()
+        if self.base is None or folder is None:
+            raise RuntimeError("the PostgreSQL server is not started")
+        done = _run([str(folder / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                    cwd=self.base, timeout_s=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not stop: {done.stdout}{done.stderr}{self.log_tail()}")
+
+    def resume(self) -> PostgresServer:
+        """Start a paused server again on the same data and port (its URLs stay valid)."""
+        folder = bindir()
+        if self.base is None or folder is None:
+            raise RuntimeError("the PostgreSQL server is not started")
+        done = self._launch(folder, self.port)
+        if done.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not restart: {done.stdout}{done.stderr}{self.log_tail()}")
+        return self
 
     def log_tail(self, chars: int = 2000) -> str:
         """The end of the server's log (for a failure's message)."""

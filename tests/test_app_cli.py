@@ -247,3 +247,41 @@ def test_launch_is_safe_by_default():
     assert settings["share"] is False and settings["enable_monitoring"] is False
     assert settings["max_file_size"] == 5 * 2**20
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+# -- a wrong or unreachable --store (issue 22, point 7) ------------------------------------------------
+
+@pytest.mark.parametrize(("store", "message"), [
+    ("mysql://u@h/db", "USER Studio cannot start: mysql://u@h/db: 'mysql' databases are not supported; "
+                       "use sqlite or postgresql"),
+    ("postgresql:/db", "USER Studio cannot start: postgresql:/db is neither a database URL (scheme://...) "
+                       "nor a file path"),
+    ("sqlite://", "USER Studio cannot start: a SQLite store needs a file (sqlite:///path/feedback.sqlite), "
+                  "not memory"),
+    ("postgresql+psycopg://u@[bad/db", "failed to resolve host '[bad'"),
+    ("refused port", "Connection refused Is the server running on that host"),
+    ("missing database", 'database "missing_db" does not exist'),
+    ("unknown user with a password", 'role "nobody" does not exist'),
+])
+def test_a_wrong_or_unreachable_store_stops_the_app_with_one_line_and_exit_code_2(store, message, tmp_path,
+                                                                                   clean_env, capsys, request):
+    """In-process like the --auth tests: the store is checked before any model loads, in a second."""
+    if " " in store:  # a real server, asked for what it does not have
+        server = request.getfixturevalue("postgres_server")
+        store = {"refused port": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x",
+                 "missing database": server.url("missing_db"),
+                 "unknown user with a password": f"postgresql+psycopg://nobody:s3cret@127.0.0.1:{server.port}/postgres",
+                 }[store]
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("the model was loaded before --store was checked")
+
+    clean_env.setattr(app, "load_encoders", no_model)
+    code = app.main(["--store", store, "--port", str(free_port()), "--data-dir", str(tmp_path / "data")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1 and err.endswith("\n")  # one line, nothing logged above it
+    assert err.startswith("USER Studio cannot start: ") and message in err
+    assert "Traceback" not in err and "s3cret" not in err
+    assert "Running on" not in out
+    assert not (tmp_path / "data").exists()

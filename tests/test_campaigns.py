@@ -26,6 +26,7 @@ from core.campaigns.cli import main as cli_main
 from core.campaigns.model import Item
 from core.campaigns.uncertain import ClusterBorders, border_texts, boundary_pairs, tied_queries
 from core.judgments import Judgment, JudgmentStore, NotOwnerError, export
+from tests.pg_fixtures import REFUSED_BEFORE_ANY_STATEMENT
 
 PAIRS = [("Где добывают нефть?", "Нефть добывают в Удмуртии."), ("Как варить борщ?", "Борщ варят со свёклой."),
          ("Кто написал «Онегина»?", "Пушкин написал роман в стихах."), ("Какая погода?", "Завтра дождь.")]
@@ -42,8 +43,9 @@ class Clock:
 
 
 @pytest.fixture
-def stores(tmp_path):
-    store = JudgmentStore(tmp_path / "feedback.sqlite")
+def stores(store_location):
+    """A judgments store and its campaigns, once on SQLite and once on PostgreSQL (tests/pg_fixtures.py)."""
+    store = JudgmentStore(store_location)
     clock = Clock()
     campaigns = CampaignStore(store, lease_s=60, clock=clock)
     yield store, campaigns, clock
@@ -198,6 +200,7 @@ def test_real_files_at_and_over_the_cap(shared_data):
     (2, "а,б", "relevance", "labels are for label campaigns"),
     (2, None, "vibes", "the judgment must be one of relevance, score, label; got .vibes."),
 ])
+@REFUSED_BEFORE_ANY_STATEMENT
 def test_bad_settings_are_refused(stores, overlap, labels, judgment, message):
     _, campaigns, _ = stores
     table = pair_table() if judgment != "label" else items_from_rows([("т",)], ("text",))
@@ -349,8 +352,8 @@ def test_deleting_a_judgment_frees_its_slot(stores):
     assert campaigns.next_item(cid, "u2") is not None and campaigns.ratings(cid) == {}
 
 
-def test_an_older_store_gains_campaigns_and_keeps_its_judgments(tmp_path):
-    path = tmp_path / "old.sqlite"
+def test_an_older_store_gains_campaigns_and_keeps_its_judgments(store_location):
+    path = store_location
     with JudgmentStore(path) as old:
         rid = old.add(Judgment("similar", "кошка", "кот", user="auth:ann"))
     store = JudgmentStore(path)
@@ -492,8 +495,8 @@ def test_item_dict_uses_the_table_column_names(stores):
 # -- command line ---------------------------------------------------------------------------------
 
 
-def test_cli_round_trip(tmp_path, capsys):
-    db, table = tmp_path / "f.sqlite", tmp_path / "pairs.csv"
+def test_cli_round_trip(tmp_path, capsys, store_location):
+    db, table = store_location, tmp_path / "pairs.csv"
     table.write_text("query,passage\n" + "".join(f"вопрос {i},ответ {i}\n" for i in range(3)), encoding="utf-8")
     assert cli_main(["create", "--db", str(db), "--file", str(table), "--judgment", "relevance", "--overlap", "2",
                      "--name", "проба", "--instructions", "Отвечает ли текст на вопрос?"]) == 0

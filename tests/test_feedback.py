@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from sqlalchemy import text as sql
 
 from core import __version__
 from core.judgments import (
@@ -24,6 +25,7 @@ from core.judgments import (
     default_store_path,
 )
 from tests.conftest import ROOT
+from tests.pg_fixtures import REFUSED_BEFORE_ANY_STATEMENT, sqlite_only
 from ui.common import user_errors
 
 Q = "Есть ли нефть в Удмуртии?"
@@ -34,8 +36,9 @@ META = dict(tab="search", query_prefix="query: ", passage_prefix="passage: ",
 
 
 @pytest.fixture
-def store(tmp_path):
-    with JudgmentStore(tmp_path / "feedback.sqlite") as s:
+def store(store_location):
+    """A fresh store, once on SQLite and once on PostgreSQL (tests/pg_fixtures.py)."""
+    with JudgmentStore(store_location) as s:
         yield s
 
 
@@ -56,7 +59,8 @@ def test_add_keeps_every_field(store):
     assert rec["content_hash"] == "76141e7f96c99d218d24f690564e7761639fd1b2b0b73c48d8152e449cd5bfd7"
 
 
-def test_store_uses_wal_and_full_sync(store):
+@sqlite_only
+def test_sqlite_store_uses_wal_and_full_sync(store):
     with store.reading() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
@@ -105,6 +109,7 @@ def test_content_hash_covers_identifying_fields():
     assert content_hash({**base, "comment": "c", "tab": "t", "model_revision": "r"}) == expected
 
 
+@REFUSED_BEFORE_ANY_STATEMENT
 def test_unknown_kind_lists_valid_ones(store):
     with pytest.raises(ValueError, match="kind must be one of .*; got 'thumbs_up'") as info:
         store.add(Judgment("thumbs_up", Q, P))
@@ -123,12 +128,14 @@ def test_unknown_kind_lists_valid_ones(store):
     ("prefer", dict(), "label one of query, passage, none"),
     ("prefer", dict(label="both"), "label one of query, passage, none"),
 ])
+@REFUSED_BEFORE_ANY_STATEMENT
 def test_per_kind_requirements(store, kind, kwargs, message):
     with pytest.raises(ValueError, match=message):
         store.add(Judgment(kind, Q, **kwargs))
 
 
 @pytest.mark.parametrize("score", [float("nan"), float("inf"), -1, 6, 5.0001, "abc", "3", True, [3]])
+@REFUSED_BEFORE_ANY_STATEMENT
 def test_invalid_scores(store, score):
     with pytest.raises(ValueError, match="score must be"):
         store.add(Judgment("score", Q, P, score=score))
@@ -150,13 +157,14 @@ def test_score_bounds_are_inclusive(store, score):
     (None, P, "needs the anchor text"),
     (42, P, "anchor must be a string"),
 ])
+@REFUSED_BEFORE_ANY_STATEMENT
 def test_bad_texts(store, anchor, positive, message):
     with pytest.raises(ValueError, match=message):
         store.add(Judgment("relevant", anchor, positive))
 
 
-def test_text_cap_is_configurable(tmp_path):
-    with JudgmentStore(tmp_path / "f.sqlite", max_text_chars=10, max_comment_chars=5) as s:
+def test_text_cap_is_configurable(store_location):
+    with JudgmentStore(store_location, max_text_chars=10, max_comment_chars=5) as s:
         s.add(Judgment("relevant", "x" * 10, "y"))
         with pytest.raises(ValueError, match="the limit is 10"):
             s.add(Judgment("relevant", "x" * 11, "y"))
@@ -316,3 +324,17 @@ def test_import_is_light():
 def test_score_stored_as_float(store):
     rec = store.get(store.add(Judgment("score", Q, P, score=3)))
     assert isinstance(rec["score"], float) and math.isclose(rec["score"], 3.0)
+
+
+def test_ids_past_2_31_and_exact_scores_round_trip(store):
+    """A long-lived PostgreSQL store passes 2^31 ids (bigint there; SQLite's rowid is 64-bit anyway),
+    and a score comes back as the float it was (double precision, not a 4-byte real)."""
+    with store.transaction() as conn:
+        if store.path is None:
+            conn.execute(sql("SELECT setval(pg_get_serial_sequence('feedback', 'id'), 3000000000)"))
+        else:
+            conn.execute(sql("INSERT INTO sqlite_sequence (name, seq) VALUES ('feedback', 3000000000)"))
+    rid = store.add(Judgment("score", Q, P, score=3.3, user="alice"))
+    assert rid == 3_000_000_001 and store.get(rid)["score"] == 3.3
+    assert [r["id"] for r in store.rows(user="alice", newest_first=True)] == [rid]
+    assert store.delete(2**62, "alice") is False and store.delete(rid, "alice") is True

@@ -20,6 +20,7 @@ import pandas as pd
 from core.errors import Message, UserError, message_of
 from core.identity import Identity
 from core.judgments import Judgment, NotOwnerError
+from core.storage import StoreUnavailableError
 from core.studio import Studio
 from ui.i18n import DEFAULT, current, i18n, t, translate_error
 
@@ -171,7 +172,10 @@ def _as_user_error(fn: Callable, error: Exception) -> NoReturn:
         log.error("%s failed (reference %s)", fn.__name__, reference, exc_info=error)
         raise gr.Error(t("err_server", reference=reference), title=t("err_title"),
                        print_exception=False) from None
-    log.info("%s refused: %s", fn.__name__, message, exc_info=error)
+    # A database that is away was logged (with its cause, once per outage) where it was met
+    # (core.storage.Database.error): every user's retry adds one line here, not another traceback.
+    log.info("%s refused: %s", fn.__name__, message,
+             exc_info=None if isinstance(error, StoreUnavailableError) else error)
     raise gr.Error(html.escape(translate_error(message), quote=False), title=t("err_title"),
                    print_exception=False) from None
 

@@ -44,11 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.campaigns",
                                      description="Annotation campaigns of USER Studio.")
     sub = parser.add_subparsers(dest="command", required=True)
-    db_help = "the feedback store: a SQLite file or a database URL (default: $USER_STUDIO_STORE, else " \
-              f"{default_store_path()})"
+    db_help = "the feedback store: a SQLite file or a sqlite:///... or postgresql+psycopg://... URL (default: " \
+              f"$USER_STUDIO_STORE, else {default_store_path()})"
 
     def command(name: str, help_text: str, campaign: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
+        # str, not Path: Path would fold a URL's "//" and turn postgresql+psycopg://host/db into a bad path.
         p.add_argument("--db", default=None, help=db_help)
         if campaign:
             p.add_argument("--campaign", required=True, help="the campaign id")
@@ -76,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prefixes", choices=PREFIX_MODES, default="apply")
     p.add_argument("--min-agreement", type=float, default=None, help="leave out items agreeing less (0-1)")
     p = command("consensus", "the consensus judgments into a store of their own (for core.training)")
-    p.add_argument("--out", type=Path, required=True, help="a judgments store (SQLite) to write")
+    p.add_argument("--out", required=True, help="a judgments store to write (a SQLite file or a database URL)")
     p.add_argument("--min-agreement", type=float, default=None)
     return parser
 

@@ -112,6 +112,9 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        # Whether the database was found away and has not answered since: its cause is logged once per
+        # outage, and every later refusal during it is one line (users retry; a traceback each is spam).
+        self._away = False
         if self.is_sqlite:
             self.engine = create_engine(
                 self.url, pool_size=pool_size, max_overflow=-1, pool_use_lifo=True,
@@ -122,6 +125,8 @@ class Database:
             self.engine = create_engine(
                 self.url, pool_size=pool_size, max_overflow=20, pool_use_lifo=True, pool_pre_ping=True,
                 connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "user-studio"})
+        # A new connection made means the database answers again (the pool replaces broken ones).
+        event.listen(self.engine, "connect", self._connected)
 
     # -- what it is ----------------------------------------------------------------------------------
     @property
@@ -184,7 +189,8 @@ class Database:
                 conn.execute(select(1))
         except exc.SQLAlchemyError as error:
             cause = getattr(error, "orig", None) or error
-            raise StoreError(f"cannot reach the database {self.name}: {str(cause).strip()}") from error
+            # One line: libpq adds a tab-indented hint on a line of its own ("Is the server running...").
+            raise StoreError(f"cannot reach the database {self.name}: {' '.join(str(cause).split())}") from error
         finally:
             self.engine.dispose()
 
@@ -207,12 +213,25 @@ class Database:
         """Close idle connections now and ones in use when they are handed back; the database stays usable."""
         self.engine.dispose()
 
+    def _connected(self, _dbapi_connection: Any, _record: Any) -> None:
+        if self._away:
+            with self._lock:
+                was, self._away = self._away, False
+            if was:
+                logger.warning("%s answers again", self.name)
+
     # -- errors --------------------------------------------------------------------------------------
     def error(self, error: exc.SQLAlchemyError, doing: str) -> StoreError:
         """The error to raise for a failed ``doing`` ("write to", "read"): a try-again one when the database
         is away (logged with its cause), else one naming this database and the cause."""
         if unavailable(error):
-            logger.warning("%s: could not %s: %s", self.name, doing, error)
+            with self._lock:
+                first, self._away = not self._away, True
+            if first:
+                logger.warning("%s is not answering (could not %s); its cause follows, once until it "
+                               "answers again", self.name, doing, exc_info=error)
+            else:
+                logger.info("%s still not answering: could not %s", self.name, doing)
             return StoreUnavailableError(Message("store_unavailable"))
         cause = getattr(error, "orig", None) or error
         return StoreError(f"could not {doing} {self.name}: {cause}")

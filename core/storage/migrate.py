@@ -10,17 +10,20 @@ import functools
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
-
-from core.storage.database import Database
-
 # Alembic says at INFO what it sets up and runs on every open; the app logs the migrations it ran itself.
+# Set before alembic is imported: it logs its plugins' set-up while importing, which printed seven INFO
+# lines above the one-line message of an app stopped by a wrong --store.
 for _name in ("alembic", "alembic.runtime.migration", "alembic.runtime.plugins"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Connection, text  # noqa: E402
+
+from core.storage.database import Database  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
