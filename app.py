@@ -8,7 +8,7 @@ GRADIO_SERVER_NAME), USER_STUDIO_PORT (or GRADIO_SERVER_PORT), USER_STUDIO_DATA_
 USER_STUDIO_MODELS_DIR, USER_STUDIO_SECRET (the identity key's passphrase, the same on every replica),
 USER_STUDIO_DEVICE, USER_STUDIO_DTYPE, USER_STUDIO_AUTH ("user:password,user2:password2"),
 USER_STUDIO_ADMINS ("alice,bob"), USER_STUDIO_MAX_UPLOAD_MB, USER_STUDIO_CACHE_MB, USER_STUDIO_ENGINE,
-USER_STUDIO_CPU_WEIGHTS, USER_STUDIO_CAMPAIGN_LEASE_S.
+USER_STUDIO_CPU_WEIGHTS, USER_STUDIO_CAMPAIGN_LEASE_S; USER_STUDIO_WARM_UP=0 skips compiling the maps' code at start.
 """
 
 from __future__ import annotations
@@ -224,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # numba compiles UMAP now, not on the first map, and then the nearest-neighbour descent that maps
     # past 10,000 texts use (a clustering takes up to 50,000), so the first large map does not stall.
-    warm_up(background=True, large=True)
+    # USER_STUDIO_WARM_UP=0 skips it: a replica that draws no maps (an annotation-only one, the replica
+    # tests) is spared the compile, which is not cached (numba's parallel gufuncs) and took each of three
+    # replicas on one loaded 2-core machine over 60 s of CPU, about half a core each for minutes (2026-12-08).
+    if os.environ.get("USER_STUDIO_WARM_UP", "1").strip() != "0":
+        warm_up(background=True, large=True)
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
     if parse_admins(args.admins) and not (login or auth):
         log.warning("--admins names users, but nobody can log in (no --auth, no HF sign-in): nobody is an admin")
