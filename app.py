@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from core.campaigns.store import LEASE_S
@@ -224,10 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # numba compiles UMAP now, not on the first map, and then the nearest-neighbour descent that maps
     # past 10,000 texts use (a clustering takes up to 50,000), so the first large map does not stall.
-    # USER_STUDIO_WARM_UP=0 skips it: a replica that draws no maps (an annotation-only one, the replica
-    # tests) is spared the compile, which is not cached (numba's parallel gufuncs) and took each of three
-    # replicas on one loaded 2-core machine over 60 s of CPU, about half a core each for minutes (2026-12-08).
-    if os.environ.get("USER_STUDIO_WARM_UP", "1").strip() != "0":
+    if wants_warm_up():
         warm_up(background=True, large=True)
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
     if parse_admins(args.admins) and not (login or auth):
@@ -236,6 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     app.queue(**queue_settings()).launch(
         **launch_settings(studio.limits.upload_bytes, studio), server_name=args.host, server_port=args.port, auth=auth)
     return 0
+
+
+def wants_warm_up(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether to compile the maps' numba code at start; USER_STUDIO_WARM_UP=0 says no.
+
+    A replica that draws no maps (an annotation-only one, the replica tests) is spared a compile that
+    numba does not cache (its parallel gufuncs): three replicas starting on one loaded 2-core machine
+    spent over 60 s of CPU each on it, about half a core each for minutes (2026-12-08, tests/test_replicas.py
+    took 60 s instead of 172 s without it).
+    """
+    return environ.get("USER_STUDIO_WARM_UP", "1").strip() != "0"
 
 
 def queue_settings() -> dict[str, object]:

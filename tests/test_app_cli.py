@@ -223,6 +223,11 @@ def test_campaign_lease_is_a_flag_and_a_variable_with_the_stores_default(clean_e
     assert app.parse_args(["--campaign-lease-s", "60"]).campaign_lease_s == 60.0
 
 
+def test_the_start_up_compile_can_be_skipped_by_a_replica_that_draws_no_maps():
+    assert app.wants_warm_up({}) and app.wants_warm_up({"USER_STUDIO_WARM_UP": "1"})
+    assert not app.wants_warm_up({"USER_STUDIO_WARM_UP": "0"}) and not app.wants_warm_up({"USER_STUDIO_WARM_UP": " 0 "})
+
+
 @pytest.mark.parametrize("value", ["0", "-5", "nan", "inf"])
 def test_a_bad_campaign_lease_stops_the_app_with_exit_code_2_before_any_model_loads(value, tmp_path, clean_env,
                                                                                    capsys):
