@@ -124,7 +124,7 @@ FLAG_FIELDS = ("kind", "anchor", "positive", "negative", "score", "label", "comm
 
 def flag_args(**given: object) -> list:
     """/flag's positional arguments (ui/app.py flag) from the named ones."""
-    defaults = {"positive": "", "negative": "", "score": None, "label": "", "comment": "", "query_prefix": "",
+    defaults = {"anchor": "", "positive": "", "negative": "", "score": None, "label": "", "comment": "", "query_prefix": "",
                 "passage_prefix": "", "tab": "api", "token": "", "campaign": "", "item_id": None}
     values = {**defaults, **given}
     return [values[name] for name in FLAG_FIELDS]
@@ -133,7 +133,7 @@ def flag_args(**given: object) -> list:
 # -- point 2: one identity, whichever replica answers -------------------------------------------------------
 
 
-def test_an_identity_made_on_one_replica_works_on_every_other(cluster):
+def test_an_identity_made_on_one_replica_works_on_every_other(cluster, store):
     one, two, three = cluster.replica_urls
     made = call(one, "flag", flag_args(kind="similar", anchor="кошка", positive="кот"), "10.1.0.1")
     token, user = made["token"], made["user"]
@@ -149,6 +149,16 @@ def test_an_identity_made_on_one_replica_works_on_every_other(cluster):
     # ...and it is gone for every replica: deleting again on the first finds nothing.
     with pytest.raises(Refused, match=f"no judgment #{made['id']}"):
         call(one, "delete_judgment", [made["id"], token], "10.1.0.1")
+    # A campaign answer taken back on another replica frees its place for everyone (overlap 1, one item).
+    made_campaign = CampaignStore(store).create("anon:owner", items_from_rows([("Где метро?", "За углом.")],
+                                                                              ("query", "passage")),
+                                                "relevance", overlap=1, name="Одно место")
+    item = call(one, "next_item", [made_campaign.id, token], "10.1.0.1")
+    answer = call(one, "flag", flag_args(kind="relevant", token=token, campaign=made_campaign.id,
+                                          item_id=item["item_id"]), "10.1.0.1")
+    assert call(two, "next_item", [made_campaign.id, other["token"]], "10.1.0.2") is None  # full
+    assert call(three, "delete_judgment", [answer["id"], token], "10.1.0.1")["deleted"] == answer["id"]
+    assert call(two, "next_item", [made_campaign.id, other["token"]], "10.1.0.2")["item_id"] == item["item_id"]
     # A token no replica issued is refused by each (the secret is shared, not the acceptance of anything).
     for base in cluster.replica_urls:
         with pytest.raises(Refused, match="not issued by this server"):
