@@ -8,17 +8,20 @@ GRADIO_SERVER_NAME), USER_STUDIO_PORT (or GRADIO_SERVER_PORT), USER_STUDIO_DATA_
 USER_STUDIO_MODELS_DIR, USER_STUDIO_SECRET (the identity key's passphrase, the same on every replica),
 USER_STUDIO_DEVICE, USER_STUDIO_DTYPE, USER_STUDIO_AUTH ("user:password,user2:password2"),
 USER_STUDIO_ADMINS ("alice,bob"), USER_STUDIO_MAX_UPLOAD_MB, USER_STUDIO_CACHE_MB, USER_STUDIO_ENGINE,
-USER_STUDIO_CPU_WEIGHTS.
+USER_STUDIO_CPU_WEIGHTS, USER_STUDIO_CAMPAIGN_LEASE_S; USER_STUDIO_WARM_UP=0 skips compiling the maps' code at start.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+from core.campaigns.store import LEASE_S
 from core.identity import MINTS_PER_WINDOW
 
 # Before gradio is imported: no usage analytics leave the machine.
@@ -74,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="largest upload, in MiB (default 5), as the page's labels and Gradio's check count")
     parser.add_argument("--cache-mb", type=float, default=float(env("USER_STUDIO_CACHE_MB") or 256),
                         help="memory for cached embeddings, in MiB (default 256)")
+    parser.add_argument("--campaign-lease-s", type=float,
+                        default=float(env("USER_STUDIO_CAMPAIGN_LEASE_S") or LEASE_S),
+                        help=f"seconds a campaign item stays held for the person it was handed to (default "
+                             f"{LEASE_S:g}); an item held by someone who left goes to others after it")
     args = parser.parse_args(argv)
     if args.model is None and env("USER_STUDIO_MODEL"):
         args.model = [m.strip() for m in env("USER_STUDIO_MODEL").split(",") if m.strip()]
@@ -179,6 +186,10 @@ def create_studio(args: argparse.Namespace):
         raise ValueError(f"--cache-mb must be positive, got {args.cache_mb:g}")
     if args.new_identities_per_hour < 0:
         raise ValueError(f"--new-identities-per-hour must be 0 or more, got {args.new_identities_per_hour}")
+    # Checked before the model loads, as the others: a typo should stop the app in a second. NaN and
+    # infinity are refused too (an item held forever is never handed out again).
+    if not math.isfinite(args.campaign_lease_s) or args.campaign_lease_s <= 0:
+        raise ValueError(f"--campaign-lease-s must be a positive number of seconds, got {args.campaign_lease_s:g}")
     url, data_dir = store_location(args)
     encoders, fallback_reason = load_encoders(args.model, args.device, args.dtype, int(args.cache_mb * 2**20),
                                               args.engine, args.cpu_weights)
@@ -193,7 +204,7 @@ def create_studio(args: argparse.Namespace):
     start_from_env(store)
     limits = Limits(upload_bytes=int(args.max_upload_mb * MIB))
     return Studio(encoders[0], others=encoders[1:], limits=limits, store=store, identities=identities,
-                  fallback_reason=fallback_reason, training=training,
+                  fallback_reason=fallback_reason, training=training, campaign_lease_s=args.campaign_lease_s,
                   model_loads=model_loads(args, login=bool(os.environ.get("OAUTH_CLIENT_ID"))))
 
 
@@ -214,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # numba compiles UMAP now, not on the first map, and then the nearest-neighbour descent that maps
     # past 10,000 texts use (a clustering takes up to 50,000), so the first large map does not stall.
-    warm_up(background=True, large=True)
+    if wants_warm_up():
+        warm_up(background=True, large=True)
     login = bool(os.environ.get("OAUTH_CLIENT_ID"))  # a Space with hf_oauth: true
     if parse_admins(args.admins) and not (login or auth):
         log.warning("--admins names users, but nobody can log in (no --auth, no HF sign-in): nobody is an admin")
@@ -222,6 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     app.queue(**queue_settings()).launch(
         **launch_settings(studio.limits.upload_bytes, studio), server_name=args.host, server_port=args.port, auth=auth)
     return 0
+
+
+def wants_warm_up(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether to compile the maps' numba code at start; USER_STUDIO_WARM_UP=0 says no.
+
+    A replica that draws no maps (an annotation-only one, the replica tests) is spared a compile that
+    numba does not cache (its parallel gufuncs): three replicas starting on one loaded 2-core machine
+    spent over 60 s of CPU each on it, about half a core each for minutes (2026-12-08, tests/test_replicas.py
+    took 60 s instead of 172 s without it).
+    """
+    return environ.get("USER_STUDIO_WARM_UP", "1").strip() != "0"
 
 
 def queue_settings() -> dict[str, object]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.campaigns import PREFIXES_OF, Campaign, CampaignStore
+from core.campaigns import LEASE_S, PREFIXES_OF, Campaign, CampaignStore
 from core.campaigns.uncertain import Choice
 from core.encoding import Encoder, Encoding
 from core.encoding.footprint import MemoryCheck, check_memory, estimate, free_memory
@@ -105,7 +105,8 @@ class Studio:
                  identities: IdentityIssuer | None = None, fallback_reason: str | None = None,
                  files: TempFiles | None = None, others: Sequence[Encoder] = (),
                  training: TrainingJobs | None = None, registry: ModelRegistry | None = None,
-                 model_loads: str = "admins", memory: Callable[[str], tuple[int, int]] = free_memory):
+                 model_loads: str = "admins", memory: Callable[[str], tuple[int, int]] = free_memory,
+                 campaign_lease_s: float = LEASE_S):
         if store is not None and identities is None:
             # Anonymous identities are signed with a key every replica on the store shares (core/identity.py).
             identities = IdentityIssuer(identity_key(store.db, store.path.parent if store.path else None))
@@ -129,7 +130,10 @@ class Studio:
         self.training = training
         self.registry = registry
         # Annotation campaigns live in the judgments' own database (core/campaigns).
-        self.campaigns: CampaignStore | None = CampaignStore(store) if store is not None else None
+        # campaign_lease_s: how long a handed-out item stays held (app.py --campaign-lease-s); CampaignStore
+        # refuses a non-positive one.
+        self.campaigns: CampaignStore | None = (CampaignStore(store, lease_s=campaign_lease_s)
+                                                if store is not None else None)
         # The tuned version loaded now, if any, and who may use it (a request names it as its model).
         self.tuned: TunedAccess | None = None
         self._tuned_ids: frozenset[str] = frozenset()  # every model id loaded as a tuned version so far

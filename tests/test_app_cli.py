@@ -15,7 +15,8 @@ from tests.app_server import ROOT, free_port
 
 APP_ENV = ["USER_STUDIO_MODEL", "USER_STUDIO_HOST", "GRADIO_SERVER_NAME", "USER_STUDIO_PORT", "GRADIO_SERVER_PORT",
            "USER_STUDIO_DATA_DIR", "USER_STUDIO_DEVICE", "USER_STUDIO_DTYPE", "USER_STUDIO_AUTH",
-           "USER_STUDIO_MAX_UPLOAD_MB", "USER_STUDIO_ADMINS", "USER_STUDIO_CACHE_MB", "SPACE_ID"]
+           "USER_STUDIO_MAX_UPLOAD_MB", "USER_STUDIO_ADMINS", "USER_STUDIO_CACHE_MB", "USER_STUDIO_CAMPAIGN_LEASE_S",
+           "SPACE_ID"]
 
 
 @pytest.fixture
@@ -215,6 +216,32 @@ def test_parse_args_reads_environment(clean_env, tmp_path):
     assert app.parse_args([]).model == ["deepvk/USER-base", "multilingual-e5-small"]
 
 
+def test_campaign_lease_is_a_flag_and_a_variable_with_the_stores_default(clean_env):
+    assert app.parse_args([]).campaign_lease_s == 300.0  # core.campaigns.LEASE_S
+    clean_env.setenv("USER_STUDIO_CAMPAIGN_LEASE_S", "4.5")
+    assert app.parse_args([]).campaign_lease_s == 4.5
+    assert app.parse_args(["--campaign-lease-s", "60"]).campaign_lease_s == 60.0
+
+
+def test_the_start_up_compile_can_be_skipped_by_a_replica_that_draws_no_maps():
+    assert app.wants_warm_up({}) and app.wants_warm_up({"USER_STUDIO_WARM_UP": "1"})
+    assert not app.wants_warm_up({"USER_STUDIO_WARM_UP": "0"}) and not app.wants_warm_up({"USER_STUDIO_WARM_UP": " 0 "})
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf"])
+def test_a_bad_campaign_lease_stops_the_app_with_exit_code_2_before_any_model_loads(value, tmp_path, clean_env,
+                                                                                   capsys):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before --campaign-lease-s was checked")
+
+    clean_env.setattr(app, "load_encoders", no_model)
+    code = app.main(["--campaign-lease-s", value, "--port", str(free_port()), "--data-dir", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"USER Studio cannot start: --campaign-lease-s must be a positive number of seconds, got {value}\n"
+    assert not list(tmp_path.iterdir())
+
+
 def test_parse_args_understands_gradio_and_space_variables(clean_env):
     clean_env.setenv("GRADIO_SERVER_PORT", "7000")
     clean_env.setenv("GRADIO_SERVER_NAME", "10.0.0.1")
@@ -228,12 +255,13 @@ def test_parse_args_understands_gradio_and_space_variables(clean_env):
 def test_create_studio_uses_the_data_dir_and_upload_limit(clean_env, tiny_model_dir, tmp_path):
     clean_env.delenv("USER_STUDIO_FEEDBACK_REPO", raising=False)
     args = app.parse_args(["--model", str(tiny_model_dir), "--data-dir", str(tmp_path / "data"),
-                           "--device", "cpu", "--dtype", "float32", "--max-upload-mb", "2"])
+                           "--device", "cpu", "--dtype", "float32", "--max-upload-mb", "2", "--campaign-lease-s", "7"])
     studio = app.create_studio(args)
     try:
         assert studio.store.path == tmp_path / "data" / "feedback.sqlite" and studio.store.path.is_file()
         assert studio.limits.upload_bytes == 2 * 2**20  # MiB, as Gradio's own upload check counts
         assert studio.fallback_reason is None and studio.encoder.model_id == str(tiny_model_dir)
+        assert studio.campaigns.lease_s == 7.0  # --campaign-lease-s reaches the campaigns' store
     finally:
         studio.store.close()
 
