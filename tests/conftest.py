@@ -15,7 +15,7 @@ import pytest
 # two finish together; started in the order of their test counts, a 93 s file of two tests came last and
 # one worker ran on alone for a minute. A file not listed counts as short and keeps its place after these.
 FILE_SECONDS = {
-    "test_browser_phone.py": 120, "test_training_quality.py": 113, "test_browser_large_map.py": 94,
+    "test_replicas.py": 100, "test_browser_phone.py": 120, "test_training_quality.py": 113, "test_browser_large_map.py": 94,
     "test_e5_model.py": 94, "test_browser_sizes_state.py": 70, "test_browser_i18n.py": 70,
     "test_browser_train.py": 66, "test_train_tab.py": 58, "test_projection.py": 54, "test_security.py": 49,
     "test_evaluation.py": 44, "test_training.py": 36, "test_browser.py": 35, "test_browser_fallback.py": 30,

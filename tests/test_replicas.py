@@ -354,10 +354,16 @@ def test_twelve_annotators_on_random_replicas_finish_a_campaign_through_a_sigkil
         cluster.kill(VICTIM)
         killed_at_judgments = campaign.acked
         with store.db.reading() as conn:
-            held = {row.item_id: row for row in conn.execute(select(campaign_leases).where(
-                campaign_leases.c.campaign_id == made.id, campaign_leases.c.address.like("10.3.0.%")))}
-        ghost_items = [g["item_id"] for g in ghosts]
-        assert sorted(held) == sorted(ghost_items) and len(set(ghost_items)) == 2
+            holds = conn.execute(select(campaign_leases).where(
+                campaign_leases.c.campaign_id == made.id, campaign_leases.c.address.like("10.3.0.%"))).all()
+        # Both may hold the same item: the most complete item is handed out first, and one with a single
+        # judgment has room for both (this made the test fail about once in eight runs while it asked
+        # for two different items).
+        ghost_items = sorted({g["item_id"] for g in ghosts})
+        held: dict[int, list] = defaultdict(list)
+        for hold in holds:
+            held[hold.item_id].append(hold)
+        assert len(holds) == 2 and sorted(held) == ghost_items
         for thread in threads:
             thread.join(timeout=max(1.0, campaign.deadline - time.monotonic()))
     finally:
@@ -406,10 +412,11 @@ def test_twelve_annotators_on_random_replicas_finish_a_campaign_through_a_sigkil
 
     # The vanished people's items came back after their holds: the last place on each was filled by
     # someone else no earlier than the hold's end (until then overlap - 1 others at most could judge it).
-    assert not {link.user for link in links} & {lease.user for lease in held.values()}
+    assert not {link.user for link in links} & {hold.user for hold in holds}
     for item_id in ghost_items:
         last = max(link.at for link in links if link.item_id == item_id)
-        assert last >= held[item_id].expires_at, (item_id, last, held[item_id])
+        first_free = min(hold.expires_at for hold in held[item_id])
+        assert last >= first_free, (item_id, last, held[item_id])
     print(f"\ncampaign: {seconds:.1f} s, {acked_total} acknowledged of {len(links)} judgments, killed after "
           f"{killed_at_judgments}, retries {sum(p.retries for p in people)}, "
           f"refusals {Counter(r.split(' ')[0] for p in people for r in p.refusals)}")
