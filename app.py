@@ -268,9 +268,11 @@ def launch_settings(upload_bytes: int, studio=None) -> dict[str, object]:
     from ui.app import CSS, health_routes
     from ui.i18n import launch_options
 
-    extra: dict[str, object] = {"app_kwargs": {"routes": health_routes(studio)}} if studio is not None else {}
+    options = launch_options()
+    if studio is not None:  # beside the language middleware in the same FastAPI arguments, not instead of it
+        options["app_kwargs"] = {**options.get("app_kwargs", {}), "routes": health_routes(studio)}
     return {"share": False, "enable_monitoring": False, "max_file_size": upload_bytes, "css": CSS,
-            "footer_links": ["api"], "show_error": True, **launch_options(), **extra}
+            "footer_links": ["api"], "show_error": True, **options}
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -275,6 +276,19 @@ def test_launch_is_safe_by_default():
     assert settings["share"] is False and settings["enable_monitoring"] is False
     assert settings["max_file_size"] == 5 * 2**20
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+def test_the_health_route_joins_the_language_middleware_not_replaces_it():
+    """Both go to FastAPI through app_kwargs: the health route once replaced the middleware that picks
+    the page's language, and every page came up in English (test_browser_i18n caught it)."""
+    import app
+    from ui.i18n.page import LanguageScript
+
+    studio = SimpleNamespace(store=None, database_status=lambda: "none")
+    kwargs = app.launch_settings(5 * 2**20, studio)["app_kwargs"]
+    assert [m.cls for m in kwargs["middleware"]] == [LanguageScript]
+    assert [r.path for r in kwargs["routes"]] == ["/health"]
+    assert app.launch_settings(5 * 2**20)["app_kwargs"]["middleware"][0].cls is LanguageScript
 
 
 # -- a wrong or unreachable --store (issue 22, point 7) ------------------------------------------------
