@@ -141,3 +141,8 @@ def test_opening_a_store_logs_no_alembic_chatter_at_info(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "feedback.sqlite")], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "alembic.runtime" not in done.stderr, done.stderr
+
+
+def test_the_head_known_without_alembic_is_alembics_own():
+    """migrate.HEAD spares an up-to-date store the Alembic import; it must name the newest migration."""
+    assert migrate._scripts().get_current_head() == migrate.HEAD
