@@ -252,6 +252,13 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)  # the set-ups' databases, models and logs
 
+    def quiet_note(load: list[float]) -> str:
+        # The one-minute load before the run says whether other work shared the cores; the load at the
+        # end is mostly the benchmark's own replicas and clients.
+        if load[0] < 1.5:
+            return f"quiet: nothing else ran (one-minute load {load[0]} at start); the end load is this run's own"
+        return f"other work shared the machine (one-minute load {load[0]} at start): the figures are noisy"
+
     def rate(name: str) -> float | None:
         return results.get(name, {}).get("campaign", {}).get("pairs_per_s")
 
@@ -266,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                    "clients on one machine",
         "other_work": {"load_average_at_start": load_start, "busiest_processes_at_start": busy_start,
                        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-                       "note": "other helpers' test runs shared the machine; rerun on a quiet one for figures"},
+                       "note": quiet_note(load_start)},
         "model": model_words,
         "model_cache_warm_at_start": cache_was_warm,
         "routing": "each client pinned to one replica's own address (client i -> replica i mod n), as sticky "
